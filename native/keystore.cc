@@ -1,0 +1,292 @@
+#include "keystore.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "random_pool.h"
+#include "secure_memory.h"
+
+namespace krypton {
+
+namespace {
+
+constexpr uint32_t kIndexBits = 20;
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+constexpr uint32_t kGenMask = 0x7ff;  // keeps handles below 2^31 (V8 small integers)
+
+uint32_t MakeHandle(uint32_t index, uint16_t gen) { return (static_cast<uint32_t>(gen & kGenMask) << kIndexBits) | (index + 1); }
+
+}  // namespace
+
+const ScopeVersion* Scope::Find(uint32_t version) const {
+  auto it = std::lower_bound(versions.begin(), versions.end(), version,
+                             [](const ScopeVersion& v, uint32_t x) { return v.version < x; });
+  if (it == versions.end() || it->version != version) return nullptr;
+  return &*it;
+}
+
+const ScopeVersion* Scope::Active() const {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (it->state == KeyState::kActive) return &*it;
+  }
+  return nullptr;
+}
+
+void PrepareKeyMaterial(KeyMaterial* km) {
+  if (km->len != 32) return;
+  Aes256Expand(km->key, km->rk);
+  // XAES-256-GCM (C2SP): L = AES-256_K(0^128); K1 = L << 1, xor 0x87 into
+  // the last byte when the top bit of L was set (constant time).
+  uint8_t zero[16] = {0};
+  uint8_t l[16];
+  Aes256Encrypt1(km->rk, zero, l);
+  const uint8_t msb_mask = static_cast<uint8_t>(0 - (l[0] >> 7));
+  for (int i = 0; i < 15; ++i) km->k1[i] = static_cast<uint8_t>((l[i] << 1) | (l[i + 1] >> 7));
+  km->k1[15] = static_cast<uint8_t>((l[15] << 1) ^ (0x87 & msb_mask));
+  SecureZero(l, sizeof(l));
+}
+
+KeyStore& KeyStore::Instance() {
+  static KeyStore store;
+  return store;
+}
+
+KeyStore::Reader::Reader(const KeyStore& s) : store_(s), lock_(s.mu_), ok_(s.Usable()) {}
+
+bool KeyStore::Usable() const { return !SecureArena::Instance().Forked(); }
+
+std::string KeyStore::ScopeKey(std::string_view tenant, std::string_view service) {
+  std::string k;
+  k.reserve(tenant.size() + 1 + service.size());
+  k.append(tenant).push_back('\0');  // '\0' is outside the id alphabet
+  k.append(service);
+  return k;
+}
+
+KeyMaterial* KeyStore::NewMaterial(size_t len) {
+  auto* km = static_cast<KeyMaterial*>(SecureArena::Instance().Allocate(sizeof(KeyMaterial)));
+  if (km == nullptr) return nullptr;
+  km->len = static_cast<uint32_t>(len);
+  km->serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
+  return km;
+}
+
+void KeyStore::FreeMaterial(KeyMaterial* km) { SecureArena::Instance().Release(km, sizeof(KeyMaterial)); }
+
+Status KeyStore::NewSlotLocked(KeyMaterial* km, uint32_t* handle) {
+  if (!Usable()) return kKeyUnavailable;
+  uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (slots_.size() >= kIndexMask) return kArenaExhausted;
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[index];
+  s.km = km;
+  s.bound = false;
+  ++live_keys_;
+  *handle = MakeHandle(index, s.gen);
+  return kOk;
+}
+
+const KeyMaterial* KeyStore::KeyLocked(uint32_t handle) const {
+  const uint32_t low = handle & kIndexMask;
+  if (low == 0 || low > slots_.size()) return nullptr;
+  const Slot& s = slots_[low - 1];
+  if (s.km == nullptr || (s.gen & kGenMask) != (handle >> kIndexBits)) return nullptr;
+  return s.km;
+}
+
+Status KeyStore::Generate(size_t len, uint32_t* handle) {
+  return ImportWith(
+      len, [](uint8_t* key, size_t n) { return RandomBytes(key, n) ? kOk : kInternal; }, handle);
+}
+
+Status KeyStore::Import(const uint8_t* key, size_t len, uint32_t* handle) {
+  return ImportWith(
+      len,
+      [key](uint8_t* dst, size_t n) {
+        std::memcpy(dst, key, n);
+        return kOk;
+      },
+      handle);
+}
+
+void KeyStore::DestroyLocked(uint32_t handle) {
+  Slot& s = slots_[(handle & kIndexMask) - 1];
+  FreeMaterial(s.km);
+  s.km = nullptr;
+  s.bound = false;
+  ++s.gen;
+  free_slots_.push_back((handle & kIndexMask) - 1);
+  --live_keys_;
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+Status KeyStore::Destroy(uint32_t handle) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (KeyLocked(handle) == nullptr) return kKeyUnavailable;
+  if (slots_[(handle & kIndexMask) - 1].bound) return kInvalidArgument;
+  DestroyLocked(handle);
+  return kOk;
+}
+
+void KeyStore::ZeroizeAll() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.km == nullptr) continue;
+    FreeMaterial(s.km);
+    s.km = nullptr;
+    s.bound = false;
+    ++s.gen;
+    free_slots_.push_back(static_cast<uint32_t>(i));
+  }
+  live_keys_ = 0;
+  for (Scope*& sc : scopes_) {
+    delete sc;
+    sc = nullptr;
+  }
+  scope_index_.clear();
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+StoreStats KeyStore::Stats() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return StoreStats{live_keys_, scope_index_.size()};
+}
+
+const Scope* KeyStore::ScopeByIdLocked(uint32_t id) const {
+  if (id == 0 || id > scopes_.size()) return nullptr;
+  return scopes_[id - 1];
+}
+
+const Scope* KeyStore::ScopeByNameLocked(std::string_view tenant, std::string_view service) const {
+  char buf[2 * kIdMaxBytes + 1];
+  if (tenant.size() > kIdMaxBytes || service.size() > kIdMaxBytes) return nullptr;
+  std::memcpy(buf, tenant.data(), tenant.size());
+  buf[tenant.size()] = '\0';
+  std::memcpy(buf + tenant.size() + 1, service.data(), service.size());
+  auto it = scope_index_.find(std::string_view(buf, tenant.size() + 1 + service.size()));
+  if (it == scope_index_.end()) return nullptr;
+  return ScopeByIdLocked(it->second);
+}
+
+Scope* KeyStore::MutableScopeLocked(std::string_view tenant, std::string_view service) {
+  return const_cast<Scope*>(ScopeByNameLocked(tenant, service));
+}
+
+Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state,
+                      uint32_t handle, uint32_t* scope_id) {
+  if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
+      !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || version == 0 ||
+      state == KeyState::kRevoked) {
+    return kInvalidArgument;
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (!Usable()) return kKeyUnavailable;
+  const KeyMaterial* km = KeyLocked(handle);
+  if (km == nullptr) return kKeyUnavailable;
+  Slot& slot = slots_[(handle & kIndexMask) - 1];
+  if (slot.bound || km->len != 32) return kInvalidArgument;
+
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc == nullptr) {
+    sc = new Scope();
+    sc->tenant.assign(tenant);
+    sc->service.assign(service);
+    scopes_.push_back(sc);
+    sc->id = static_cast<uint32_t>(scopes_.size());
+    scope_index_.emplace(ScopeKey(tenant, service), sc->id);
+  }
+  auto it = std::lower_bound(sc->versions.begin(), sc->versions.end(), version,
+                             [](const ScopeVersion& v, uint32_t x) { return v.version < x; });
+  if (it != sc->versions.end() && it->version == version) {
+    // A revoked version stays revoked: a stale lease cannot resurrect it.
+    if (it->state == KeyState::kRevoked) return kKeyRevoked;
+    if (it->handle != 0) DestroyLocked(it->handle);
+    it->handle = handle;
+    it->state = state;
+  } else {
+    it = sc->versions.insert(it, ScopeVersion{version, state, handle});
+  }
+  slot.bound = true;
+  if (state == KeyState::kActive) {
+    for (ScopeVersion& v : sc->versions) {
+      if (v.version != version && v.state == KeyState::kActive) v.state = KeyState::kDecryptOnly;
+    }
+  }
+  *scope_id = sc->id;
+  return kOk;
+}
+
+Status KeyStore::SetState(std::string_view tenant, std::string_view service, uint32_t version, KeyState state) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  auto* v = const_cast<ScopeVersion*>(sc->Find(version));
+  if (v == nullptr) {
+    if (state != KeyState::kRevoked) return kKeyUnavailable;
+    // Remember a revocation that arrives before (or without) the key, so a
+    // lease fetched later cannot bring it back.
+    auto it = std::lower_bound(sc->versions.begin(), sc->versions.end(), version,
+                               [](const ScopeVersion& x, uint32_t y) { return x.version < y; });
+    sc->versions.insert(it, ScopeVersion{version, KeyState::kRevoked, 0});
+    return kOk;
+  }
+  if (v->state == KeyState::kRevoked) return state == KeyState::kRevoked ? kOk : kKeyRevoked;
+  if (state == KeyState::kRevoked) {
+    if (v->handle != 0) {
+      slots_[(v->handle & kIndexMask) - 1].bound = false;
+      DestroyLocked(v->handle);
+    }
+    v->handle = 0;
+    v->state = KeyState::kRevoked;
+    return kOk;
+  }
+  v->state = state;
+  if (state == KeyState::kActive) {
+    for (ScopeVersion& o : sc->versions) {
+      if (o.version != version && o.state == KeyState::kActive) o.state = KeyState::kDecryptOnly;
+    }
+  }
+  return kOk;
+}
+
+Status KeyStore::Evict(std::string_view tenant, std::string_view service) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  for (ScopeVersion& v : sc->versions) {
+    if (v.handle != 0) {
+      slots_[(v.handle & kIndexMask) - 1].bound = false;
+      DestroyLocked(v.handle);
+    }
+  }
+  scopes_[sc->id - 1] = nullptr;
+  scope_index_.erase(ScopeKey(tenant, service));
+  delete sc;
+  return kOk;
+}
+
+Status KeyStore::Lookup(std::string_view tenant, std::string_view service, uint32_t* scope_id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const Scope* sc = ScopeByNameLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  *scope_id = sc->id;
+  return kOk;
+}
+
+Status KeyStore::List(std::string_view tenant, std::string_view service, std::vector<ScopeVersion>* out) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const Scope* sc = ScopeByNameLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  *out = sc->versions;
+  return kOk;
+}
+
+}  // namespace krypton

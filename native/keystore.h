@@ -1,0 +1,157 @@
+// The process-wide key store. Key bytes, AES round keys and XAES K1 live in
+// the secure arena; this table holds only handles, names and states. Every
+// thread (main, worker_threads, Piscina) sees the same store.
+//
+// Keys are named by handle, and leased L3 keys also by (tenant, service,
+// version). A key bound to a scope is owned by it: revoking or evicting
+// the version destroys the key.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "aes_block.h"
+#include "blob.h"
+#include "status.h"
+
+namespace krypton {
+
+constexpr size_t kMinKeyBytes = 16;
+constexpr size_t kMaxKeyBytes = 64;
+
+// Lives in the arena. Only 32-byte keys have an AES-256 schedule (rk, k1).
+struct KeyMaterial {
+  uint8_t key[kMaxKeyBytes];
+  alignas(16) uint8_t rk[kAes256RoundKeyBytes];
+  uint8_t k1[16];
+  uint64_t serial;  // unique for the life of the process, never 0
+  uint32_t len;
+};
+
+struct ScopeVersion {
+  uint32_t version;
+  KeyState state;
+  uint32_t handle;  // 0 once revoked (the key is destroyed)
+};
+
+struct Scope {
+  std::string tenant;
+  std::string service;
+  std::vector<ScopeVersion> versions;  // ascending by version
+  uint32_t id = 0;
+
+  const ScopeVersion* Find(uint32_t version) const;
+  const ScopeVersion* Active() const;
+};
+
+struct StoreStats {
+  size_t keys;
+  size_t scopes;
+};
+
+class KeyStore {
+ public:
+  static KeyStore& Instance();
+
+  // Shared lock for crypto on stored keys; check ok() first: a forked child
+  // (whose arena was wiped) gets no key.
+  class Reader {
+   public:
+    explicit Reader(const KeyStore& s);
+    bool ok() const { return ok_; }
+    const KeyMaterial* Key(uint32_t handle) const { return store_.KeyLocked(handle); }
+    const Scope* ScopeById(uint32_t id) const { return store_.ScopeByIdLocked(id); }
+    const Scope* ScopeByName(std::string_view tenant, std::string_view service) const {
+      return store_.ScopeByNameLocked(tenant, service);
+    }
+
+   private:
+    const KeyStore& store_;
+    std::shared_lock<std::shared_mutex> lock_;
+    bool ok_;
+  };
+
+  Status Generate(size_t len, uint32_t* handle);
+  Status Import(const uint8_t* key, size_t len, uint32_t* handle);
+  // Fills a fresh key from fill(key, len) inside the arena (unwrap, HPKE
+  // open, Shamir combine): plaintext never passes through ordinary memory.
+  template <typename Fill>
+  Status ImportWith(size_t len, Fill fill, uint32_t* handle);
+  Status Destroy(uint32_t handle);
+  void ZeroizeAll();
+  StoreStats Stats() const;
+
+  // Scopes. Binding moves ownership of handle into the scope; binding an
+  // ACTIVE version demotes any other ACTIVE version to DECRYPT_ONLY.
+  Status Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state, uint32_t handle,
+              uint32_t* scope_id);
+  Status SetState(std::string_view tenant, std::string_view service, uint32_t version, KeyState state);
+  Status Evict(std::string_view tenant, std::string_view service);
+  Status Lookup(std::string_view tenant, std::string_view service, uint32_t* scope_id) const;
+  Status List(std::string_view tenant, std::string_view service, std::vector<ScopeVersion>* out) const;
+
+  // Bumped whenever a key is destroyed: threads drop their keyed contexts.
+  uint64_t Generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  KeyStore() = default;
+
+  struct Slot {
+    KeyMaterial* km = nullptr;
+    uint16_t gen = 0;
+    bool bound = false;
+  };
+
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  static std::string ScopeKey(std::string_view tenant, std::string_view service);
+  const KeyMaterial* KeyLocked(uint32_t handle) const;
+  const Scope* ScopeByIdLocked(uint32_t id) const;
+  const Scope* ScopeByNameLocked(std::string_view tenant, std::string_view service) const;
+  Scope* MutableScopeLocked(std::string_view tenant, std::string_view service);
+  Status NewSlotLocked(KeyMaterial* km, uint32_t* handle);
+  KeyMaterial* NewMaterial(size_t len);
+  void FreeMaterial(KeyMaterial* km);
+  void DestroyLocked(uint32_t handle);
+  bool Usable() const;
+
+  mutable std::shared_mutex mu_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<Scope*> scopes_;  // by id - 1; nullptr once evicted
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> scope_index_;
+  size_t live_keys_ = 0;
+  std::atomic<uint64_t> next_serial_{1};
+  std::atomic<uint64_t> generation_{1};
+};
+
+// Derives the AES-256 schedule and XAES K1 of a 32-byte key in place.
+void PrepareKeyMaterial(KeyMaterial* km);
+
+template <typename Fill>
+Status KeyStore::ImportWith(size_t len, Fill fill, uint32_t* handle) {
+  if (len < kMinKeyBytes || len > kMaxKeyBytes) return kInvalidArgument;
+  KeyMaterial* km = NewMaterial(len);
+  if (km == nullptr) return kArenaExhausted;
+  Status s = fill(km->key, len);
+  if (s != kOk) {
+    FreeMaterial(km);
+    return s;
+  }
+  PrepareKeyMaterial(km);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  s = NewSlotLocked(km, handle);
+  if (s != kOk) FreeMaterial(km);
+  return s;
+}
+
+}  // namespace krypton

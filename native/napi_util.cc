@@ -1,0 +1,88 @@
+#include "napi_util.h"
+
+#include <string>
+
+namespace krypton {
+
+const char* StatusCode(Status s) {
+  switch (s) {
+    case kOk: return "OK";
+    case kInvalidBlob: return "INVALID_BLOB";
+    case kKeyRevoked: return "KEY_REVOKED";
+    case kKeyUnavailable: return "KEY_UNAVAILABLE";
+    case kInvalidArgument: return "BAD_REQUEST";
+    case kArenaExhausted: return "ARENA_EXHAUSTED";
+    case kInvalidLease: return "INVALID_LEASE";
+    case kInternal: break;
+  }
+  return "INTERNAL";
+}
+
+namespace {
+
+const char* StatusMessage(Status s) {
+  switch (s) {
+    case kInvalidBlob: return "invalid blob";
+    case kKeyRevoked: return "key version is revoked";
+    case kKeyUnavailable: return "no usable key";
+    case kInvalidArgument: return "invalid argument";
+    case kArenaExhausted: return "secure key arena is full";
+    case kInvalidLease: return "invalid lease";
+    default: return "internal error";
+  }
+}
+
+[[noreturn]] void ThrowType(Napi::Env env, size_t i, const char* what) {
+  throw Napi::TypeError::New(env, std::string("argument ") + std::to_string(i) + " must be " + what);
+}
+
+Bytes ViewOf(Napi::Env env, const Napi::Value& v, size_t i) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowType(env, i, "a Uint8Array");
+  }
+  auto a = v.As<Napi::Uint8Array>();
+  return Bytes{a.Data(), a.ByteLength()};
+}
+
+}  // namespace
+
+Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i) { return ViewOf(info.Env(), info[i], i); }
+
+Bytes ArgBytesOrEmpty(const Napi::CallbackInfo& info, size_t i) {
+  const Napi::Value v = info[i];
+  if (v.IsNull() || v.IsUndefined()) return Bytes{nullptr, 0};
+  return ViewOf(info.Env(), v, i);
+}
+
+MutBytes ArgOut(const Napi::CallbackInfo& info, size_t i) {
+  const Bytes b = ViewOf(info.Env(), info[i], i);
+  return MutBytes{const_cast<uint8_t*>(b.p), b.n};
+}
+
+uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i) {
+  const Napi::Value v = info[i];
+  if (!v.IsNumber()) ThrowType(info.Env(), i, "a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    ThrowType(info.Env(), i, "an unsigned 32-bit integer");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+std::string_view ArgId(const Napi::CallbackInfo& info, size_t i) {
+  const Bytes b = ViewOf(info.Env(), info[i], i);
+  if (!ValidId(b.p, b.n)) ThrowStatus(info.Env(), kInvalidArgument);
+  return std::string_view(reinterpret_cast<const char*>(b.p), b.n);
+}
+
+void ThrowStatus(Napi::Env env, Status s) {
+  Napi::Error e = Napi::Error::New(env, StatusMessage(s));
+  e.Set("code", Napi::String::New(env, StatusCode(s)));
+  throw e;
+}
+
+void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+}  // namespace krypton

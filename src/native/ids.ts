@@ -1,0 +1,22 @@
+import { errors } from '../errors.js';
+
+/** Tenant and service ids: 1..64 bytes of [A-Za-z0-9._~-] (DESIGN.md section 3). */
+export const ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && ID_PATTERN.test(id);
+}
+
+const cache = new Map<string, Buffer>();
+const CACHE_LIMIT = 4096;
+
+/** The id as the bytes the addon takes; cached, since ids repeat on every request. */
+export function idBytes(id: string, what = 'id'): Buffer {
+  let b = cache.get(id);
+  if (b !== undefined) return b;
+  if (!isValidId(id)) throw errors.badRequest(`${what} must be 1-64 characters of [A-Za-z0-9._~-]`);
+  b = Buffer.from(id, 'latin1');
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(id, b);
+  return b;
+}

@@ -1,0 +1,5 @@
+/** The TypeScript surface of the native addon. */
+export * from './keystore.js';
+export * from './blob.js';
+export { kat } from './kat.js';
+export { isValidId, ID_PATTERN } from './ids.js';

@@ -1,0 +1,155 @@
+/**
+ * The process-wide key store: keys live in the addon's locked arena and JS
+ * holds only numeric handles. Leased L3 keys are also named by
+ * (tenant, service, version); a key bound to a scope belongs to it.
+ */
+import { errors, fromNative } from '../errors.js';
+import { view } from './addon.js';
+import { idBytes } from './ids.js';
+
+export type KeyHandle = number;
+
+export const KeyState = { ACTIVE: 1, DECRYPT_ONLY: 2, REVOKED: 3 } as const;
+export type KeyStateName = keyof typeof KeyState;
+export type KeyStateValue = (typeof KeyState)[KeyStateName];
+
+export function keyStateName(value: number): KeyStateName {
+  const name = (Object.keys(KeyState) as KeyStateName[]).find((k) => KeyState[k] === value);
+  if (name === undefined) throw errors.internal(`unknown key state ${value}`);
+  return name;
+}
+
+export interface ArenaInfo {
+  /** Address of the first usable byte (after the leading guard page). */
+  base: bigint;
+  size: number;
+  guardBytes: number;
+  used: number;
+  locked: boolean;
+  dontDump: boolean;
+  wipeOnFork: boolean;
+}
+
+export interface ScopeVersionInfo {
+  version: number;
+  state: KeyStateName;
+  /** Handle of the version's key; 0 once revoked. */
+  handle: KeyHandle;
+}
+
+interface KeystoreNative {
+  arenaInfo(): ArenaInfo;
+  capabilities(): { aesNi: boolean; softwareAes: boolean };
+  keyGenerate(length: number): number;
+  keyImport(key: Uint8Array): number;
+  keyDestroy(handle: number): void;
+  keyLength(handle: number): number;
+  zeroizeAll(): void;
+  storeStats(): { keys: number; scopes: number };
+  scopeBind(tenant: Buffer, service: Buffer, version: number, state: number, handle: number): number;
+  scopeSetState(tenant: Buffer, service: Buffer, version: number, state: number): void;
+  scopeEvict(tenant: Buffer, service: Buffer): boolean;
+  scopeLookup(tenant: Buffer, service: Buffer): number;
+  scopeList(tenant: Buffer, service: Buffer): { version: number; state: number; handle: number }[];
+  keyWrap(wrapping: number, target: number, aad: Uint8Array | null, out: Buffer): void;
+  keyUnwrap(wrapping: number, wrapped: Uint8Array, aad: Uint8Array | null): number;
+  xaesSeal(handle: number, aad: Uint8Array | null, plaintext: Uint8Array, out: Buffer): void;
+  xaesOpen(handle: number, aad: Uint8Array | null, sealed: Uint8Array, out: Buffer): void;
+  WRAP_OVERHEAD: number;
+  XAES_OVERHEAD: number;
+}
+
+const native = view<KeystoreNative>();
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+function checkVersion(version: number): void {
+  if (!Number.isInteger(version) || version < 1 || version > 0xffffffff) {
+    throw errors.badRequest('version must be an integer from 1 to 4294967295');
+  }
+}
+
+export const arenaInfo = (): ArenaInfo => native.arenaInfo();
+export const capabilities = (): { aesNi: boolean; softwareAes: boolean } => native.capabilities();
+export const storeStats = (): { keys: number; scopes: number } => native.storeStats();
+
+/** A fresh random key of `length` bytes (16..64) in the arena. */
+export function generateKey(length = 32): KeyHandle {
+  return call(() => native.keyGenerate(length));
+}
+
+/** Copies key bytes into the arena. The caller should wipe its copy (`fill(0)`). */
+export function importKey(key: Uint8Array): KeyHandle {
+  return call(() => native.keyImport(key));
+}
+
+export function destroyKey(handle: KeyHandle): void {
+  call(() => native.keyDestroy(handle));
+}
+
+export function keyLength(handle: KeyHandle): number {
+  return call(() => native.keyLength(handle));
+}
+
+/** Zeroizes every key and scope of the process (seal, SIGTERM). */
+export function zeroizeAll(): void {
+  native.zeroizeAll();
+}
+
+export const scopes = {
+  /** Binds a key to (tenant, service, version); returns the scope id. An ACTIVE binding demotes the previous ACTIVE. */
+  bind(tenant: string, service: string, version: number, state: 'ACTIVE' | 'DECRYPT_ONLY', handle: KeyHandle): number {
+    checkVersion(version);
+    return call(() => native.scopeBind(idBytes(tenant), idBytes(service), version, KeyState[state], handle));
+  },
+  /** Changes a version's state; REVOKED destroys its key at once and stays revoked. */
+  setState(tenant: string, service: string, version: number, state: KeyStateName): void {
+    checkVersion(version);
+    call(() => native.scopeSetState(idBytes(tenant), idBytes(service), version, KeyState[state]));
+  },
+  /** Destroys every key of the scope; false if there was none. */
+  evict(tenant: string, service: string): boolean {
+    return call(() => native.scopeEvict(idBytes(tenant), idBytes(service)));
+  },
+  /** The scope id, or 0 when nothing is leased for it. */
+  lookup(tenant: string, service: string): number {
+    return native.scopeLookup(idBytes(tenant), idBytes(service));
+  },
+  list(tenant: string, service: string): ScopeVersionInfo[] {
+    return native
+      .scopeList(idBytes(tenant), idBytes(service))
+      .map((v) => ({ version: v.version, state: keyStateName(v.state), handle: v.handle }));
+  },
+};
+
+/** Wraps `target` under `wrapping` (XAES-256-GCM); `aad` names what the key is. */
+export function wrapKey(wrapping: KeyHandle, target: KeyHandle, aad?: Uint8Array): Buffer {
+  const out = Buffer.alloc(native.WRAP_OVERHEAD + keyLength(target));
+  call(() => native.keyWrap(wrapping, target, aad ?? null, out));
+  return out;
+}
+
+/** Unwraps straight into the store; the key never reaches JS. */
+export function unwrapKey(wrapping: KeyHandle, wrapped: Uint8Array, aad?: Uint8Array): KeyHandle {
+  return call(() => native.keyUnwrap(wrapping, wrapped, aad ?? null));
+}
+
+/** XAES-256-GCM under a stored key: nonce (24) || ciphertext || tag (16). */
+export function sealWithKey(handle: KeyHandle, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const out = Buffer.alloc(plaintext.length + native.XAES_OVERHEAD);
+  call(() => native.xaesSeal(handle, aad ?? null, plaintext, out));
+  return out;
+}
+
+export function openWithKey(handle: KeyHandle, sealed: Uint8Array, aad?: Uint8Array): Buffer {
+  if (sealed.length < native.XAES_OVERHEAD) throw errors.invalidBlob();
+  const out = Buffer.alloc(sealed.length - native.XAES_OVERHEAD);
+  call(() => native.xaesOpen(handle, aad ?? null, sealed, out));
+  return out;
+}
