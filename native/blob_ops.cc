@@ -21,12 +21,15 @@ Status KeyForBlob(const KeyStore::Reader& r, Bytes tenant, const BlobView& v, co
   if (!SameTenant(tenant, v)) return kInvalidBlob;
   const Scope* sc = r.ScopeByName(std::string_view(reinterpret_cast<const char*>(v.tenant), v.tenant_len),
                                   std::string_view(reinterpret_cast<const char*>(v.service), v.service_len));
-  if (sc == nullptr) return kKeyUnavailable;
+  // A scope or version this store does not hold is, to the caller, one more
+  // blob it cannot open: the same INVALID_BLOB as a bad tag. (The Gateway
+  // checks its lease cache on that path to decide whether to fetch.)
+  if (sc == nullptr) return kInvalidBlob;
   const ScopeVersion* sv = sc->Find(v.version);
-  if (sv == nullptr) return kKeyUnavailable;
+  if (sv == nullptr) return kInvalidBlob;
   if (sv->state == KeyState::kRevoked) return kKeyRevoked;
   const KeyMaterial* km = r.Key(sv->handle);
-  if (km == nullptr) return kKeyUnavailable;
+  if (km == nullptr) return kInvalidBlob;
   *key = km;
   return kOk;
 }

@@ -21,9 +21,10 @@ struct Bytes {
 Status BlobCreate(uint32_t scope_id, Bytes context, uint32_t count, uint8_t* out, size_t out_len,
                   uint32_t* version);
 
-// Opens one blob for the caller's tenant into out (32 bytes). A blob of
-// another tenant is kInvalidBlob before any crypto; a missing scope or
-// version is kKeyUnavailable; a revoked version kKeyRevoked.
+// Opens one blob for the caller's tenant into out (32 bytes). Every failure
+// to open is kInvalidBlob: malformed, tampered, wrong context, another
+// tenant's (refused before any crypto), or a scope or version not held. A
+// version held as revoked is kKeyRevoked.
 Status BlobOpen(Bytes tenant, Bytes blob, Bytes context, uint8_t* out);
 
 // Re-seals the blob's L4 under the scope's ACTIVE version without it

@@ -1,0 +1,14 @@
+import { arenaInfo, capabilities } from '../native/index.js';
+
+/** What the native foundation reports about key-memory protection on this host. */
+export function selfCheck(): { ok: boolean; lines: string[] } {
+  const a = arenaInfo();
+  const c = capabilities();
+  const lines = [
+    `key arena: ${a.size / 1024} KiB, ${a.locked ? 'locked (mlock)' : 'NOT LOCKED'}, ` +
+      `${a.dontDump ? 'excluded from core dumps' : 'IN CORE DUMPS'}, ${a.wipeOnFork ? 'wiped on fork' : 'NOT wiped on fork'}, ` +
+      `guard pages of ${a.guardBytes} bytes`,
+    `AES block function: ${c.aesNi ? 'AES-NI, round keys in the locked arena' : 'OpenSSL fallback, round keys NOT locked'}`,
+  ];
+  return { ok: a.locked && a.dontDump && c.aesNi, lines };
+}
