@@ -160,6 +160,10 @@ Napi::Value XaesOpenJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SweepContexts(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), XaesSweepThreadContexts());
+}
+
 }  // namespace
 
 void RegisterKeystore(Napi::Env env, Napi::Object exports) {
@@ -180,6 +184,7 @@ void RegisterKeystore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "keyUnwrap", KeyUnwrap);
   Export(env, exports, "xaesSeal", XaesSealJs);
   Export(env, exports, "xaesOpen", XaesOpenJs);
+  Export(env, exports, "sweepCryptoContexts", SweepContexts);
   exports.Set("WRAP_OVERHEAD", Napi::Number::New(env, kWrapOverhead));
   exports.Set("XAES_OVERHEAD", Napi::Number::New(env, kXaesNonceBytes + kTagBytes));
 }

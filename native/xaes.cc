@@ -50,6 +50,7 @@ struct EncSlot {
 struct DecSlot {
   uint64_t serial;
   uint64_t last_use;
+  uint64_t last_use_ns;
   uint8_t prefix[12];
   uint32_t pad;
 };
@@ -91,6 +92,30 @@ class ThreadCrypto {
       seen_generation_ = g;
     }
     return st_;
+  }
+
+  // Wipes the keyed contexts of epochs that have ended and of decrypt
+  // entries idle for a full epoch, so an idle thread holds no subkey.
+  int Sweep(uint64_t now) {
+    if (st_ == nullptr) return 0;
+    int wiped = 0;
+    for (int i = 0; i < kEncSlots; ++i) {
+      EncSlot& e = st_->enc[i];
+      if (e.serial != 0 && now - e.started >= kEpochMaxNanos) {
+        if (enc_[i] != nullptr) EVP_CIPHER_CTX_reset(enc_[i]);
+        e.serial = 0;
+        ++wiped;
+      }
+    }
+    for (int i = 0; i < kDecSlots; ++i) {
+      DecSlot& d = st_->dec[i];
+      if (d.serial != 0 && now - d.last_use_ns >= kEpochMaxNanos) {
+        if (dec_[i] != nullptr) EVP_CIPHER_CTX_reset(dec_[i]);
+        d.serial = 0;
+        ++wiped;
+      }
+    }
+    return wiped;
   }
 
   EVP_CIPHER_CTX* EncCtx(int i) { return Ctx(enc_[i]); }
@@ -188,6 +213,8 @@ Status OpenVia(EVP_CIPHER_CTX* ctx, ThreadArenaState* st, const uint8_t* iv, con
 
 }  // namespace
 
+int XaesSweepThreadContexts() { return tls_crypto.Sweep(NowNanos()); }
+
 bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx[32]) {
   if (k.len != 32) return false;
   ThreadArenaState* st = tls_crypto.State();
@@ -268,6 +295,7 @@ Status XaesOpen(const KeyMaterial& k, const uint8_t* nonce, const Aad& aad, cons
     std::memcpy(d.prefix, nonce, 12);
   }
   st->dec[slot].last_use = tick;
+  st->dec[slot].last_use_ns = NowNanos();
   return OpenVia(tls_crypto.DecCtx(slot), st, nonce + 12, aad, ct, n, tag, pt);
 }
 

@@ -40,6 +40,11 @@ Status XaesOpen(const KeyMaterial& k, const uint8_t* nonce, const Aad& aad, cons
 Status XaesSealWithNonce(const KeyMaterial& k, const uint8_t* nonce, const Aad& aad, const uint8_t* pt, size_t n,
                          uint8_t* ct, uint8_t* tag);
 
+// Wipes this thread's keyed GCM contexts whose epoch (1 s) has ended or
+// that sat unused for one; returns how many. Call it periodically on every
+// thread that seals or opens.
+int XaesSweepThreadContexts();
+
 // Derives the 32-byte XAES subkey for the nonce prefix (exposed for tests).
 bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx[32]);
 

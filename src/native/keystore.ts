@@ -55,6 +55,7 @@ interface KeystoreNative {
   keyUnwrap(wrapping: number, wrapped: Uint8Array, aad: Uint8Array | null): number;
   xaesSeal(handle: number, aad: Uint8Array | null, plaintext: Uint8Array, out: Buffer): void;
   xaesOpen(handle: number, aad: Uint8Array | null, sealed: Uint8Array, out: Buffer): void;
+  sweepCryptoContexts(): number;
   WRAP_OVERHEAD: number;
   XAES_OVERHEAD: number;
 }
@@ -152,4 +153,19 @@ export function openWithKey(handle: KeyHandle, sealed: Uint8Array, aad?: Uint8Ar
   const out = Buffer.alloc(sealed.length - native.XAES_OVERHEAD);
   call(() => native.xaesOpen(handle, aad ?? null, sealed, out));
   return out;
+}
+
+/**
+ * Wipes this thread's keyed GCM contexts whose nonce epoch (1 s) has ended,
+ * so an idle thread keeps no subkey. Returns how many were wiped.
+ */
+export function sweepCryptoContexts(): number {
+  return native.sweepCryptoContexts();
+}
+
+/** Sweeps this thread's contexts every second; the timer does not keep the process alive. */
+export function startContextSweeper(intervalMs = 1000): { stop(): void } {
+  const timer = setInterval(() => native.sweepCryptoContexts(), intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

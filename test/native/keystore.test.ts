@@ -12,6 +12,7 @@ import {
   scopes,
   sealWithKey,
   storeStats,
+  sweepCryptoContexts,
   unwrapKey,
   wrapKey,
 } from '../../src/native/index.js';
@@ -154,6 +155,22 @@ describe('leased scopes', () => {
     expect(() => scopes.bind(T, '', 1, 'ACTIVE', h)).toThrow(code('BAD_REQUEST'));
     expect(() => scopes.bind(T, S, 0, 'ACTIVE', h)).toThrow(code('BAD_REQUEST'));
     expect(() => scopes.bind(T, S, 1, 'REVOKED' as 'ACTIVE', h)).toThrow(code('BAD_REQUEST'));
+    destroyKey(h);
+  });
+});
+
+describe('keyed GCM contexts', () => {
+  it('the sweep wipes contexts once their 1 s epoch is over, and sealing goes on under a new epoch', async () => {
+    const h = generateKey();
+    const first = sealWithKey(h, Buffer.from('a'));
+    openWithKey(h, first);
+    sweepCryptoContexts(); // nothing from this epoch needs to go yet, older tests' may
+    expect(sweepCryptoContexts()).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(sweepCryptoContexts()).toBeGreaterThanOrEqual(2); // one sealing epoch, one opening context
+    const second = sealWithKey(h, Buffer.from('b'));
+    expect(second.subarray(0, 12).equals(first.subarray(0, 12))).toBe(false); // a new random prefix
+    expect(openWithKey(h, first).toString()).toBe('a');
     destroyKey(h);
   });
 });
