@@ -86,6 +86,16 @@ Napi::Value LockAllMemoryJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// unlockAllMemory() -> { ok, error? }: undoes lockAllMemory, keeping the
+// key arena locked; run before V8 teardown (see hardening.h).
+Napi::Value UnlockAllMemoryJs(const Napi::CallbackInfo& info) {
+  const int err = UnlockAllMemory();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("ok", Napi::Boolean::New(info.Env(), err == 0));
+  if (err != 0) o.Set("error", Napi::String::New(info.Env(), "munlockall failed: " + ErrnoText(err)));
+  return o;
+}
+
 Napi::Value MemoryLockedJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), MemoryLocked());
 }
@@ -101,6 +111,7 @@ void RegisterMisc(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "disableCoreDumps", DisableCoreDumpsJs);
   Export(env, exports, "coreDumpLimit", CoreDumpLimitJs);
   Export(env, exports, "lockAllMemory", LockAllMemoryJs);
+  Export(env, exports, "unlockAllMemory", UnlockAllMemoryJs);
   Export(env, exports, "memoryLocked", MemoryLockedJs);
 }
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "secure_memory.h"
+
 namespace krypton {
 
 namespace {
@@ -44,6 +46,14 @@ CoreLimit CoreDumpLimit() {
 int LockAllMemory() {
   if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) return errno;
   g_locked.store(true, std::memory_order_release);
+  return 0;
+}
+
+int UnlockAllMemory() {
+  if (munlockall() != 0) return errno;
+  g_locked.store(false, std::memory_order_release);
+  const ArenaInfo a = SecureArena::Instance().Info();
+  if (a.locked && mlock(reinterpret_cast<void*>(a.base), a.size) != 0) return errno;
   return 0;
 }
 

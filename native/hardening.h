@@ -27,8 +27,17 @@ struct CoreLimit {
 CoreLimit CoreDumpLimit();
 
 // mlockall(MCL_CURRENT | MCL_FUTURE). Returns 0 or the errno.
+//
+// Hazard: Linux refuses MADV_DONTNEED on locked pages (EINVAL), and V8
+// CHECKs that call when it frees code-space pages at isolate teardown, so
+// a node process that exits normally while mlockall'ed aborts (SIGTRAP).
+// UnlockAllMemory must run before teardown (src/native/hardening.ts does
+// it on 'exit').
 int LockAllMemory();
-// True once LockAllMemory succeeded in this process (any thread).
+// munlockall, then mlock the key arena again (munlockall unlocks every
+// mapping, the arena included). Returns 0 or the errno.
+int UnlockAllMemory();
+// True while a LockAllMemory is in effect in this process (any thread).
 bool MemoryLocked();
 
 // "strerror text (ENAME)" for an errno, thread-safe.

@@ -3,6 +3,7 @@
  * not dumpable (no non-root ptrace, no core), RLIMIT_CORE = 0, and
  * optionally every page locked in RAM.
  */
+import { isMainThread } from 'node:worker_threads';
 import { fromNative } from '../errors.js';
 import { view } from './addon.js';
 
@@ -12,6 +13,7 @@ interface HardeningNative {
   disableCoreDumps(): void;
   coreDumpLimit(): number;
   lockAllMemory(): { ok: boolean; error?: string };
+  unlockAllMemory(): { ok: boolean; error?: string };
   memoryLocked(): boolean;
 }
 
@@ -44,6 +46,29 @@ function call<T>(fn: () => T): T {
   }
 }
 
+let unlockOnExit = false;
+
+/**
+ * mlockall, from the main thread only (it is process-wide, and the exit
+ * hook below must belong to the thread whose exit ends the process).
+ * Linux refuses MADV_DONTNEED on locked pages and V8 aborts when that
+ * happens while it frees code pages at teardown, so memory is unlocked
+ * again on 'exit' (the key arena stays locked).
+ */
+function lockAllMemory(): string | undefined {
+  if (!isMainThread) return 'lockAll is only allowed on the main thread';
+  const r = native.lockAllMemory();
+  if (!r.ok) return r.error ?? 'mlockall failed';
+  if (!unlockOnExit) {
+    unlockOnExit = true;
+    process.once('exit', () => {
+      unlockOnExit = false;
+      native.unlockAllMemory();
+    });
+  }
+  return undefined;
+}
+
 /** The current hardening state of the process. */
 export function processHardening(): HardeningState {
   return call(() => ({
@@ -62,11 +87,7 @@ export function processHardening(): HardeningState {
 export function hardenProcess({ dumpable = false, coreDumps = false, lockAll = false }: HardeningOptions = {}): HardeningState {
   if (!dumpable) call(() => native.setDumpable(false));
   if (!coreDumps) call(() => native.disableCoreDumps());
-  let lockError: string | undefined;
-  if (lockAll) {
-    const r = native.lockAllMemory();
-    if (!r.ok) lockError = r.error ?? 'mlockall failed';
-  }
+  const lockError = lockAll ? lockAllMemory() : undefined;
   const state = processHardening();
   return lockError === undefined ? state : { ...state, lockError };
 }
