@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,14 +21,19 @@ const coreLine = () => readFileSync('/proc/self/limits', 'utf8').split('\\n').fi
 const out = {};
 `;
 
-/** Runs body in a fresh node whose soft core limit starts unlimited; returns the JSON it prints. */
-function child(body: string): Record<string, unknown> {
+/**
+ * Runs body in a fresh node and returns the JSON it prints. With
+ * unlimitedCores the shell first raises the soft core limit, so that
+ * lowering it is observable; the child runs in the temp directory so a
+ * crash can never leave a core file in the checkout.
+ */
+function child(body: string, { unlimitedCores = false } = {}): Record<string, unknown> {
   const script = `${PRELUDE}\n${body}\nconsole.log(JSON.stringify(out));`;
-  // The shell raises the soft core limit first, so lowering it is observable.
+  const raise = unlimitedCores ? 'ulimit -S -c unlimited 2>/dev/null; ' : '';
   const r = spawnSync(
     '/bin/sh',
-    ['-c', 'ulimit -S -c unlimited 2>/dev/null; exec "$0" "$@"', process.execPath, '--input-type=module', '-e', script],
-    { encoding: 'utf8', timeout: 30_000 },
+    ['-c', `${raise}exec "$0" "$@"`, process.execPath, '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 30_000, cwd: tmpdir() },
   );
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -59,7 +65,7 @@ describe('process hardening', () => {
       addon.disableCoreDumps();
       out.afterLimit = addon.coreDumpLimit();
       out.afterLine = coreLine();
-    `);
+    `, { unlimitedCores: true });
     expect(out.beforeLimit).toBe('Infinity');
     expect(out.beforeLine).toMatch(/^Max core file size\s+unlimited\s+unlimited\s+bytes/);
     expect(out.afterLimit).toBe(0);
