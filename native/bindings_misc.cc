@@ -1,7 +1,118 @@
+// N-API surface of HMAC, Shamir sharing and process hardening. Arity and
+// types only: src/native checks ranges and meaning, and the C++ checks
+// them again.
+#include <limits>
+#include <vector>
+
 #include "bindings.h"
+#include "hardening.h"
+#include "hmac.h"
+#include "napi_util.h"
+#include "shamir.h"
 
 namespace krypton {
 
-void RegisterMisc(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+// hmacSha256(handle, data, out32)
+Napi::Value HmacSha256Js(const Napi::CallbackInfo& info) {
+  const uint32_t handle = ArgU32(info, 0);
+  const Bytes data = ArgBytes(info, 1);
+  const MutBytes out = ArgOut(info, 2);
+  Check(info.Env(), HmacSha256(handle, data, out.p, out.n));
+  return info.Env().Undefined();
+}
+
+// shamirSplit(handle, threshold, shares, out): out = shares * (1 + keyLen)
+Napi::Value ShamirSplitJs(const Napi::CallbackInfo& info) {
+  const uint32_t handle = ArgU32(info, 0), threshold = ArgU32(info, 1), shares = ArgU32(info, 2);
+  const MutBytes out = ArgOut(info, 3);
+  Check(info.Env(), ShamirSplit(handle, threshold, shares, out.p, out.n));
+  return info.Env().Undefined();
+}
+
+// shamirCombine([Uint8Array, ...]) -> handle
+Napi::Value ShamirCombineJs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "argument 0 must be an array of Uint8Array");
+  const Napi::Array arr = info[0].As<Napi::Array>();
+  if (arr.Length() > kMaxShares) ThrowStatus(info.Env(), kInvalidArgument);
+  std::vector<Bytes> shares;
+  shares.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const Napi::Value v = arr.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(info.Env(), "argument 0 must be an array of Uint8Array");
+    }
+    const auto a = v.As<Napi::Uint8Array>();
+    shares.push_back(Bytes{a.Data(), a.ByteLength()});
+  }
+  uint32_t h = 0;
+  Check(info.Env(), ShamirCombine(shares.data(), shares.size(), &h));
+  return Napi::Number::New(info.Env(), h);
+}
+
+Napi::Value SetDumpableJs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "argument 0 must be a boolean");
+  Check(info.Env(), SetDumpable(info[0].As<Napi::Boolean>().Value()) == 0 ? kOk : kInternal);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetDumpableJs(const Napi::CallbackInfo& info) {
+  const int d = GetDumpable();
+  if (d < 0) ThrowStatus(info.Env(), kInternal);
+  return Napi::Boolean::New(info.Env(), d != 0);
+}
+
+Napi::Value DisableCoreDumpsJs(const Napi::CallbackInfo& info) {
+  Check(info.Env(), DisableCoreDumps() == 0 ? kOk : kInternal);
+  return info.Env().Undefined();
+}
+
+// The soft RLIMIT_CORE in bytes; Infinity when unlimited.
+Napi::Value CoreDumpLimitJs(const Napi::CallbackInfo& info) {
+  const CoreLimit c = CoreDumpLimit();
+  if (!c.ok) ThrowStatus(info.Env(), kInternal);
+  const double v = c.unlimited ? std::numeric_limits<double>::infinity() : static_cast<double>(c.soft);
+  return Napi::Number::New(info.Env(), v);
+}
+
+// lockAllMemory() -> { ok, error? }: failing to lock is reported, not
+// thrown, so that the caller decides whether it is fatal.
+Napi::Value LockAllMemoryJs(const Napi::CallbackInfo& info) {
+  const int err = LockAllMemory();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("ok", Napi::Boolean::New(info.Env(), err == 0));
+  if (err != 0) o.Set("error", Napi::String::New(info.Env(), "mlockall failed: " + ErrnoText(err)));
+  return o;
+}
+
+// unlockAllMemory() -> { ok, error? }: undoes lockAllMemory, keeping the
+// key arena locked; run before V8 teardown (see hardening.h).
+Napi::Value UnlockAllMemoryJs(const Napi::CallbackInfo& info) {
+  const int err = UnlockAllMemory();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("ok", Napi::Boolean::New(info.Env(), err == 0));
+  if (err != 0) o.Set("error", Napi::String::New(info.Env(), "munlockall failed: " + ErrnoText(err)));
+  return o;
+}
+
+Napi::Value MemoryLockedJs(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), MemoryLocked());
+}
+
+}  // namespace
+
+void RegisterMisc(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "hmacSha256", HmacSha256Js);
+  Export(env, exports, "shamirSplit", ShamirSplitJs);
+  Export(env, exports, "shamirCombine", ShamirCombineJs);
+  Export(env, exports, "setDumpable", SetDumpableJs);
+  Export(env, exports, "getDumpable", GetDumpableJs);
+  Export(env, exports, "disableCoreDumps", DisableCoreDumpsJs);
+  Export(env, exports, "coreDumpLimit", CoreDumpLimitJs);
+  Export(env, exports, "lockAllMemory", LockAllMemoryJs);
+  Export(env, exports, "unlockAllMemory", UnlockAllMemoryJs);
+  Export(env, exports, "memoryLocked", MemoryLockedJs);
+}
 
 }  // namespace krypton

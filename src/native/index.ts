@@ -3,3 +3,6 @@ export * from './keystore.js';
 export * from './blob.js';
 export { kat } from './kat.js';
 export { isValidId, ID_PATTERN } from './ids.js';
+export * from './hmac.js';
+export * from './shamir.js';
+export * from './hardening.js';
