@@ -14,6 +14,13 @@ namespace krypton {
 
 namespace {
 
+// keyDerive(handle, info) -> new handle
+Napi::Value KeyDeriveJs(const Napi::CallbackInfo& info) {
+  uint32_t derived = 0;
+  Check(info.Env(), DeriveKey(ArgU32(info, 0), ArgBytes(info, 1), &derived));
+  return Napi::Number::New(info.Env(), derived);
+}
+
 // hmacSha256(handle, data, out32)
 Napi::Value HmacSha256Js(const Napi::CallbackInfo& info) {
   const uint32_t handle = ArgU32(info, 0);
@@ -104,6 +111,7 @@ Napi::Value MemoryLockedJs(const Napi::CallbackInfo& info) {
 
 void RegisterMisc(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "hmacSha256", HmacSha256Js);
+  Export(env, exports, "keyDerive", KeyDeriveJs);
   Export(env, exports, "shamirSplit", ShamirSplitJs);
   Export(env, exports, "shamirCombine", ShamirCombineJs);
   Export(env, exports, "setDumpable", SetDumpableJs);

@@ -60,4 +60,30 @@ Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len) {
   return kOk;
 }
 
+Status DeriveKey(uint32_t handle, Bytes info, uint32_t* derived) {
+  static constexpr uint8_t kLabel[] = {'k', 'r', 'y', 'p', 't', 'o', 'n', ':', 'd', 'e',
+                                       'r', 'i', 'v', 'e', ':', 'v', '1', 0};
+  return KeyStore::Instance().ImportWith(
+      kHmacSha256Bytes,
+      [&](uint8_t* dst, size_t) -> Status {
+        KeyStore::Reader r(KeyStore::Instance());
+        const KeyMaterial* k = r.ok() ? r.Key(handle) : nullptr;
+        if (k == nullptr) return kKeyUnavailable;
+        MacCtx ctx(HmacImpl());
+        if (ctx.get() == nullptr) return kInternal;
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        size_t n = 0;
+        const bool ok = EVP_MAC_init(ctx.get(), k->key, k->len, params) == 1 &&
+                        EVP_MAC_update(ctx.get(), kLabel, sizeof(kLabel)) == 1 &&
+                        EVP_MAC_update(ctx.get(), info.p, info.n) == 1 &&
+                        EVP_MAC_final(ctx.get(), dst, &n, kHmacSha256Bytes) == 1 && n == kHmacSha256Bytes;
+        return ok ? kOk : kInternal;
+      },
+      derived);
+}
+
 }  // namespace krypton

@@ -16,4 +16,10 @@ constexpr size_t kHmacSha256Bytes = 32;
 // On any failure out is zeroized, so a caller never sees a partial MAC.
 Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len);
 
+// A new 32-byte key in the store: HMAC-SHA256(key of handle,
+// "krypton:derive:v1" || 0x00 || info), i.e. HKDF-Expand with a uniformly
+// random PRK. Separates keys by purpose (e.g. the IVK header MAC key from
+// the MasterKey) without the derived key ever leaving the arena.
+Status DeriveKey(uint32_t handle, Bytes info, uint32_t* derived);
+
 }  // namespace krypton

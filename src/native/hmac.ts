@@ -8,6 +8,7 @@ import type { KeyHandle } from './keystore.js';
 
 interface HmacNative {
   hmacSha256(handle: number, data: Uint8Array, out: Buffer): void;
+  keyDerive(handle: number, info: Uint8Array): number;
 }
 
 const native = view<HmacNative>();
@@ -23,4 +24,16 @@ export function hmacSha256(handle: KeyHandle, data: Uint8Array): Buffer {
     throw fromNative(err);
   }
   return out;
+}
+
+/**
+ * A new 32-byte key derived from `handle` for the purpose named by `info`
+ * (HKDF-Expand over HMAC-SHA256); it stays in the store.
+ */
+export function deriveKey(handle: KeyHandle, info: string | Uint8Array): KeyHandle {
+  try {
+    return native.keyDerive(handle, typeof info === 'string' ? Buffer.from(info) : info);
+  } catch (err) {
+    throw fromNative(err);
+  }
 }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { destroyKey, hmacSha256, importKey } from '../../src/native/index.js';
+import { deriveKey, destroyKey, hmacSha256, importKey, openWithKey, sealWithKey } from '../../src/native/index.js';
 import { hex } from '../helpers/vectors.js';
 
 /** HMAC through a temporary store key, destroyed afterwards. */
@@ -95,5 +95,19 @@ describe('hmacSha256 under a stored key', () => {
     } finally {
       destroyKey(h);
     }
+  });
+});
+
+describe('key derivation', () => {
+  it('derives, inside the store, HMAC-SHA256(key, label || 0 || info): checked against node:crypto', () => {
+    const raw = randomBytes(32);
+    const h = importKey(raw);
+    const d = deriveKey(h, 'ivk-header-mac');
+    const expected = createHmac('sha256', raw).update(Buffer.concat([Buffer.from('krypton:derive:v1\0'), Buffer.from('ivk-header-mac')])).digest();
+    const probe = importKey(expected);
+    expect(openWithKey(probe, sealWithKey(d, Buffer.from('same'))).toString()).toBe('same');
+    const other = deriveKey(h, 'other-purpose');
+    expect(() => openWithKey(other, sealWithKey(d, Buffer.from('x')))).toThrow();
+    [h, d, probe, other].forEach(destroyKey);
   });
 });
