@@ -6,7 +6,7 @@
  * gcore, gdb and child processes, not through the addon's own word.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -144,6 +144,18 @@ class Child {
 let work: string;
 let marker: Buffer;
 let markerFile: string;
+/** Secrets the addon derives from the marker key (XAES, C2SP): L = AES-256_K(0^128), K1 = L << 1 (^ 0x87). */
+let derived: { L: Buffer; K1: Buffer };
+
+function xaesDerived(key: Buffer): { L: Buffer; K1: Buffer } {
+  const c = createCipheriv('aes-256-ecb', key, null);
+  c.setAutoPadding(false);
+  const L = Buffer.concat([c.update(Buffer.alloc(16)), c.final()]);
+  const K1 = Buffer.alloc(16);
+  for (let i = 0; i < 15; i++) K1[i] = ((L[i]! << 1) | (L[i + 1]! >> 7)) & 0xff;
+  K1[15] = ((L[15]! << 1) & 0xff) ^ (L[0]! & 0x80 ? 0x87 : 0);
+  return { L, K1 };
+}
 const children: Child[] = [];
 
 function start(mode: 'arena' | 'buffer', env: Record<string, string> = {}, prefix: string[] = []): Child {
@@ -158,6 +170,7 @@ beforeAll(() => {
   marker = randomBytes(32);
   markerFile = join(work, 'marker.bin');
   writeFileSync(markerFile, marker, { mode: 0o600 });
+  derived = xaesDerived(marker);
 });
 
 afterEach(() => {
@@ -171,20 +184,24 @@ afterAll(() => {
 // ---------------------------------------------------------------- dumps
 
 /**
- * Dumps the live process with gcore and reports whether the marker occurs
+ * Dumps the live process with gcore and reports which of the needles occur
  * anywhere in the core file. The core file is deleted before returning.
  */
-function dumpContainsMarker(pid: number): boolean {
+function dumpFinds(pid: number, needles: Record<string, Buffer>): string[] {
   const prefix = join(work, `core-${pid}-${Date.now()}`);
   const file = `${prefix}.${pid}`;
   try {
     const r = spawnSync(GCORE!, ['-o', prefix, String(pid)], { encoding: 'utf8', timeout: 120_000 });
     if (r.status !== 0) throw new Error(`gcore failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
     expect(statSync(file).size).toBeGreaterThan(MB);
-    return fileContains(file, marker);
+    return Object.keys(needles).filter((name) => fileContains(file, needles[name]!));
   } finally {
     rmSync(file, { force: true });
   }
+}
+
+function dumpContainsMarker(pid: number): boolean {
+  return dumpFinds(pid, { marker }).length > 0;
 }
 
 function fileContains(file: string, needle: Buffer): boolean {
@@ -243,13 +260,14 @@ describe('secure arena mapping (/proc/self/smaps of this process)', () => {
 });
 
 describe.skipIf(GCORE === null)(`core dumps of a process holding a marker key (gcore${GCORE === null ? ' NOT INSTALLED: apt-get install gdb' : ''})`, () => {
-  it('a key imported into the arena and used for blobs does not appear in a gcore dump of the process', async () => {
+  it('a key imported into the arena and used for blobs does not appear in a gcore dump of the process, nor do its XAES L and K1', async () => {
     const c = start('arena');
     const r = await c.next<Ready>();
     expect(r.opened).toBe(8);
     expect(r.keys).toBe(1);
     expect(r.dontDump).toBe(true);
-    expect(dumpContainsMarker(r.pid)).toBe(false);
+    // Neither the key nor the XAES secrets derived from it (L, K1).
+    expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1 })).toEqual([]);
   });
 
   it('control: the same marker kept in a JS Buffer IS found in the dump (the scan works)', async () => {
@@ -259,16 +277,17 @@ describe.skipIf(GCORE === null)(`core dumps of a process holding a marker key (g
     expect(dumpContainsMarker(r.pid)).toBe(true);
   });
 
-  it('zeroizeAll wipes the key: with a dumpable arena the marker is in a first dump and gone from a second dump after zeroizeAll()', async () => {
+  it('zeroizeAll wipes the key: with a dumpable arena the marker and K1 are in a first dump and gone from a second dump after zeroizeAll()', async () => {
     const c = start('arena', { KRYPTON_TEST_DUMPABLE_ARENA: '1' });
     const r = await c.next<Ready>();
     expect(r.dontDump).toBe(false);
     expect(c.stderr).toContain('KRYPTON_TEST_DUMPABLE_ARENA');
-    expect(dumpContainsMarker(r.pid)).toBe(true);
+    // The arena holds the key and K1 (L is only a transient, wiped on the stack).
+    expect(dumpFinds(r.pid, { marker, K1: derived.K1 })).toEqual(['marker', 'K1']);
     c.send('zeroize');
     const z = await c.next<{ zeroized: boolean; keys: number }>();
     expect(z).toEqual({ zeroized: true, keys: 0 });
-    expect(dumpContainsMarker(r.pid)).toBe(false);
+    expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1 })).toEqual([]);
   });
 });
 
