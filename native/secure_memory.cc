@@ -106,6 +106,19 @@ SecureArena::SecureArena() {
                  std::strerror(err), MemlockLimitText().c_str());
   }
 
+  // Without these the arena could land in a core dump or outlive a fork:
+  // the same refusal as a failed mlock, and the same development escape.
+  if ((!dontdump_ && !EnvFlag("KRYPTON_TEST_DUMPABLE_ARENA")) || !wipeonfork_) {
+    if (!EnvFlag("KRYPTON_ALLOW_UNLOCKED_MEMORY")) {
+      munmap(region, total);
+      throw std::runtime_error(std::string("krypton: REFUSING TO START: the kernel refused ") +
+                               (wipeonfork_ ? "MADV_DONTDUMP" : "MADV_WIPEONFORK (Linux 4.14 or later is needed)") +
+                               " on the key arena. For development only, set KRYPTON_ALLOW_UNLOCKED_MEMORY=1.");
+    }
+    std::fprintf(stderr, "krypton: WARNING: key arena is %s\n",
+                 wipeonfork_ ? "NOT excluded from core dumps" : "NOT wiped in forked children");
+  }
+
   base_ = usable;
   // The first block holds the fork canary; MADV_WIPEONFORK zeroes it in a
   // child, which is how a child learns its keys are gone.
@@ -145,6 +158,12 @@ void* SecureArena::Allocate(size_t n) {
 
 void SecureArena::Release(void* p, size_t n) {
   if (p == nullptr) return;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(base_);
+  if (n == 0 || n > kMaxBlock || at < lo + 64 || at + n > lo + size_ || (at - lo) % 64 != 0) {
+    std::fprintf(stderr, "krypton: FATAL: release of memory outside the key arena\n");
+    std::abort();  // a corrupted free list could hand one key's memory to another
+  }
   const size_t cls = ClassOf(n);
   const size_t bs = size_t{1} << (kMinShift + cls);
   SecureZero(p, bs);
