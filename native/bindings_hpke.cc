@@ -4,7 +4,10 @@
 //
 // 64-bit integers (expiresAtMs, the KAT sequence number) cross as JS
 // numbers: non-negative integers up to Number.MAX_SAFE_INTEGER (2^53 - 1).
+#include <openssl/crypto.h>
+
 #include <exception>
+#include <string>
 
 #include "bindings.h"
 #include "hpke.h"
@@ -75,12 +78,12 @@ Napi::Value RecipientDestroyJs(const Napi::CallbackInfo& info) {
 Napi::Value LeaseSealJs(const Napi::CallbackInfo& info) {
   const Bytes pk = ArgBytes(info, 0);
   const uint32_t handle = ArgU32(info, 1);
-  const LeaseRequest req{IdArg(info, 2), IdArg(info, 3), ArgU32(info, 4), static_cast<KeyState>(ArgU32(info, 5) & 0xff),
+  const uint32_t state = ArgU32(info, 5);
+  const LeaseRequest req{IdArg(info, 2), IdArg(info, 3), ArgU32(info, 4), static_cast<KeyState>(state & 0xff),
                          ArgU53(info, 6)};
   const MutBytes enc = ArgOut(info, 7), sealed = ArgOut(info, 8);
-  if (pk.n != kX25519Bytes || enc.n != kHpkeEncBytes || ArgU32(info, 5) > 0xff) {
-    ThrowStatus(info.Env(), kInvalidArgument);
-  }
+  // LeaseSeal accepts only ACTIVE and DECRYPT_ONLY; reject wider values before the narrowing matters.
+  if (pk.n != kX25519Bytes || enc.n != kHpkeEncBytes || state > 0xff) ThrowStatus(info.Env(), kInvalidArgument);
   Check(info.Env(), Guarded(info.Env(), [&] {
           RequireSecureHeap();  // the ephemeral private key, too, belongs in the secure heap
           return LeaseSeal(pk.p, handle, req, enc.p, sealed.p, sealed.n);
@@ -101,6 +104,12 @@ Napi::Value LeaseOpenJs(const Napi::CallbackInfo& info) {
   o.Set("state", Napi::Number::New(info.Env(), static_cast<uint32_t>(r.state)));
   o.Set("expiresAtMs", Napi::Number::New(info.Env(), static_cast<double>(r.expires_at_ms)));  // <= 2^53 - 1
   return o;
+}
+
+// Bytes in use in OpenSSL's secure heap (0 when it is not initialized):
+// lets a test prove that recipient private keys are allocated there.
+Napi::Value SecureHeapUsedJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(CRYPTO_secure_used()));
 }
 
 // katX25519(sk32, pk32, out32)
@@ -157,6 +166,7 @@ void RegisterHpke(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "hpkeRecipientImport", RecipientImportJs);
   Export(env, exports, "hpkeRecipientPublicKey", RecipientPublicKeyJs);
   Export(env, exports, "hpkeRecipientDestroy", RecipientDestroyJs);
+  Export(env, exports, "hpkeSecureHeapUsed", SecureHeapUsedJs);
   Export(env, exports, "leaseSeal", LeaseSealJs);
   Export(env, exports, "leaseOpen", LeaseOpenJs);
   Export(env, exports, "katX25519", KatX25519);

@@ -4,7 +4,8 @@
 //
 // Every intermediate secret (DH output, PRKs, shared_secret, key,
 // base_nonce, the lease plaintext) lives in the secure arena and is
-// zeroized on every path. X25519 private keys live in OpenSSL's secure heap.
+// zeroized on every path. Generated X25519 private keys (recipient and
+// ephemeral) live in OpenSSL's secure heap.
 #pragma once
 
 #include <cstddef>
@@ -77,8 +78,10 @@ Status HpkeOpenRaw(const uint8_t skR[kX25519Bytes], const uint8_t enc[kHpkeEncBy
 void RequireSecureHeap();
 
 // A fresh X25519 key pair in the process-wide table; returns its id (>= 1).
+// Calls RequireSecureHeap (may throw).
 Status RecipientGenerate(uint32_t* id);
-// Imports a raw private key (tests and vectors only).
+// Imports a raw private key (tests and vectors only: OpenSSL 3.0 keeps an
+// imported key in its ordinary heap, clear-freed on destroy).
 Status RecipientImport(const uint8_t sk[kX25519Bytes], uint32_t* id);
 Status RecipientPublicKey(uint32_t id, uint8_t out[kX25519Bytes]);
 Status RecipientDestroy(uint32_t id);

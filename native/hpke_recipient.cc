@@ -1,7 +1,7 @@
 // The Gateway's X25519 recipient keys: a process-wide table of EVP_PKEYs
-// named by id. OpenSSL 3 allocates an X25519 private key with
-// OPENSSL_secure_malloc, so once node runs with --secure-heap the key sits
-// in OpenSSL's locked, dump-excluded secure heap and never in JS.
+// named by id. OpenSSL 3 generates an X25519 private key with
+// OPENSSL_secure_malloc, so once node runs with --secure-heap a generated
+// key sits in OpenSSL's locked, dump-excluded secure heap and never in JS.
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -74,8 +74,11 @@ Status RecipientGenerate(uint32_t* id) {
   return Insert(key, id);
 }
 
+// OpenSSL 3.0 copies an imported raw private key into its ordinary heap
+// (OSSL_PARAM_get_octet_string), clear-freed on destroy; only keygen uses
+// the secure heap. That is acceptable here only because an imported key
+// came from the JS heap anyway: import is for vectors and tests.
 Status RecipientImport(const uint8_t sk[kX25519Bytes], uint32_t* id) {
-  RequireSecureHeap();
   EVP_PKEY* key = EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr, sk, kX25519Bytes);
   if (key == nullptr) {
     ERR_clear_error();

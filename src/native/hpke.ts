@@ -20,6 +20,7 @@ interface HpkeNative {
   hpkeRecipientImport(sk: Uint8Array): number;
   hpkeRecipientPublicKey(id: number, out: Uint8Array): void;
   hpkeRecipientDestroy(id: number): boolean;
+  hpkeSecureHeapUsed(): number;
   leaseSeal(
     recipientPublicKey: Uint8Array,
     key: number,
@@ -115,6 +116,11 @@ function checkInteger(value: unknown, what: string, min: number, max: number): n
   return value;
 }
 
+/** Bytes in use in OpenSSL's secure heap (0 without --secure-heap); a diagnostic. */
+export function secureHeapUsed(): number {
+  return native.hpkeSecureHeapUsed();
+}
+
 /**
  * An X25519 recipient key pair held by the addon. Refuses to exist unless
  * node runs with --secure-heap (or KRYPTON_ALLOW_NO_SECURE_HEAP=1, development only).
@@ -133,7 +139,11 @@ export class HpkeRecipient {
     return new HpkeRecipient(call(() => native.hpkeRecipientGenerate()));
   }
 
-  /** Imports a raw private key (vectors and tests; the product generates). */
+  /**
+   * Imports a raw private key: vectors and tests only. The key came from the
+   * JS heap, and OpenSSL 3.0 keeps imported raw keys in its ordinary heap
+   * (clear-freed on destroy); only generate() uses the secure heap.
+   */
   static import(privateKey: Uint8Array): HpkeRecipient {
     checkBytes(privateKey, 'privateKey', native.X25519_BYTES);
     return new HpkeRecipient(call(() => native.hpkeRecipientImport(privateKey)));

@@ -14,6 +14,7 @@ import {
   scopeRef,
   scopes,
   sealLease,
+  secureHeapUsed,
   storeStats,
 } from '../../src/native/index.js';
 import { hex, loadVectors } from '../helpers/vectors.js';
@@ -82,6 +83,15 @@ describe('HPKE RFC 9180 A.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GC
       expect(() => hpkeKat.open({ ...p, seq: seq + 1, ciphertext: hex(e.ct) })).toThrow(code('INVALID_LEASE'));
     });
   }
+
+  it('a generated recipient private key is allocated in OpenSSL\'s secure heap and freed from it on destroy', () => {
+    HpkeRecipient.generate().destroy(); // first use seeds OpenSSL's DRBG, itself in the secure heap
+    const before = secureHeapUsed();
+    const recipient = HpkeRecipient.generate();
+    expect(secureHeapUsed()).toBeGreaterThan(before);
+    recipient.destroy();
+    expect(secureHeapUsed()).toBe(before);
+  });
 
   it('a recipient imported from skRm has public key pkRm', () => {
     const r = HpkeRecipient.import(hex(s.skRm));
