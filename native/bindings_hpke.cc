@@ -57,7 +57,7 @@ Napi::Value RecipientImportJs(const Napi::CallbackInfo& info) {
   const Bytes sk = ArgBytes(info, 0);
   if (sk.n != kX25519Bytes) ThrowStatus(info.Env(), kInvalidArgument);
   uint32_t id = 0;
-  Check(info.Env(), Guarded(info.Env(), [&] { return RecipientImport(sk.p, &id); }));
+  Check(info.Env(), RecipientImport(sk.p, &id));
   return Napi::Number::New(info.Env(), id);
 }
 
