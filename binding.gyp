@@ -14,6 +14,8 @@
         "native/blob_ops.cc",
         "native/key_wrap.cc",
         "native/hpke.cc",
+        "native/hpke_recipient.cc",
+        "native/lease.cc",
         "native/lease_message.cc",
         "native/hmac.cc",
         "native/shamir.cc",
