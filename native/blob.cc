@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "wire.h"
+
 namespace krypton {
 
 namespace {
@@ -33,9 +35,7 @@ bool ParseBlob(const uint8_t* p, size_t n, BlobView* out) {
   if (s < 1 || s > kIdMaxBytes) return false;
   if (n != BlobSize(t, s)) return false;
   if (!ValidId(p + 5, t) || !ValidId(p + 6 + t, s)) return false;
-  const uint8_t* v = p + 6 + t + s;
-  const uint32_t version = (static_cast<uint32_t>(v[0]) << 24) | (static_cast<uint32_t>(v[1]) << 16) |
-                           (static_cast<uint32_t>(v[2]) << 8) | static_cast<uint32_t>(v[3]);
+  const uint32_t version = ReadU32(p + 6 + t + s);
   if (version == 0) return false;
   const size_t h = 10 + t + s;
   out->tenant = p + 5;
@@ -57,15 +57,7 @@ size_t WriteBlobHeader(uint8_t* out, const uint8_t* tenant, size_t tenant_len, c
   out[1] = kBlobMagic1;
   out[2] = kBlobFormatV1;
   out[3] = kBlobAlgXaes256Gcm;
-  out[4] = static_cast<uint8_t>(tenant_len);
-  std::memcpy(out + 5, tenant, tenant_len);
-  out[5 + tenant_len] = static_cast<uint8_t>(service_len);
-  std::memcpy(out + 6 + tenant_len, service, service_len);
-  uint8_t* v = out + 6 + tenant_len + service_len;
-  v[0] = static_cast<uint8_t>(version >> 24);
-  v[1] = static_cast<uint8_t>(version >> 16);
-  v[2] = static_cast<uint8_t>(version >> 8);
-  v[3] = static_cast<uint8_t>(version);
+  WriteU32(WriteIdPair(out + 4, tenant, tenant_len, service, service_len), version);
   return 10 + tenant_len + service_len;
 }
 

@@ -1,5 +1,7 @@
 #include "hmac.h"
 
+#include <initializer_list>
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -32,7 +34,8 @@ class MacCtx {
   EVP_MAC_CTX* ctx_;
 };
 
-bool Compute(const KeyMaterial& k, Bytes data, uint8_t* out) {
+// out = HMAC-SHA256(k, parts[0] || parts[1] || ...).
+bool Compute(const KeyMaterial& k, std::initializer_list<Bytes> parts, uint8_t* out) {
   MacCtx ctx(HmacImpl());
   if (ctx.get() == nullptr) return false;
   char digest[] = "SHA256";
@@ -40,10 +43,12 @@ bool Compute(const KeyMaterial& k, Bytes data, uint8_t* out) {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end(),
   };
+  if (EVP_MAC_init(ctx.get(), k.key, k.len, params) != 1) return false;
+  for (const Bytes& part : parts) {
+    if (EVP_MAC_update(ctx.get(), part.p, part.n) != 1) return false;
+  }
   size_t n = 0;
-  return EVP_MAC_init(ctx.get(), k.key, k.len, params) == 1 &&
-         EVP_MAC_update(ctx.get(), data.p, data.n) == 1 &&
-         EVP_MAC_final(ctx.get(), out, &n, kHmacSha256Bytes) == 1 && n == kHmacSha256Bytes;
+  return EVP_MAC_final(ctx.get(), out, &n, kHmacSha256Bytes) == 1 && n == kHmacSha256Bytes;
 }
 
 }  // namespace
@@ -53,7 +58,7 @@ Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len) {
   KeyStore::Reader r(KeyStore::Instance());
   const KeyMaterial* k = r.ok() ? r.Key(handle) : nullptr;
   if (k == nullptr) return kKeyUnavailable;
-  if (!Compute(*k, data, out)) {
+  if (!Compute(*k, {data}, out)) {
     SecureZero(out, out_len);
     return kInternal;
   }
@@ -69,19 +74,7 @@ Status DeriveKey(uint32_t handle, Bytes info, uint32_t* derived) {
         KeyStore::Reader r(KeyStore::Instance());
         const KeyMaterial* k = r.ok() ? r.Key(handle) : nullptr;
         if (k == nullptr) return kKeyUnavailable;
-        MacCtx ctx(HmacImpl());
-        if (ctx.get() == nullptr) return kInternal;
-        char digest[] = "SHA256";
-        const OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end(),
-        };
-        size_t n = 0;
-        const bool ok = EVP_MAC_init(ctx.get(), k->key, k->len, params) == 1 &&
-                        EVP_MAC_update(ctx.get(), kLabel, sizeof(kLabel)) == 1 &&
-                        EVP_MAC_update(ctx.get(), info.p, info.n) == 1 &&
-                        EVP_MAC_final(ctx.get(), dst, &n, kHmacSha256Bytes) == 1 && n == kHmacSha256Bytes;
-        return ok ? kOk : kInternal;
+        return Compute(*k, {Bytes{kLabel, sizeof(kLabel)}, info}, dst) ? kOk : kInternal;
       },
       derived);
 }

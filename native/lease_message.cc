@@ -5,30 +5,11 @@
 
 #include <cstring>
 
+#include "wire.h"
+
 namespace krypton {
 
 namespace {
-
-uint32_t ReadU32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-}
-
-uint64_t ReadU64(const uint8_t* p) {
-  return (static_cast<uint64_t>(ReadU32(p)) << 32) | ReadU32(p + 4);
-}
-
-void WriteU32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
-void WriteU64(uint8_t* p, uint64_t v) {
-  WriteU32(p, static_cast<uint32_t>(v >> 32));
-  WriteU32(p + 4, static_cast<uint32_t>(v));
-}
 
 constexpr size_t kLeaseMinBytes = LeaseMessageSize(1, 1);
 constexpr size_t kLeaseMaxBytes = LeaseMessageSize(kIdMaxBytes, kIdMaxBytes);
@@ -71,11 +52,7 @@ size_t WriteLeaseMessage(uint8_t* out, const uint8_t* tenant, size_t tenant_len,
   out[0] = kLeaseMagic0;
   out[1] = kLeaseMagic1;
   out[2] = kLeaseFormatV1;
-  out[3] = static_cast<uint8_t>(tenant_len);
-  std::memcpy(out + 4, tenant, tenant_len);
-  out[4 + tenant_len] = static_cast<uint8_t>(service_len);
-  std::memcpy(out + 5 + tenant_len, service, service_len);
-  uint8_t* rest = out + 5 + tenant_len + service_len;
+  uint8_t* rest = WriteIdPair(out + 3, tenant, tenant_len, service, service_len);
   WriteU32(rest, version);
   rest[4] = static_cast<uint8_t>(state);
   WriteU64(rest + 5, expires_at_ms);

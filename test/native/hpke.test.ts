@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { describe, expect, it } from 'vitest';
 import {
   createKey,
@@ -17,6 +16,7 @@ import {
   secureHeapUsed,
   storeStats,
 } from '../../src/native/index.js';
+import { coreSeal, expectScopeKeyIs, hpkeSuite as suite, LEASE_HPKE_INFO as info, leaseMessage } from '../helpers/lease.js';
 import { hex, loadVectors } from '../helpers/vectors.js';
 
 interface A1Vectors {
@@ -25,35 +25,6 @@ interface A1Vectors {
 }
 
 const a1 = loadVectors<A1Vectors>('hpke-rfc9180-a1-base.json');
-const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
-const info = Buffer.from('krypton lease v1');
-
-// The lease message of native/lease_message.h, built independently here.
-function leaseMessage(tenant: string, service: string, version: number, state: number, expiresAt: number, key: Buffer): Buffer {
-  const t = Buffer.from(tenant, 'latin1');
-  const s = Buffer.from(service, 'latin1');
-  const tail = Buffer.alloc(13);
-  tail.writeUInt32BE(version, 0);
-  tail[4] = state;
-  tail.writeBigUInt64BE(BigInt(expiresAt), 5);
-  return Buffer.concat([Buffer.from([0x4b, 0x4c, 0x01, t.length]), t, Buffer.from([s.length]), s, tail, key]);
-}
-
-async function coreSeal(recipient: HpkeRecipient, message: Buffer): Promise<{ enc: Buffer; sealed: Buffer }> {
-  const pk = await suite.kem.deserializePublicKey(recipient.publicKey);
-  const { ct, enc } = await suite.seal({ recipientPublicKey: pk, info }, message);
-  return { enc: Buffer.from(enc), sealed: Buffer.from(ct) };
-}
-
-// Proves the scope's ACTIVE key is `known`: a blob it creates opens under `known`.
-function expectScopeKeyIs(tenant: string, service: string, known: Buffer): void {
-  const scope = scopeRef(tenant, service);
-  expect(scope).not.toBeNull();
-  const { plaintext, blob } = createKey(scope!);
-  const h = 10 + tenant.length + service.length;
-  const opened = kat.xaesOpen(known, blob.subarray(h, h + 24), blob.subarray(h + 24, h + 24 + 48), blob.subarray(0, h));
-  expect(opened.equals(plaintext)).toBe(true);
-}
 
 const code = (c: string) => expect.objectContaining({ code: c });
 
@@ -122,7 +93,7 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const recipient = HpkeRecipient.generate();
     const known = randomBytes(32);
     const expiresAt = Date.now() + 300_000;
-    const { enc, sealed } = await coreSeal(recipient, leaseMessage('acme', 'billing', 7, 1, expiresAt, known));
+    const { enc, sealed } = await coreSeal(recipient.publicKey, leaseMessage('acme', 'billing', 7, 1, expiresAt, known));
     const r = openLease(recipient, { tenant: 'acme', service: 'billing', enc, sealed });
     expect(r).toEqual({ scopeId: scopeRef('acme', 'billing')!.id, version: 7, state: 'ACTIVE', expiresAt });
     expect(scopes.list('acme', 'billing')).toEqual([expect.objectContaining({ version: 7, state: 'ACTIVE' })]);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createKey,
@@ -13,43 +12,13 @@ import {
   sealLease,
   storeStats,
 } from '../../src/native/index.js';
+import { coreSeal as sealTo, expectScopeKeyIs, hpkeSuite as suite, LEASE_HPKE_INFO as info, leaseMessage } from '../helpers/lease.js';
 
-const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
-const info = Buffer.from('krypton lease v1');
 const recipient = HpkeRecipient.generate();
+const coreSeal = (message: Buffer) => sealTo(recipient.publicKey, message);
 afterAll(() => recipient.destroy());
 
 const code = (c: string) => expect.objectContaining({ code: c });
-
-// native/lease_message.h, built independently: magic "KL", format 1, T, tenant,
-// S, service, version (4), state (1), expiry ms (8), key (32).
-function leaseMessage(tenant: string, service: string, version: number, state: number, expiresAt: bigint, key: Buffer): Buffer {
-  const tail = Buffer.alloc(13);
-  tail.writeUInt32BE(version, 0);
-  tail[4] = state;
-  tail.writeBigUInt64BE(expiresAt, 5);
-  return Buffer.concat([
-    Buffer.from([0x4b, 0x4c, 0x01, tenant.length]),
-    Buffer.from(tenant, 'latin1'),
-    Buffer.from([service.length]),
-    Buffer.from(service, 'latin1'),
-    tail,
-    key,
-  ]);
-}
-
-async function coreSeal(message: Buffer): Promise<{ enc: Buffer; sealed: Buffer }> {
-  const pk = await suite.kem.deserializePublicKey(recipient.publicKey);
-  const { ct, enc } = await suite.seal({ recipientPublicKey: pk, info }, message);
-  return { enc: Buffer.from(enc), sealed: Buffer.from(ct) };
-}
-
-function expectScopeKeyIs(tenant: string, service: string, known: Buffer): void {
-  const { plaintext, blob } = createKey(scopeRef(tenant, service)!);
-  const h = 10 + tenant.length + service.length;
-  const opened = kat.xaesOpen(known, blob.subarray(h, h + 24), blob.subarray(h + 24, h + 72), blob.subarray(0, h));
-  expect(opened.equals(plaintext)).toBe(true);
-}
 
 describe('lease message round trip (sealLease -> openLease)', () => {
   const cases = [
