@@ -1,0 +1,119 @@
+/**
+ * L2 tenant keys. Each has two bindings: active (wrapped under an IVK) and
+ * sovereign (wrapped under the tenant's L1). Hydration is lazy, and a key
+ * found under an older IVK is re-wrapped onto the newest one when it is
+ * hydrated. A tenant whose L1 is unlinked has no usable L2.
+ */
+import { errors } from '../errors.js';
+import { destroyKey, generateKey, type KeyHandle } from '../native/index.js';
+import type { Ksi, L2Row, TenantRow } from '../storage/ksi.js';
+import type { Clock } from './clock.js';
+import type { IvkManager } from './ivk-manager.js';
+import type { L1Provider } from './l1/provider.js';
+
+export const l2Aad = (tenant: string, version: number): Buffer => Buffer.from(`krypton:l2:${tenant}@${version}`);
+
+/** Opens the L1 a tenant row points at; null when none is linked. */
+export type L1Resolver = (tenant: TenantRow) => Promise<L1Provider | null>;
+
+export class L2Manager {
+  private readonly hot = new Map<string, { version: number; handle: KeyHandle }>();
+  private readonly inflight = new Map<string, Promise<{ version: number; handle: KeyHandle }>>();
+
+  constructor(
+    private readonly ksi: Ksi,
+    private readonly ivk: IvkManager,
+    private readonly l1: L1Resolver,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Creates the tenant's L2 v1 (bound to its L1 when one is linked); idempotent. */
+  async ensure(tenant: TenantRow): Promise<void> {
+    if ((await this.ksi.read((tx) => tx.listL2(tenant.tenant))).length > 0) return;
+    const provider = await this.l1(tenant);
+    const aad = l2Aad(tenant.tenant, 1);
+    let handle: KeyHandle;
+    let wrappedSovereign: Buffer | null = null;
+    if (provider !== null) {
+      ({ handle, wrapped: wrappedSovereign } = await provider.generateWrapped(aad));
+    } else {
+      handle = generateKey(32);
+    }
+    try {
+      const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
+      const row: L2Row = { tenant: tenant.tenant, version: 1, ivkVersion, wrappedActive: wrapped, wrappedSovereign, createdAt: this.clock.now() };
+      await this.ksi.tx(async (tx) => {
+        if ((await tx.listL2(tenant.tenant)).length > 0) return;
+        await tx.insertL2(row);
+        await tx.appendAudit({ actor: 'system', action: 'l2.create', target: tenant.tenant, outcome: 'ok', details: { sovereign: provider !== null } });
+      });
+    } finally {
+      destroyKey(handle);
+    }
+  }
+
+  /** The tenant's current L2 in the store (hydrated once, single-flight). */
+  async get(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
+    const hot = this.hot.get(tenant);
+    if (hot !== undefined) return hot;
+    let p = this.inflight.get(tenant);
+    if (p === undefined) {
+      p = this.hydrate(tenant).finally(() => this.inflight.delete(tenant));
+      this.inflight.set(tenant, p);
+    }
+    return p;
+  }
+
+  /**
+   * Recovers the L2 through its sovereign binding (the IVK chain is lost, or
+   * the tenant's L1 was relinked) and re-binds it under the newest IVK.
+   */
+  async recoverFromSovereign(tenant: TenantRow): Promise<void> {
+    const provider = await this.l1(tenant);
+    if (provider === null) throw errors.keyUnavailable(`tenant ${tenant.tenant} has no linked L1`);
+    const rows = await this.ksi.read((tx) => tx.listL2(tenant.tenant));
+    for (const row of rows) {
+      if (row.wrappedSovereign === null) continue;
+      const aad = l2Aad(row.tenant, row.version);
+      const handle = await provider.unwrap(row.wrappedSovereign, aad);
+      try {
+        const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
+        await this.ksi.tx(async (tx) => {
+          await tx.updateL2({ ...row, ivkVersion, wrappedActive: wrapped });
+          await tx.appendAudit({ actor: 'system', action: 'l2.recover', target: `${row.tenant}@${row.version}`, outcome: 'ok' });
+        });
+      } finally {
+        destroyKey(handle);
+      }
+    }
+    this.evict(tenant.tenant);
+  }
+
+  evict(tenant: string): void {
+    const hot = this.hot.get(tenant);
+    if (hot !== undefined) destroyKey(hot.handle);
+    this.hot.delete(tenant);
+  }
+
+  wipe(): void {
+    for (const t of [...this.hot.keys()]) this.evict(t);
+  }
+
+  private async hydrate(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
+    const { row, rows } = await this.ksi.read(async (tx) => ({ row: await tx.getTenant(tenant), rows: await tx.listL2(tenant) }));
+    if (row === null) throw errors.keyUnavailable(`unknown tenant ${tenant}`);
+    if (row.state !== 'ACTIVE') throw errors.keyUnavailable(`tenant ${tenant} is ${row.state.toLowerCase()}`);
+    const latest = rows.at(-1);
+    if (latest === undefined) throw errors.keyUnavailable(`tenant ${tenant} has no L2`);
+    const aad = l2Aad(tenant, latest.version);
+    const handle = await this.ivk.unwrap(latest.ivkVersion, latest.wrappedActive, aad);
+    if (latest.ivkVersion !== this.ivk.active) {
+      // Lazy re-wrap onto the newest IVK, so old IVKs can retire.
+      const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
+      await this.ksi.tx((tx) => tx.updateL2({ ...latest, ivkVersion, wrappedActive: wrapped }));
+    }
+    const entry = { version: latest.version, handle };
+    this.hot.set(tenant, entry);
+    return entry;
+  }
+}

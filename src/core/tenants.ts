@@ -1,0 +1,123 @@
+/**
+ * Tenants and their L1 links. Linking gives a tenant's L2 its sovereign
+ * binding; unlinking makes the L2 (and every L3 under it) unusable at once:
+ * the hot keys are zeroized, the tenant is marked REVOKED and an event goes
+ * out so Gateways drop its leases.
+ */
+import { errors } from '../errors.js';
+import { isValidId } from '../native/index.js';
+import type { Ksi, TenantRow } from '../storage/ksi.js';
+import type { Clock } from './clock.js';
+import type { EventLog } from './event-log.js';
+import { openL1Provider } from './l1/open.js';
+import type { L1Kind, L1Provider } from './l1/provider.js';
+import type { L2Manager } from './l2-manager.js';
+import type { L3Manager } from './l3-manager.js';
+
+export interface L1Link {
+  kind: L1Kind;
+  ref: string;
+}
+
+/** Open L1 providers by tenant, opened on first use. */
+export class L1Links {
+  private readonly open = new Map<string, L1Provider>();
+
+  constructor(private readonly pin?: string) {}
+
+  async forTenant(row: TenantRow): Promise<L1Provider | null> {
+    if (row.l1Provider === null || row.l1Ref === null) return null;
+    const cached = this.open.get(row.tenant);
+    if (cached !== undefined && cached.kind === row.l1Provider && cached.ref === row.l1Ref) return cached;
+    await this.close(row.tenant);
+    const p = await openL1Provider(row.l1Provider as L1Kind, row.l1Ref, this.pin !== undefined ? { pin: this.pin } : {});
+    this.open.set(row.tenant, p);
+    return p;
+  }
+
+  async close(tenant: string): Promise<void> {
+    const p = this.open.get(tenant);
+    this.open.delete(tenant);
+    await p?.close();
+  }
+
+  async closeAll(): Promise<void> {
+    for (const t of [...this.open.keys()]) await this.close(t);
+  }
+}
+
+export class Tenants {
+  constructor(
+    private readonly ksi: Ksi,
+    private readonly l1: L1Links,
+    private readonly l2: L2Manager,
+    private readonly l3: L3Manager,
+    private readonly events: EventLog,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Onboards a tenant (idempotent) and creates its L2, bound to its L1 when given. */
+  async onboard(tenant: string, link: L1Link | null, actor = 'system'): Promise<TenantRow> {
+    if (!isValidId(tenant)) throw errors.badRequest('tenant must be 1-64 characters of [A-Za-z0-9._~-]');
+    const now = this.clock.now();
+    const row = await this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      if (existing !== null && existing.state === 'ACTIVE') return existing;
+      const next: TenantRow = {
+        tenant,
+        state: 'ACTIVE',
+        l1Provider: link?.kind ?? existing?.l1Provider ?? null,
+        l1Ref: link?.ref ?? existing?.l1Ref ?? null,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.putTenant(next);
+      await tx.appendAudit({ actor, action: 'tenant.onboard', target: tenant, outcome: 'ok', details: { l1: next.l1Provider } });
+      return next;
+    });
+    if (link !== null) await (await this.l1.forTenant(row))?.check();
+    await this.l2.ensure(row);
+    return row;
+  }
+
+  /**
+   * Re-links a tenant's L1 and recovers its L2 through the sovereign
+   * binding (the L1 must be the one the L2 was bound to).
+   */
+  async linkL1(tenant: string, link: L1Link, actor = 'system'): Promise<void> {
+    const now = this.clock.now();
+    const row = await this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      if (existing === null) throw errors.badRequest(`unknown tenant ${tenant}`);
+      const next: TenantRow = { ...existing, state: 'ACTIVE', l1Provider: link.kind, l1Ref: link.ref, updatedAt: now };
+      await tx.putTenant(next);
+      await tx.appendAudit({ actor, action: 'l1.link', target: tenant, outcome: 'ok', details: { kind: link.kind } });
+      return next;
+    });
+    await this.l2.recoverFromSovereign(row);
+  }
+
+  /** Unlinks the tenant's L1: its keys become unusable now, everywhere. */
+  async unlinkL1(tenant: string, actor = 'system'): Promise<void> {
+    const now = this.clock.now();
+    const event = await this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      if (existing === null) throw errors.badRequest(`unknown tenant ${tenant}`);
+      await tx.putTenant({ ...existing, state: 'REVOKED', l1Provider: null, l1Ref: null, updatedAt: now });
+      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok' });
+      return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now });
+    });
+    this.l3.evict(tenant);
+    this.l2.evict(tenant);
+    await this.l1.close(tenant);
+    this.events.publish([event]);
+  }
+
+  get(tenant: string): Promise<TenantRow | null> {
+    return this.ksi.read((tx) => tx.getTenant(tenant));
+  }
+
+  list(): Promise<TenantRow[]> {
+    return this.ksi.read((tx) => tx.listTenants());
+  }
+}
