@@ -3,7 +3,7 @@
  * A Cryptoki library is process-wide state: a second C_Initialize fails and
  * a C_Finalize ends every session of every user, so providers must share
  * one initialisation and only the last one out may finalize. Login state is
- * per (application, token) too, which is why sessions are counted per slot.
+ * per (application, token) too, which is why logins are tracked per slot.
  */
 import { isAbsolute } from 'node:path';
 import pkcs11js from 'pkcs11js';
@@ -17,8 +17,19 @@ export interface SharedModule {
   readonly path: string;
   readonly lib: Pkcs11;
   refs: number;
-  /** Open sessions per slot (hex of the slot handle): the last one out logs out. */
-  readonly slotSessions: Map<string, number>;
+  /** Logged-in tokens by slot (hex of the slot handle). */
+  readonly slots: Map<string, SlotLogin>;
+}
+
+/**
+ * Login is per (application, token): once one session is logged in, C_Login
+ * on another answers CKR_USER_ALREADY_LOGGED_IN whatever the PIN. So the
+ * PIN that logged in is remembered as a keyed digest, and a later session
+ * must present the same PIN; the last session out logs out.
+ */
+export interface SlotLogin {
+  sessions: number;
+  pinTag: Buffer;
 }
 
 const modules = new Map<string, SharedModule>();
@@ -58,7 +69,7 @@ export function acquireModule(path: string): SharedModule {
         throw unavailable('cannot initialise the PKCS#11 module', err);
       }
     }
-    m = { path, lib, refs: 0, slotSessions: new Map() };
+    m = { path, lib, refs: 0, slots: new Map() };
     modules.set(path, m);
   }
   m.refs++;

@@ -3,6 +3,7 @@
  * PIN), find the one matching slot, open a logged-in session and find the
  * one matching AES secret key. Shared by the provider and the admin helpers.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +126,7 @@ export class TokenSession {
     const m = acquireModule(target.modulePath);
     let session: Pkcs11Handle | undefined;
     let slotKey: string | undefined;
+    let counted = false;
     try {
       let slot: Pkcs11Handle;
       try {
@@ -136,16 +138,24 @@ export class TokenSession {
         throw unavailable('cannot open a session on the token', err);
       }
       slotKey = slot.toString('hex');
-      m.slotSessions.set(slotKey, (m.slotSessions.get(slotKey) ?? 0) + 1);
-      try {
-        m.lib.C_Login(session, pkcs11js.CKU_USER, pin);
-      } catch (err) {
-        // Login is per application and token: another provider of this process may have done it.
-        if (ckrName(err) !== 'CKR_USER_ALREADY_LOGGED_IN') throw unavailable('login to the token failed', err);
+      const tag = pinTag(pin);
+      const login = m.slots.get(slotKey);
+      if (login === undefined) {
+        try {
+          m.lib.C_Login(session, pkcs11js.CKU_USER, pin);
+        } catch (err) {
+          // ALREADY_LOGGED_IN here means someone outside this registry logged in: the PIN is unverifiable.
+          throw unavailable('login to the token failed', err);
+        }
+        m.slots.set(slotKey, { sessions: 1, pinTag: tag });
+      } else {
+        if (!timingSafeEqual(login.pinTag, tag)) throw unavailable('login to the token failed');
+        login.sessions++;
       }
+      counted = true;
       return new TokenSession(m, slotKey, session);
     } catch (err) {
-      if (session !== undefined) closeSession(m, slotKey, session);
+      if (session !== undefined) closeSession(m, counted ? slotKey : undefined, session);
       releaseModule(m);
       throw err;
     }
@@ -202,16 +212,21 @@ export class TokenSession {
   }
 }
 
-/** Closes a session; the last session of the slot logs out first (login is token-wide). */
+/** Closes a session; the last logged-in session of the token logs out first. */
 function closeSession(m: SharedModule, slotKey: string | undefined, session: Pkcs11Handle): void {
-  if (slotKey !== undefined) {
-    const left = (m.slotSessions.get(slotKey) ?? 1) - 1;
-    if (left <= 0) {
-      m.slotSessions.delete(slotKey);
+  const login = slotKey === undefined ? undefined : m.slots.get(slotKey);
+  if (slotKey !== undefined && login !== undefined) {
+    login.sessions--;
+    if (login.sessions <= 0) {
+      m.slots.delete(slotKey);
       safely(() => m.lib.C_Logout(session));
-    } else {
-      m.slotSessions.set(slotKey, left);
     }
   }
   safely(() => m.lib.C_CloseSession(session));
+}
+
+// Keyed per process so the remembered digest says nothing about the PIN outside it.
+const PIN_TAG_KEY = randomBytes(32);
+function pinTag(pin: string): Buffer {
+  return createHmac('sha256', PIN_TAG_KEY).update(pin, 'utf8').digest();
 }

@@ -61,7 +61,7 @@ const QUERY_ATTRS = {
 
 const TYPES: readonly Pkcs11ObjectType[] = ['public', 'private', 'cert', 'secret-key', 'data'];
 
-// RFC 7512 section 2.3: characters allowed unescaped in each component ("%" starts an escape).
+// RFC 7512 section 2.3: characters allowed unescaped in attribute values ("%" starts an escape).
 const UNRESERVED = 'A-Za-z0-9\\-._~';
 const PATH_CHARS = new RegExp(`^[${UNRESERVED}:\\[\\]@!$'()*+,=&%]*$`);
 const QUERY_CHARS = new RegExp(`^[${UNRESERVED}:\\[\\]@!$'()*+,;/?%]*$`);
@@ -163,15 +163,15 @@ export function parsePkcs11Uri(input: string): Pkcs11Uri {
   const uri: Pkcs11Uri = { vendorPath: {}, vendorQuery: {} };
   if (path !== '') {
     for (const part of path.split(';')) {
-      if (!PATH_CHARS.test(part)) throw errors.badRequest('pkcs11 URI: invalid character in path');
       const [name, raw] = splitAttr(part, 'path');
+      if (!PATH_CHARS.test(raw)) throw errors.badRequest('pkcs11 URI: invalid character in path');
       assignPath(uri, name, raw);
     }
   }
   if (q >= 0 && query !== '') {
     for (const part of query.split('&')) {
-      if (!QUERY_CHARS.test(part)) throw errors.badRequest('pkcs11 URI: invalid character in query');
       const [name, raw] = splitAttr(part, 'query');
+      if (!QUERY_CHARS.test(raw)) throw errors.badRequest('pkcs11 URI: invalid character in query');
       assignQuery(uri, name, raw);
     }
   }
