@@ -98,7 +98,7 @@ export class Pkcs11L1Provider implements L1Provider {
     this.#token.ping();
     if (wrapped.length !== PKCS11_WRAPPED_BYTES) throw errors.invalidBlob();
     const input = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-    const iv = Buffer.from(input.subarray(0, IV_BYTES)); // a copy: the token may keep the pointer during init
+    const iv = input.subarray(0, IV_BYTES);
     const lib = this.#token.module.lib;
     try {
       lib.C_DecryptInit(this.#token.session, gcm(iv, aad), this.#key);
@@ -114,7 +114,8 @@ export class Pkcs11L1Provider implements L1Provider {
       } catch (err) {
         const name = ckrName(err);
         if (name !== undefined && (BAD_CIPHERTEXT.has(name) || name === 'CKR_GENERAL_ERROR' || name === 'CKR_FUNCTION_FAILED')) {
-          // Init succeeded, so key and session were fine: a failure here is the tag check.
+          // Init succeeded, so key and session were fine: a failure here is the tag check
+          // (SoftHSM2 2.6 reports a GCM tag mismatch as CKR_GENERAL_ERROR).
           throw new KryptonError('INVALID_BLOB', 'invalid blob', { cause: err });
         }
         throw unavailable('decryption in the token failed', err);
