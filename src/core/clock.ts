@@ -19,3 +19,6 @@ export class ManualClock implements Clock {
     this.t = t;
   }
 }
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;

@@ -14,13 +14,11 @@
 import { errors } from '../errors.js';
 import { destroyKey, generateKey, unwrapKey, wrapKey, type KeyHandle } from '../native/index.js';
 import type { IvkRow, Ksi } from '../storage/ksi.js';
-import type { Clock } from './clock.js';
+import { DAY_MS, type Clock } from './clock.js';
 import { headerIntact, ivkAad, macHeader } from './ivk-header.js';
 import { IvkTier2 } from './ivk-tier2.js';
 import type { MasterKey } from './master-key.js';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 export interface IvkPolicy {
   graceMs: number;
@@ -35,10 +33,10 @@ export interface IvkPolicy {
 }
 
 export const DEFAULT_IVK_POLICY: IvkPolicy = {
-  graceMs: DAY,
-  rotationPeriodMs: 30 * DAY,
+  graceMs: DAY_MS,
+  rotationPeriodMs: 30 * DAY_MS,
   maxWraps: 1_000_000,
-  lifetimeMs: 2 * 365 * DAY,
+  lifetimeMs: 2 * 365 * DAY_MS,
   faultTtlMs: 60_000,
 };
 
