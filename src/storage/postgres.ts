@@ -79,6 +79,8 @@ export class PostgresKsi implements Ksi {
   private readonly schema: string | undefined;
   private readonly maxAttempts: number;
   private closed = false;
+  /** Transactions re-run after a serialization failure or deadlock (for metrics). */
+  retries = 0;
 
   constructor(options: PostgresKsiOptions) {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
@@ -159,6 +161,7 @@ export class PostgresKsi implements Ksi {
         } catch (err) {
           const code = driverCode(err);
           if (code === undefined || !RETRYABLE.has(code) || attempt >= this.maxAttempts) throw err;
+          this.retries++;
           // Jittered exponential backoff: ~5, 10, 20, 40 ms, so competing Cores fall out of step.
           await sleep(5 * 2 ** (attempt - 1) * (0.5 + Math.random()));
         }
