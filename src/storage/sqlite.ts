@@ -16,12 +16,14 @@ export interface SqliteKsiOptions {
 /**
  * The default KSI: one SQLite file, written through better-sqlite3.
  *
- * Durability: journal_mode=WAL with synchronous=FULL. In WAL mode,
- * synchronous=NORMAL only fsyncs at checkpoints, so a power loss or
- * `kill -9` of the machine's kernel can roll back transactions that were
- * reported committed; FULL fsyncs the WAL at every COMMIT, so a committed
- * key rotation is never lost. The cost (one fsync per transaction) is
- * acceptable because key-state changes are rare next to key use.
+ * Durability: journal_mode=WAL with synchronous=FULL. A `kill -9` of this
+ * process never loses a committed transaction in WAL mode (the WAL is in
+ * the OS page cache once COMMIT returns). A power loss or kernel crash is
+ * different: with synchronous=NORMAL the WAL is only fsynced at checkpoints,
+ * so transactions already reported committed (a rotation whose new version
+ * was handed out) can vanish. FULL fsyncs the WAL at every COMMIT. The cost,
+ * one fsync per transaction, is acceptable: key-state changes are rare next
+ * to key use (sealing and opening L4 blobs), which never writes here.
  *
  * Concurrency: better-sqlite3 is synchronous and has one connection, but
  * `tx` takes an async function. An async mutex queues transactions so that
@@ -41,22 +43,30 @@ export class SqliteKsi implements Ksi {
     readonly path: string,
     options: SqliteKsiOptions = {},
   ) {
+    let db: Database.Database | undefined;
     try {
-      this.db = new Database(path);
+      db = this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     } catch (err) {
+      db?.close();
       throw storageError('open', err);
     }
     this.mutex = mutexFor(path);
   }
 
   async init(): Promise<void> {
-    await this.exclusive('init', false, () => {
-      for (const sql of [...schemaStatements(SQLITE_DIALECT), ...SQLITE_AUDIT_TRIGGERS]) this.db.exec(sql);
-      return Promise.resolve();
+    await this.mutex.run(async () => {
+      this.assertOpen();
+      await this.exclusive('init', false, async () => {
+        try {
+          for (const sql of [...schemaStatements(SQLITE_DIALECT), ...SQLITE_AUDIT_TRIGGERS]) this.db.exec(sql);
+        } catch (err) {
+          throw storageError('init', err);
+        }
+      });
     });
   }
 
