@@ -71,18 +71,22 @@ export class MasterKey {
   unseal(shares: Uint8Array[]): SealStatus {
     const row = this.requireInit();
     if (this.handle !== null) return this.status();
+    // A submission is taken whole or not at all, and any refusal resets the
+    // progress: an operator restarts cleanly rather than guessing which share was bad.
+    const batch = new Map<number, Buffer>();
     for (const s of shares) {
-      if (!(s instanceof Uint8Array) || s.length !== 33) throw errors.badRequest('a share is 33 bytes');
-      const x = s[0]!;
-      if (x === 0) throw errors.badRequest('a share has x = 0');
-      const seen = this.pending.get(x);
-      if (seen !== undefined && !seen.equals(s)) {
+      let problem: string | null = null;
+      if (!(s instanceof Uint8Array) || s.length !== 33) problem = 'a share is 33 bytes';
+      else if (s[0] === 0) problem = 'a share has x = 0';
+      else if (batch.has(s[0]!) || this.pending.has(s[0]!)) problem = 'the same share index was submitted twice';
+      if (problem !== null) {
+        for (const b of batch.values()) b.fill(0);
         this.clearPending();
-        throw errors.badRequest('two different shares with the same index were submitted; progress was reset');
+        throw errors.badRequest(`${problem}; unseal progress was reset`);
       }
-      if (seen !== undefined) throw errors.badRequest('duplicate share');
-      this.pending.set(x, Buffer.from(s));
+      batch.set(s[0]!, Buffer.from(s));
     }
+    for (const [x, b] of batch) this.pending.set(x, b);
     if (this.pending.size < row.threshold) return this.status();
     const candidate = combineShares([...this.pending.values()]);
     this.clearPending();

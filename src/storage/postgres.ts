@@ -87,7 +87,7 @@ export class PostgresKsi implements Ksi {
       throw errors.badRequest('the PostgreSQL schema name must match [a-z_][a-z0-9_]*');
     }
     this.schema = options.schema;
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 10);
     const statementTimeout = options.statementTimeoutMs ?? 10_000;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -162,8 +162,9 @@ export class PostgresKsi implements Ksi {
           const code = driverCode(err);
           if (code === undefined || !RETRYABLE.has(code) || attempt >= this.maxAttempts) throw err;
           this.retries++;
-          // Jittered exponential backoff: ~5, 10, 20, 40 ms, so competing Cores fall out of step.
-          await sleep(5 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+          // Jittered exponential backoff (~5, 10, 20 ... capped at 160 ms), so
+          // competing Cores fall out of step even on a loaded machine.
+          await sleep(5 * 2 ** Math.min(attempt - 1, 5) * (0.5 + Math.random()));
         }
       }
     });

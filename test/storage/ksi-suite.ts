@@ -285,7 +285,10 @@ export function defineKsiSuite(
       it('storage errors are INTERNAL and never quote the key bytes', async () => {
         const row = ivk(1);
         await ksi.tx((tx) => tx.insertIvk(row));
-        const err = await ksi.tx((tx) => tx.insertIvk(row)).catch((e: unknown) => e as Error);
+        const err = (await ksi.tx((tx) => tx.insertIvk(row)).then(
+          () => new Error('no error'),
+          (e: unknown) => e as Error,
+        )) as Error;
         expect(err).toEqual(internal);
         for (const enc of ['hex', 'base64'] as const) {
           expect(err.message).not.toContain(row.wrapped.toString(enc).slice(0, 16));
