@@ -5,7 +5,9 @@
  * come back as the server's KryptonError.
  */
 import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { pino, type Logger } from 'pino';
+import { spiffeUrisOf } from '../pki/spiffe.js';
 import { isErrorCode, KryptonError } from '../errors.js';
 import { decodeBody, encodeBody, formatOfContentType, FrameDecoder, JSON_TYPE, MSGPACK_TYPE, type BodyFormat } from './codec.js';
 
@@ -17,6 +19,8 @@ export interface MtlsClientOptions {
   ca: string | Buffer;
   /** The name the server certificate must carry, when it is not the URL's host. */
   servername?: string;
+  /** When set, the server certificate must also carry exactly this SPIFFE ID (e.g. spiffe://krypton.dev/core). */
+  serverSpiffeId?: string;
   /** Per-request deadline (default 10 s); for a stream, the deadline for its first response. */
   timeoutMs?: number;
   /** Largest reply or stream frame accepted (default 16 MiB). */
@@ -71,6 +75,20 @@ export class TransportError extends Error {
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
+/** The usual host name check, then, when asked, the server's SPIFFE ID. */
+function checkServer(host: string, cert: PeerCertificate, spiffeId: string | undefined): Error | undefined {
+  const hostError = checkServerIdentity(host, cert);
+  if (hostError || spiffeId === undefined) return hostError;
+  let ids: string[];
+  try {
+    ids = spiffeUrisOf(cert.raw);
+  } catch {
+    ids = [];
+  }
+  if (ids.length === 1 && ids[0] === spiffeId) return undefined;
+  return new Error(`server certificate is not ${spiffeId} (has ${ids.join(', ') || 'no SPIFFE ID'})`);
+}
+
 function formatOf(type: BodyContentType | undefined): BodyFormat {
   return type === MSGPACK_TYPE ? 'msgpack' : 'json';
 }
@@ -112,6 +130,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
       ca: opts.ca,
       servername: opts.servername,
       minVersion: 'TLSv1.3',
+      checkServerIdentity: (host, cert) => checkServer(host, cert, opts.serverSpiffeId),
     });
     // Forget a session as soon as it fails or is told to go away, so the next request reconnects.
     const forget = (): void => {

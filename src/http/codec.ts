@@ -47,12 +47,21 @@ export function contentTypeOf(format: BodyFormat): string {
   return format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE;
 }
 
-function checkDepth(value: unknown): void {
+/**
+ * Refuses nesting past MAX_DEPTH and anything but plain data: msgpackr turns
+ * the reserved byte 0xc1 and extension types into objects (C1Type, Date,
+ * ...) rather than failing, and no Krypton request carries those.
+ */
+function checkShape(value: unknown): void {
   // Iterative, so the check itself cannot overflow the stack.
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue;
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) {
+      throw new KryptonError('BAD_REQUEST', 'body holds a value of an unsupported type');
+    }
     if (depth >= MAX_DEPTH) throw new KryptonError('BAD_REQUEST', `body nested deeper than ${MAX_DEPTH}`);
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
@@ -68,7 +77,7 @@ export function decodeBody(bytes: Buffer, format: BodyFormat): unknown {
     // Includes a RangeError from a decoder recursing on absurd nesting.
     throw new KryptonError('BAD_REQUEST', `malformed ${format} body`);
   }
-  checkDepth(value);
+  checkShape(value);
   return value;
 }
 

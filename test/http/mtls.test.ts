@@ -183,6 +183,31 @@ describe('mutual TLS identity', () => {
   });
 });
 
+describe('server identity, checked by the client', () => {
+  it('a client pinned to the server SPIFFE ID connects; pinned to another ID it refuses the server', async () => {
+    const good = clientFor(pki.gateway, { serverSpiffeId: 'spiffe://krypton.dev/core' });
+    const wrong = clientFor(pki.gateway, { serverSpiffeId: 'spiffe://krypton.dev/not-core' });
+    try {
+      await expect(good.request('GET', '/v1/whoami')).resolves.toMatchObject({ status: 200 });
+      const err = await wrong.request('GET', '/v1/whoami').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect(String((err as TransportError).cause ?? err)).toContain('not spiffe://krypton.dev/not-core');
+    } finally {
+      await good.close();
+      await wrong.close();
+    }
+  });
+
+  it('a client refuses a server whose certificate does not name the host it dialled', async () => {
+    const c = clientFor(pki.gateway, { url: `https://127.0.0.1:${server.port}`, servername: 'core.elsewhere' });
+    try {
+      await expect(c.request('GET', '/v1/whoami')).rejects.toBeInstanceOf(TransportError);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('bodies and errors', () => {
   let client: MtlsClient;
   beforeAll(() => {
