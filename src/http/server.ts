@@ -98,6 +98,8 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
   server.maxConnections = limits.maxSessions;
 
   server.on('error', (err) => log.error({ err }, 'http2 server error'));
+  // A peer that did not negotiate h2 (e.g. HTTP/1.1 over TLS) is dropped at once, not after Node's 10 s grace.
+  server.on('unknownProtocol', (socket) => socket.destroy());
   // Refused handshakes (wrong CA, expired, no certificate) land here; they are expected, so debug.
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'tls handshake refused'));
 

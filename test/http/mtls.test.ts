@@ -397,6 +397,40 @@ describe('faults', () => {
     expect(reply.status).toBe(200);
   });
 
+  it('advertises the concurrent-stream limit and drops a peer that does not speak h2 at once', async () => {
+    const own = await createMtlsServer({
+      key: pki.server.keyPem,
+      cert: pki.server.certPem,
+      ca: pki.ca.certPem,
+      routes,
+      identity: { allowed: () => true },
+      limits: { maxConcurrentStreams: 7 },
+    });
+    try {
+      const session = rawSession(own.port, pki.ca.certPem, pki.gateway);
+      const settings = await new Promise<http2.Settings>((resolve) => session.once('remoteSettings', resolve));
+      expect(settings.maxConcurrentStreams).toBe(7);
+      session.destroy();
+      const started = Date.now();
+      await new Promise<void>((resolve) => {
+        const sock = tls.connect({
+          host: '127.0.0.1',
+          port: own.port,
+          ca: pki.ca.certPem,
+          key: pki.gateway.keyPem,
+          cert: pki.gateway.certPem,
+          ALPNProtocols: ['http/1.1'],
+        });
+        sock.resume();
+        sock.on('error', () => resolve());
+        sock.on('close', () => resolve());
+      });
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await own.close(500);
+    }
+  });
+
   it('the client times out a request past its deadline and the session stays usable', async () => {
     const c = clientFor(pki.gateway, { timeoutMs: 50 });
     try {
