@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   },
   KEY_REVOKED: { status: 410, doc: 'The L3 version that sealed this blob has been revoked.' },
   KEY_UNAVAILABLE: { status: 503, doc: 'No usable key right now (no lease, or the lease expired): the request fails closed.' },
+  NOT_FOUND: { status: 404, doc: 'No such route, or the method is not allowed on it.' },
   UNKNOWN_SERVICE: { status: 404, doc: 'The service is not defined for this tenant.' },
   OVERLOADED: { status: 503, doc: 'Too many requests in flight; retry with backoff.' },
   FRAME_TOO_LARGE: { status: 413, doc: 'The frame or body exceeds the size limit (64 KiB by default).' },

@@ -111,7 +111,7 @@ export class Router {
       pathMatched = true;
       if (route.method === method) return { route, params };
     }
-    throw new KryptonError('BAD_REQUEST', pathMatched ? `method ${method} not allowed here` : `no route ${method} ${path}`);
+    throw new KryptonError('NOT_FOUND', pathMatched ? `method ${method} not allowed here` : `no route ${method} ${path}`);
   }
 }
 

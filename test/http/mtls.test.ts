@@ -348,9 +348,9 @@ describe('bodies and errors', () => {
     expect(err.message).not.toContain('secret');
   });
 
-  it('an unknown route is a BAD_REQUEST', async () => {
-    await expect(client.request('GET', '/v1/nothing')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(client.request('DELETE', '/v1/whoami')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  it('an unknown route, or a wrong method, is NOT_FOUND', async () => {
+    await expect(client.request('GET', '/v1/nothing')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    await expect(client.request('DELETE', '/v1/whoami')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
   });
 });
 
