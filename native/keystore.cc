@@ -194,15 +194,7 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
   Slot& slot = slots_[(handle & kIndexMask) - 1];
   if (slot.bound || km->len != 32) return kInvalidArgument;
 
-  Scope* sc = MutableScopeLocked(tenant, service);
-  if (sc == nullptr) {
-    sc = new Scope();
-    sc->tenant.assign(tenant);
-    sc->service.assign(service);
-    scopes_.push_back(sc);
-    sc->id = static_cast<uint32_t>(scopes_.size());
-    scope_index_.emplace(ScopeKey(tenant, service), sc->id);
-  }
+  Scope* sc = ScopeForWriteLocked(tenant, service);
   auto it = std::lower_bound(sc->versions.begin(), sc->versions.end(), version,
                              [](const ScopeVersion& v, uint32_t x) { return v.version < x; });
   if (it != sc->versions.end() && it->version == version) {
@@ -224,10 +216,31 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
   return kOk;
 }
 
+Scope* KeyStore::ScopeForWriteLocked(std::string_view tenant, std::string_view service) {
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc != nullptr) return sc;
+  sc = new Scope();
+  sc->tenant.assign(tenant);
+  sc->service.assign(service);
+  scopes_.push_back(sc);
+  sc->id = static_cast<uint32_t>(scopes_.size());
+  scope_index_.emplace(ScopeKey(tenant, service), sc->id);
+  return sc;
+}
+
 Status KeyStore::SetState(std::string_view tenant, std::string_view service, uint32_t version, KeyState state) {
+  if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
+      !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || version == 0) {
+    return kInvalidArgument;
+  }
   std::unique_lock<std::shared_mutex> lock(mu_);
   Scope* sc = MutableScopeLocked(tenant, service);
-  if (sc == nullptr) return kKeyUnavailable;
+  if (sc == nullptr) {
+    if (state != KeyState::kRevoked) return kKeyUnavailable;
+    // A revocation for a scope not held yet is remembered, so no lease
+    // fetched afterwards can bring the version back.
+    sc = ScopeForWriteLocked(tenant, service);
+  }
   auto* v = const_cast<ScopeVersion*>(sc->Find(version));
   if (v == nullptr) {
     if (state != KeyState::kRevoked) return kKeyUnavailable;

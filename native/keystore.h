@@ -118,6 +118,7 @@ class KeyStore {
   const Scope* ScopeByIdLocked(uint32_t id) const;
   const Scope* ScopeByNameLocked(std::string_view tenant, std::string_view service) const;
   Scope* MutableScopeLocked(std::string_view tenant, std::string_view service);
+  Scope* ScopeForWriteLocked(std::string_view tenant, std::string_view service);
   Status NewSlotLocked(KeyMaterial* km, uint32_t* handle);
   KeyMaterial* NewMaterial(size_t len);
   void FreeMaterial(KeyMaterial* km);

@@ -4,6 +4,9 @@
  * Components that are not built yet say so and exit non-zero.
  */
 import { Command } from 'commander';
+import { registerAdminCommand } from './admin.js';
+import { registerCoreCommand } from './core.js';
+import { registerPkiCommand } from './pki.js';
 import { selfCheck } from './selfcheck.js';
 
 const program = new Command('krypton').description('Krypton key-management data plane');
@@ -30,12 +33,9 @@ program
   });
 
 for (const [name, what] of [
-  ['core', 'the Core (issue 3)'],
   ['gateway', 'the Gateway (issue 4)'],
   ['registry', 'the Registry (issue 5)'],
   ['cmk', 'the CMK Server (issue 5)'],
-  ['pki', 'the development PKI (issue 3)'],
-  ['admin', 'the admin commands (issue 3)'],
   ['token', 'app tokens (issue 4)'],
 ] as const) {
   program
@@ -47,5 +47,9 @@ for (const [name, what] of [
       process.exitCode = 2;
     });
 }
+
+registerCoreCommand(program);
+registerAdminCommand(program);
+registerPkiCommand(program);
 
 await program.parseAsync(process.argv);

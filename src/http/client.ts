@@ -205,7 +205,10 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
       req.on('end', () => {
         let decoded: unknown;
         try {
-          decoded = decodeBody(Buffer.concat(chunks, size), formatOfContentType(responseHeaders['content-type']));
+          const type = String(responseHeaders['content-type'] ?? '');
+          const body = Buffer.concat(chunks, size);
+          // Text replies (Prometheus /metrics) come back as they are.
+          decoded = type.startsWith('text/') ? body.toString('utf8') : decodeBody(body, formatOfContentType(type));
         } catch (err) {
           finish(new TransportError('undecodable reply', 'protocol', { cause: err }));
           return;

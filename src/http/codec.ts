@@ -168,3 +168,11 @@ export class FrameDecoder {
     return frames;
   }
 }
+
+/** A reply body sent as is, with its own content type (e.g. Prometheus text). */
+export class RawBody {
+  constructor(
+    readonly contentType: string,
+    readonly body: string | Uint8Array,
+  ) {}
+}

@@ -6,6 +6,7 @@ export {
   MSGPACK_TYPE,
   NDJSON_TYPE,
   optionalBytesField,
+  RawBody,
   type BodyFormat,
 } from './codec.js';
 export { DEFAULT_MAX_BODY_BYTES } from './body.js';

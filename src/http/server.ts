@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { KryptonError } from '../errors.js';
 import { checkDeclaredLength, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js';
-import { contentTypeOf, decodeBytes, decodeBody, encodeBody, formatOfContentType, replyFormat, type BodyFormat } from './codec.js';
+import { contentTypeOf, decodeBytes, decodeBody, encodeBody, formatOfContentType, RawBody, replyFormat, type BodyFormat } from './codec.js';
 import { peerIdentity, type PeerIdentity } from './identity.js';
 import { errorReply } from './reply.js';
 import { parseTarget, Router, type RequestContext, type Route, type StreamRoute, type UnaryRoute } from './router.js';
@@ -277,10 +277,11 @@ function decodeWithBytes(raw: Buffer, format: BodyFormat, route: UnaryRoute): un
  */
 function reply(stream: ServerHttp2Stream, status: number, format: BodyFormat, body: unknown, resetAfter: boolean): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
-  const payload = body === undefined ? undefined : encodeBody(body, format);
+  const raw = body instanceof RawBody;
+  const payload = body === undefined ? undefined : raw ? Buffer.from(body.body) : encodeBody(body, format);
   const headers: http2.OutgoingHttpHeaders = { ':status': status };
   if (payload) {
-    headers['content-type'] = contentTypeOf(format);
+    headers['content-type'] = raw ? body.contentType : contentTypeOf(format);
     headers['content-length'] = payload.length;
   }
   try {

@@ -128,7 +128,12 @@ describe('leased scopes', () => {
     expect(() => scopes.bind(T, S, 1, 'DECRYPT_ONLY', h)).toThrow(code('KEY_REVOKED'));
     destroyKey(h);
     expect(() => scopes.setState(T, S, 1, 'ACTIVE')).toThrow(code('KEY_REVOKED'));
-    // A revocation that arrives before its key is remembered.
+    // A revocation that arrives before its key, or before its scope, is remembered.
+    scopes.setState(T, 'not-yet-leased', 4, 'REVOKED');
+    const h4 = generateKey();
+    expect(() => scopes.bind(T, 'not-yet-leased', 4, 'ACTIVE', h4)).toThrow(code('KEY_REVOKED'));
+    destroyKey(h4);
+    scopes.evict(T, 'not-yet-leased');
     scopes.setState(T, S, 9, 'REVOKED');
     const h9 = generateKey();
     expect(() => scopes.bind(T, S, 9, 'ACTIVE', h9)).toThrow(code('KEY_REVOKED'));

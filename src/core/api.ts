@@ -1,0 +1,231 @@
+/**
+ * The Core's HTTP/2 routes (DESIGN.md sections 1 and 5). Gateways lease and
+ * follow events; admin identities unseal, rotate, revoke and onboard. While
+ * sealed only unseal, status and health answer; everything else is SEALED.
+ */
+import { errors, KryptonError } from '../errors.js';
+import { RawBody, type RequestContext, type Route, type StreamWriter } from '../http/index.js';
+import { PROMETHEUS_CONTENT_TYPE, type Registry } from '../metrics/registry.js';
+import type { Core } from './core.js';
+import type { CoreEvent } from './event-log.js';
+import type { L1Link } from './tenants.js';
+
+export interface CoreApiOptions {
+  admins: ReadonlySet<string>;
+  metrics: Registry;
+}
+
+const str = (body: unknown, name: string): string => {
+  const v = (body as Record<string, unknown> | undefined)?.[name];
+  if (typeof v !== 'string') throw errors.badRequest(`${name} must be a string`);
+  return v;
+};
+
+function l1Link(body: unknown): L1Link | null {
+  const l1 = (body as { l1?: unknown } | undefined)?.l1;
+  if (l1 === undefined || l1 === null) return null;
+  const kind = str(l1, 'kind');
+  if (kind !== 'soft' && kind !== 'pkcs11') throw errors.badRequest('l1.kind must be soft or pkcs11');
+  return { kind, ref: str(l1, 'ref') };
+}
+
+function version(v: string | undefined): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw errors.badRequest('version must be a positive integer');
+  return n;
+}
+
+export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
+  const admin = (id: string) => opts.admins.has(id);
+  const requests = opts.metrics.histogram('krypton_core_request_duration_seconds', 'Core request latency', ['route', 'outcome']);
+  const unsealed = <T>(fn: (ctx: RequestContext) => Promise<T>) => async (ctx: RequestContext) => {
+    core.requireUnsealed();
+    return fn(ctx);
+  };
+  const timed = (route: string, fn: (ctx: RequestContext) => Promise<unknown>) => async (ctx: RequestContext) => {
+    const t0 = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return await fn(ctx);
+    } catch (err) {
+      outcome = err instanceof KryptonError ? err.code : 'INTERNAL';
+      throw err;
+    } finally {
+      requests.observe(Number(process.hrtime.bigint() - t0) / 1e9, { route, outcome });
+    }
+  };
+
+  return [
+    {
+      method: 'POST',
+      path: '/v1/leases',
+      bytes: ['recipientKey'],
+      handler: timed('lease', unsealed(async (ctx) => {
+        const body = ctx.body as { recipientKey?: unknown };
+        if (!(body?.recipientKey instanceof Uint8Array)) throw errors.badRequest('recipientKey must be bytes');
+        return core.issueLease(ctx.identity, { tenant: str(body, 'tenant'), service: str(body, 'service'), recipientKey: body.recipientKey });
+      })),
+    },
+    {
+      method: 'GET',
+      path: '/v1/events',
+      stream: true,
+      handler: async (ctx: RequestContext, writer: StreamWriter) => streamEvents(core, ctx, writer),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/unseal',
+      allow: admin,
+      handler: timed('unseal', async (ctx) => {
+        const shares = (ctx.body as { shares?: unknown } | undefined)?.shares;
+        if (!Array.isArray(shares) || shares.length === 0 || shares.length > 255) throw errors.badRequest('shares must be a list');
+        const decoded = shares.map((s) => {
+          if (s instanceof Uint8Array) return s;
+          if (typeof s === 'string') return Buffer.from(s, 'base64');
+          throw errors.badRequest('each share must be bytes or base64');
+        });
+        return core.unseal(decoded);
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/seal',
+      allow: admin,
+      handler: timed('seal', async () => {
+        core.seal();
+        return core.sealStatus();
+      }),
+    },
+    { method: 'GET', path: '/v1/admin/status', allow: admin, handler: timed('status', () => core.status()) },
+    {
+      method: 'POST',
+      path: '/v1/admin/tenants/:tenant',
+      allow: admin,
+      handler: timed('onboard', unsealed(async (ctx) => {
+        await core.onboardTenant(ctx.params.tenant!, l1Link(ctx.body), ctx.identity);
+        return { tenant: ctx.params.tenant };
+      })),
+    },
+    {
+      method: 'GET',
+      path: '/v1/admin/tenants/:tenant',
+      allow: admin,
+      handler: timed('tenant', unsealed(async (ctx) => {
+        const t = await core.tenants.get(ctx.params.tenant!);
+        if (t === null) throw errors.badRequest(`unknown tenant ${ctx.params.tenant}`);
+        const scopes = await core.ksi.read(async (tx) => {
+          const out = [];
+          for (const s of await tx.listScopes(t.tenant)) {
+            out.push({ service: s.service, deleted: s.deleted, rotateAfterSeconds: s.rotateAfterSeconds, versions: (await tx.listL3(t.tenant, s.service)).map((v) => ({ version: v.version, state: v.state, createdAt: v.createdAt })) });
+          }
+          return out;
+        });
+        return { tenant: t.tenant, state: t.state, l1: t.l1Provider, scopes };
+      })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/tenants/:tenant/l1',
+      allow: admin,
+      handler: timed('l1.link', unsealed(async (ctx) => {
+        const link = l1Link({ l1: ctx.body });
+        if (link === null) throw errors.badRequest('kind and ref are required');
+        await core.tenants.linkL1(ctx.params.tenant!, link, ctx.identity);
+      })),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/admin/tenants/:tenant/l1',
+      allow: admin,
+      handler: timed('l1.unlink', unsealed((ctx) => core.tenants.unlinkL1(ctx.params.tenant!, ctx.identity))),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/tenants/:tenant/services/:service',
+      allow: admin,
+      handler: timed('scope.define', unsealed(async (ctx) => {
+        const r = (ctx.body as { rotateAfterSeconds?: unknown } | undefined)?.rotateAfterSeconds ?? null;
+        if (r !== null && (!Number.isInteger(r) || (r as number) < 60)) throw errors.badRequest('rotateAfterSeconds must be an integer >= 60');
+        await core.defineScope(ctx.params.tenant!, ctx.params.service!, r as number | null, ctx.identity);
+        return { tenant: ctx.params.tenant, service: ctx.params.service };
+      })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/tenants/:tenant/services/:service/rotate',
+      allow: admin,
+      handler: timed('rotate', unsealed(async (ctx) => ({ version: await core.rotate(ctx.params.tenant!, ctx.params.service!, ctx.identity) }))),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/tenants/:tenant/services/:service/versions/:version/revoke',
+      allow: admin,
+      handler: timed('revoke', unsealed(async (ctx) => {
+        await core.revoke(ctx.params.tenant!, ctx.params.service!, version(ctx.params.version), ctx.identity);
+        return { revoked: version(ctx.params.version) };
+      })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/ivk/rotate',
+      allow: admin,
+      handler: timed('ivk.rotate', unsealed(async () => ({ version: await core.ivk.rotate('admin') }))),
+    },
+    { method: 'GET', path: '/metrics', handler: async () => new RawBody(PROMETHEUS_CONTENT_TYPE, opts.metrics.render()) },
+    { method: 'GET', path: '/healthz', handler: async () => ({ ok: true }) },
+    {
+      method: 'GET',
+      path: '/readyz',
+      handler: async () => {
+        if (core.sealStatus().sealed) throw new KryptonError('SEALED', 'the Core is sealed');
+        if (!(await core.ksi.ping())) throw errors.keyUnavailable('the KSI does not answer');
+        return { ok: true };
+      },
+    },
+  ];
+}
+
+/**
+ * The event stream: replays every event after `since` from the KSI, then
+ * follows live events. Live events that arrive during the replay are
+ * buffered and deduplicated by epoch, so none is lost or sent twice.
+ */
+async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWriter): Promise<void> {
+  core.requireUnsealed();
+  const since = ctx.query.since === undefined ? 0 : Number(ctx.query.since);
+  if (!Number.isInteger(since) || since < 0) throw errors.badRequest('since must be a non-negative integer');
+  let last = since;
+  const pending: CoreEvent[] = [];
+  let wake: (() => void) | null = null;
+  const stop = core.events.subscribe((e) => {
+    pending.push(e);
+    wake?.();
+  });
+  const sendNew = async (e: CoreEvent) => {
+    if (e.epoch <= last) return;
+    await writer.send(e);
+    last = e.epoch;
+  };
+  ctx.signal.addEventListener('abort', () => wake?.(), { once: true });
+  try {
+    for (let batch = await core.events.since(last, 500); batch.length > 0; batch = await core.events.since(last, 500)) {
+      for (const e of batch) await sendNew(e);
+    }
+    await writer.send({ type: 'caught-up', epoch: last });
+    while (!writer.closed && !ctx.signal.aborted) {
+      while (pending.length > 0) await sendNew(pending.shift()!);
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 15_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      wake = null;
+      // A heartbeat after a quiet spell keeps idle proxies from cutting the stream.
+      if (!woken && !writer.closed) await writer.send({ type: 'heartbeat', epoch: last });
+    }
+  } finally {
+    stop();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Core configuration: a JSON file, overridden by environment variables,
+ * validated once at start with messages that say what to fix.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { errors } from '../errors.js';
+
+export interface CoreConfig {
+  host: string;
+  port: number;
+  /** Tier-2 cache and other local state. */
+  stateDir: string;
+  /** KSI URL: sqlite:<path>, a path, or postgres://... */
+  ksi: string;
+  tls: { cert: string; key: string; ca: string };
+  /** Gateway SPIFFE ID -> tenants it may lease ('*' for all). */
+  gateways: Record<string, string[]>;
+  /** SPIFFE IDs allowed on the admin routes. */
+  admins: string[];
+  leaseTtlSeconds: number;
+  /** IVK grace period and rotation, in hours (ADR-304 defaults). */
+  ivk: { graceHours: number; rotationDays: number | null; maxWraps: number | null };
+  /** How often time-driven work (rotation, grace eviction) runs. */
+  tickSeconds: number;
+  /** PIN for pkcs11 L1 providers (from KRYPTON_L1_PIN, never the file). */
+  l1Pin?: string;
+}
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7443,
+  leaseTtlSeconds: 300,
+  ivk: { graceHours: 24, rotationDays: 30, maxWraps: 1_000_000 },
+  tickSeconds: 30,
+  admins: ['spiffe://krypton.dev/admin'],
+  gateways: { 'spiffe://krypton.dev/gateway/default': ['*'] },
+};
+
+function fail(message: string): never {
+  throw errors.badRequest(`core config: ${message}`);
+}
+
+function int(v: unknown, name: string, min: number, max: number): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** Reads the file (relative paths resolve against its folder), applies KRYPTON_CORE_* overrides and validates. */
+export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.env): CoreConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  const path = (p: unknown, name: string): string => {
+    if (typeof p !== 'string' || p === '') fail(`${name} must be a path`);
+    return isAbsolute(p) ? p : join(base, p);
+  };
+  const tls = (raw.tls ?? {}) as Record<string, unknown>;
+  const ivk = { ...DEFAULTS.ivk, ...((raw.ivk ?? {}) as Record<string, unknown>) };
+  let ksi = (env.KRYPTON_CORE_KSI ?? raw.ksi) as unknown;
+  if (typeof ksi !== 'string' || ksi === '') fail('ksi must be sqlite:<path>, a path or a postgres:// URL');
+  if (ksi.startsWith('sqlite:')) ksi = `sqlite:${path(ksi.slice(7), 'ksi')}`;
+  else if (!/^postgres(ql)?:\/\//.test(ksi)) ksi = path(ksi, 'ksi');
+  const gateways = (raw.gateways ?? DEFAULTS.gateways) as Record<string, unknown>;
+  for (const [id, tenants] of Object.entries(gateways)) {
+    if (!id.startsWith('spiffe://')) fail(`gateway identity ${id} must be a spiffe:// ID`);
+    if (!Array.isArray(tenants) || !tenants.every((t) => typeof t === 'string')) fail(`gateways[${id}] must be a list of tenants`);
+  }
+  const admins = (raw.admins ?? DEFAULTS.admins) as unknown;
+  if (!Array.isArray(admins) || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) fail('admins must be a list of spiffe:// IDs');
+  const config: CoreConfig = {
+    host: (env.KRYPTON_CORE_HOST ?? raw.host ?? DEFAULTS.host) as string,
+    port: int(env.KRYPTON_CORE_PORT ?? raw.port ?? DEFAULTS.port, 'port', 0, 65535),
+    stateDir: path(raw.stateDir ?? '.', 'stateDir'),
+    ksi: ksi as string,
+    tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
+    gateways: gateways as Record<string, string[]>,
+    admins: admins as string[],
+    leaseTtlSeconds: int(env.KRYPTON_CORE_LEASE_TTL ?? raw.leaseTtlSeconds ?? DEFAULTS.leaseTtlSeconds, 'leaseTtlSeconds', 1, 3600),
+    ivk: {
+      graceHours: int(ivk.graceHours, 'ivk.graceHours', 0, 24 * 365),
+      rotationDays: ivk.rotationDays === null ? null : int(ivk.rotationDays, 'ivk.rotationDays', 1, 3650),
+      maxWraps: ivk.maxWraps === null ? null : int(ivk.maxWraps, 'ivk.maxWraps', 1, Number.MAX_SAFE_INTEGER),
+    },
+    tickSeconds: int(raw.tickSeconds ?? DEFAULTS.tickSeconds, 'tickSeconds', 1, 3600),
+  };
+  if (env.KRYPTON_L1_PIN !== undefined) config.l1Pin = env.KRYPTON_L1_PIN;
+  return config;
+}
+
+/** Creates the state folder (0700) and, for SQLite, the database's folder. */
+export function prepareStateDir(config: CoreConfig): void {
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  if (config.ksi.startsWith('sqlite:')) mkdirSync(dirname(config.ksi.slice(7)), { recursive: true, mode: 0o700 });
+}

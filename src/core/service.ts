@@ -1,0 +1,87 @@
+/**
+ * A running Core: the Core object, its HTTP/2 mTLS API, the tick timer,
+ * metrics and graceful stop (stop accepting, drain, seal: zeroize).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createMtlsServer, type MtlsServer } from '../http/index.js';
+import { Registry } from '../metrics/registry.js';
+import { startContextSweeper, storeStats } from '../native/index.js';
+import { coreRoutes } from './api.js';
+import type { Clock } from './clock.js';
+import { prepareStateDir, type CoreConfig } from './config.js';
+import { Core } from './core.js';
+import { HOUR_MS, DAY_MS } from './clock.js';
+
+export interface RunningCore {
+  core: Core;
+  server: MtlsServer;
+  metrics: Registry;
+  stop(): Promise<void>;
+}
+
+export async function startCore(config: CoreConfig, opts: { logger?: Logger; clock?: Clock } = {}): Promise<RunningCore> {
+  const log = opts.logger ?? pino({ name: 'krypton-core' });
+  prepareStateDir(config);
+  const metrics = new Registry();
+  const tamper = metrics.counter('krypton_core_tamper_total', 'IVK headers that failed their HMAC (refused)', ['source']);
+  const core = await Core.open({
+    ksiUrl: config.ksi,
+    tier2Dir: join(config.stateDir, 'ivk-tier2'),
+    gateways: config.gateways,
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    ivkPolicy: {
+      graceMs: config.ivk.graceHours * HOUR_MS,
+      rotationPeriodMs: config.ivk.rotationDays === null ? null : config.ivk.rotationDays * DAY_MS,
+      maxWraps: config.ivk.maxWraps,
+    },
+    ...(config.l1Pin !== undefined ? { l1Pin: config.l1Pin } : {}),
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+    onTamper: (r) => {
+      tamper.inc({ source: r.source });
+      log.error({ ivkVersion: r.version, source: r.source }, 'IVK header failed its HMAC: refused');
+    },
+  });
+  metrics.gauge('krypton_core_sealed', '1 while the Core is sealed').set(() => (core.sealStatus().sealed ? 1 : 0));
+  metrics.gauge('krypton_core_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
+
+  const admins = new Set(config.admins);
+  const gateways = new Set(Object.keys(config.gateways));
+  const server = await createMtlsServer({
+    key: readFileSync(config.tls.key),
+    cert: readFileSync(config.tls.cert),
+    ca: readFileSync(config.tls.ca),
+    host: config.host,
+    port: config.port,
+    routes: coreRoutes(core, { admins, metrics }),
+    identity: { allowed: (id) => admins.has(id) || gateways.has(id) },
+    logger: log,
+  });
+
+  const sweeper = startContextSweeper();
+  let ticking = false;
+  const timer = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    core
+      .tick()
+      .catch((err: unknown) => log.error({ err }, 'tick failed'))
+      .finally(() => (ticking = false));
+  }, config.tickSeconds * 1000);
+  timer.unref();
+
+  log.info({ port: server.port, sealed: core.sealStatus().sealed }, 'core listening');
+  return {
+    core,
+    server,
+    metrics,
+    stop: async () => {
+      clearInterval(timer);
+      sweeper.stop();
+      await server.close();
+      await core.close(); // seals: the MasterKey, tier 1 and every hot key are zeroized
+      log.info('core stopped; keys zeroized');
+    },
+  };
+}

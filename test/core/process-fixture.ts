@@ -1,0 +1,108 @@
+/**
+ * A real `krypton core` process for end-to-end tests: dev PKI, config,
+ * `core init` with an unseal file, then `core run`, all through the CLI.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createMtlsClient, type MtlsClient } from '../../src/http/index.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface CoreProcess {
+  dir: string;
+  pki: string;
+  port: number;
+  url: string;
+  child: ChildProcess;
+  config: string;
+  unsealFile: string;
+  client(name: 'admin' | 'gateway' | string): MtlsClient;
+  stop(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function startCoreProcess(opts: { gateways?: Record<string, string[]>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CoreProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'krypton-coreproc-'));
+  const pki = join(dir, 'pki');
+  const init = cli(['pki', 'init', '--dir', pki]);
+  if (init.status !== 0) throw new Error(`pki init failed: ${init.stderr}`);
+  const config = join(dir, 'core.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      port: 0,
+      stateDir: 'state',
+      ksi: 'sqlite:state/ksi.db',
+      tls: { cert: 'pki/core.pem', key: 'pki/core-key.pem', ca: 'pki/ca.pem' },
+      gateways: opts.gateways ?? { 'spiffe://krypton.dev/gateway/default': ['*'] },
+      admins: ['spiffe://krypton.dev/admin'],
+      tickSeconds: 1,
+    }),
+  );
+  const unsealFile = join(dir, 'unseal.json');
+  const made = cli(['core', 'init', '--config', config, '--unseal-file', unsealFile], opts.env);
+  if (made.status !== 0) throw new Error(`core init failed: ${made.stderr}`);
+  return launch({ dir, pki, config, unsealFile, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), ...(opts.env ? { env: opts.env } : {}) });
+}
+
+export async function launch(p: { dir: string; pki: string; config: string; unsealFile: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; sealed?: boolean }): Promise<CoreProcess> {
+  const args = ['--secure-heap=65536', CLI, 'core', 'run', '--config', p.config, ...(p.sealed ? [] : ['--unseal-file', p.unsealFile]), ...(p.extraArgs ?? [])];
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /"event":"core.listening","port":(\d+)/.exec(out);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`core exited (${code}) before listening: ${stderr}`)));
+    setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 30_000).unref();
+  });
+  child.stdout!.resume();
+  const url = `https://127.0.0.1:${port}`;
+  const clients: MtlsClient[] = [];
+  const self: CoreProcess = {
+    ...p,
+    port,
+    url,
+    child,
+    client: (name) => {
+      const c = createMtlsClient({
+        url,
+        cert: readFileSync(join(p.pki, `${name}.pem`)),
+        key: readFileSync(join(p.pki, `${name}-key.pem`)),
+        ca: readFileSync(join(p.pki, 'ca.pem')),
+        timeoutMs: 10_000,
+      });
+      clients.push(c);
+      return c;
+    },
+    stop: async () => {
+      for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+    cleanup: async () => {
+      await self.stop();
+      rmSync(p.dir, { recursive: true, force: true });
+    },
+  };
+  return self;
+}
