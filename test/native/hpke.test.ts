@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  createKey,
   destroyKey,
   HpkeAead,
   HpkeRecipient,
   hpkeKat,
   importKey,
-  kat,
   LEASE_INFO,
   openLease,
   scopeRef,

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createKey,
   destroyKey,
   HpkeRecipient,
   importKey,
-  kat,
   LEASE_FIXED_BYTES,
   openLease,
   scopeRef,

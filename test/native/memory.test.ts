@@ -7,32 +7,20 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { arenaInfo } from '../../src/native/index.js';
 
+import { gcoreFinds, which } from '../helpers/core-dump.js';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ADDON = join(ROOT, 'build', 'Release', 'krypton.node');
 const CHILD = join(ROOT, 'test', 'fixtures', 'arena-child.mjs');
 const IS_ROOT = process.getuid?.() === 0;
-
-function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).concat(['/usr/bin', '/usr/sbin', '/bin', '/sbin'])) {
-    if (dir === '') continue;
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const GCORE = which('gcore');
 const GDB = which('gdb');
@@ -77,7 +65,6 @@ function kb(v: string | undefined): number {
 
 // ---------------------------------------------------------------- children
 
-const MB = 1024 * 1024;
 
 /** Environment of a child: none of the arena switches unless asked for. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -183,45 +170,13 @@ afterAll(() => {
 
 // ---------------------------------------------------------------- dumps
 
-/**
- * Dumps the live process with gcore and reports which of the needles occur
- * anywhere in the core file. The core file is deleted before returning.
- */
+/** Dumps the live child with gcore; which needles occur in the dump. */
 function dumpFinds(pid: number, needles: Record<string, Buffer>): string[] {
-  const prefix = join(work, `core-${pid}-${Date.now()}`);
-  const file = `${prefix}.${pid}`;
-  try {
-    const r = spawnSync(GCORE!, ['-o', prefix, String(pid)], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`gcore failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
-    expect(statSync(file).size).toBeGreaterThan(MB);
-    return Object.keys(needles).filter((name) => fileContains(file, needles[name]!));
-  } finally {
-    rmSync(file, { force: true });
-  }
+  return gcoreFinds(GCORE!, pid, work, needles);
 }
 
 function dumpContainsMarker(pid: number): boolean {
   return dumpFinds(pid, { marker }).length > 0;
-}
-
-function fileContains(file: string, needle: Buffer): boolean {
-  const chunk = Buffer.allocUnsafe(16 * MB + needle.length);
-  const fd = openSync(file, 'r');
-  try {
-    let pos = 0;
-    let carry = 0; // bytes kept from the previous chunk so a match may straddle chunks
-    for (;;) {
-      const n = readSync(fd, chunk, carry, chunk.length - carry, pos);
-      if (n === 0) return false;
-      pos += n;
-      const have = carry + n;
-      if (chunk.subarray(0, have).indexOf(needle) !== -1) return true;
-      carry = Math.min(needle.length - 1, have);
-      chunk.copy(chunk, 0, have - carry, have);
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 // ---------------------------------------------------------------- tests

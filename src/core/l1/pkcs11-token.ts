@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errors, KryptonError } from '../../errors.js';
-import { acquireModule, ckrName, pkcs11js, releaseModule, safely, unavailable } from './pkcs11-module.js';
+import { acquireModule, pkcs11js, releaseModule, safely, unavailable } from './pkcs11-module.js';
 import type { Pkcs11Handle, SharedModule } from './pkcs11-module.js';
 import { formatPkcs11Uri, parsePkcs11Uri } from './pkcs11-uri.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
