@@ -1,6 +1,5 @@
 import { errors } from '../errors.js';
 import type { Ksi } from './ksi.js';
-import { PostgresKsi } from './postgres.js';
 import { SqliteKsi } from './sqlite.js';
 
 /**
@@ -11,7 +10,7 @@ import { SqliteKsi } from './sqlite.js';
  *   goes to `pg` unchanged.
  */
 export async function openKsi(url: string): Promise<Ksi> {
-  const ksi = ksiFor(url);
+  const ksi = await ksiFor(url);
   try {
     await ksi.init();
   } catch (err) {
@@ -21,7 +20,7 @@ export async function openKsi(url: string): Promise<Ksi> {
   return ksi;
 }
 
-function ksiFor(url: string): Ksi {
+async function ksiFor(url: string): Promise<Ksi> {
   if (typeof url !== 'string' || url.trim() === '') throw errors.badRequest('KSI URL is empty');
   if (/^postgres(ql)?:\/\//i.test(url)) {
     let parsed: URL;
@@ -32,6 +31,9 @@ function ksiFor(url: string): Ksi {
     }
     const schema = parsed.searchParams.get('schema') ?? undefined;
     parsed.searchParams.delete('schema');
+    // Loaded only when asked for: `pg` reserves ~10 GB of address space
+    // (WebAssembly) at import, which an embedded SQLite Core never needs.
+    const { PostgresKsi } = await import('./postgres.js');
     return new PostgresKsi({ connectionString: parsed.toString(), ...(schema !== undefined ? { schema } : {}) });
   }
   if (url.startsWith('sqlite:')) {
