@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAddonBench, type AddonRow } from './addon.js';
+import { runCoreBench, type CoreBenchResult } from './core.js';
 import { formatNs } from './lib/measure.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
@@ -29,15 +30,31 @@ function printAddon(rows: AddonRow[]): void {
   );
 }
 
-function main(): void {
+function printCore(r: CoreBenchResult): void {
+  console.log(`\nCore: lease issuance over one HTTP/2 mTLS session (${r.lease.concurrency} in flight, ${r.lease.versionsPerLease} versions sealed per lease)`);
+  console.table([
+    {
+      'leases/s': r.lease.perSecond.toFixed(0),
+      'p50 ms': r.lease.p50ms.toFixed(2),
+      'p99 ms': r.lease.p99ms.toFixed(2),
+      leases: r.lease.leases,
+    },
+  ]);
+  console.log('Core: cold hydration of a scope (KSI read + IVK, L2 and L3 unwraps into the arena)');
+  console.table(r.hydration.map((h) => ({ KSI: h.engine, versions: h.versions, 'median ms': h.medianMs.toFixed(2), 'p90 ms': h.p90ms.toFixed(2), runs: h.runs })));
+}
+
+async function main(): Promise<void> {
   const started = new Date().toISOString();
   console.log(`Krypton benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
   const addon = runAddonBench();
   printAddon(addon);
+  const core = await runCoreBench();
+  printCore(core);
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, 'addon.json');
-  writeFileSync(file, JSON.stringify({ started, node: process.version, addon }, null, 2));
-  console.log(`\nresults: ${file}`);
+  writeFileSync(join(resultsDir, 'addon.json'), JSON.stringify({ started, node: process.version, addon }, null, 2));
+  writeFileSync(join(resultsDir, 'core.json'), JSON.stringify({ started, node: process.version, core }, null, 2));
+  console.log(`\nresults: ${resultsDir}/{addon,core}.json`);
 }
 
-main();
+await main();

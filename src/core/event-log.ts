@@ -31,8 +31,12 @@ export function toCoreEvent(row: EventRow): CoreEvent {
   };
 }
 
+/** How long a read of the last epoch is reused (another Core may share the KSI). */
+const EPOCH_CACHE_MS = 1000;
+
 export class EventLog {
   private readonly live = new EventEmitter();
+  private epochCache: { epoch: number; at: number } | null = null;
 
   constructor(private readonly ksi: Ksi) {
     this.live.setMaxListeners(0);
@@ -56,15 +60,22 @@ export class EventLog {
   }
 
   publish(events: CoreEvent[]): void {
-    for (const e of events) this.live.emit('event', e);
+    for (const e of events) {
+      if (this.epochCache !== null && e.epoch > this.epochCache.epoch) this.epochCache.epoch = e.epoch;
+      this.live.emit('event', e);
+    }
   }
 
   async since(epoch: number, limit = 1000): Promise<CoreEvent[]> {
     return (await this.ksi.read((tx) => tx.eventsSince(epoch, limit))).map(toCoreEvent);
   }
 
-  lastEpoch(): Promise<number> {
-    return this.ksi.read((tx) => tx.lastEpoch());
+  async lastEpoch(): Promise<number> {
+    const now = Date.now();
+    if (this.epochCache !== null && now - this.epochCache.at < EPOCH_CACHE_MS) return this.epochCache.epoch;
+    const epoch = await this.ksi.read((tx) => tx.lastEpoch());
+    this.epochCache = { epoch, at: now };
+    return epoch;
   }
 
   subscribe(fn: (e: CoreEvent) => void): () => void {

@@ -7,6 +7,7 @@
 import { errors, KryptonError } from '../errors.js';
 import { isValidId, sealLease } from '../native/index.js';
 import type { Ksi } from '../storage/ksi.js';
+import { AuditWriter } from './audit-writer.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
 import type { L3Manager } from './l3-manager.js';
@@ -40,14 +41,18 @@ export function gatewayPolicy(map: Record<string, string[]>): GatewayPolicy {
 }
 
 export class LeaseIssuer {
+  private readonly auditor: AuditWriter;
+
   constructor(
-    private readonly ksi: Ksi,
+    ksi: Ksi,
     private readonly l3: L3Manager,
     private readonly events: EventLog,
     private readonly policy: GatewayPolicy,
     private readonly clock: Clock,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.auditor = new AuditWriter(ksi);
+  }
 
   async issue(identity: string, req: LeaseRequest): Promise<Lease> {
     if (!isValidId(req.tenant) || !isValidId(req.service)) throw errors.badRequest('tenant and service must be valid ids');
@@ -77,8 +82,8 @@ export class LeaseIssuer {
     return lease;
   }
 
-  private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>): Promise<unknown> {
+  private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>): Promise<void> {
     // A lease that cannot be audited is not issued: this throws, and so does the request.
-    return this.ksi.tx((tx) => tx.appendAudit({ actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) }));
+    return this.auditor.append({ actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) });
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * A local Core for development and benchmarks: the dev PKI, a config, a
+ * MasterKey whose shares sit in a 0600 unseal file, and `krypton core run`
+ * as its own process. Idempotent: a second call reuses the state, so keys
+ * (and the blobs made with them) survive restarts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createMtlsClient, type MtlsClient } from '../http/index.js';
+import { initDevPki } from '../pki/index.js';
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
+export interface DevCorePaths {
+  dir: string;
+  pki: string;
+  config: string;
+  unsealFile: string;
+}
+
+export interface DevCoreOptions {
+  port?: number;
+  gateways?: Record<string, string[]>;
+  leaseTtlSeconds?: number;
+  tickSeconds?: number;
+}
+
+function runCli(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`krypton ${args.join(' ')} failed: ${err}`))));
+  });
+}
+
+/** Makes (or reuses) the PKI, config and initialized KSI under dir. */
+export async function prepareDevCore(dir: string, opts: DevCoreOptions = {}): Promise<DevCorePaths> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pki = join(dir, 'pki');
+  await initDevPki(pki);
+  const config = join(dir, 'core.json');
+  if (!existsSync(config)) {
+    writeFileSync(
+      config,
+      JSON.stringify(
+        {
+          port: opts.port ?? 7443,
+          stateDir: 'core',
+          ksi: 'sqlite:core/ksi.db',
+          tls: { cert: 'pki/core.pem', key: 'pki/core-key.pem', ca: 'pki/ca.pem' },
+          gateways: opts.gateways ?? { 'spiffe://krypton.dev/gateway/default': ['*'] },
+          admins: ['spiffe://krypton.dev/admin'],
+          leaseTtlSeconds: opts.leaseTtlSeconds ?? 300,
+          tickSeconds: opts.tickSeconds ?? 30,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  const unsealFile = join(dir, 'unseal-shares.json');
+  if (!existsSync(unsealFile)) await runCli(['core', 'init', '--config', config, '--unseal-file', unsealFile]);
+  return { dir, pki, config, unsealFile };
+}
+
+export interface DevCore {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  /** An mTLS client with one of the dev identities ('admin', 'gateway'). */
+  client(identity: 'admin' | 'gateway'): MtlsClient;
+  stop(): Promise<void>;
+}
+
+/** Runs `krypton core run` (unsealed from the dev unseal file) and waits until it listens. */
+export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []): Promise<DevCore> {
+  const child = spawn(process.execPath, ['--secure-heap=65536', CLI, 'core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /"event":"core.listening","port":(\d+)/.exec(out);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`core exited (${code}) before listening: ${stderr}`)));
+    setTimeout(() => reject(new Error(`core did not start in 30 s: ${stderr}`)), 30_000).unref();
+  });
+  child.stdout!.resume();
+  const url = `https://127.0.0.1:${port}`;
+  const clients: MtlsClient[] = [];
+  return {
+    child,
+    port,
+    url,
+    client: (identity) => {
+      const c = createMtlsClient({
+        url,
+        cert: readFileSync(join(paths.pki, `${identity}.pem`)),
+        key: readFileSync(join(paths.pki, `${identity}-key.pem`)),
+        ca: readFileSync(join(paths.pki, 'ca.pem')),
+        timeoutMs: 10_000,
+      });
+      clients.push(c);
+      return c;
+    },
+    stop: async () => {
+      for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
