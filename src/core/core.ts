@@ -1,0 +1,170 @@
+/**
+ * The Core: the regional control plane. It composes the MasterKey, the IVK
+ * manager, tenants with their L1 links, L2 and L3 keys, the event log and
+ * lease issuance over one KSI. Every key above L4 lives in the addon's
+ * arena; this object holds handles. A sealed Core serves only unseal and
+ * status (SEALED for the rest).
+ */
+import { errors } from '../errors.js';
+import { openKsi } from '../storage/open.js';
+import type { Ksi } from '../storage/ksi.js';
+import { systemClock, type Clock } from './clock.js';
+import { EventLog } from './event-log.js';
+import { DEFAULT_IVK_POLICY, IvkManager, type IvkPolicy, type TamperReport } from './ivk-manager.js';
+import { L2Manager } from './l2-manager.js';
+import { L3Manager, type CrashPoint } from './l3-manager.js';
+import { gatewayPolicy, LeaseIssuer, type Lease, type LeaseRequest } from './leases.js';
+import { MasterKey, sealedError, type SealStatus } from './master-key.js';
+import { L1Links, Tenants, type L1Link } from './tenants.js';
+
+export interface CoreOptions {
+  /** `sqlite:<path>`, a path, or a postgres:// URL. */
+  ksiUrl: string;
+  /** Directory of the tier-2 IVK cache. */
+  tier2Dir: string;
+  /** SPIFFE ID -> tenants it may lease ('*' for all). */
+  gateways: Record<string, string[]>;
+  leaseTtlSeconds?: number;
+  ivkPolicy?: Partial<IvkPolicy>;
+  l1Pin?: string;
+  clock?: Clock;
+  crashPoint?: CrashPoint;
+  onTamper?: (r: TamperReport) => void;
+}
+
+export const MAX_LEASE_TTL_SECONDS = 3600;
+
+export class Core {
+  readonly master: MasterKey;
+  readonly ivk: IvkManager;
+  readonly l2: L2Manager;
+  readonly l3: L3Manager;
+  readonly events: EventLog;
+  readonly tenants: Tenants;
+  readonly leases: LeaseIssuer;
+  private readonly l1: L1Links;
+  private readonly tamper: TamperReport[] = [];
+
+  private constructor(
+    readonly ksi: Ksi,
+    readonly clock: Clock,
+    opts: CoreOptions,
+  ) {
+    const ttl = opts.leaseTtlSeconds ?? 300;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_LEASE_TTL_SECONDS) {
+      throw errors.badRequest(`leaseTtlSeconds must be an integer from 1 to ${MAX_LEASE_TTL_SECONDS}`);
+    }
+    this.master = new MasterKey(ksi, clock);
+    this.ivk = new IvkManager(ksi, this.master, clock, { ...DEFAULT_IVK_POLICY, ...opts.ivkPolicy }, opts.tier2Dir, (r) => {
+      this.tamper.push(r);
+      opts.onTamper?.(r);
+    });
+    this.l1 = new L1Links(opts.l1Pin);
+    this.events = new EventLog(ksi);
+    this.l2 = new L2Manager(ksi, this.ivk, (t) => this.l1.forTenant(t), clock);
+    this.l3 = new L3Manager(ksi, this.l2, this.events, clock, opts.crashPoint);
+    this.tenants = new Tenants(ksi, this.l1, this.l2, this.l3, this.events, clock);
+    this.leases = new LeaseIssuer(ksi, this.l3, this.events, gatewayPolicy(opts.gateways), clock, ttl);
+    this.master.onSeal(() => {
+      this.l3.wipe();
+      this.l2.wipe();
+    });
+  }
+
+  static async open(opts: CoreOptions): Promise<Core> {
+    const ksi = await openKsi(opts.ksiUrl);
+    const core = new Core(ksi, opts.clock ?? systemClock, opts);
+    await core.master.load();
+    return core;
+  }
+
+  /** Creates the MasterKey and the first IVK; returns the MasterKey shares. */
+  async init(split: { threshold?: number; shares?: number } = {}): Promise<Buffer[]> {
+    const shares = await this.master.init(split);
+    await this.ivk.bootstrap();
+    return shares;
+  }
+
+  /** Submits shares; when the MasterKey is rebuilt, loads the IVK chain. */
+  async unseal(shares: Uint8Array[]): Promise<SealStatus> {
+    const wasSealed = this.master.sealed;
+    const status = this.master.unseal(shares);
+    if (wasSealed && !status.sealed) {
+      try {
+        await this.ivk.bootstrap();
+      } catch (err) {
+        this.master.seal();
+        throw err;
+      }
+    }
+    return status;
+  }
+
+  seal(): void {
+    this.master.seal();
+  }
+
+  sealStatus(): SealStatus {
+    return this.master.status();
+  }
+
+  /** Throws SEALED unless the Core is unsealed. */
+  requireUnsealed(): void {
+    if (this.master.sealed) throw sealedError();
+  }
+
+  async onboardTenant(tenant: string, link: L1Link | null = null, actor?: string): Promise<void> {
+    this.requireUnsealed();
+    await this.tenants.onboard(tenant, link, actor);
+  }
+
+  async defineScope(tenant: string, service: string, rotateAfterSeconds: number | null = null, actor?: string): Promise<void> {
+    this.requireUnsealed();
+    await this.l3.define(tenant, service, rotateAfterSeconds, actor);
+  }
+
+  async rotate(tenant: string, service: string, actor?: string): Promise<number> {
+    this.requireUnsealed();
+    return this.l3.rotate(tenant, service, actor);
+  }
+
+  async revoke(tenant: string, service: string, version: number, actor?: string): Promise<void> {
+    this.requireUnsealed();
+    await this.l3.revoke(tenant, service, version, actor);
+  }
+
+  async issueLease(identity: string, req: LeaseRequest): Promise<Lease> {
+    this.requireUnsealed();
+    return this.leases.issue(identity, req);
+  }
+
+  /** Periodic work: IVK grace and rotation, L3 rotation by period. */
+  async tick(): Promise<void> {
+    if (this.master.sealed) return;
+    await this.ivk.tick();
+    await this.l3.tick();
+  }
+
+  /** Header tampering seen since start (reported, never used). */
+  tamperReports(): readonly TamperReport[] {
+    return this.tamper;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const seal = this.master.status();
+    if (seal.sealed) return { seal };
+    return {
+      seal,
+      ivk: await this.ivk.status(),
+      tenants: (await this.tenants.list()).map((t) => ({ tenant: t.tenant, state: t.state, l1: t.l1Provider })),
+      epoch: await this.events.lastEpoch(),
+      tamper: this.tamper,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.master.seal();
+    await this.l1.closeAll();
+    await this.ksi.close();
+  }
+}
