@@ -135,20 +135,26 @@ export class LeaseCache {
     return this.placeVersion(e, version) ?? 'absent';
   }
 
+  /** Ready when the Core is reachable, or when every lease we hold is still within its TTL. */
   readiness(): Readiness {
     const reasons: string[] = [];
     const now = Date.now();
     const reachable = this.follower?.connected() === true || (this.lastCoreOk && this.core.circuitState() === 'closed');
     if (!reachable) reasons.push('the Core is not reachable');
     let held = 0;
+    let expired = 0;
     for (const e of this.entries()) {
       if (e.ref === null) continue;
       held++;
-      if (!isLive(e, now)) reasons.push(`lease of ${e.tenant}/${e.service} expired`);
+      if (!isLive(e, now)) {
+        expired++;
+        reasons.push(`lease of ${e.tenant}/${e.service} expired`);
+      }
     }
+    if (!reachable && held === 0) reasons.push('no lease held');
     if (this.stopped) reasons.push('stopped');
-    // Within lease, the Gateway serves through a Core outage; with no lease at all it can serve nothing.
-    const withinLeases = held > 0 && reasons.length === (reachable ? 0 : 1);
+    // Within lease the Gateway serves through a Core outage; with no lease at all it can serve nothing.
+    const withinLeases = held > 0 && expired === 0;
     return { ready: !this.stopped && (reachable || withinLeases), reasons };
   }
 
@@ -244,11 +250,16 @@ export class LeaseCache {
     }
     if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
     // Dropped while the call was out (tenant revoked, scope deleted): binding it now would leave keys nobody expires.
-    if (this.table.get(e.tenant)?.get(e.service) !== e) return this.failed(e, errors.keyUnavailable('the scope was dropped while its lease was fetched'));
+    // (Not through failed(): the native scope may already belong to a newer entry.)
+    if (this.table.get(e.tenant)?.get(e.service) !== e) throw errors.keyUnavailable('the scope was dropped while its lease was fetched');
     try {
       bindLease(this.recipient, e, lease, this.maxTtlSeconds, Date.now());
     } catch (err) {
-      return this.failed(e, asKrypton(err));
+      const k = asKrypton(err);
+      if (k.code !== 'INVALID_LEASE') return this.failed(e, k);
+      // Not the app's problem to name: it fails closed like any other missing lease.
+      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease from the Core did not open');
+      return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'the lease from the Core did not open', { cause: k }));
     }
     e.failure = null;
     this.revokedTenants.delete(e.tenant);
