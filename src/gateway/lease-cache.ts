@@ -1,0 +1,379 @@
+/**
+ * The Gateway's lease cache (DESIGN.md section 4, ADR-602): per
+ * (tenant, service), every non-revoked L3 version, with the keys only in the
+ * native store. One Core call per scope however many requests miss; leases
+ * refreshed ahead of expiry; a Core outage ridden out until the lease
+ * expires, then the scope is zeroized and requests fail closed; revocations
+ * from the event stream applied within a second.
+ */
+import { pino, type Logger } from 'pino';
+import { errors, KryptonError } from '../errors.js';
+import { HpkeRecipient, type ScopeRef } from '../native/index.js';
+import type { CoreClient, CoreEvent, EventFollower } from './core-client.js';
+import { applyEvent, type EventTarget } from './lease-events.js';
+import { asKrypton, bindLease, evictEntry, isLive, newEntry, type ScopeEntry } from './scope-entry.js';
+
+export interface LeaseCacheOptions {
+  core: CoreClient;
+  /** Cap on the Core's lease TTL (default 300 s, at most 3600 s). */
+  maxTtlSeconds?: number;
+  /** Refresh when this fraction of the TTL has passed (default 0.8), minus up to `refreshJitter` of it (default 0.1). */
+  refreshAt?: number;
+  refreshJitter?: number;
+  /** While the Core is down, retry a refresh this often (default 2 s, jittered), until the lease expires. */
+  retryRefreshMs?: number;
+  /** A failed fetch is answered from memory for this long (default 1 s): a flood of misses is not a flood of Core calls. */
+  failureTtlMs?: number;
+  /** A version newer than the lease is looked up at the Core at most this often per scope (default 1 s). */
+  probeIntervalMs?: number;
+  /** How long a lease's newer epoch may wait for the stream to deliver its events before the stream is replayed (default 1 s). */
+  epochGraceMs?: number;
+  logger?: Logger;
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface ScopeStats {
+  tenant: string;
+  service: string;
+  versions: number[];
+  activeVersion: number | null;
+  leaseAgeMs: number;
+  ttlLeftMs: number;
+  held: boolean;
+}
+
+export interface LeaseCacheStats {
+  scopes: ScopeStats[];
+  revocationDelayMs: { count: number; last: number | null; max: number | null };
+  circuit: ReturnType<CoreClient['circuitState']>;
+  lastEpoch: number | null;
+  connected: boolean;
+  leaseFetches: number;
+  leaseFailures: number;
+}
+
+const jitter = (ms: number, fraction: number): number => ms * (1 - fraction * Math.random());
+
+export class LeaseCache {
+  private readonly core: CoreClient;
+  private readonly recipient: HpkeRecipient;
+  private readonly log: Logger;
+  private readonly maxTtlSeconds: number;
+  private readonly refreshAt: number;
+  private readonly refreshJitter: number;
+  private readonly retryRefreshMs: number;
+  private readonly failureTtlMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly epochGraceMs: number;
+  /** tenant -> service -> entry; nested so the hot path looks up without building a key string. */
+  private readonly table = new Map<string, Map<string, ScopeEntry>>();
+  /** Tenants whose L1 was unlinked: fail closed with KEY_REVOKED until a lease succeeds again. */
+  private readonly revokedTenants = new Set<string>();
+  private follower: EventFollower | null = null;
+  private epochCheck: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private lastCoreOk = false;
+  private readonly revocations = { count: 0, last: null as number | null, max: null as number | null };
+  private readonly counters = { fetches: 0, failures: 0 };
+
+  constructor(opts: LeaseCacheOptions) {
+    const ttl = opts.maxTtlSeconds ?? 300;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) throw errors.badRequest('maxTtlSeconds must be an integer from 1 to 3600');
+    this.core = opts.core;
+    this.maxTtlSeconds = ttl;
+    this.refreshAt = opts.refreshAt ?? 0.8;
+    this.refreshJitter = opts.refreshJitter ?? 0.1;
+    this.retryRefreshMs = opts.retryRefreshMs ?? 2_000;
+    this.failureTtlMs = opts.failureTtlMs ?? 1_000;
+    this.probeIntervalMs = opts.probeIntervalMs ?? 1_000;
+    this.epochGraceMs = opts.epochGraceMs ?? 1_000;
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    // One recipient key for the life of the Gateway; its private half never leaves the addon.
+    this.recipient = HpkeRecipient.generate();
+  }
+
+  /** The hot path: the leased scope, or null on a miss (then call scope()). No promise, no allocation. */
+  scopeSync(tenant: string, service: string): ScopeRef | null {
+    const e = this.table.get(tenant)?.get(service);
+    if (e === undefined || e.ref === null) return null;
+    if (Date.now() < e.expiresAt) return e.ref;
+    // The expiry timer is late (busy event loop): expire now rather than serve past the lease.
+    this.expire(e);
+    return null;
+  }
+
+  /** The leased scope, fetching a lease on a miss; every concurrent miss shares one Core call. */
+  scope(tenant: string, service: string): Promise<ScopeRef> {
+    if (this.stopped) return Promise.reject(errors.keyUnavailable('the lease cache is stopped'));
+    const ref = this.scopeSync(tenant, service);
+    if (ref !== null) return Promise.resolve(ref);
+    return this.fetch(this.entry(tenant, service), true);
+  }
+
+  /**
+   * For the decrypt path after the native open said INVALID_BLOB: is the
+   * blob's version one we hold, one that is revoked, or neither? A version
+   * we cannot place is looked up at the Core once (single-flight), so a
+   * blob from a new version or a cold scope opens after one fetch.
+   */
+  async ensureVersion(tenant: string, service: string, version: number): Promise<'held' | 'revoked' | 'absent'> {
+    if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
+    const e = this.entry(tenant, service);
+    const known = this.placeVersion(e, version);
+    if (known !== null) return known;
+    try {
+      await this.fetch(e, true);
+    } catch (err) {
+      // A blob naming a service that does not exist is simply not a blob we can open.
+      if (err instanceof KryptonError && err.code === 'UNKNOWN_SERVICE') return 'absent';
+      throw err;
+    }
+    return this.placeVersion(e, version) ?? 'absent';
+  }
+
+  /** Ready when the Core is reachable, or when every lease we hold is still within its TTL. */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    const now = Date.now();
+    const reachable = this.follower?.connected() === true || (this.lastCoreOk && this.core.circuitState() === 'closed');
+    if (!reachable) reasons.push('the Core is not reachable');
+    let held = 0;
+    let expired = 0;
+    for (const e of this.entries()) {
+      if (e.ref === null) continue;
+      held++;
+      if (!isLive(e, now)) {
+        expired++;
+        reasons.push(`lease of ${e.tenant}/${e.service} expired`);
+      }
+    }
+    if (!reachable && held === 0) reasons.push('no lease held');
+    if (this.stopped) reasons.push('stopped');
+    // Within lease the Gateway serves through a Core outage; with no lease at all it can serve nothing.
+    const withinLeases = held > 0 && expired === 0;
+    return { ready: !this.stopped && (reachable || withinLeases), reasons };
+  }
+
+  stats(): LeaseCacheStats {
+    const now = Date.now();
+    const scopes: ScopeStats[] = [];
+    for (const e of this.entries()) {
+      let active: number | null = null;
+      for (const [v, s] of e.versions) if (s === 'ACTIVE') active = v;
+      scopes.push({
+        tenant: e.tenant,
+        service: e.service,
+        versions: [...e.versions.keys()].sort((a, b) => a - b),
+        activeVersion: active,
+        leaseAgeMs: e.fetchedAt === 0 ? 0 : now - e.fetchedAt,
+        ttlLeftMs: e.ref === null ? 0 : Math.max(0, e.expiresAt - now),
+        held: isLive(e, now),
+      });
+    }
+    return {
+      scopes,
+      revocationDelayMs: { ...this.revocations },
+      circuit: this.core.circuitState(),
+      lastEpoch: this.follower?.lastEpoch() ?? null,
+      connected: this.follower?.connected() ?? false,
+      leaseFetches: this.counters.fetches,
+      leaseFailures: this.counters.failures,
+    };
+  }
+
+  /** Stops timers and the follower, zeroizes every held scope and destroys the recipient key. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.follower?.close();
+    this.follower = null;
+    if (this.epochCheck) clearTimeout(this.epochCheck);
+    for (const e of this.entries()) {
+      this.clearTimers(e);
+      evictEntry(e);
+    }
+    this.table.clear();
+    this.recipient.destroy();
+  }
+
+  // --- internals ---
+
+  private *entries(): Iterable<ScopeEntry> {
+    for (const services of this.table.values()) yield* services.values();
+  }
+
+  private entry(tenant: string, service: string): ScopeEntry {
+    let services = this.table.get(tenant);
+    if (services === undefined) this.table.set(tenant, (services = new Map()));
+    let e = services.get(service);
+    if (e === undefined) services.set(service, (e = newEntry(tenant, service)));
+    return e;
+  }
+
+  /** What we can say about a version without asking the Core, or null when only the Core can tell. */
+  private placeVersion(e: ScopeEntry, version: number): 'held' | 'revoked' | 'absent' | null {
+    if (e.revoked.has(version)) return 'revoked';
+    if (!isLive(e, Date.now())) return null;
+    if (e.versions.has(version)) return 'held';
+    // The lease named every non-revoked version up to maxVersion, so an older one we lack is not real.
+    if (version <= e.maxVersion) return 'absent';
+    if (e.inflight !== null) return null;
+    // Newer than our lease: worth one look at the Core, but not once per bogus blob.
+    return Date.now() - e.fetchedAt < this.probeIntervalMs ? 'absent' : null;
+  }
+
+  /** Single-flight fetch. `fromRequest` callers get a recent failure back instead of a new Core call. */
+  private fetch(e: ScopeEntry, fromRequest: boolean): Promise<ScopeRef> {
+    if (e.inflight !== null) return e.inflight;
+    if (fromRequest && e.failure !== null && Date.now() - e.failedAt < this.failureTtlMs) return Promise.reject(e.failure);
+    const p = this.load(e);
+    e.inflight = p;
+    const clear = (): void => {
+      if (e.inflight === p) e.inflight = null;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async load(e: ScopeEntry): Promise<ScopeRef> {
+    this.counters.fetches++;
+    let lease;
+    try {
+      lease = await this.core.lease(e.tenant, e.service, this.recipient.publicKey);
+      this.lastCoreOk = true;
+    } catch (err) {
+      return this.failed(e, asKrypton(err));
+    }
+    if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
+    // Dropped while the call was out (tenant revoked, scope deleted): binding it now would leave keys nobody expires.
+    // (Not through failed(): the native scope may already belong to a newer entry.)
+    if (this.table.get(e.tenant)?.get(e.service) !== e) throw errors.keyUnavailable('the scope was dropped while its lease was fetched');
+    try {
+      bindLease(this.recipient, e, lease, this.maxTtlSeconds, Date.now());
+    } catch (err) {
+      const k = asKrypton(err);
+      if (k.code !== 'INVALID_LEASE') return this.failed(e, k);
+      // Not the app's problem to name: it fails closed like any other missing lease.
+      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease from the Core did not open');
+      return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'the lease from the Core did not open', { cause: k }));
+    }
+    e.failure = null;
+    this.revokedTenants.delete(e.tenant);
+    this.schedule(e);
+    this.noteLeaseEpoch(lease.epoch);
+    // A rotation announced while this lease was in flight is not in it: fetch again.
+    if (lease.epoch < e.wantEpoch) queueMicrotask(() => this.refresh(e));
+    this.log.debug({ event: 'lease.bound', tenant: e.tenant, service: e.service, versions: [...e.versions.keys()], epoch: lease.epoch }, 'lease bound');
+    return e.ref!;
+  }
+
+  private failed(e: ScopeEntry, err: KryptonError): never {
+    this.counters.failures++;
+    if (err.status === 503 || err.code === 'INTERNAL') this.lastCoreOk = false;
+    // A revocation that arrived for a scope we never held left only a tombstone: drop it with the miss.
+    if (e.ref === null) evictEntry(e);
+    const shown = this.revokedTenants.has(e.tenant) ? new KryptonError('KEY_REVOKED', 'the tenant\'s keys are revoked', { cause: err }) : err;
+    e.failure = shown;
+    e.failedAt = Date.now();
+    throw shown;
+  }
+
+  private schedule(e: ScopeEntry): void {
+    this.clearTimers(e);
+    const ttlMs = e.expiresAt - e.fetchedAt;
+    const refreshIn = Math.max(0, jitter(ttlMs * this.refreshAt, this.refreshJitter));
+    e.refreshTimer = setTimeout(() => this.refresh(e), refreshIn);
+    e.refreshTimer.unref();
+    e.expiryTimer = setTimeout(() => this.expire(e), Math.max(0, e.expiresAt - Date.now()));
+    e.expiryTimer.unref();
+  }
+
+  private clearTimers(e: ScopeEntry): void {
+    if (e.refreshTimer) clearTimeout(e.refreshTimer);
+    if (e.expiryTimer) clearTimeout(e.expiryTimer);
+    e.refreshTimer = e.expiryTimer = null;
+  }
+
+  /** Background refresh: on failure keep serving and try again, until the expiry timer ends the lease. */
+  private refresh(e: ScopeEntry): void {
+    if (this.stopped || e.ref === null) return;
+    this.fetch(e, false).catch((err: unknown) => {
+      if (this.stopped || e.ref === null) return;
+      this.log.warn({ event: 'lease.refresh.failed', tenant: e.tenant, service: e.service, err: (err as Error).message }, 'lease refresh failed');
+      const left = e.expiresAt - Date.now();
+      if (left <= 0) return;
+      if (e.refreshTimer) clearTimeout(e.refreshTimer);
+      e.refreshTimer = setTimeout(() => this.refresh(e), Math.min(left, jitter(this.retryRefreshMs, 0.5)));
+      e.refreshTimer.unref();
+    });
+  }
+
+  /** The lease ran out without a successful refresh: zeroize and fail closed until a lease arrives. */
+  private expire(e: ScopeEntry): void {
+    if (e.ref === null) return;
+    const now = Date.now();
+    if (now < e.expiresAt) {
+      // Refreshed since this timer was set.
+      this.schedule(e);
+      return;
+    }
+    this.clearTimers(e);
+    evictEntry(e);
+    e.failure = errors.keyUnavailable(`the lease of ${e.tenant}/${e.service} expired and the Core did not renew it`);
+    e.failedAt = now;
+    this.log.warn({ event: 'lease.expired', tenant: e.tenant, service: e.service }, 'lease expired: scope zeroized, failing closed');
+  }
+
+  /**
+   * Leases carry the Core's epoch. The follower starts from the first one;
+   * a lease issued before the follower's start is replayed from its epoch;
+   * a lease ahead of the follower gets a short grace for the stream to
+   * deliver, then the stream is replayed, so a missed event cannot outlive
+   * one lease.
+   */
+  private noteLeaseEpoch(epoch: number): void {
+    if (this.stopped) return;
+    if (this.follower === null) {
+      this.follower = this.core.followEvents(epoch, (ev) => this.onEvent(ev), (state, err) => {
+        this.log.info({ event: `core.events.${state}`, err: err?.message }, `event stream ${state}`);
+        if (state === 'connected') this.lastCoreOk = true;
+      });
+      return;
+    }
+    if (epoch < this.follower.since()) {
+      this.follower.replayFrom(epoch);
+      return;
+    }
+    if (epoch <= this.follower.lastEpoch() || this.epochCheck !== null) return;
+    this.epochCheck = setTimeout(() => {
+      this.epochCheck = null;
+      if (this.follower !== null && this.follower.lastEpoch() < epoch) this.follower.replayFrom();
+    }, this.epochGraceMs);
+    this.epochCheck.unref();
+  }
+
+  private onEvent(ev: CoreEvent): void {
+    if (this.stopped) return;
+    const target: EventTarget = {
+      find: (t, s) => this.table.get(t)?.get(s),
+      tenantEntries: (t) => [...(this.table.get(t)?.values() ?? [])],
+      refresh: (e) => this.refresh(e),
+      drop: (e) => {
+        this.clearTimers(e);
+        evictEntry(e);
+        this.table.get(e.tenant)?.delete(e.service);
+      },
+      revokeTenant: (t) => this.revokedTenants.add(t),
+    };
+    if (applyEvent(target, ev)) {
+      const delay = Date.now() - ev.createdAt;
+      this.revocations.count++;
+      this.revocations.last = delay;
+      this.revocations.max = Math.max(this.revocations.max ?? 0, delay);
+    }
+  }
+}
