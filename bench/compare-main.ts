@@ -30,7 +30,7 @@ function table(r: CompareResult): void {
         'p99.9 ms': rep ? ms(rep.latencyUs.p999) : '',
         'max ms': rep ? ms(rep.latencyUs.max) : '',
         'errors/timeouts': rep ? `${rep.errors}/${rep.timeouts}` : '',
-        note: x.skipped ?? x.error ?? (rep?.spec.mode === 'open' ? `sent ${Math.round(rep.sentRate ?? 0)}/s` : ''),
+        note: x.skipped ?? x.error ?? (rep?.spec.mode === 'open' ? `sent ${Math.round(rep.sentRate ?? 0)}/s, send lag p99 ${ms(rep.sendLagUs?.p99 ?? 0)} ms` : ''),
       };
     }),
   );

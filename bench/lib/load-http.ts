@@ -73,6 +73,7 @@ export async function runHttpLoad(spec: LoadSpec): Promise<LoadReport> {
     let firstSend = 0;
     let lastSend = 0;
     let lastReply = 0;
+    const sendLag = newHistogram();
     const t0 = performance.now() + 20;
     const measureStart = t0 + warm * intervalMs;
     await new Promise<void>((resolve) =>
@@ -86,6 +87,7 @@ export async function runHttpLoad(spec: LoadSpec): Promise<LoadReport> {
             sent++;
             lastSend = performance.now();
             if (i === warm) firstSend = lastSend;
+            recordMs(sendLag, lastSend - due);
           }
           outstanding++;
           issue((ok, err) => {
@@ -111,6 +113,7 @@ export async function runHttpLoad(spec: LoadSpec): Promise<LoadReport> {
       errors,
       timeouts: Math.max(0, sent - completed - errors),
       sentRate: sendSpanSec > 0 ? sent / sendSpanSec : 0,
+      sendLag,
       ...(firstError !== undefined ? { firstError } : {}),
     });
   } else {

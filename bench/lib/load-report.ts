@@ -55,6 +55,7 @@ export interface Counts {
   errors: number;
   timeouts: number;
   sentRate?: number;
+  sendLag?: Histogram;
   firstError?: string;
 }
 
@@ -72,6 +73,7 @@ export function buildReport(spec: LoadSpec, h: Histogram, c: Counts): LoadReport
     deksPerSec: opsPerSec * count,
     ...(spec.mode === 'open' ? { targetRate: spec.rate ?? 0, sentRate: c.sentRate ?? 0 } : {}),
     latencyUs: summarize(h),
+    ...(c.sendLag !== undefined ? { sendLagUs: summarize(c.sendLag) } : {}),
     curve: percentileCurve(h),
     histogram: encodeHistogram(h),
     ...(c.firstError !== undefined ? { firstError: c.firstError } : {}),

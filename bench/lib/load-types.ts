@@ -69,6 +69,12 @@ export interface LoadReport {
   targetRate?: number;
   sentRate?: number;
   latencyUs: LatencySummary;
+  /**
+   * open only: how late the generator itself sent (actual - scheduled), µs.
+   * Already inside latencyUs; shown apart to tell a late generator (a busy
+   * or descheduled VM) from a slow server.
+   */
+  sendLagUs?: LatencySummary;
   curve: CurvePoint[];
   /** HDR histogram (µs), compressed base64, to merge or redraw later. */
   histogram: string;

@@ -110,6 +110,7 @@ async function openLoop(s: Shared): Promise<LoadReport> {
   let firstSend = 0;
   let lastSend = 0;
   let lastReply = 0;
+  const sendLag = newHistogram();
 
   const conns = await connectAll(
     spec,
@@ -144,6 +145,7 @@ async function openLoop(s: Shared): Promise<LoadReport> {
           sent += K;
           lastSend = performance.now();
           if (i === warmFrames) firstSend = lastSend;
+          recordMs(sendLag, lastSend - dueMs, K);
         }
         if (!conn.isOpen) return noteError(s, 'connection closed during the run');
         patchIds(tpl, i * K);
@@ -164,6 +166,7 @@ async function openLoop(s: Shared): Promise<LoadReport> {
     errors: s.errors,
     timeouts: Math.max(0, sent - s.completed - s.errors),
     sentRate: sendSpanSec > 0 ? sent / sendSpanSec : 0,
+    sendLag,
     ...(s.firstError !== undefined ? { firstError: s.firstError } : {}),
   });
 }
