@@ -6,8 +6,10 @@
 import { Command } from 'commander';
 import { registerAdminCommand } from './admin.js';
 import { registerCoreCommand } from './core.js';
+import { registerGatewayCommands } from './gateway.js';
 import { registerPkiCommand } from './pki.js';
 import { selfCheck } from './selfcheck.js';
+import { startDevStack } from '../dev/stack.js';
 
 const program = new Command('krypton').description('Krypton key-management data plane');
 
@@ -22,21 +24,37 @@ program
 
 program
   .command('dev')
-  .description('run the local stack (Core, Gateway) on embedded defaults')
-  .action(() => {
+  .description('run the local stack: dev PKI, Core and Gateway (own processes), tenant demo, service app')
+  .option('--dir <dir>', 'state folder', '.krypton/dev')
+  .option('--core-port <port>', 'Core port', '7443')
+  .option('--gateway-port <port>', 'Gateway port', '7070')
+  .action(async (o: { dir: string; corePort: string; gatewayPort: string }) => {
     const r = selfCheck();
     for (const line of r.lines) console.log(line);
+    const stack = await startDevStack({ dir: o.dir, corePort: Number(o.corePort), gatewayPort: Number(o.gatewayPort) });
     console.log(
-      '\nThe native foundation is ready. The Core (issue 3) and the Gateway (issue 4) are not built yet,\n' +
-        'so `krypton dev` has no services to start. `npm test` and `npm run bench` work now.',
+      [
+        '',
+        `Core     https://127.0.0.1:${stack.core.port}  (HTTP/2, mTLS; admin: krypton admin --pki ${o.dir}/pki status)`,
+        `Gateway  ${stack.gatewayUrl}  and http://127.0.0.1:${stack.gateway.port}/v1/keys/{create,decrypt,rewrap}`,
+        `Tenant   demo, service app; app token in ${o.dir}/token`,
+        '',
+        'Ctrl-C stops both (drained and zeroized).',
+      ].join('\n'),
     );
+    const stop = () => {
+      stack.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
 
 for (const [name, what] of [
-  ['gateway', 'the Gateway (issue 4)'],
   ['registry', 'the Registry (issue 5)'],
   ['cmk', 'the CMK Server (issue 5)'],
-  ['token', 'app tokens (issue 4)'],
 ] as const) {
   program
     .command(name)
@@ -51,5 +69,6 @@ for (const [name, what] of [
 registerCoreCommand(program);
 registerAdminCommand(program);
 registerPkiCommand(program);
+registerGatewayCommands(program);
 
 await program.parseAsync(process.argv);

@@ -6,12 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createMtlsClient, type MtlsClient } from '../http/index.js';
 import { initDevPki } from '../pki/index.js';
+import { CLI, spawnService } from './spawn.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 export interface DevCorePaths {
   dir: string;
@@ -78,31 +77,12 @@ export interface DevCore {
 
 /** Runs `krypton core run` (unsealed from the dev unseal file) and waits until it listens. */
 export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []): Promise<DevCore> {
-  const child = spawn(process.execPath, ['--secure-heap=65536', CLI, 'core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /"event":"core.listening","port":(\d+)/.exec(out);
-      if (m) {
-        child.stdout!.off('data', onData);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`core exited (${code}) before listening: ${stderr}`)));
-    setTimeout(() => reject(new Error(`core did not start in 30 s: ${stderr}`)), 30_000).unref();
-  });
-  child.stdout!.resume();
-  const url = `https://127.0.0.1:${port}`;
+  const svc = await spawnService(['core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], 'core.listening');
+  const url = `https://127.0.0.1:${svc.port}`;
   const clients: MtlsClient[] = [];
   return {
-    child,
-    port,
+    child: svc.child,
+    port: svc.port,
     url,
     client: (identity) => {
       const c = createMtlsClient({
@@ -117,10 +97,7 @@ export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []
     },
     stop: async () => {
       for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await svc.stop();
     },
   };
 }

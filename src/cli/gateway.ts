@@ -1,0 +1,76 @@
+/**
+ * `krypton gateway` runs the Gateway; `krypton token create` makes app tokens.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { errors } from '../errors.js';
+import { startGateway, type GatewayConfig } from '../gateway/service.js';
+import { createToken } from '../gateway/tokens.js';
+import { hardenProcess } from '../native/index.js';
+
+/** Reads a gateway config (JSON; relative paths resolve against its folder). */
+export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw errors.badRequest(`gateway config: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  const path = (p: unknown, name: string): string => {
+    if (typeof p !== 'string' || p === '') throw errors.badRequest(`gateway config: ${name} must be a path`);
+    return isAbsolute(p) ? p : join(base, p);
+  };
+  const tls = (raw.tls ?? {}) as Record<string, unknown>;
+  const port = Number(env.KRYPTON_GATEWAY_PORT ?? raw.port ?? 7070);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.badRequest('gateway config: port must be 0..65535');
+  const coreUrl = String(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl ?? 'https://127.0.0.1:7443');
+  if (!coreUrl.startsWith('https://')) throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
+  return {
+    host: String(raw.host ?? '127.0.0.1'),
+    port,
+    coreUrl,
+    tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
+    ...(typeof raw.coreSpiffeId === 'string' ? { coreSpiffeId: raw.coreSpiffeId } : {}),
+    tokensFile: path(raw.tokensFile ?? 'tokens.json', 'tokensFile'),
+    ...(raw.maxLeaseTtlSeconds !== undefined ? { maxLeaseTtlSeconds: Number(raw.maxLeaseTtlSeconds) } : {}),
+    ...(raw.limits !== undefined ? { limits: raw.limits as GatewayConfig['limits'] } : {}),
+  };
+}
+
+export function registerGatewayCommands(program: Command): void {
+  program
+    .command('gateway')
+    .description('run the Gateway: the data plane next to the apps')
+    .requiredOption('-c, --config <file>', 'gateway config (JSON)')
+    .option('--no-harden', 'keep the process dumpable (debugging only)')
+    .action(async (flags: { config: string; harden: boolean }) => {
+      if (flags.harden) hardenProcess();
+      const running = await startGateway(loadGatewayConfig(flags.config));
+      console.log(JSON.stringify({ event: 'gateway.listening', port: running.server.port }));
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        running.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+
+  const token = program.command('token').description('app tokens (a token maps to one tenant and its services)');
+  token
+    .command('create')
+    .requiredOption('--tenant <tenant>')
+    .option('--services <list>', 'comma-separated services, or *', '*')
+    .option('--file <tokens.json>', 'the Gateway\'s token file', '.krypton/dev/tokens.json')
+    .description('create a token and print it (only its digest is stored)')
+    .action((o: { tenant: string; services: string; file: string }) => {
+      const { token: t } = createToken(o.file, o.tenant, o.services.split(',').map((s) => s.trim()));
+      console.log(t);
+    });
+}

@@ -1,0 +1,47 @@
+/** Starts a `krypton` subcommand as its own process and waits for its "listening" line. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
+export interface Service {
+  child: ChildProcess;
+  port: number;
+  /** SIGTERM, then wait for the exit (graceful drain and zeroize). */
+  stop(): Promise<void>;
+}
+
+export async function spawnService(args: string[], event: string, opts: { env?: NodeJS.ProcessEnv; inheritStderr?: boolean } = {}): Promise<Service> {
+  const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], {
+    stdio: ['ignore', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = new RegExp(`"event":"${event}","port":(\\d+)`).exec(out);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`krypton ${args[0]} exited (${code}) before listening: ${stderr}`)));
+    setTimeout(() => reject(new Error(`krypton ${args[0]} did not start in 30 s: ${stderr}`)), 30_000).unref();
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    port,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
