@@ -1,9 +1,12 @@
 /** Starts a `krypton` subcommand as its own process and waits for its "listening" line. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+const here = dirname(fileURLToPath(import.meta.url));
+/** The compiled CLI: beside this file when built, under dist/ when this file runs from src/ (tests). */
+export const CLI = existsSync(join(here, '..', 'cli', 'main.js')) ? join(here, '..', 'cli', 'main.js') : join(here, '..', '..', 'dist', 'src', 'cli', 'main.js');
 
 export interface Service {
   child: ChildProcess;

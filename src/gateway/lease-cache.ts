@@ -11,7 +11,7 @@ import { errors, KryptonError } from '../errors.js';
 import { HpkeRecipient, type ScopeRef } from '../native/index.js';
 import type { CoreClient, CoreEvent, EventFollower } from './core-client.js';
 import { applyEvent, type EventTarget } from './lease-events.js';
-import { asKrypton, bindLease, evictEntry, isLive, newEntry, type ScopeEntry } from './scope-entry.js';
+import { asKrypton, bindLease, evictEntry, hasActive, isLive, newEntry, type ScopeEntry } from './scope-entry.js';
 
 export interface LeaseCacheOptions {
   core: CoreClient;
@@ -100,7 +100,7 @@ export class LeaseCache {
   scopeSync(tenant: string, service: string): ScopeRef | null {
     const e = this.table.get(tenant)?.get(service);
     if (e === undefined || e.ref === null) return null;
-    if (Date.now() < e.expiresAt) return e.ref;
+    if (Date.now() < e.expiresAt) return hasActive(e) ? e.ref : null;
     // The expiry timer is late (busy event loop): expire now rather than serve past the lease.
     this.expire(e);
     return null;

@@ -65,8 +65,8 @@ export class FrameProcessor {
     const decrypts: number[] = [];
     requests.forEach((r, i) => {
       if (r instanceof KryptonError) return;
-      if (r.op === 'key.create' && r.params.context === undefined) {
-        const s = String(r.params.service);
+      if (r.op === 'key.create' && r.params.context === undefined && typeof r.params.service === 'string') {
+        const s = r.params.service;
         (creates.get(s) ?? creates.set(s, []).get(s)!).push(i);
       } else if (r.op === 'key.decrypt' && r.params.context === undefined) {
         decrypts.push(i);

@@ -117,6 +117,16 @@ export function revokeVersion(e: ScopeEntry, version: number): void {
   scopes.setState(e.tenant, e.service, version, 'REVOKED');
 }
 
+/**
+ * True when the scope holds an ACTIVE version. Without one it cannot
+ * create keys, so the hot path misses and fetches the lease that carries
+ * the new ACTIVE version (after a revocation of the ACTIVE one).
+ */
+export function hasActive(e: ScopeEntry): boolean {
+  for (const state of e.versions.values()) if (state === 'ACTIVE') return true;
+  return false;
+}
+
 /** Zeroizes every key of the scope and forgets the native scope; metadata of revocations stays. */
 export function evictEntry(e: ScopeEntry): void {
   e.ref = null;
