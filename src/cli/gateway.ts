@@ -36,6 +36,8 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
     tokensFile: path(raw.tokensFile ?? 'tokens.json', 'tokensFile'),
     ...(raw.maxLeaseTtlSeconds !== undefined ? { maxLeaseTtlSeconds: Number(raw.maxLeaseTtlSeconds) } : {}),
     ...(raw.limits !== undefined ? { limits: raw.limits as GatewayConfig['limits'] } : {}),
+    ...(raw.bulkThreshold !== undefined ? { bulkThreshold: Number(raw.bulkThreshold) } : {}),
+    ...(raw.bulkThreads !== undefined ? { bulkThreads: Number(raw.bulkThreads) } : {}),
   };
 }
 

@@ -4,8 +4,9 @@
  * decrypts that share a frame go to the addon in ONE native call; a frame
  * whose leases are all held completes synchronously, without a promise.
  */
-import { errors, KryptonError } from '../errors.js';
+import { errors, KryptonError, type ErrorCode } from '../errors.js';
 import { blobInfo, createInto, L4_BYTES, MAX_BATCH, MAX_CONTEXT_BYTES, openBlobs, rewrapBlobs, scopes, type ScopeRef } from '../native/index.js';
+import type { BulkPool } from './bulk.js';
 import type { LeaseCache } from './lease-cache.js';
 import { allows, type TokenGrant } from './tokens.js';
 
@@ -49,6 +50,7 @@ export class FrameProcessor {
   constructor(
     private readonly cache: LeaseCache,
     private readonly onInternal: (err: unknown) => void,
+    private readonly bulk: BulkPool | null = null,
   ) {}
 
   /** Replies for a decoded frame, in request order and in the frame's shape; outcomes are pushed to `outcomes`. */
@@ -145,13 +147,7 @@ export class FrameProcessor {
     if (idx.length === 0) return;
     const counts = idx.map((i) => (reqs[i]!.params.count as number | undefined) ?? 0);
     const total = counts.reduce((sum, c) => sum + (c === 0 ? 1 : c), 0);
-    const run = (scope: ScopeRef) => {
-      const rec = scope.recordBytes;
-      const out = Buffer.allocUnsafe(total * rec);
-      for (let done = 0; done < total; done += MAX_BATCH) {
-        const n = Math.min(MAX_BATCH, total - done);
-        createInto(scope, n, undefined, out.subarray(done * rec, (done + n) * rec));
-      }
+    const reply = (out: Buffer, rec: number) => {
       let at = 0;
       idx.forEach((i, k) => {
         const key = (j: number) => ({ plaintext: out.subarray(j * rec, j * rec + L4_BYTES), blob: out.subarray(j * rec + L4_BYTES, (j + 1) * rec) });
@@ -162,10 +158,25 @@ export class FrameProcessor {
         obs('key.create', 'ok');
       });
     };
+    const run = (scope: ScopeRef): void | Promise<void> => {
+      const rec = scope.recordBytes;
+      if (this.bulk !== null && total >= this.bulk.threshold && total <= MAX_BATCH) {
+        return this.bulk.run({ op: 'create', tenant: grant.tenant, service, count: total }).then((r) => {
+          if (r.op !== 'create') throw errors.internal();
+          reply(Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength), r.recordBytes);
+        });
+      }
+      const out = Buffer.allocUnsafe(total * rec);
+      for (let done = 0; done < total; done += MAX_BATCH) {
+        const n = Math.min(MAX_BATCH, total - done);
+        createInto(scope, n, undefined, out.subarray(done * rec, (done + n) * rec));
+      }
+      reply(out, rec);
+    };
     try {
       const scope = this.scopeFor(grant, service);
-      if (scope instanceof Promise) waits.push(scope.then(run).catch((e: unknown) => fail(e, idx)));
-      else run(scope);
+      const done = scope instanceof Promise ? scope.then(run) : run(scope);
+      if (done instanceof Promise) waits.push(done.catch((e: unknown) => fail(e, idx)));
     } catch (e) {
       fail(e, idx);
     }
@@ -202,6 +213,21 @@ export class FrameProcessor {
         }
       });
     };
+    if (this.bulk !== null && all.length >= this.bulk.blobThreshold) {
+      waits.push(
+        this.bulk.run({ op: 'open', tenant: grant.tenant, blobs: all }).then(async (r) => {
+          if (r.op !== 'open') throw errors.internal();
+          const results = r.results.map((x) => (x instanceof Uint8Array ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : new KryptonError(x.code as ErrorCode)));
+          const misses = results.map((x, j) => (x instanceof KryptonError && x.code === 'INVALID_BLOB' ? j : -1)).filter((j) => j >= 0);
+          if (misses.length > 0) {
+            const retried = await this.retryAfterLease(grant, misses.map((j) => all[j]!));
+            misses.forEach((j, k) => (results[j] = retried[k]!));
+          }
+          finish(results);
+        }),
+      );
+      return;
+    }
     const first = openBlobs(grant.tenant, all);
     const misses = first.map((r, j) => (r instanceof KryptonError && r.code === 'INVALID_BLOB' ? j : -1)).filter((j) => j >= 0);
     if (misses.length === 0) return finish(first);

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { ERROR_CATALOGUE, errors, KryptonError, type ErrorCode } from '../errors.js';
 import { PROMETHEUS_CONTENT_TYPE, type Histogram, type HistogramChild, type Registry } from '../metrics/registry.js';
+import type { BulkPool } from './bulk.js';
 import { packr, paramsFromJson, resultToJson, unpackr } from './codec.js';
 import type { LeaseCache } from './lease-cache.js';
 import { scanMsgpack } from './msgpack-scan.js';
@@ -60,6 +61,8 @@ export interface GatewayServerOptions {
   metrics: Registry;
   log: Logger;
   limits?: Partial<GatewayLimits>;
+  /** Worker threads for bulk requests (at or above its threshold); null runs everything inline. */
+  bulk?: BulkPool | null;
 }
 
 function statusLine(code: ErrorCode): string {
@@ -85,7 +88,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     }
   };
   const rejected = opts.metrics.counter('krypton_gateway_frames_rejected_total', 'Frames refused before decoding', ['reason']);
-  const processor = new FrameProcessor(cache, (err) => log.error({ err }, 'internal error'));
+  const processor = new FrameProcessor(cache, (err) => log.error({ err }, 'internal error'), opts.bulk ?? null);
   const open = new Set<WebSocket<Conn>>();
   let pending = 0;
   let draining = false;

@@ -4,9 +4,11 @@
  * zeroize every leased key).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { Registry } from '../metrics/registry.js';
 import { startContextSweeper, storeStats } from '../native/index.js';
+import { BulkPool } from './bulk.js';
 import { CoreClient } from './core-client.js';
 import { LeaseCache } from './lease-cache.js';
 import { startGatewayServer, type GatewayLimits, type GatewayServer } from './server.js';
@@ -22,7 +24,16 @@ export interface GatewayConfig {
   tokensFile: string;
   maxLeaseTtlSeconds?: number;
   limits?: Partial<GatewayLimits>;
+  /** Keys or blobs per request from which work moves to Piscina threads (0 disables; default 1024). */
+  bulkThreshold?: number;
+  bulkThreads?: number;
 }
+
+/**
+ * Below this many keys a request is faster inline (~0.25 us a key, so 1,024
+ * keys block the loop ~0.3 ms) than the 60-180 us hand-off to a thread.
+ */
+export const DEFAULT_BULK_THRESHOLD = 1024;
 
 export interface RunningGateway {
   server: GatewayServer;
@@ -61,7 +72,11 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     return held.length === 0 ? 0 : Math.max(...held.map((s) => s.leaseAgeMs)) / 1000;
   });
 
+  const threshold = config.bulkThreshold ?? DEFAULT_BULK_THRESHOLD;
+  const bulkTasks = metrics.counter('krypton_gateway_bulk_tasks_total', 'Requests handed to Piscina worker threads', ['op']);
+  const bulk = threshold > 0 ? new BulkPool(threshold, config.bulkThreads ?? Math.max(1, availableParallelism() - 1), (op) => bulkTasks.inc({ op })) : null;
   const server = await startGatewayServer({
+    bulk,
     host: config.host,
     port: config.port,
     tokens,
@@ -79,6 +94,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     stop: async () => {
       await server.close();
       sweeper.stop();
+      await bulk?.destroy();
       cache.stop(); // evicts every scope: leased keys are zeroized
       await core.close();
       log.info('gateway stopped; keys zeroized');

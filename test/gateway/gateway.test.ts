@@ -229,3 +229,27 @@ describe('the Gateway when the Core goes away', () => {
   });
 });
 
+
+describe('bulk requests', () => {
+  it('creates of count >= 1024 and opens of >= 256 blobs run on Piscina threads; small ones inline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krypton-gw-bulk-'));
+    const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
+    const c = await connect(stack.gatewayUrl, stack.token);
+    try {
+      const big = ok(await c.call([1, 'key.create', { service: 'app', count: 2048 }]));
+      const keys = big.keys as { plaintext: Buffer; blob: Buffer }[];
+      expect(keys).toHaveLength(2048);
+      const opened = ok(await c.call([2, 'key.decrypt', { blobs: keys.slice(0, 500).map((k) => k.blob) }])); // >= 256: a worker opens them
+      expect((opened.plaintexts as Buffer[]).every((p, i) => p.equals(keys[i]!.plaintext))).toBe(true);
+      const small = ok(await c.call([3, 'key.decrypt', { blob: keys[2047]!.blob }]));
+      expect(small.plaintext.equals(keys[2047]!.plaintext)).toBe(true);
+      const metrics = await (await fetch(`http://127.0.0.1:${stack.gateway.port}/metrics`)).text();
+      expect(metrics).toContain('krypton_gateway_bulk_tasks_total{op="create"} 1');
+      expect(metrics).toContain('krypton_gateway_bulk_tasks_total{op="open"} 1');
+    } finally {
+      c.close();
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
