@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { errors } from '../errors.js';
 import { startGateway, type GatewayConfig } from '../gateway/service.js';
+import { startThreadedGateway } from '../gateway/threads.js';
 import { createToken } from '../gateway/tokens.js';
 import { hardenProcess } from '../native/index.js';
 
@@ -46,11 +47,18 @@ export function registerGatewayCommands(program: Command): void {
     .command('gateway')
     .description('run the Gateway: the data plane next to the apps')
     .requiredOption('-c, --config <file>', 'gateway config (JSON)')
+    .option('--threads <n>', 'one uWS app per worker thread on the same port', '1')
     .option('--no-harden', 'keep the process dumpable (debugging only)')
-    .action(async (flags: { config: string; harden: boolean }) => {
+    .action(async (flags: { config: string; threads: string; harden: boolean }) => {
       if (flags.harden) hardenProcess();
-      const running = await startGateway(loadGatewayConfig(flags.config));
-      console.log(JSON.stringify({ event: 'gateway.listening', port: running.server.port }));
+      const threads = Number(flags.threads);
+      if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw errors.badRequest('--threads must be 1..64');
+      const config = loadGatewayConfig(flags.config);
+      const running =
+        threads === 1
+          ? await startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop }))
+          : await startThreadedGateway(config, threads);
+      console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
       let stopping = false;
       const stop = () => {
         if (stopping) return;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareDevCore, spawnDevCore } from '../../src/dev/core-process.js';
+import { spawnService } from '../../src/dev/spawn.js';
 import { startDevStack, type DevStack } from '../../src/dev/stack.js';
 import { createToken } from '../../src/gateway/tokens.js';
 import { connect, type WsClient } from './ws-fixture.js';
@@ -251,5 +252,28 @@ describe('bulk requests', () => {
       await stack.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('--threads', () => {
+  it('runs one uWS app per worker thread on one port; every connection is served; SIGTERM stops cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krypton-gw-threads-'));
+    const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
+    const threaded = await spawnService(['gateway', '--config', join(dir, 'gateway.json'), '--threads', '2'], 'gateway.listening', {
+      env: { KRYPTON_GATEWAY_PORT: '0' },
+    });
+    try {
+      const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${threaded.port}/v1/ws`, stack.token)));
+      for (const [i, c] of clients.entries()) {
+        const k = ok(await c.call([i, 'key.create', { service: 'app' }]));
+        expect(ok(await c.call([i, 'key.decrypt', { blob: k.blob }])).plaintext.equals(k.plaintext)).toBe(true);
+        c.close();
+      }
+    } finally {
+      await threaded.stop();
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(threaded.child.exitCode).toBe(0);
   });
 });
