@@ -15,11 +15,19 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+// A safety net: services never outlive the process that started them.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export async function spawnService(args: string[], event: string, opts: { env?: NodeJS.ProcessEnv; inheritStderr?: boolean } = {}): Promise<Service> {
   const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], {
     stdio: ['ignore', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
     env: { ...process.env, ...opts.env },
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
   const port = await new Promise<number>((resolve, reject) => {

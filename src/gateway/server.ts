@@ -77,13 +77,15 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     'Gateway request latency, from frame arrival to the reply handed to the socket',
     ['op', 'outcome'],
   );
-  const series = new Map<string, HistogramChild>();
+  // Series by op, then outcome: observing allocates nothing once a pair was seen.
+  const series = new Map<string, Map<string, HistogramChild>>();
   const observe = (outcomes: Outcomes, t0: bigint) => {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     for (const [op, outcome] of outcomes) {
-      const key = `${op}\u0000${outcome}`;
-      let s = series.get(key);
-      if (s === undefined) series.set(key, (s = histogram.child({ op, outcome })));
+      let byOutcome = series.get(op);
+      if (byOutcome === undefined) series.set(op, (byOutcome = new Map()));
+      let s = byOutcome.get(outcome);
+      if (s === undefined) byOutcome.set(outcome, (s = histogram.child({ op, outcome })));
       s.observe(seconds);
     }
   };

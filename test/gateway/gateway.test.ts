@@ -259,21 +259,22 @@ describe('--threads', () => {
   it('runs one uWS app per worker thread on one port; every connection is served; SIGTERM stops cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'krypton-gw-threads-'));
     const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
-    const threaded = await spawnService(['gateway', '--config', join(dir, 'gateway.json'), '--threads', '2'], 'gateway.listening', {
-      env: { KRYPTON_GATEWAY_PORT: '0' },
-    });
+    let threaded: Awaited<ReturnType<typeof spawnService>> | undefined;
     try {
-      const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${threaded.port}/v1/ws`, stack.token)));
+      threaded = await spawnService(['gateway', '--config', join(dir, 'gateway.json'), '--threads', '2'], 'gateway.listening', {
+        env: { KRYPTON_GATEWAY_PORT: '0' },
+      });
+      const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${threaded!.port}/v1/ws`, stack.token)));
       for (const [i, c] of clients.entries()) {
         const k = ok(await c.call([i, 'key.create', { service: 'app' }]));
         expect(ok(await c.call([i, 'key.decrypt', { blob: k.blob }])).plaintext.equals(k.plaintext)).toBe(true);
         c.close();
       }
     } finally {
-      await threaded.stop();
+      await threaded?.stop();
       await stack.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(threaded.child.exitCode).toBe(0);
+    expect(threaded!.child.exitCode).toBe(0);
   });
 });
