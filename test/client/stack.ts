@@ -3,7 +3,7 @@
  * from the COMPILED dist (its CLI path is relative to its own file), so it
  * is loaded from dist at run time; its types come from src.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,8 +17,12 @@ async function fromDist<T>(rel: string): Promise<T> {
 }
 
 export interface TestStack extends DevStack {
-  /** Stops the running Gateway process and starts a new one on the same port and config. */
-  restartGateway(): Promise<void>;
+  /**
+   * Stops the running Gateway process and starts a new one with the same
+   * config; returns its port. The port is a fresh one: see reconnect.test.ts
+   * for why clients reach it through a proxy.
+   */
+  restartGateway(): Promise<number>;
   /** Rotates service `app`; returns the new ACTIVE version. */
   rotate(service?: string): Promise<number>;
 }
@@ -28,9 +32,7 @@ export async function startStack(): Promise<TestStack> {
   const { startDevStack } = await fromDist<{ startDevStack: typeof StartDevStack }>('src/dev/stack.js');
   const { spawnService } = await fromDist<{ spawnService: typeof SpawnService }>('src/dev/spawn.js');
   const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
-  // Pin the port the Gateway got, so a restarted one listens where clients dial.
   const config = join(dir, 'gateway.json');
-  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), port: stack.gateway.port }, null, 2));
   let gateway: Service = stack.gateway;
   return {
     ...stack,
@@ -40,6 +42,7 @@ export async function startStack(): Promise<TestStack> {
     restartGateway: async () => {
       await gateway.stop();
       gateway = await spawnService(['gateway', '--config', config], 'gateway.listening');
+      return gateway.port;
     },
     rotate: async (service = 'app') => {
       const r = await stack.core.client('admin').request<{ version: number }>('POST', `/v1/admin/tenants/demo/services/${service}/rotate`);
