@@ -1,5 +1,6 @@
 /** Envelope helpers and the example in examples/envelope.ts, against the real local stack. */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,14 @@ describe('envelopes', () => {
 describe('examples/envelope.ts', () => {
   it('runs (imported)', async () => {
     expect(await runExample(stack.gatewayUrl, stack.token)).toBe('ada@example.com');
+  });
+
+  it('is the example docs/client.md shows, verbatim', () => {
+    const example = readFileSync(join(ROOT, 'examples', 'envelope.ts'), 'utf8');
+    const start = example.indexOf("import { KryptonClient");
+    const end = example.indexOf('\n}\n', example.indexOf('export async function run')) + 2;
+    const body = example.slice(start, end); // from the client import to the end of run()
+    expect(readFileSync(join(ROOT, 'docs', 'client.md'), 'utf8')).toContain(body);
   });
 
   it('runs as documented in docs/client.md (compiled, its own process)', async () => {

@@ -10,6 +10,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KryptonClient, KryptonConnectionError } from '../../src/client/index.js';
+import { join } from 'node:path';
+import { createToken } from '../../src/gateway/tokens.js';
 import { startTcpProxy, type TcpProxy } from '../gateway/tcp-proxy.js';
 import { startStack, type TestStack } from './stack.js';
 
@@ -66,5 +68,18 @@ it('a call that outlives requestTimeoutMs while the Gateway is unreachable fails
     expect(client.stats().reconnects).toBeGreaterThanOrEqual(1);
   } finally {
     await client.close();
+  }
+});
+
+it('a token limited to other services is FORBIDDEN (tokens are read when the Gateway starts: restart it)', async () => {
+  const { token } = createToken(join(stack.dir, 'tokens.json'), 'demo', ['billing']);
+  proxy.retarget(await stack.restartGateway());
+  const limited = await KryptonClient.connect({ url, token });
+  try {
+    const err = await limited.createKey('app').catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(KryptonConnectionError);
+    expect(err).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+  } finally {
+    await limited.close();
   }
 });
