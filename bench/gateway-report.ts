@@ -28,8 +28,19 @@ function throughputTable(rows: ThroughputRow[]): void {
   );
 }
 
-function latencyRow(name: string, l: LatencySummary | undefined, lag?: LatencySummary): Record<string, string> {
-  return { system: name, 'p50 ms': ms(l?.p50), 'p99 ms': ms(l?.p99), 'p99.9 ms': ms(l?.p999), 'max ms': ms(l?.max), 'send lag p99 ms': ms(lag?.p99) };
+type Rate = { sent: number; answered: number; timeouts: number } | undefined;
+
+function latencyRow(name: string, l: LatencySummary | undefined, rate: Rate, lag?: LatencySummary): Record<string, string> {
+  return {
+    system: name,
+    'sent/answered req/s': rate ? `${int(rate.sent)} / ${int(rate.answered)}` : '',
+    'p50 ms': ms(l?.p50),
+    'p99 ms': ms(l?.p99),
+    'p99.9 ms': ms(l?.p999),
+    'max ms': ms(l?.max),
+    'send lag p99 ms': ms(lag?.p99),
+    timeouts: rate ? String(rate.timeouts) : '',
+  };
 }
 
 export function printGatewayBench(r: GatewayBenchResult): void {
@@ -43,10 +54,10 @@ export function printGatewayBench(r: GatewayBenchResult): void {
   console.log('Client-observed latency in the same run, timed from the scheduled send (same client, same rate); added = gateway - echo');
   const added = c.addedUs;
   console.table([
-    latencyRow('gateway', c.gateway, c.gatewaySendLagUs),
-    latencyRow('uws-echo', c.echo, c.echoSendLagUs),
-    latencyRow('node-http', c.nodeHttp),
-    { system: 'added by the Gateway', 'p50 ms': ms(added?.p50), 'p99 ms': ms(added?.p99), 'p99.9 ms': ms(added?.p999), 'max ms': '', 'send lag p99 ms': '' },
+    latencyRow('gateway', c.gateway, c.rates['gateway'], c.gatewaySendLagUs),
+    latencyRow('uws-echo', c.echo, c.rates['uws-echo'], c.echoSendLagUs),
+    latencyRow('node-http', c.nodeHttp, c.rates['node-http']),
+    { system: 'added by the Gateway', 'p50 ms': ms(added?.p50), 'p99 ms': ms(added?.p99), 'p99.9 ms': ms(added?.p999) },
   ]);
 
   console.log(`\nGateway 2/3: closed-loop maximum, single key.create per request (${o.closedSec} s per system after ${o.warmupSec} s warm-up)`);

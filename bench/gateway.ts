@@ -67,6 +67,8 @@ export interface ClientLatency {
   addedUs?: { p50: number; p99: number; p999: number };
   gatewaySendLagUs?: LatencySummary;
   echoSendLagUs?: LatencySummary;
+  /** Per system: req/s sent and answered, and requests never answered (a system that cannot keep the rate shows here). */
+  rates: Record<string, { sent: number; answered: number; timeouts: number }>;
 }
 
 export interface ThroughputRow {
@@ -170,6 +172,9 @@ function clientLatency(open: CompareResult, rate: number): ClientLatency {
       : {}),
     ...(gw?.sendLagUs ? { gatewaySendLagUs: gw.sendLagUs } : {}),
     ...(echo?.sendLagUs ? { echoSendLagUs: echo.sendLagUs } : {}),
+    rates: Object.fromEntries(
+      open.results.filter((x) => x.report !== undefined).map((x) => [x.target, { sent: x.report!.sentRate ?? 0, answered: x.report!.opsPerSec, timeouts: x.report!.timeouts }]),
+    ),
   };
 }
 
