@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAddonBench, type AddonRow } from './addon.js';
 import { runCoreBench, type CoreBenchResult } from './core.js';
+import { runGatewayBench } from './gateway.js';
+import { printGatewayBench, writeGatewayResults } from './gateway-report.js';
 import { formatNs } from './lib/measure.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
@@ -54,7 +56,10 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'addon.json'), JSON.stringify({ started, node: process.version, addon }, null, 2));
   writeFileSync(join(resultsDir, 'core.json'), JSON.stringify({ started, node: process.version, core }, null, 2));
-  console.log(`\nresults: ${resultsDir}/{addon,core}.json`);
+  const gateway = await runGatewayBench({ log: (l) => console.error(l) });
+  printGatewayBench(gateway);
+  const written = writeGatewayResults(gateway, resultsDir);
+  console.log(`\nresults: ${resultsDir}/{addon,core,gateway}.json\nchart:   ${written.svg}`);
 }
 
 await main();
