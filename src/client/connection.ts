@@ -112,7 +112,8 @@ export class Connection {
       this.on.open();
     });
     ws.on('message', (data, isBinary) => {
-      if (this.ws === ws && isBinary) this.on.message(data);
+      // The client never sets binaryType, so binary data arrives as one Buffer.
+      if (this.ws === ws && isBinary) this.on.message(data as Buffer);
     });
     ws.on('error', (err) => {
       this.lastError = err;

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 /**
  * The client's transport against a fake Gateway (a plain `ws` server that
  * speaks the frame format), for what the real one will not do on demand:
@@ -42,7 +43,7 @@ async function fake(opts: { refuse?: number; hold?: boolean } = {}): Promise<Fak
   });
   await new Promise<void>((r) => server.on('listening', () => r()));
   const f: Fake = {
-    url: `ws://127.0.0.1:${server.address().port}/v1/ws`,
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/ws`,
     frames: [],
     connections: 0,
     mode: 'reply',

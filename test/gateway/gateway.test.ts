@@ -146,7 +146,7 @@ describe('the Gateway through the real processes', () => {
     socket.pause();
     const closed = new Promise<number>((r) => slow.ws.once('close', (code: number) => r(code)));
     const frame = pack([1, 'key.create', { service: 'app', count: 4096 }]); // ~500 KB per reply
-    for (let i = 0; i < 200 && slow.ws.readyState === slow.ws.OPEN; i++) {
+    for (let i = 0; i < 200 && slow.ws.readyState === 1; i++) {
       slow.ws.send(frame);
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -19,7 +19,7 @@ export function connect(url: string, token?: string): Promise<WsClient> {
     ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
     ws.once('error', reject);
     ws.once('open', () => {
-      const send = (data: Uint8Array | string) =>
+      const send = (data: Uint8Array | string): Promise<unknown> =>
         new Promise<unknown>((res) => {
           waiting.push(res);
           ws.send(data);
