@@ -7,6 +7,7 @@
 import { errors, KryptonError, type ErrorCode } from '../errors.js';
 import { blobInfo, createInto, L4_BYTES, MAX_BATCH, MAX_CONTEXT_BYTES, openBlobs, rewrapBlobs, scopes, type ScopeRef } from '../native/index.js';
 import type { BulkPool } from './bulk.js';
+import { encodeCreateReply, type EncodedFrame } from './reply-encoding.js';
 import type { LeaseCache } from './lease-cache.js';
 import { allows, type TokenGrant } from './tokens.js';
 
@@ -116,28 +117,31 @@ export class FrameProcessor {
   }
 
   /**
-   * The most common frame, one `[id, 'key.create', {service}]` whose scope is
-   * leased, without the planning of a general frame; undefined otherwise.
+   * The most common frames, one `[id, 'key.create', {service, count?}]`
+   * whose scope is leased: made and encoded without the planning of a
+   * general frame; undefined when the frame is anything else.
    */
-  private singleCreate(grant: TokenGrant, frame: unknown, outcomes: Outcomes): unknown {
+  private singleCreate(grant: TokenGrant, frame: unknown, outcomes: Outcomes): EncodedFrame | undefined {
     if (!Array.isArray(frame) || frame.length !== 3 || frame[1] !== 'key.create') return undefined;
     const id: unknown = frame[0];
     const params = frame[2] as Record<string, unknown> | null;
     if ((typeof id !== 'number' && typeof id !== 'string') || typeof params !== 'object' || params === null) return undefined;
-    const service = params.service;
-    if (typeof service !== 'string' || params.count !== undefined || params.context !== undefined) return undefined;
-    if (!allows(grant, service)) return undefined;
+    const { service, count } = params;
+    if (typeof service !== 'string' || params.context !== undefined) return undefined;
+    if (count !== undefined && (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_BATCH)) return undefined;
+    const n = (count as number | undefined) ?? 1;
+    if (!allows(grant, service) || (this.bulk !== null && n >= this.bulk.threshold)) return undefined;
     const scope = this.cache.scopeSync(grant.tenant, service);
     if (scope === null) return undefined;
     const rec = scope.recordBytes;
-    const out = Buffer.allocUnsafe(rec);
+    const records = Buffer.allocUnsafe(n * rec);
     try {
-      createInto(scope, 1, undefined, out);
+      createInto(scope, n, undefined, records);
     } catch {
       return undefined; // the general path reports (or recovers from) it
     }
     outcomes.push(['key.create', 'ok']);
-    return [id, 0, { plaintext: out.subarray(0, L4_BYTES), blob: out.subarray(L4_BYTES, rec) }];
+    return encodeCreateReply(id, records, rec, count as number | undefined);
   }
 
   private parse(r: unknown): Request | KryptonError {

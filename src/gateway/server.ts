@@ -17,6 +17,7 @@ import { packr, paramsFromJson, resultToJson, unpackr } from './codec.js';
 import type { LeaseCache } from './lease-cache.js';
 import { scanMsgpack } from './msgpack-scan.js';
 import { FrameProcessor, type Outcomes } from './ops.js';
+import { EncodedFrame } from './reply-encoding.js';
 import type { TokenGrant, TokenStore } from './tokens.js';
 import { uws, type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 
@@ -161,7 +162,9 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         return;
       }
       if (conn.inflight >= limits.maxInflightPerConnection) {
-        ws.send(errorFrame('OVERLOADED', 'too many requests in flight on this connection'), true);
+        // Decoded, so each request can be refused under its own id.
+        const refuse = (r: unknown) => [Array.isArray(r) ? (r[0] ?? null) : null, 1, { code: 'OVERLOADED', message: 'too many requests in flight on this connection' }];
+        ws.send(packr.pack(Array.isArray(frame) && Array.isArray(frame[0]) ? frame.map(refuse) : refuse(frame)), true);
         observe([['frame', 'OVERLOADED']], t0);
         return;
       }
@@ -175,7 +178,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         return;
       }
       if (!(result instanceof Promise)) {
-        ws.send(packr.pack(result), true);
+        ws.send(result instanceof EncodedFrame ? result.bytes : packr.pack(result), true);
         observe(outcomes, t0);
         return;
       }
@@ -245,7 +248,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         }
         const outcomes: Outcomes = [];
         const send = (r: unknown) => {
-          const [, status, result] = r as [unknown, 0 | 1, { code: ErrorCode }];
+          const [, status, result] = (r instanceof EncodedFrame ? unpackr.unpack(r.bytes) : r) as [unknown, 0 | 1, { code: ErrorCode }];
           reply(status === 0 ? null : result.code, result, outcomes);
         };
         const r = processor.process(grant, [0, op, params], outcomes);
