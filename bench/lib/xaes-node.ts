@@ -11,9 +11,14 @@ function aes256Ecb(key: Uint8Array, block: Uint8Array): Buffer {
   return Buffer.concat([c.update(block), c.final()]);
 }
 
-/** K1 of the XAES key derivation: L = AES(K, 0^128), K1 = L << 1 (xor 0x87 on carry). */
-function deriveK1(key: Uint8Array): Buffer {
-  const l = aes256Ecb(key, Buffer.alloc(16));
+/** L of the XAES key derivation: AES-256(K, 0^128). */
+export function deriveL(key: Uint8Array): Buffer {
+  return aes256Ecb(key, Buffer.alloc(16));
+}
+
+/** K1 of the XAES key derivation: K1 = L << 1 (xor 0x87 on carry). */
+export function deriveK1(key: Uint8Array): Buffer {
+  const l = deriveL(key);
   const k1 = Buffer.alloc(16);
   for (let i = 0; i < 15; i++) k1[i] = ((l[i]! << 1) | (l[i + 1]! >> 7)) & 0xff;
   k1[15] = ((l[15]! << 1) & 0xff) ^ (l[0]! & 0x80 ? 0x87 : 0);

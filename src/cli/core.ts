@@ -9,6 +9,7 @@ import { Core } from '../core/core.js';
 import { startCore } from '../core/service.js';
 import { join } from 'node:path';
 import { hardenProcess } from '../native/index.js';
+import { stopOnSignals } from './signals.js';
 import { verifyAudit } from '../storage/audit-hash.js';
 import { openKsi } from '../storage/open.js';
 
@@ -66,14 +67,7 @@ export function registerCoreCommand(program: Command): Command {
         shares.forEach((s) => s.fill(0));
       }
       console.log(JSON.stringify({ event: 'core.listening', port: running.server.port, sealed: running.core.sealStatus().sealed }));
-      const stop = () => {
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      stopOnSignals(running.stop);
     });
   core
     .command('audit')

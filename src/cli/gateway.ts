@@ -9,6 +9,7 @@ import { startGateway, type GatewayConfig } from '../gateway/service.js';
 import { startThreadedGateway } from '../gateway/threads.js';
 import { createToken } from '../gateway/tokens.js';
 import { hardenProcess } from '../native/index.js';
+import { stopOnSignals } from './signals.js';
 
 /** Reads a gateway config (JSON; relative paths resolve against its folder). */
 export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -59,17 +60,7 @@ export function registerGatewayCommands(program: Command): void {
           ? await startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop }))
           : await startThreadedGateway(config, threads);
       console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
-      let stopping = false;
-      const stop = () => {
-        if (stopping) return;
-        stopping = true;
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      stopOnSignals(running.stop);
     });
 
   const token = program.command('token').description('app tokens (a token maps to one tenant and its services)');

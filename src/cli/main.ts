@@ -9,6 +9,7 @@ import { registerCoreCommand } from './core.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerPkiCommand } from './pki.js';
 import { selfCheck } from './selfcheck.js';
+import { stopOnSignals } from './signals.js';
 import { startDevStack } from '../dev/stack.js';
 
 const program = new Command('krypton').description('Krypton key-management data plane');
@@ -42,14 +43,7 @@ program
         'Ctrl-C stops both (drained and zeroized).',
       ].join('\n'),
     );
-    const stop = () => {
-      stack.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopOnSignals(stack.stop);
   });
 
 for (const [name, what] of [

@@ -8,19 +8,10 @@ import { ExponentialBackoff, type IBackoff } from 'cockatiel';
 import { pino, type Logger } from 'pino';
 import type { MtlsClient, StreamHandle } from '../http/client.js';
 import { MSGPACK_TYPE } from '../http/codec.js';
+import type { CoreEvent } from '../core/event-log.js';
 
-export type CoreEventType = 'rotation' | 'revocation' | 'tenant.revoked' | 'scope.deleted';
-
-/** One event as the Core sends it (src/core/event-log.ts). */
-export interface CoreEvent {
-  epoch: number;
-  type: CoreEventType;
-  tenant: string | null;
-  service: string | null;
-  version: number | null;
-  createdAt: number;
-  details: Record<string, unknown>;
-}
+/** Events are the Core's own type: one definition for both ends of the stream. */
+export type { CoreEvent, CoreEventType } from '../core/event-log.js';
 
 export type FollowState = 'connected' | 'disconnected';
 

@@ -6,11 +6,11 @@
  * the MasterKey from the unseal shares (a JS Shamir reference), and each
  * key below it by unwrapping its KSI row with node:crypto XAES.
  */
-import { createCipheriv, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { xaesOpenNode } from '../../bench/lib/xaes-node.js';
+import { deriveK1, xaesOpenNode } from '../../bench/lib/xaes-node.js';
 import { HpkeRecipient } from '../../src/native/index.js';
 import { openKsi } from '../../src/storage/open.js';
 import { gcoreFinds, which } from '../helpers/core-dump.js';
@@ -22,16 +22,6 @@ const WRAP_LABEL = Buffer.from('krypton:wrap:v1\0');
 
 function unwrap(kek: Buffer, wrapped: Buffer, aad: string): Buffer {
   return xaesOpenNode(kek, wrapped.subarray(0, 24), wrapped.subarray(24), Buffer.concat([WRAP_LABEL, Buffer.from(aad)]));
-}
-
-function xaesK1(key: Buffer): Buffer {
-  const c = createCipheriv('aes-256-ecb', key, null);
-  c.setAutoPadding(false);
-  const l = Buffer.concat([c.update(Buffer.alloc(16)), c.final()]);
-  const k1 = Buffer.alloc(16);
-  for (let i = 0; i < 15; i++) k1[i] = ((l[i]! << 1) | (l[i + 1]! >> 7)) & 0xff;
-  k1[15] = ((l[15]! << 1) & 0xff) ^ (l[0]! & 0x80 ? 0x87 : 0);
-  return k1;
 }
 
 describe.skipIf(GCORE === null)(`a running Core in a core dump${GCORE === null ? ' (gcore missing: apt-get install gdb)' : ''}`, () => {
@@ -51,7 +41,7 @@ describe.skipIf(GCORE === null)(`a running Core in a core dump${GCORE === null ?
     const { shares } = JSON.parse(readFileSync(core.unsealFile, 'utf8')) as { shares: string[] };
     const master = referenceCombine(shares.slice(1, 4).map((s) => Buffer.from(s, 'base64')));
     needles.master = master;
-    needles['master K1'] = xaesK1(master);
+    needles['master K1'] = deriveK1(master);
     needles['IVK header MAC key'] = createHmac('sha256', master).update('krypton:derive:v1\0ivk-header-mac').digest();
     const ksi = await openKsi(`sqlite:${join(core.dir, 'state', 'ksi.db')}`);
     try {
@@ -59,16 +49,16 @@ describe.skipIf(GCORE === null)(`a running Core in a core dump${GCORE === null ?
       for (const row of await ksi.read((tx) => tx.listIvks())) {
         ivks.set(row.version, unwrap(master, row.wrapped, `krypton:ivk:${row.version}`));
         needles[`IVK ${row.version}`] = ivks.get(row.version)!;
-        needles[`IVK ${row.version} K1`] = xaesK1(ivks.get(row.version)!);
+        needles[`IVK ${row.version} K1`] = deriveK1(ivks.get(row.version)!);
       }
       const [l2row] = await ksi.read((tx) => tx.listL2('acme'));
       const l2 = unwrap(ivks.get(l2row!.ivkVersion)!, l2row!.wrappedActive, `krypton:l2:acme@${l2row!.version}`);
       needles.L2 = l2;
-      needles['L2 K1'] = xaesK1(l2);
+      needles['L2 K1'] = deriveK1(l2);
       for (const row of await ksi.read((tx) => tx.listL3('acme', 'billing'))) {
         const l3 = unwrap(l2, row.wrapped, `krypton:l3:acme/billing@${row.version}`);
         needles[`L3 v${row.version}`] = l3;
-        needles[`L3 v${row.version} K1`] = xaesK1(l3);
+        needles[`L3 v${row.version} K1`] = deriveK1(l3);
       }
     } finally {
       await ksi.close();

@@ -2,11 +2,12 @@
  * A real `krypton core` process for end-to-end tests: dev PKI, config,
  * `core init` with an unseal file, then `core run`, all through the CLI.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnService } from '../../src/dev/spawn.js';
 import { createMtlsClient, type MtlsClient } from '../../src/http/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -55,25 +56,9 @@ export async function startCoreProcess(opts: { gateways?: Record<string, string[
 }
 
 export async function launch(p: { dir: string; pki: string; config: string; unsealFile: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; sealed?: boolean }): Promise<CoreProcess> {
-  const args = ['--secure-heap=65536', CLI, 'core', 'run', '--config', p.config, ...(p.sealed ? [] : ['--unseal-file', p.unsealFile]), ...(p.extraArgs ?? [])];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /"event":"core.listening","port":(\d+)/.exec(out);
-      if (m) {
-        child.stdout!.off('data', onData);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`core exited (${code}) before listening: ${stderr}`)));
-    setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 30_000).unref();
-  });
-  child.stdout!.resume();
+  const args = ['core', 'run', '--config', p.config, ...(p.sealed ? [] : ['--unseal-file', p.unsealFile]), ...(p.extraArgs ?? [])];
+  const svc = await spawnService(args, 'core.listening', p.env ? { env: p.env } : {});
+  const { child, port } = svc;
   const url = `https://127.0.0.1:${port}`;
   const clients: MtlsClient[] = [];
   const self: CoreProcess = {
@@ -94,10 +79,7 @@ export async function launch(p: { dir: string; pki: string; config: string; unse
     },
     stop: async () => {
       for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await svc.stop();
     },
     cleanup: async () => {
       await self.stop();

@@ -6,7 +6,8 @@
  * gcore, gdb and child processes, not through the addon's own word.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { deriveK1, deriveL } from '../../bench/lib/xaes-node.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -134,15 +135,7 @@ let markerFile: string;
 /** Secrets the addon derives from the marker key (XAES, C2SP): L = AES-256_K(0^128), K1 = L << 1 (^ 0x87). */
 let derived: { L: Buffer; K1: Buffer };
 
-function xaesDerived(key: Buffer): { L: Buffer; K1: Buffer } {
-  const c = createCipheriv('aes-256-ecb', key, null);
-  c.setAutoPadding(false);
-  const L = Buffer.concat([c.update(Buffer.alloc(16)), c.final()]);
-  const K1 = Buffer.alloc(16);
-  for (let i = 0; i < 15; i++) K1[i] = ((L[i]! << 1) | (L[i + 1]! >> 7)) & 0xff;
-  K1[15] = ((L[15]! << 1) & 0xff) ^ (L[0]! & 0x80 ? 0x87 : 0);
-  return { L, K1 };
-}
+const xaesDerived = (key: Buffer): { L: Buffer; K1: Buffer } => ({ L: deriveL(key), K1: deriveK1(key) });
 const children: Child[] = [];
 
 function start(mode: 'arena' | 'buffer', env: Record<string, string> = {}, prefix: string[] = []): Child {
