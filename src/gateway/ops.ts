@@ -126,8 +126,13 @@ export class FrameProcessor {
     const id: unknown = frame[0];
     const params = frame[2] as Record<string, unknown> | null;
     if ((typeof id !== 'number' && typeof id !== 'string') || typeof params !== 'object' || params === null) return undefined;
-    const { service, count } = params;
-    if (typeof service !== 'string' || params.context !== undefined) return undefined;
+    if (params.context !== undefined) return undefined;
+    return this.create(grant, id, params.service, params.count, outcomes);
+  }
+
+  /** A create under a leased scope, encoded; undefined sends it down the general path. */
+  create(grant: TokenGrant, id: number | string, service: unknown, count: unknown, outcomes: Outcomes): EncodedFrame | undefined {
+    if (typeof service !== 'string') return undefined;
     if (count !== undefined && (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_BATCH)) return undefined;
     const n = (count as number | undefined) ?? 1;
     if (!allows(grant, service) || (this.bulk !== null && n >= this.bulk.threshold)) return undefined;

@@ -15,6 +15,7 @@ import { PROMETHEUS_CONTENT_TYPE, type Histogram, type HistogramChild, type Regi
 import type { BulkPool } from './bulk.js';
 import { packr, paramsFromJson, resultToJson, unpackr } from './codec.js';
 import type { LeaseCache } from './lease-cache.js';
+import { parseFastCreate } from './fast-frame.js';
 import { scanMsgpack } from './msgpack-scan.js';
 import { FrameProcessor, type Outcomes } from './ops.js';
 import { EncodedFrame } from './reply-encoding.js';
@@ -151,9 +152,20 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         ws.send(errorFrame('BAD_REQUEST', 'frames are binary msgpack'), true);
         return;
       }
+      const bytes = new Uint8Array(message);
+      const fast = bytes.byteLength <= 96 ? parseFastCreate(bytes) : null;
+      if (fast !== null && conn.inflight < limits.maxInflightPerConnection) {
+        const outcomes: Outcomes = [];
+        const encoded = processor.create(conn.grant, fast.id, fast.service, undefined, outcomes);
+        if (encoded !== undefined) {
+          ws.send(encoded.bytes, true);
+          observe(outcomes, t0);
+          return;
+        }
+      }
       let frame: unknown;
       try {
-        frame = decode(new Uint8Array(message));
+        frame = decode(bytes);
       } catch (err) {
         const k = err instanceof KryptonError ? err : errors.badRequest('malformed msgpack');
         rejected.inc({ reason: k.code });
