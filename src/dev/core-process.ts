@@ -75,6 +75,17 @@ export interface DevCore {
   stop(): Promise<void>;
 }
 
+/** An mTLS client to url with the certificate `<pki>/<identity>.pem` of the dev PKI. */
+export function pkiClient(pki: string, url: string, identity: string): MtlsClient {
+  return createMtlsClient({
+    url,
+    cert: readFileSync(join(pki, `${identity}.pem`)),
+    key: readFileSync(join(pki, `${identity}-key.pem`)),
+    ca: readFileSync(join(pki, 'ca.pem')),
+    timeoutMs: 10_000,
+  });
+}
+
 /** Runs `krypton core run` (unsealed from the dev unseal file) and waits until it listens. */
 export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []): Promise<DevCore> {
   const svc = await spawnService(['core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], 'core.listening');
@@ -85,13 +96,7 @@ export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []
     port: svc.port,
     url,
     client: (identity) => {
-      const c = createMtlsClient({
-        url,
-        cert: readFileSync(join(paths.pki, `${identity}.pem`)),
-        key: readFileSync(join(paths.pki, `${identity}-key.pem`)),
-        ca: readFileSync(join(paths.pki, 'ca.pem')),
-        timeoutMs: 10_000,
-      });
+      const c = pkiClient(paths.pki, url, identity);
       clients.push(c);
       return c;
     },

@@ -3,12 +3,13 @@
  * `core init` with an unseal file, then `core run`, all through the CLI.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pkiClient } from '../../src/dev/core-process.js';
 import { spawnService } from '../../src/dev/spawn.js';
-import { createMtlsClient, type MtlsClient } from '../../src/http/index.js';
+import type { MtlsClient } from '../../src/http/index.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -67,13 +68,7 @@ export async function launch(p: { dir: string; pki: string; config: string; unse
     url,
     child,
     client: (name) => {
-      const c = createMtlsClient({
-        url,
-        cert: readFileSync(join(p.pki, `${name}.pem`)),
-        key: readFileSync(join(p.pki, `${name}-key.pem`)),
-        ca: readFileSync(join(p.pki, 'ca.pem')),
-        timeoutMs: 10_000,
-      });
+      const c = pkiClient(p.pki, url, name);
       clients.push(c);
       return c;
     },
