@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AmqpMesh, ATTEMPTS_HEADER, CONSUMER_HEADER, DEFAULT_AMQP_URL, REASON_HEADER } from '../../src/mesh/amqp.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { makeEvent, type OrbitalEvent } from '../../src/mesh/events.js';
+import { Outbox } from '../../src/mesh/outbox.js';
 import { captureLogger, waitFor } from './helpers.js';
 
 /**
@@ -176,6 +181,45 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     });
     await waitFor(() => got.length === 1);
     expect(got).toEqual(['queued']);
+  });
+
+  it('an outbox event written while the publisher has no broker is sent once it connects', async () => {
+    const { mesh: consumerSide } = await open(['cmk']);
+    const got: string[] = [];
+    await consumerSide.subscribe('cmk', ['Tenant.Define'], async (e) => {
+      if (e.type === 'Tenant.Define') got.push(e.payload.tenant);
+    });
+    // The Registry's own mesh, not connected yet: every publish rejects.
+    const registry = new AmqpMesh({
+      url: URL,
+      namespace: consumerSide.topology.exchange,
+      logger: captureLogger().logger,
+      initialDelayMs: 20,
+      maxDelayMs: 200,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'krypton-outbox-amqp-'));
+    const db = new Database(join(dir, 'registry.db'));
+    const outbox = new Outbox(db, { mesh: registry, logger: captureLogger().logger, initialDelayMs: 20, maxDelayMs: 200 });
+    try {
+      db.exec('CREATE TABLE tenants (tenant TEXT PRIMARY KEY)');
+      outbox.start();
+      outbox.transact((d) => {
+        d.prepare('INSERT INTO tenants (tenant) VALUES (?)').run('t1');
+        return { result: undefined, events: [makeEvent('Tenant.Define', 'registry', { tenant: 't1', action: 'onboard' })] };
+      });
+      const down = await outbox.flush();
+      expect(down).toMatchObject({ sent: 0, pending: 1 });
+      expect(down.error).toMatchObject({ code: 'INTERNAL' });
+
+      await registry.start(5_000);
+      await waitFor(() => got.length === 1 && outbox.pending() === 0, 10_000, 'the relayed event');
+      expect(got).toEqual(['t1']);
+    } finally {
+      await outbox.stop();
+      await registry.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects publish before it has connected', async () => {
