@@ -1,0 +1,63 @@
+/**
+ * The one interface of Orbital, whatever carries the events (the in-process
+ * bus or RabbitMQ). Delivery is at-least-once: a handler may see an event
+ * again (a redelivery after a crash, a retry, a duplicate publish from the
+ * outbox), so handlers must be idempotent, keyed on the event id.
+ */
+import { KryptonError } from '../errors.js';
+import type { EventType, OrbitalEvent } from './events.js';
+
+export type Handler = (event: OrbitalEvent) => Promise<void>;
+
+export interface Subscription {
+  readonly consumer: string;
+  /** Stops delivery to this handler; the consumer's queue keeps its events. */
+  cancel(): Promise<void>;
+}
+
+export interface MeshStatus {
+  connected: boolean;
+  transport: 'memory' | 'amqp';
+  published: number;
+  delivered: number;
+  /** Deliveries that failed in the handler and were queued again. */
+  retried: number;
+  deadLettered: number;
+}
+
+export interface Mesh {
+  /** Resolves once the transport holds the event durably (AMQP: the broker confirmed it). */
+  publish(event: OrbitalEvent): Promise<void>;
+  /**
+   * Creates the consumer's queue and its bindings without consuming: events
+   * of these types published from now on wait for the consumer.
+   */
+  declare(consumer: string, types: readonly EventType[]): Promise<void>;
+  /**
+   * Delivers events of these types to handler, one at a time and in order
+   * (L1.Revoke ahead of routine events). A handler that throws sees the event
+   * again, up to maxAttempts in all; then it goes to the dead letters.
+   */
+  subscribe(consumer: string, types: readonly EventType[], handler: Handler): Promise<Subscription>;
+  close(): Promise<void>;
+  status(): MeshStatus;
+}
+
+/** Deliveries per event before it is dead-lettered (the first try counts). */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** Consumer names become queue names, so they follow the id pattern. */
+export const CONSUMER_NAME = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export function meshDown(message = 'orbital: the mesh is disconnected'): KryptonError {
+  return new KryptonError('INTERNAL', message);
+}
+
+/** A dead letter as the in-process bus keeps it (AMQP keeps them in a queue). */
+export interface DeadLetter {
+  /** null when no consumer took it (an unknown or unroutable type). */
+  consumer: string | null;
+  reason: string;
+  body: string;
+  at: number;
+}
