@@ -146,7 +146,9 @@ export class FrameProcessor {
       return undefined; // the general path reports (or recovers from) it
     }
     outcomes.push(['key.create', 'ok']);
-    return encodeCreateReply(id, records, rec, count as number | undefined);
+    const reply = encodeCreateReply(id, records, rec, count as number | undefined);
+    records.fill(0); // the DEKs now live only in the reply, which the server wipes once sent
+    return reply;
   }
 
   private parse(r: unknown): Request | KryptonError {

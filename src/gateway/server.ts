@@ -159,6 +159,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         const encoded = processor.create(conn.grant, fast.id, fast.service, undefined, outcomes);
         if (encoded !== undefined) {
           ws.send(encoded.bytes, true);
+          encoded.bytes.fill(0); // uWS has copied it; no DEK stays behind in the JS heap
           observe(outcomes, t0);
           return;
         }
@@ -190,7 +191,12 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         return;
       }
       if (!(result instanceof Promise)) {
-        ws.send(result instanceof EncodedFrame ? result.bytes : packr.pack(result), true);
+        if (result instanceof EncodedFrame) {
+          ws.send(result.bytes, true);
+          result.bytes.fill(0);
+        } else {
+          ws.send(packr.pack(result), true);
+        }
         observe(outcomes, t0);
         return;
       }

@@ -3,83 +3,65 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run as runExample } from '../../examples/envelope.js';
-import { decrypt, encrypt, KryptonClient, KryptonError } from '../../src/client/index.js';
-import { ROOT, startStack, type TestStack } from './stack.js';
+import { decrypt, encrypt } from '../../src/client/index.js';
+import { ROOT, refusedWith, useStackClient } from './stack.js';
 
 const exec = promisify(execFile);
-let stack: TestStack;
-let client: KryptonClient;
+const t = useStackClient();
 
-beforeAll(async () => {
-  stack = await startStack();
-  client = await KryptonClient.connect({ url: stack.gatewayUrl, token: stack.token });
-});
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-});
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(KryptonError);
-  return (e as KryptonError).code;
-}
 
 describe('envelopes', () => {
   const data = Buffer.from('the quick brown fox jumps over the lazy dog');
 
   it('round-trips without a context', async () => {
-    const env = await client.encrypt(data, { service: 'app' });
+    const env = await t.client.encrypt(data, { service: 'app' });
     expect(env.subarray(0, 3)).toEqual(Buffer.from([0x4b, 0x45, 0x01]));
     expect(env.includes(data)).toBe(false);
-    expect((await client.decrypt(env)).equals(data)).toBe(true);
+    expect((await t.client.decrypt(env)).equals(data)).toBe(true);
     // The free functions are the same thing.
-    expect((await decrypt(client, await encrypt(client, data, { service: 'app' }))).equals(data)).toBe(true);
+    expect((await decrypt(t.client, await encrypt(t.client, data, { service: 'app' }))).equals(data)).toBe(true);
   });
 
   it('round-trips with a context, and only with that context', async () => {
     const context = Buffer.from('orders/7');
-    const env = await client.encrypt(data, { service: 'app', context });
-    expect((await client.decrypt(env, { context })).equals(data)).toBe(true);
-    expect(await refused(client.decrypt(env))).toBe('INVALID_BLOB');
-    expect(await refused(client.decrypt(env, { context: Buffer.from('orders/8') }))).toBe('INVALID_BLOB');
+    const env = await t.client.encrypt(data, { service: 'app', context });
+    expect((await t.client.decrypt(env, { context })).equals(data)).toBe(true);
+    expect(await refusedWith(t.client.decrypt(env))).toBe('INVALID_BLOB');
+    expect(await refusedWith(t.client.decrypt(env, { context: Buffer.from('orders/8') }))).toBe('INVALID_BLOB');
   });
 
   it('round-trips empty and large data', async () => {
-    expect((await client.decrypt(await client.encrypt(Buffer.alloc(0), { service: 'app' }))).length).toBe(0);
+    expect((await t.client.decrypt(await t.client.encrypt(Buffer.alloc(0), { service: 'app' }))).length).toBe(0);
     const big = Buffer.alloc(1 << 20, 7);
-    expect((await client.decrypt(await client.encrypt(big, { service: 'app' }))).equals(big)).toBe(true);
+    expect((await t.client.decrypt(await t.client.encrypt(big, { service: 'app' }))).equals(big)).toBe(true);
   });
 
   it('refuses an envelope with any byte changed, or cut short, as INVALID_BLOB', async () => {
     const context = Buffer.from('ctx');
-    const env = await client.encrypt(data, { service: 'app', context });
+    const env = await t.client.encrypt(data, { service: 'app', context });
     const codes = await Promise.all(
       Array.from({ length: env.length }, (_, i) => {
         const bad = Buffer.from(env);
         bad[i]! ^= 0x01;
-        return refused(client.decrypt(bad, { context })).then((code) => `${i}:${code}`);
+        return refusedWith(t.client.decrypt(bad, { context })).then((code) => `${i}:${code}`);
       }),
     );
     expect(codes.filter((c) => !c.endsWith(':INVALID_BLOB'))).toEqual([]);
-    for (const len of [0, 4, 20, env.length - 1]) expect(await refused(client.decrypt(env.subarray(0, len), { context }))).toBe('INVALID_BLOB');
-    expect(await refused(client.decrypt(Buffer.concat([env, Buffer.from([0])]), { context }))).toBe('INVALID_BLOB');
+    for (const len of [0, 4, 20, env.length - 1]) expect(await refusedWith(t.client.decrypt(env.subarray(0, len), { context }))).toBe('INVALID_BLOB');
+    expect(await refusedWith(t.client.decrypt(Buffer.concat([env, Buffer.from([0])]), { context }))).toBe('INVALID_BLOB');
   });
 
   it('wipes the data key once the envelope is made', async () => {
     let dek: Buffer | undefined;
     const spy = {
       createKey: async (service: string) => {
-        const k = await client.createKey(service);
+        const k = await t.client.createKey(service);
         dek = k.plaintext;
         return k;
       },
-      decryptKey: (blob: Uint8Array) => client.decryptKey(blob),
+      decryptKey: (blob: Uint8Array) => t.client.decryptKey(blob),
     };
     await encrypt(spy, data, { service: 'app' });
     expect(dek!.equals(Buffer.alloc(32))).toBe(true);
@@ -88,14 +70,14 @@ describe('envelopes', () => {
 
 describe('examples/envelope.ts', () => {
   it('runs (imported)', async () => {
-    expect(await runExample(stack.gatewayUrl, stack.token)).toBe('ada@example.com');
+    expect(await runExample(t.stack.gatewayUrl, t.stack.token)).toBe('ada@example.com');
   });
 
   it('is the example docs/client.md shows, verbatim', () => {
     const example = readFileSync(join(ROOT, 'examples', 'envelope.ts'), 'utf8');
     const start = example.indexOf("import { KryptonClient");
     const end = example.indexOf('\n}\n', example.indexOf('export async function run')) + 2;
-    const body = example.slice(start, end); // from the client import to the end of run()
+    const body = example.slice(start, end); // from the t.client import to the end of run()
     expect(readFileSync(join(ROOT, 'docs', 'client.md'), 'utf8')).toContain(body);
   });
 
@@ -103,7 +85,7 @@ describe('examples/envelope.ts', () => {
     await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'examples')], { cwd: ROOT });
     const { stdout } = await exec(process.execPath, [join(ROOT, 'dist', 'examples', 'envelope.js')], {
       cwd: ROOT,
-      env: { ...process.env, KRYPTON_URL: stack.gatewayUrl, KRYPTON_TOKEN: stack.token },
+      env: { ...process.env, KRYPTON_URL: t.stack.gatewayUrl, KRYPTON_TOKEN: t.stack.token },
       timeout: 30_000,
     });
     expect(stdout.trim()).toBe('ada@example.com');

@@ -1,19 +1,48 @@
 /**
- * The local stack for client tests. startDevStack spawns Core and Gateway
- * from the COMPILED dist (its CLI path is relative to its own file), so it
- * is loaded from dist at run time; its types come from src.
+ * The local stack for client tests (Core and Gateway processes from the
+ * compiled CLI), a client on it, and the error-code helper the tests share.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { DevStack, startDevStack as StartDevStack } from '../../src/dev/stack.js';
-import type { Service, spawnService as SpawnService } from '../../src/dev/spawn.js';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { KryptonClient, KryptonError } from '../../src/client/index.js';
+import { spawnService, type Service } from '../../src/dev/spawn.js';
+import { startDevStack, type DevStack } from '../../src/dev/stack.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-async function fromDist<T>(rel: string): Promise<T> {
-  return (await import(pathToFileURL(join(ROOT, 'dist', rel)).href)) as T;
+/** The catalogue code a call is refused with (fails the test if it is not refused with a KryptonError). */
+export async function refusedWith(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(KryptonError);
+  return (e as KryptonError).code;
+}
+
+/** A stack and a connected client for the whole test file, stopped afterwards. */
+export function useStackClient(): { readonly stack: TestStack; readonly client: KryptonClient } {
+  let stack: TestStack | undefined;
+  let client: KryptonClient | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    client = await KryptonClient.connect({ url: stack.gatewayUrl, token: stack.token });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await stack?.stop();
+  });
+  return {
+    get stack() {
+      return stack!;
+    },
+    get client() {
+      return client!;
+    },
+  };
 }
 
 export interface TestStack extends DevStack {
@@ -29,8 +58,6 @@ export interface TestStack extends DevStack {
 
 export async function startStack(): Promise<TestStack> {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-client-'));
-  const { startDevStack } = await fromDist<{ startDevStack: typeof StartDevStack }>('src/dev/stack.js');
-  const { spawnService } = await fromDist<{ spawnService: typeof SpawnService }>('src/dev/spawn.js');
   const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
   const config = join(dir, 'gateway.json');
   let gateway: Service = stack.gateway;

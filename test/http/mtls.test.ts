@@ -100,6 +100,11 @@ function clientFor(id: PemPair, extra: Partial<Parameters<typeof createMtlsClien
   });
 }
 
+/** A second server on its own port with the test routes, admitting every identity, with these limits. */
+function serverWith(limits: Parameters<typeof createMtlsServer>[0]['limits'] = {}): Promise<MtlsServer> {
+  return createMtlsServer({ key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem, routes, identity: { allowed: () => true }, limits });
+}
+
 /** Runs fn with a client and always closes the client. */
 async function withClient<T>(id: PemPair, fn: (c: MtlsClient) => Promise<T>): Promise<T> {
   const c = clientFor(id);
@@ -398,14 +403,7 @@ describe('faults', () => {
   });
 
   it('advertises the concurrent-stream limit and drops a peer that does not speak h2 at once', async () => {
-    const own = await createMtlsServer({
-      key: pki.server.keyPem,
-      cert: pki.server.certPem,
-      ca: pki.ca.certPem,
-      routes,
-      identity: { allowed: () => true },
-      limits: { maxConcurrentStreams: 7 },
-    });
+    const own = await serverWith({ maxConcurrentStreams: 7 });
     try {
       const session = rawSession(own.port, pki.ca.certPem, pki.gateway);
       const settings = await new Promise<http2.Settings>((resolve) => session.once('remoteSettings', resolve));
@@ -444,48 +442,21 @@ describe('faults', () => {
   });
 
   it('the client reconnects on the next request after its session dies', async () => {
-    const c = clientFor(pki.gateway);
-    const other = await createMtlsServer({
-      key: pki.server.keyPem,
-      cert: pki.server.certPem,
-      ca: pki.ca.certPem,
-      routes,
-      identity: { allowed: () => true },
-      limits: { sessionIdleTimeoutMs: 50 },
-    });
-    const c2 = createMtlsClient({
-      url: `https://127.0.0.1:${other.port}`,
-      key: pki.gateway.keyPem,
-      cert: pki.gateway.certPem,
-      ca: pki.ca.certPem,
-      timeoutMs: 2000,
-    });
+    const other = await serverWith({ sessionIdleTimeoutMs: 50 });
+    const c2 = clientFor(pki.gateway, { url: `https://127.0.0.1:${other.port}`, timeoutMs: 2000 });
     try {
       await expect(c2.request('GET', '/v1/whoami')).resolves.toMatchObject({ status: 200 });
       await sleep(200); // the server closes the idle session
       await expect(c2.request('GET', '/v1/whoami')).resolves.toMatchObject({ status: 200 });
     } finally {
       await c2.close();
-      await c.close();
       await other.close(500);
     }
   });
 
   it('a request that outlives the per-stream timeout is answered OVERLOADED (503)', async () => {
-    const other = await createMtlsServer({
-      key: pki.server.keyPem,
-      cert: pki.server.certPem,
-      ca: pki.ca.certPem,
-      routes,
-      identity: { allowed: () => true },
-      limits: { streamTimeoutMs: 50 },
-    });
-    const c = createMtlsClient({
-      url: `https://127.0.0.1:${other.port}`,
-      key: pki.gateway.keyPem,
-      cert: pki.gateway.certPem,
-      ca: pki.ca.certPem,
-    });
+    const other = await serverWith({ streamTimeoutMs: 50 });
+    const c = clientFor(pki.gateway, { url: `https://127.0.0.1:${other.port}` });
     try {
       await expect(c.request('POST', '/v1/slow?ms=300')).rejects.toMatchObject({ code: 'OVERLOADED', status: 503 });
     } finally {
@@ -540,13 +511,7 @@ describe('streaming routes', () => {
 
 describe('graceful close', () => {
   it('drains an in-flight request, ends open event streams and then stops accepting', async () => {
-    const own = await createMtlsServer({
-      key: pki.server.keyPem,
-      cert: pki.server.certPem,
-      ca: pki.ca.certPem,
-      routes,
-      identity: { allowed: () => true },
-    });
+    const own = await serverWith();
     const c = clientFor(pki.gateway, { url: `https://127.0.0.1:${own.port}` });
     try {
       let streamClosed: Error | undefined | 'open' = 'open';
@@ -567,13 +532,7 @@ describe('graceful close', () => {
   });
 
   it('destroys sessions whose requests outlast the drain timeout', async () => {
-    const own = await createMtlsServer({
-      key: pki.server.keyPem,
-      cert: pki.server.certPem,
-      ca: pki.ca.certPem,
-      routes,
-      identity: { allowed: () => true },
-    });
+    const own = await serverWith();
     const c = clientFor(pki.gateway, { url: `https://127.0.0.1:${own.port}` });
     try {
       const inFlight = c.request('POST', '/v1/slow?ms=2000').catch((e: unknown) => e);
