@@ -1,37 +1,24 @@
 /**
  * The transactional outbox: an actor writes the events of a state change
- * into its own SQLite database in the same transaction as the change, and a
- * relay publishes them afterwards. So an event is never lost when the broker
- * is down at the moment of the change (it waits in the table until the
- * broker is back), and never sent for a change that rolled back.
+ * into its own store (the Core's KSI, the Registry's or the CMK Server's
+ * database, on SQLite or PostgreSQL) in the same transaction as the change,
+ * and a relay publishes them afterwards. So an event is never lost when the
+ * broker is down at the moment of the change (it waits in the table until
+ * the broker is back), and never sent for a change that rolled back.
  *
  * Delivery is at-least-once: a crash between the broker's confirm and the
  * row being marked sent publishes the row again on restart, with the same
  * event id, which idempotent handlers ignore.
  */
-import type Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
+import type { OrbitalTx, OutboxRow } from '../storage/orbital-sql.js';
+import type { Store } from '../storage/store.js';
 import { Mutex } from '../storage/mutex.js';
 import { decodeEvent, encodeEvent, type OrbitalEvent } from './events.js';
 import type { Mesh } from './mesh.js';
 
-// The KSI's typings (src/storage/better-sqlite3.d.ts) cover only what the
-// KSI uses; the outbox needs db.transaction as well, which every
-// better-sqlite3 Database has.
-type TxDatabase = Database.Database & {
-  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
-};
-
-export const OUTBOX_SCHEMA = `CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,
-  body TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  sent_at INTEGER NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;`;
+export type { OutboxRow };
 
 export interface OutboxOptions {
   mesh: Mesh;
@@ -51,14 +38,7 @@ export interface FlushResult {
   error?: unknown;
 }
 
-export interface OutboxRow {
-  id: string;
-  type: string;
-  createdAt: number;
-  sentAt: number | null;
-}
-
-export class Outbox {
+export class Outbox<Tx extends OrbitalTx = OrbitalTx> {
   private readonly mesh: Mesh;
   private readonly logger: Logger;
   private readonly initialDelayMs: number;
@@ -72,7 +52,7 @@ export class Outbox {
   private failures = 0;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly store: Store<Tx>,
     options: OutboxOptions,
   ) {
     this.mesh = options.mesh;
@@ -81,45 +61,44 @@ export class Outbox {
     this.maxDelayMs = options.maxDelayMs ?? 10_000;
     this.batchSize = options.batchSize ?? 100;
     this.now = options.now ?? Date.now;
-    this.db.exec(OUTBOX_SCHEMA);
   }
 
   /**
-   * Adds an event to the outbox. Call it inside the caller's own
-   * transaction (better-sqlite3 is synchronous, so the insert joins it);
-   * `transact` does both for you.
+   * Adds an event to the outbox inside the caller's own transaction, so it
+   * commits or rolls back with the state change; call `nudge()` after the
+   * commit (or use `transact`, which does both).
    */
-  enqueue(event: OrbitalEvent): void {
+  async enqueue(tx: OrbitalTx, event: OrbitalEvent): Promise<void> {
     const checked = decodeEvent(JSON.stringify(event));
-    this.db
-      .prepare('INSERT INTO outbox (id, type, body, created_at) VALUES (?, ?, ?, ?)')
-      .run(checked.id, checked.type, encodeEvent(checked).toString('utf8'), this.now());
+    await tx.enqueueOutbox({ id: checked.id, type: checked.type, body: encodeEvent(checked).toString('utf8'), createdAt: this.now() });
   }
 
   /**
    * Runs the caller's state change and enqueues the events it yields in one
-   * SQLite transaction: both commit or neither does. `change` returns the
-   * result and the events to emit; the relay is nudged after the commit.
+   * transaction of the store: both commit or neither does. The relay is
+   * nudged after the commit.
    */
-  transact<R>(change: (db: Database.Database) => { result: R; events: OrbitalEvent[] }): R {
-    const run = (this.db as TxDatabase).transaction(() => {
-      const { result, events } = change(this.db);
-      for (const e of events) this.enqueue(e);
+  async transact<R>(change: (tx: Tx) => Promise<{ result: R; events: OrbitalEvent[] }>): Promise<R> {
+    const { result, count } = await this.store.tx(async (tx) => {
+      const { result, events } = await change(tx);
+      for (const e of events) await this.enqueue(tx, e);
       return { result, count: events.length };
     });
-    const { result, count } = run();
-    if (count > 0 && this.running) this.schedule(0);
+    if (count > 0) this.nudge();
     return result;
+  }
+
+  /** Asks the relay for a pass soon (after a commit that enqueued events). */
+  nudge(): void {
+    if (this.running) this.schedule(0);
   }
 
   /** Publishes every unsent row, oldest first, stopping at the first failure. */
   flush(): Promise<FlushResult> {
     return this.mutex.run(async () => {
       let sent = 0;
-      const select = this.db.prepare('SELECT id, body FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
-      const mark = this.db.prepare('UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL');
       for (;;) {
-        const rows = select.all(this.batchSize) as Array<{ id: string; body: string }>;
+        const rows = await this.store.read((tx) => tx.unsentOutbox(this.batchSize));
         if (rows.length === 0) return { sent, pending: 0 };
         for (const row of rows) {
           let event: OrbitalEvent;
@@ -133,33 +112,28 @@ export class Outbox {
           try {
             await this.mesh.publish(event);
           } catch (error) {
-            return { sent, pending: this.pending(), error };
+            return { sent, pending: await this.pending(), error };
           }
           // Marked only after the transport confirmed: ordering is kept, and
           // a failure in between means a re-send, never a loss.
-          mark.run(this.now(), row.id);
+          await this.store.tx((tx) => tx.markOutboxSent(row.id, this.now()));
           sent++;
         }
       }
     });
   }
 
-  pending(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL').get() as { n: number }).n;
+  pending(): Promise<number> {
+    return this.store.read((tx) => tx.countUnsentOutbox());
   }
 
-  rows(): OutboxRow[] {
-    return (this.db.prepare('SELECT id, type, created_at, sent_at FROM outbox ORDER BY seq').all() as Array<{
-      id: string;
-      type: string;
-      created_at: number;
-      sent_at: number | null;
-    }>).map((r) => ({ id: r.id, type: r.type, createdAt: r.created_at, sentAt: r.sent_at }));
+  rows(limit = 10_000): Promise<OutboxRow[]> {
+    return this.store.read((tx) => tx.listOutbox(limit));
   }
 
   /** Deletes rows sent before `before` (ms), so the table does not grow forever. */
-  prune(before: number): number {
-    return this.db.prepare('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?').run(before).changes;
+  prune(before: number): Promise<number> {
+    return this.store.tx((tx) => tx.pruneOutbox(before));
   }
 
   /** Starts the relay: a pass now, after every transact, and with backoff while the mesh is down. */
@@ -197,7 +171,7 @@ export class Outbox {
     try {
       result = await this.flush();
     } catch (err) {
-      result = { sent: 0, pending: this.pending(), error: err };
+      result = { sent: 0, pending: await this.pending().catch(() => -1), error: err };
     }
     if (result.error === undefined) {
       this.failures = 0;

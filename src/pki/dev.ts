@@ -1,7 +1,7 @@
 /**
  * The development PKI under `.krypton/dev/pki/` (DESIGN.md section 1): one
- * CA, the Core's server certificate and client certificates for the Gateway
- * and the admin. Running it again reuses the CA and every certificate that is
+ * CA, server certificates for the Core, the Registry and the CMK Server, and
+ * client certificates for the Gateway and the admin. Running it again reuses the CA and every certificate that is
  * still right, so a running Core and Gateway keep trusting each other.
  */
 import { X509Certificate } from 'node:crypto';
@@ -30,6 +30,8 @@ export interface LeafSpec {
 
 export const DEV_LEAVES: readonly LeafSpec[] = [
   { name: 'core', spiffePath: '/core', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
+  { name: 'registry', spiffePath: '/registry', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
+  { name: 'cmk', spiffePath: '/cmk', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
   { name: 'gateway', spiffePath: '/gateway/default', usage: 'client' },
   { name: 'admin', spiffePath: '/admin', usage: 'client' },
 ];

@@ -9,6 +9,8 @@
  * - at most one ACTIVE L3 version per (tenant, service);
  * - audit rows are append-only and hash-chained (see appendAudit).
  */
+import type { OrbitalTx } from './orbital-sql.js';
+import type { Store } from './store.js';
 
 export type IvkState = 'ACTIVE' | 'GRACE' | 'DEPRECATED' | 'REVOKED';
 export type L3State = 'ACTIVE' | 'DECRYPT_ONLY' | 'REVOKED';
@@ -114,8 +116,8 @@ export interface AuditRow extends AuditEntry {
   hash: string;
 }
 
-/** Reads and writes, all inside one transaction. */
-export interface KsiTx {
+/** Reads and writes, all inside one transaction (with the Orbital outbox and handled ids). */
+export interface KsiTx extends OrbitalTx {
   getMaster(): Promise<MasterRow | null>;
   putMaster(row: MasterRow): Promise<void>;
 
@@ -158,18 +160,5 @@ export interface KsiTx {
   auditSince(since: number, limit: number): Promise<AuditRow[]>;
 }
 
-export interface Ksi {
-  readonly kind: 'sqlite' | 'postgres';
-  /** Creates the schema if needed. */
-  init(): Promise<void>;
-  /**
-   * Runs fn in one serializable transaction: committed if fn resolves,
-   * rolled back if it throws. Transactions do not interleave.
-   */
-  tx<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T>;
-  /** Read-only convenience: fn in a transaction. */
-  read<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T>;
-  /** True when the store answers (for readiness). */
-  ping(): Promise<boolean>;
-  close(): Promise<void>;
-}
+/** The KSI is a Store whose transactions are KsiTx. */
+export type Ksi = Store<KsiTx>;

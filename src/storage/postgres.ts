@@ -1,13 +1,14 @@
 import pg from 'pg';
 import { errors } from '../errors.js';
-import type { Ksi, KsiTx } from './ksi.js';
+import type { KsiTx } from './ksi.js';
 import { Mutex } from './mutex.js';
-import { POSTGRES_AUDIT_TRIGGERS, POSTGRES_DIALECT, schemaStatements } from './schema.js';
-import { SqlKsiTx, type SqlExec, type SqlParam, type TxState } from './sql-tx.js';
+import { KSI_SCHEMA, POSTGRES_DIALECT } from './schema.js';
+import type { SqlExec, SqlParam, TxState } from './sql-base.js';
+import type { Store, StoreSchema } from './store.js';
 import { driverCode, storageError } from './storage-error.js';
 import { assertNotNested, runInTx } from './tx-guard.js';
 
-export interface PostgresKsiOptions {
+export interface PostgresStoreOptions {
   connectionString: string;
   /** Schema to create and use (search_path of every connection); default: the server's. */
   schema?: string;
@@ -72,7 +73,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * In-process, transactions are also queued on a mutex, like SQLite's, so
  * both engines behave the same and retries only arise between processes.
  */
-export class PostgresKsi implements Ksi {
+export class PostgresStore<Tx> implements Store<Tx> {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly mutex = new Mutex();
@@ -82,7 +83,10 @@ export class PostgresKsi implements Ksi {
   /** Transactions re-run after a serialization failure or deadlock (for metrics). */
   retries = 0;
 
-  constructor(options: PostgresKsiOptions) {
+  constructor(
+    options: PostgresStoreOptions,
+    private readonly definition: StoreSchema<Tx>,
+  ) {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
       throw errors.badRequest('the PostgreSQL schema name must match [a-z_][a-z0-9_]*');
     }
@@ -98,7 +102,7 @@ export class PostgresKsi implements Ksi {
       query_timeout: statementTimeout + 5_000,
       idle_in_transaction_session_timeout: options.idleInTxTimeoutMs ?? 60_000,
       idleTimeoutMillis: 30_000,
-      application_name: 'krypton-ksi',
+      application_name: `krypton-${definition.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`,
       types: TYPES,
       ...(this.schema !== undefined ? { options: `-c search_path=${this.schema}` } : {}),
     });
@@ -115,7 +119,7 @@ export class PostgresKsi implements Ksi {
           await client.query('BEGIN');
           await client.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK_KEY]);
           if (this.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-          for (const sql of [...schemaStatements(POSTGRES_DIALECT), ...POSTGRES_AUDIT_TRIGGERS]) await client.query(sql);
+          for (const sql of this.definition.statements(POSTGRES_DIALECT, 'postgres')) await client.query(sql);
           await client.query('COMMIT');
         } catch (err) {
           throw storageError('init', err);
@@ -124,11 +128,11 @@ export class PostgresKsi implements Ksi {
     });
   }
 
-  tx<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T> {
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.run(fn, false);
   }
 
-  read<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T> {
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.run(fn, true);
   }
 
@@ -151,7 +155,7 @@ export class PostgresKsi implements Ksi {
     });
   }
 
-  private run<T>(fn: (tx: KsiTx) => Promise<T>, readOnly: boolean): Promise<T> {
+  private run<T>(fn: (tx: Tx) => Promise<T>, readOnly: boolean): Promise<T> {
     assertNotNested(this.mutex);
     return this.mutex.run(async () => {
       for (let attempt = 1; ; attempt++) {
@@ -171,7 +175,7 @@ export class PostgresKsi implements Ksi {
   }
 
   /** One attempt: BEGIN, fn, COMMIT on one client; ROLLBACK on any failure. */
-  private attempt<T>(fn: (tx: KsiTx) => Promise<T>, readOnly: boolean): Promise<T> {
+  private attempt<T>(fn: (tx: Tx) => Promise<T>, readOnly: boolean): Promise<T> {
     return this.withClient(readOnly ? 'read' : 'tx', async (client) => {
       const state: TxState = { active: true, failed: false };
       let statementError: unknown;
@@ -196,7 +200,7 @@ export class PostgresKsi implements Ksi {
       await control(client, 'begin', readOnly ? 'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY' : 'BEGIN ISOLATION LEVEL SERIALIZABLE');
       let result: T;
       try {
-        result = await runInTx(this.mutex, state, () => fn(new SqlKsiTx(exec, state)));
+        result = await runInTx(this.mutex, state, () => fn(this.definition.makeTx(exec, state)));
       } finally {
         state.active = false;
       }
@@ -240,7 +244,14 @@ export class PostgresKsi implements Ksi {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw errors.internal('storage: the KSI is closed');
+    if (this.closed) throw errors.internal(`storage: the ${this.definition.name} is closed`);
+  }
+}
+
+/** The KSI on PostgreSQL. */
+export class PostgresKsi extends PostgresStore<KsiTx> {
+  constructor(options: PostgresStoreOptions) {
+    super(options, KSI_SCHEMA);
   }
 }
 

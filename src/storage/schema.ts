@@ -16,6 +16,10 @@
  *   append conflict and are serialized.
  * - audit: append-only, enforced by triggers (engine-specific, below).
  */
+import type { KsiTx } from './ksi.js';
+import { orbitalStatements } from './orbital-sql.js';
+import { SqlKsiTx } from './sql-tx.js';
+import type { StoreSchema } from './store.js';
 
 export interface Dialect {
   /** 32-bit-safe integers (versions, counts of shares). */
@@ -168,3 +172,14 @@ export const POSTGRES_AUDIT_TRIGGERS = [
      END IF;
    END $$`,
 ];
+
+/** The KSI: its tables, the engine's audit triggers and the Orbital tables. */
+export const KSI_SCHEMA: StoreSchema<KsiTx> = {
+  name: 'KSI',
+  statements: (d, engine) => [
+    ...schemaStatements(d),
+    ...(engine === 'sqlite' ? SQLITE_AUDIT_TRIGGERS : POSTGRES_AUDIT_TRIGGERS),
+    ...orbitalStatements(d),
+  ],
+  makeTx: (exec, state) => new SqlKsiTx(exec, state),
+};

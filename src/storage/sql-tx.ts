@@ -1,4 +1,3 @@
-import { errors } from '../errors.js';
 import { auditHash, normalizeDetails } from './audit-hash.js';
 import type {
   AuditEntry,
@@ -15,7 +14,8 @@ import type {
   TenantRow,
   TenantState,
 } from './ksi.js';
-import { storageError } from './storage-error.js';
+import { bool, buf, bufOrNull, limitOf, num, numOrNull, str, strOrNull, type SqlRecord } from './sql-base.js';
+import { SqlOrbitalTx } from './orbital-sql.js';
 
 /**
  * The KsiTx contract written once, in SQL both engines accept ('?'
@@ -23,53 +23,6 @@ import { storageError } from './storage-error.js';
  * provides. Keeping one implementation is what keeps SQLite and PostgreSQL
  * behaviourally identical.
  */
-
-export type SqlParam = string | number | boolean | Buffer | null;
-export type SqlRecord = Record<string, unknown>;
-
-export interface SqlExec {
-  /** Rows of a query. */
-  all(sql: string, params: readonly SqlParam[]): Promise<SqlRecord[]>;
-  /** Runs a statement; resolves to the number of rows it changed. */
-  run(sql: string, params: readonly SqlParam[]): Promise<number>;
-}
-
-/**
- * Lifecycle of one transaction attempt. A failed statement poisons it: in
- * PostgreSQL the server aborts the transaction anyway, and SQLite (which
- * would let it continue) must behave the same, so the transaction can only
- * roll back. A tx object used after its transaction ended is refused, or it
- * would write outside any transaction.
- */
-export interface TxState {
-  active: boolean;
-  failed: boolean;
-}
-
-const num = (v: unknown): number => {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint' || typeof v === 'string') return Number(v);
-  throw errors.internal('storage: expected a number column');
-};
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
-const str = (v: unknown): string => {
-  if (typeof v === 'string') return v;
-  throw errors.internal('storage: expected a text column');
-};
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
-const buf = (v: unknown): Buffer => {
-  if (Buffer.isBuffer(v)) return v;
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  throw errors.internal('storage: expected a blob column');
-};
-const bufOrNull = (v: unknown): Buffer | null => (v === null || v === undefined ? null : buf(v));
-const bool = (v: unknown): boolean => v === true || v === 1 || v === 1n;
-
-/** A limit argument as a non-negative integer. */
-function limitOf(limit: number): number {
-  if (!Number.isFinite(limit) || limit < 0) throw errors.badRequest('limit must be a non-negative number');
-  return Math.floor(limit);
-}
 
 const IVK_COLS = 'version, state, created_at, grace_until, hard_expiry, wrapped, mac, wrap_count';
 const TENANT_COLS = 'tenant, state, l1_provider, l1_ref, created_at, updated_at';
@@ -147,35 +100,7 @@ function toAudit(r: SqlRecord): AuditRow {
   return row;
 }
 
-export class SqlKsiTx implements KsiTx {
-  constructor(
-    private readonly db: SqlExec,
-    private readonly state: TxState,
-  ) {}
-
-  /** Runs one operation of the transaction, translating and recording failure. */
-  private async op<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    if (!this.state.active) throw errors.internal(`storage: ${name} called after its transaction ended`);
-    if (this.state.failed) throw errors.internal(`storage: ${name} called after a failed statement; the transaction will roll back`);
-    try {
-      return await fn();
-    } catch (err) {
-      this.state.failed = true;
-      throw storageError(name, err);
-    }
-  }
-
-  private async one<T>(sql: string, params: readonly SqlParam[], map: (r: SqlRecord) => T): Promise<T | null> {
-    const rows = await this.db.all(sql, params);
-    const first = rows[0];
-    return first === undefined ? null : map(first);
-  }
-
-  /** An UPDATE that must hit exactly one row: replacing a row that does not exist is a bug upstream. */
-  private async replaceOne(what: string, sql: string, params: readonly SqlParam[]): Promise<void> {
-    const changed = await this.db.run(sql, params);
-    if (changed !== 1) throw errors.internal(`storage: no ${what} to replace`);
-  }
+export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
 
   getMaster(): Promise<MasterRow | null> {
     return this.op('getMaster', () =>

@@ -1,20 +1,21 @@
 import { realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
-import type { Ksi, KsiTx } from './ksi.js';
+import type { KsiTx } from './ksi.js';
 import { Mutex } from './mutex.js';
-import { SQLITE_AUDIT_TRIGGERS, SQLITE_DIALECT, schemaStatements } from './schema.js';
-import { SqlKsiTx, type SqlExec, type SqlParam, type SqlRecord, type TxState } from './sql-tx.js';
+import { KSI_SCHEMA, SQLITE_DIALECT } from './schema.js';
+import type { SqlExec, SqlParam, SqlRecord, TxState } from './sql-base.js';
+import type { Store, StoreSchema } from './store.js';
 import { storageError } from './storage-error.js';
 import { assertNotNested, runInTx } from './tx-guard.js';
 
-export interface SqliteKsiOptions {
+export interface SqliteStoreOptions {
   /** How long a writer waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
 }
 
 /**
- * The default KSI: one SQLite file, written through better-sqlite3.
+ * A store in one SQLite file (the default KSI is one), written through better-sqlite3.
  *
  * Durability: journal_mode=WAL with synchronous=FULL. A `kill -9` of this
  * process never loses a committed transaction in WAL mode (the WAL is in
@@ -32,7 +33,7 @@ export interface SqliteKsiOptions {
  * because another process wrote first (other processes wait busy_timeout).
  * SQLite transactions are serializable by construction (one writer).
  */
-export class SqliteKsi implements Ksi {
+export class SqliteStore<Tx> implements Store<Tx> {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly mutex: Mutex;
@@ -41,7 +42,8 @@ export class SqliteKsi implements Ksi {
 
   constructor(
     readonly path: string,
-    options: SqliteKsiOptions = {},
+    private readonly schema: StoreSchema<Tx>,
+    options: SqliteStoreOptions = {},
   ) {
     let db: Database.Database | undefined;
     try {
@@ -62,7 +64,7 @@ export class SqliteKsi implements Ksi {
       this.assertOpen();
       await this.exclusive('init', false, async () => {
         try {
-          for (const sql of [...schemaStatements(SQLITE_DIALECT), ...SQLITE_AUDIT_TRIGGERS]) this.db.exec(sql);
+          for (const sql of this.schema.statements(SQLITE_DIALECT, 'sqlite')) this.db.exec(sql);
         } catch (err) {
           throw storageError('init', err);
         }
@@ -70,11 +72,11 @@ export class SqliteKsi implements Ksi {
     });
   }
 
-  tx<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T> {
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.run(fn, false);
   }
 
-  read<T>(fn: (tx: KsiTx) => Promise<T>): Promise<T> {
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.run(fn, true);
   }
 
@@ -98,7 +100,7 @@ export class SqliteKsi implements Ksi {
     });
   }
 
-  private run<T>(fn: (tx: KsiTx) => Promise<T>, readOnly: boolean): Promise<T> {
+  private run<T>(fn: (tx: Tx) => Promise<T>, readOnly: boolean): Promise<T> {
     assertNotNested(this.mutex);
     return this.mutex.run(async () => {
       this.assertOpen();
@@ -106,7 +108,7 @@ export class SqliteKsi implements Ksi {
       return this.exclusive(readOnly ? 'read' : 'tx', readOnly, () =>
         runInTx(this.mutex, state, async () => {
           try {
-            return await fn(new SqlKsiTx(this.exec, state));
+            return await fn(this.schema.makeTx(this.exec, state));
           } finally {
             state.active = false;
           }
@@ -168,7 +170,14 @@ export class SqliteKsi implements Ksi {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw errors.internal('storage: the KSI is closed');
+    if (this.closed) throw errors.internal(`storage: the ${this.schema.name} is closed`);
+  }
+}
+
+/** The KSI on SQLite. */
+export class SqliteKsi extends SqliteStore<KsiTx> {
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    super(path, KSI_SCHEMA, options);
   }
 }
 

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors } from '../errors.js';
-import type { TxState } from './sql-tx.js';
+import type { TxState } from './sql-base.js';
 
 /**
  * Detects a `tx` started from inside another `tx` of the same store. With

@@ -5,7 +5,7 @@ import { AmqpMesh, ATTEMPTS_HEADER, CONSUMER_HEADER, DEFAULT_AMQP_URL, REASON_HE
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openTenantStore } from './tenant-store.js';
 import { makeEvent, type OrbitalEvent } from '../../src/mesh/events.js';
 import { Outbox } from '../../src/mesh/outbox.js';
 import { captureLogger, waitFor } from './helpers.js';
@@ -198,13 +198,12 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
       maxDelayMs: 200,
     });
     const dir = mkdtempSync(join(tmpdir(), 'krypton-outbox-amqp-'));
-    const db = new Database(join(dir, 'registry.db'));
+    const db = await openTenantStore(join(dir, 'registry.db'));
     const outbox = new Outbox(db, { mesh: registry, logger: captureLogger().logger, initialDelayMs: 20, maxDelayMs: 200 });
     try {
-      db.exec('CREATE TABLE tenants (tenant TEXT PRIMARY KEY)');
       outbox.start();
-      outbox.transact((d) => {
-        d.prepare('INSERT INTO tenants (tenant) VALUES (?)').run('t1');
+      await outbox.transact(async (tx) => {
+        await tx.insertTenant('t1');
         return { result: undefined, events: [makeEvent('Tenant.Define', 'registry', { tenant: 't1', action: 'onboard' })] };
       });
       const down = await outbox.flush();
@@ -212,12 +211,12 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
       expect(down.error).toMatchObject({ code: 'INTERNAL' });
 
       await registry.start(5_000);
-      await waitFor(() => got.length === 1 && outbox.pending() === 0, 10_000, 'the relayed event');
+      await waitFor(async () => got.length === 1 && (await outbox.pending()) === 0, 10_000, 'the relayed event');
       expect(got).toEqual(['t1']);
     } finally {
       await outbox.stop();
       await registry.close();
-      db.close();
+      await db.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -100,9 +100,9 @@ describe('initDevPki', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const FILES = ['ca', 'core', 'gateway', 'admin'];
+  const FILES = ['ca', 'core', 'registry', 'cmk', 'gateway', 'admin'];
 
-  it('writes the DESIGN.md layout: CA, core server, gateway and admin clients, keys 0600', async () => {
+  it('writes the DESIGN.md layout: CA, core, registry and cmk servers, gateway and admin clients, keys 0600', async () => {
     const pki = await initDevPki(dir);
     for (const name of FILES) {
       expect((await stat(join(dir, `${name}-key.pem`))).mode & 0o777).toBe(0o600);
@@ -111,6 +111,8 @@ describe('initDevPki', () => {
     const ca = await readFile(join(dir, 'ca.pem'), 'utf8');
     const expected = {
       core: ['spiffe://krypton.dev/core', SERVER_AUTH],
+      registry: ['spiffe://krypton.dev/registry', SERVER_AUTH],
+      cmk: ['spiffe://krypton.dev/cmk', SERVER_AUTH],
       gateway: ['spiffe://krypton.dev/gateway/default', CLIENT_AUTH],
       admin: ['spiffe://krypton.dev/admin', CLIENT_AUTH],
     } as const;
@@ -123,7 +125,7 @@ describe('initDevPki', () => {
     const core = new X509Certificate(await readFile(join(dir, 'core.pem'), 'utf8'));
     expect(core.checkHost('localhost')).toBe('localhost');
     expect(core.checkIP('127.0.0.1')).toBe('127.0.0.1');
-    expect(pki.written.length).toBe(8);
+    expect(pki.written.length).toBe(12);
   });
 
   it('is idempotent: a second run reuses the CA and every certificate and writes nothing', async () => {
