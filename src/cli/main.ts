@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * `krypton`: one executable for every component (DESIGN.md section 1).
- * Components that are not built yet say so and exit non-zero.
  */
 import { Command } from 'commander';
 import { registerAdminCommand } from './admin.js';
+import { registerCmkCommand } from './cmk.js';
 import { registerCoreCommand } from './core.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerPkiCommand } from './pki.js';
+import { registerRegistryCommand } from './registry.js';
 import { selfCheck } from './selfcheck.js';
 import { stopOnSignals } from './signals.js';
 import { startDevStack } from '../dev/stack.js';
@@ -46,21 +47,9 @@ program
     stopOnSignals(stack.stop);
   });
 
-for (const [name, what] of [
-  ['registry', 'the Registry (issue 5)'],
-  ['cmk', 'the CMK Server (issue 5)'],
-] as const) {
-  program
-    .command(name)
-    .description(`${what}: not built yet`)
-    .allowUnknownOption()
-    .action(() => {
-      console.error(`krypton ${name}: ${what} is not built yet`);
-      process.exitCode = 2;
-    });
-}
-
 registerCoreCommand(program);
+registerRegistryCommand(program);
+registerCmkCommand(program);
 registerAdminCommand(program);
 registerPkiCommand(program);
 registerGatewayCommands(program);
