@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadCoreConfig, prepareStateDir } from '../core/config.js';
+import { FileOffsetClock } from '../core/clock.js';
 import { Core } from '../core/core.js';
 import { startCore } from '../core/service.js';
 import { join } from 'node:path';
@@ -60,7 +61,9 @@ export function registerCoreCommand(program: Command): Command {
     .action(async (flags: { config: string; unsealFile?: string; harden: boolean }) => {
       if (flags.harden) hardenProcess();
       const config = loadCoreConfig(flags.config);
-      const running = await startCore(config);
+      const clockFile = process.env.KRYPTON_TEST_CLOCK_FILE;
+      if (clockFile !== undefined) console.error(`krypton core: TESTING ONLY: time is shifted by the offset in ${clockFile}`);
+      const running = await startCore(config, clockFile !== undefined ? { clock: new FileOffsetClock(clockFile) } : {});
       if (flags.unsealFile !== undefined) {
         const shares = readUnsealFile(flags.unsealFile);
         await running.core.unseal(shares);

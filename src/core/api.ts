@@ -13,6 +13,8 @@ import type { L1Link } from './tenants.js';
 export interface CoreApiOptions {
   admins: ReadonlySet<string>;
   metrics: Registry;
+  /** The Core's Orbital side, whose state joins the admin status. */
+  orbital?: { status(): Record<string, unknown> };
 }
 
 const str = (body: unknown, name: string): string => {
@@ -96,7 +98,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
         return core.sealStatus();
       }),
     },
-    { method: 'GET', path: '/v1/admin/status', allow: admin, handler: timed('status', () => core.status()) },
+    {
+      method: 'GET',
+      path: '/v1/admin/status',
+      allow: admin,
+      handler: timed('status', async () => ({ ...(await core.status()), ...(opts.orbital !== undefined ? { orbital: opts.orbital.status() } : {}) })),
+    },
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant',

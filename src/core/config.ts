@@ -5,6 +5,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { isMeshUrl } from '../mesh/open.js';
+import { DEFAULT_SOVEREIGN_TTL_SECONDS } from './orbital/deadman.js';
 
 export interface CoreConfig {
   host: string;
@@ -25,6 +27,18 @@ export interface CoreConfig {
   tickSeconds: number;
   /** PIN for pkcs11 L1 providers (from KRYPTON_L1_PIN, never the file). */
   l1Pin?: string;
+  /** Orbital (DESIGN.md section 6); absent: the Core runs alone, managed through its admin API. */
+  orbital?: OrbitalConfig;
+}
+
+export interface OrbitalConfig {
+  /** "memory" (only with actors in the same process) or an amqp:// URL (`?namespace=` optional). */
+  mesh: string;
+  /** The Core's actor id: its queue and the manifest's `core`. */
+  id: string;
+  manifestSeconds: number;
+  /** Strict Sovereign TTL of the deadman switch. */
+  sovereignTtlSeconds: number;
 }
 
 const DEFAULTS = {
@@ -89,8 +103,26 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
     },
     tickSeconds: int(raw.tickSeconds ?? DEFAULTS.tickSeconds, 'tickSeconds', 1, 3600),
   };
+  const orbital = orbitalConfig(raw.orbital, env);
+  if (orbital !== undefined) config.orbital = orbital;
   if (env.KRYPTON_L1_PIN !== undefined) config.l1Pin = env.KRYPTON_L1_PIN;
   return config;
+}
+
+function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv): OrbitalConfig | undefined {
+  if ((raw === undefined || raw === null) && env.KRYPTON_CORE_MESH === undefined) return undefined;
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) fail('orbital must be an object');
+  const o = (raw ?? {}) as Record<string, unknown>;
+  const mesh = env.KRYPTON_CORE_MESH ?? o.mesh;
+  if (typeof mesh !== 'string' || !isMeshUrl(mesh)) fail('orbital.mesh must be "memory" or an amqp:// URL');
+  const id = o.id ?? 'core';
+  if (typeof id !== 'string' || !/^[A-Za-z0-9._~-]{1,64}$/.test(id)) fail('orbital.id must match [A-Za-z0-9._~-]{1,64}');
+  return {
+    mesh,
+    id,
+    manifestSeconds: int(o.manifestSeconds ?? 60, 'orbital.manifestSeconds', 1, 86_400),
+    sovereignTtlSeconds: int(env.KRYPTON_CORE_SOVEREIGN_TTL ?? o.sovereignTtlSeconds ?? DEFAULT_SOVEREIGN_TTL_SECONDS, 'orbital.sovereignTtlSeconds', 1, 365 * 86_400),
+  };
 }
 
 /** Creates the state folder (0700) and, for SQLite, the database's folder. */

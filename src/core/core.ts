@@ -34,6 +34,12 @@ export interface CoreOptions {
 
 export const MAX_LEASE_TTL_SECONDS = 3600;
 
+/** Something that can pause key serving (the sovereign deadman switch). */
+export interface ServingGate {
+  /** Throws (KEY_UNAVAILABLE with the reason) while key serving is paused. */
+  assertServing(): void;
+}
+
 export class Core {
   readonly master: MasterKey;
   readonly ivk: IvkManager;
@@ -44,6 +50,8 @@ export class Core {
   readonly leases: LeaseIssuer;
   private readonly l1: L1Links;
   private readonly tamper: TamperReport[] = [];
+  private readonly unsealListeners: Array<() => void> = [];
+  private gate: ServingGate | null = null;
 
   private constructor(
     readonly ksi: Ksi,
@@ -96,12 +104,28 @@ export class Core {
         this.master.seal();
         throw err;
       }
+      for (const fn of this.unsealListeners) fn();
     }
     return status;
   }
 
   seal(): void {
     this.master.seal();
+  }
+
+  /** Calls fn after every unseal that loaded the key chain. */
+  onUnsealed(fn: () => void): void {
+    this.unsealListeners.push(fn);
+  }
+
+  /** Calls fn when the Core seals (keys zeroized). */
+  onSealed(fn: () => void): void {
+    this.master.onSeal(fn);
+  }
+
+  /** Installs what may pause key serving (one at a time). */
+  setServingGate(gate: ServingGate | null): void {
+    this.gate = gate;
   }
 
   sealStatus(): SealStatus {
@@ -135,6 +159,7 @@ export class Core {
 
   async issueLease(identity: string, req: LeaseRequest): Promise<Lease> {
     this.requireUnsealed();
+    this.gate?.assertServing();
     return this.leases.issue(identity, req);
   }
 

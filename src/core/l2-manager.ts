@@ -89,6 +89,33 @@ export class L2Manager {
     this.evict(tenant.tenant);
   }
 
+  /**
+   * Gives every L2 of the tenant that has no sovereign binding one under its
+   * (newly linked) L1, so unlinking that L1 later makes them unrecoverable.
+   * The L2 is unwrapped from its active binding into the store and wrapped
+   * there: it never leaves the store. A pkcs11 L1 cannot do this (no export
+   * from the store) and says so (BAD_REQUEST).
+   */
+  async bindSovereign(tenant: TenantRow): Promise<number> {
+    const provider = await this.l1(tenant);
+    if (provider === null) throw errors.keyUnavailable(`tenant ${tenant.tenant} has no linked L1`);
+    const rows = (await this.ksi.read((tx) => tx.listL2(tenant.tenant))).filter((r) => r.wrappedSovereign === null);
+    for (const row of rows) {
+      const aad = l2Aad(row.tenant, row.version);
+      const handle = await this.ivk.unwrap(row.ivkVersion, row.wrappedActive, aad);
+      try {
+        const wrappedSovereign = await provider.wrap(handle, aad);
+        await this.ksi.tx(async (tx) => {
+          await tx.updateL2({ ...row, wrappedSovereign });
+          await tx.appendAudit({ actor: 'system', action: 'l2.bind', target: `${row.tenant}@${row.version}`, outcome: 'ok', details: { l1: provider.kind } });
+        });
+      } finally {
+        destroyKey(handle);
+      }
+    }
+    return rows.length;
+  }
+
   evict(tenant: string): void {
     const hot = this.hot.get(tenant);
     if (hot !== undefined) destroyKey(hot.handle);

@@ -140,6 +140,31 @@ export class L3Manager {
     this.events.publish(outcome.events);
   }
 
+  /**
+   * Deletes a scope: no lease is issued for it any more and Gateways drop it
+   * (`scope.deleted`). A purge also revokes every version, so its keys are
+   * destroyed for good (split brain: the Registry deleted it long ago).
+   * Idempotent: an absent or already deleted (and purged) scope is left alone.
+   */
+  async remove(tenant: string, service: string, opts: { purge: boolean; actor?: string }): Promise<boolean> {
+    const now = this.clock.now();
+    const event = await this.ksi.tx(async (tx) => {
+      const scope = await tx.getScope(tenant, service);
+      if (scope === null) return null;
+      const live = (await tx.listL3(tenant, service)).filter((r) => r.state !== 'REVOKED');
+      if (scope.deleted && (!opts.purge || live.length === 0)) return null;
+      await tx.putScope({ ...scope, deleted: true });
+      if (opts.purge) for (const r of live) await tx.updateL3({ ...r, state: 'REVOKED', updatedAt: now });
+      const action = opts.purge ? 'scope.purge' : 'scope.delete';
+      await tx.appendAudit({ actor: opts.actor ?? 'system', action, target: `${tenant}/${service}`, outcome: 'ok', details: { revoked: opts.purge ? live.length : 0 } });
+      return this.events.append(tx, { type: 'scope.deleted', tenant, service, at: now, details: { purged: opts.purge } });
+    });
+    if (event === null) return false;
+    this.evict(tenant, service);
+    this.events.publish([event]);
+    return true;
+  }
+
   /** Rotates every scope whose ACTIVE version is older than its period. */
   async tick(): Promise<void> {
     const now = this.clock.now();

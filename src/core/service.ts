@@ -13,15 +13,28 @@ import type { Clock } from './clock.js';
 import { prepareStateDir, type CoreConfig } from './config.js';
 import { Core } from './core.js';
 import { HOUR_MS, DAY_MS } from './clock.js';
+import { errors } from '../errors.js';
+import type { Mesh } from '../mesh/mesh.js';
+import { openMesh } from '../mesh/open.js';
+import { CoreOrbital } from './orbital/node.js';
 
 export interface RunningCore {
   core: Core;
   server: MtlsServer;
   metrics: Registry;
+  /** Present when the config has an `orbital` section. */
+  orbital: CoreOrbital | null;
   stop(): Promise<void>;
 }
 
-export async function startCore(config: CoreConfig, opts: { logger?: Logger; clock?: Clock } = {}): Promise<RunningCore> {
+export interface StartCoreOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** An in-process mesh shared with the other actors of this process (not closed on stop). */
+  mesh?: Mesh;
+}
+
+export async function startCore(config: CoreConfig, opts: StartCoreOptions = {}): Promise<RunningCore> {
   const log = opts.logger ?? pino({ name: 'krypton-core' });
   prepareStateDir(config);
   const metrics = new Registry();
@@ -46,6 +59,24 @@ export async function startCore(config: CoreConfig, opts: { logger?: Logger; clo
   metrics.gauge('krypton_core_sealed', '1 while the Core is sealed').set(() => (core.sealStatus().sealed ? 1 : 0));
   metrics.gauge('krypton_core_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
 
+  let orbital: CoreOrbital | null = null;
+  let ownMesh: Mesh | null = null;
+  if (config.orbital !== undefined) {
+    let mesh = opts.mesh;
+    if (mesh === undefined) {
+      if (config.orbital.mesh === 'memory') throw errors.badRequest('core config: orbital.mesh "memory" needs the other actors in this process (krypton dev)');
+      mesh = ownMesh = await openMesh(config.orbital.mesh, { logger: log });
+    }
+    orbital = await CoreOrbital.attach(core, {
+      id: config.orbital.id,
+      mesh,
+      logger: log,
+      manifestSeconds: config.orbital.manifestSeconds,
+      sovereignTtlSeconds: config.orbital.sovereignTtlSeconds,
+      metrics,
+    });
+  }
+
   const admins = new Set(config.admins);
   const gateways = new Set(Object.keys(config.gateways));
   const server = await createMtlsServer({
@@ -54,7 +85,7 @@ export async function startCore(config: CoreConfig, opts: { logger?: Logger; clo
     ca: readFileSync(config.tls.ca),
     host: config.host,
     port: config.port,
-    routes: coreRoutes(core, { admins, metrics }),
+    routes: coreRoutes(core, { admins, metrics, ...(orbital !== null ? { orbital } : {}) }),
     identity: { allowed: (id) => admins.has(id) || gateways.has(id) },
     logger: log,
   });
@@ -76,10 +107,13 @@ export async function startCore(config: CoreConfig, opts: { logger?: Logger; clo
     core,
     server,
     metrics,
+    orbital,
     stop: async () => {
       clearInterval(timer);
       sweeper.stop();
       await server.close();
+      await orbital?.stop();
+      await ownMesh?.close();
       await core.close(); // seals: the MasterKey, tier 1 and every hot key are zeroized
       log.info('core stopped; keys zeroized');
     },

@@ -98,19 +98,84 @@ export class Tenants {
   }
 
   /** Unlinks the tenant's L1: its keys become unusable now, everywhere. */
-  async unlinkL1(tenant: string, actor = 'system'): Promise<void> {
+  async unlinkL1(tenant: string, actor = 'system', reason = 'L1 unlinked'): Promise<void> {
     const now = this.clock.now();
     const event = await this.ksi.tx(async (tx) => {
       const existing = await tx.getTenant(tenant);
       if (existing === null) throw errors.badRequest(`unknown tenant ${tenant}`);
       await tx.putTenant({ ...existing, state: 'REVOKED', l1Provider: null, l1Ref: null, updatedAt: now });
-      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok' });
-      return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now });
+      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok', details: { reason } });
+      return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now, details: { reason } });
     });
     this.l3.evict(tenant);
     this.l2.evict(tenant);
     await this.l1.close(tenant);
     this.events.publish([event]);
+  }
+
+  /**
+   * Offboards a tenant (the Registry's word): it is no longer served, its hot
+   * keys are zeroized and Gateways drop its leases. Its keys stay in the KSI,
+   * so onboarding it again serves the same versions. Idempotent.
+   */
+  async offboard(tenant: string, actor = 'system'): Promise<boolean> {
+    const now = this.clock.now();
+    const event = await this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      if (existing === null || existing.state === 'OFFBOARDED') return null;
+      await tx.putTenant({ ...existing, state: 'OFFBOARDED', updatedAt: now });
+      await tx.appendAudit({ actor, action: 'tenant.offboard', target: tenant, outcome: 'ok' });
+      return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now, details: { reason: 'offboarded' } });
+    });
+    if (event === null) return false;
+    this.l3.evict(tenant);
+    this.l2.evict(tenant);
+    await this.l1.close(tenant);
+    this.events.publish([event]);
+    return true;
+  }
+
+  /**
+   * Records the L1 the CMK Server links a tenant to, whatever the order the
+   * events arrive in: a tenant the Registry has not onboarded yet is kept
+   * OFFBOARDED (known, not served) with its link, until Tenant.Define comes.
+   * A REVOKED tenant becomes ACTIVE again (relink). Says what changed.
+   */
+  async recordLink(tenant: string, link: L1Link, actor = 'system'): Promise<{ row: TenantRow; change: 'none' | 'linked' | 'relinked' }> {
+    const now = this.clock.now();
+    return this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      if (existing !== null && existing.state !== 'REVOKED' && existing.l1Provider === link.kind && existing.l1Ref === link.ref) {
+        return { row: existing, change: 'none' as const };
+      }
+      const next: TenantRow = {
+        tenant,
+        state: existing === null ? 'OFFBOARDED' : existing.state === 'REVOKED' ? 'ACTIVE' : existing.state,
+        l1Provider: link.kind,
+        l1Ref: link.ref,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.putTenant(next);
+      await tx.appendAudit({ actor, action: 'l1.link', target: tenant, outcome: 'ok', details: { kind: link.kind } });
+      return { row: next, change: existing?.state === 'REVOKED' ? ('relinked' as const) : ('linked' as const) };
+    });
+  }
+
+  /** Onboards on the Registry's word without touching the L1 link; says whether it is now ACTIVE. */
+  async recordOnboard(tenant: string, actor = 'system'): Promise<TenantRow> {
+    const now = this.clock.now();
+    return this.ksi.tx(async (tx) => {
+      const existing = await tx.getTenant(tenant);
+      // REVOKED stays REVOKED: only the CMK Server (a relink) lifts it.
+      if (existing !== null && existing.state !== 'OFFBOARDED') return existing;
+      const next: TenantRow = existing === null
+        ? { tenant, state: 'ACTIVE', l1Provider: null, l1Ref: null, createdAt: now, updatedAt: now }
+        : { ...existing, state: 'ACTIVE', updatedAt: now };
+      await tx.putTenant(next);
+      await tx.appendAudit({ actor, action: 'tenant.onboard', target: tenant, outcome: 'ok', details: { l1: next.l1Provider } });
+      return next;
+    });
   }
 
   get(tenant: string): Promise<TenantRow | null> {

@@ -45,6 +45,9 @@ export interface OrbitalTx {
    * nothing new).
    */
   markProcessed(consumer: string, eventId: string, at: number): Promise<boolean>;
+  hasProcessed(consumer: string, eventId: string): Promise<boolean>;
+  /** Drops unsent rows of a type (a periodic snapshot superseded by a newer one); returns how many. */
+  discardUnsentOutbox(type: string): Promise<number>;
   /** Forgets handled ids older than `before` (far beyond any redelivery). */
   pruneProcessed(before: number): Promise<number>;
   getMark(name: string): Promise<number | null>;
@@ -128,6 +131,16 @@ export class SqlOrbitalTx extends SqlTxBase implements OrbitalTx {
         [consumer, eventId, at],
       )) === 1,
     );
+  }
+
+  hasProcessed(consumer: string, eventId: string): Promise<boolean> {
+    return this.op('hasProcessed', async () =>
+      (await this.db.all('SELECT 1 AS one FROM orbital_processed WHERE consumer = ? AND event_id = ?', [consumer, eventId])).length > 0,
+    );
+  }
+
+  discardUnsentOutbox(type: string): Promise<number> {
+    return this.op('discardUnsentOutbox', () => this.db.run('DELETE FROM orbital_outbox WHERE sent_at IS NULL AND type = ?', [type]));
   }
 
   pruneProcessed(before: number): Promise<number> {
