@@ -440,6 +440,49 @@ export function defineKsiSuite(
       });
     });
 
+    describe('Orbital tables', () => {
+      const row = (i: number, type = 'Key.Define') => ({ id: `e${i}`, type, body: `{"i":${i}}`, createdAt: T0 + i });
+
+      it('keep the outbox in order; a rolled-back enqueue leaves nothing; sent rows are marked once', async () => {
+        await ksi.tx(async (tx) => {
+          await tx.enqueueOutbox(row(1));
+          await tx.enqueueOutbox(row(2, 'State.Manifest'));
+        });
+        await expect(
+          ksi.tx(async (tx) => {
+            await tx.enqueueOutbox(row(3));
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        await ksi.tx((tx) => tx.enqueueOutbox(row(4, 'State.Manifest')));
+        expect(await ksi.read((tx) => tx.unsentOutbox(10))).toEqual([
+          { id: 'e1', body: '{"i":1}' },
+          { id: 'e2', body: '{"i":2}' },
+          { id: 'e4', body: '{"i":4}' },
+        ]);
+        await expect(ksi.tx((tx) => tx.enqueueOutbox(row(1)))).rejects.toMatchObject({ code: 'INTERNAL' });
+        expect(await ksi.tx((tx) => tx.markOutboxSent('e1', T0 + 10))).toBe(true);
+        expect(await ksi.tx((tx) => tx.markOutboxSent('e1', T0 + 11))).toBe(false);
+        expect(await ksi.tx((tx) => tx.discardUnsentOutbox('State.Manifest'))).toBe(2);
+        expect(await ksi.read((tx) => tx.countUnsentOutbox())).toBe(0);
+        expect(await ksi.read((tx) => tx.listOutbox(10))).toEqual([{ id: 'e1', type: 'Key.Define', createdAt: T0 + 1, sentAt: T0 + 10 }]);
+        expect(await ksi.tx((tx) => tx.pruneOutbox(T0 + 11))).toBe(1);
+      });
+
+      it('remember handled event ids per consumer, and named marks', async () => {
+        expect(await ksi.tx((tx) => tx.markProcessed('core', 'e1', T0))).toBe(true);
+        expect(await ksi.tx((tx) => tx.markProcessed('core', 'e1', T0 + 1))).toBe(false);
+        expect(await ksi.tx((tx) => tx.markProcessed('registry', 'e1', T0))).toBe(true);
+        expect(await ksi.read((tx) => tx.hasProcessed('core', 'e1'))).toBe(true);
+        expect(await ksi.read((tx) => tx.hasProcessed('core', 'e2'))).toBe(false);
+        expect(await ksi.tx((tx) => tx.pruneProcessed(T0 + 1))).toBe(2);
+        expect(await ksi.read((tx) => tx.getMark('deadman'))).toBeNull();
+        await ksi.tx((tx) => tx.putMark('deadman', T0 * 2));
+        await ksi.tx((tx) => tx.putMark('deadman', T0 * 3));
+        expect(await ksi.read((tx) => tx.getMark('deadman'))).toBe(T0 * 3);
+      });
+    });
+
     describe('audit log', () => {
       const entry = (i: number) => ({
         actor: i % 2 ? 'spiffe://krypton/gw' : 'admin',
