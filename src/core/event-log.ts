@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { EventRow, Ksi, KsiTx } from '../storage/ksi.js';
 
-export type CoreEventType = 'rotation' | 'revocation' | 'tenant.revoked' | 'scope.deleted';
+export type CoreEventType = 'rotation' | 'revocation' | 'tenant.revoked' | 'scope.deleted' | 'serving.paused' | 'serving.resumed';
 
 export interface CoreEvent {
   epoch: number;

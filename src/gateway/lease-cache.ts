@@ -361,6 +361,7 @@ export class LeaseCache {
     const target: EventTarget = {
       find: (t, s) => this.table.get(t)?.get(s),
       tenantEntries: (t) => [...(this.table.get(t)?.values() ?? [])],
+      allEntries: () => [...this.table.values()].flatMap((m) => [...m.values()]),
       refresh: (e) => this.refresh(e),
       drop: (e) => {
         this.clearTimers(e);

@@ -9,6 +9,8 @@ import { revokeVersion, type ScopeEntry } from './scope-entry.js';
 export interface EventTarget {
   find(tenant: string, service: string): ScopeEntry | undefined;
   tenantEntries(tenant: string): ScopeEntry[];
+  /** Every scope held or being fetched. */
+  allEntries(): ScopeEntry[];
   /** Fetch a fresh lease in the background (single-flight). */
   refresh(e: ScopeEntry): void;
   /** Zeroize the scope and forget it. */
@@ -46,6 +48,17 @@ export function applyEvent(target: EventTarget, ev: CoreEvent): boolean {
       target.revokeTenant(ev.tenant);
       let held = false;
       for (const e of target.tenantEntries(ev.tenant)) {
+        held ||= e.ref !== null;
+        target.drop(e);
+      }
+      return held;
+    }
+    case 'serving.paused': {
+      // The Core's deadman switch: no key may be served until it resumes,
+      // so nothing leased before may be either. The next request asks the
+      // Core, which answers KEY_UNAVAILABLE until it hears its CMK Server.
+      let held = false;
+      for (const e of target.allEntries()) {
         held ||= e.ref !== null;
         target.drop(e);
       }

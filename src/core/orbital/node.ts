@@ -66,6 +66,7 @@ export class CoreOrbital {
   private lastManifestAt: number | null = null;
   private pendingCache = 0;
   private refresh: NodeJS.Timeout | null = null;
+  private watch: NodeJS.Timeout | null = null;
   private eventsTotal: Counter | null = null;
 
   private constructor(
@@ -90,6 +91,7 @@ export class CoreOrbital {
     // Declared at once, so events published while the Core is sealed wait for it.
     await opts.mesh.declare(opts.id, CORE_CONSUMES).catch((err: unknown) => opts.logger.warn({ err: (err as Error).message }, 'orbital: cannot declare the Core queue yet'));
     node.outbox.start();
+    node.watchDeadman();
     core.onUnsealed(() => void node.resume());
     core.onSealed(() => void node.pause());
     if (!core.sealStatus().sealed) await node.resume();
@@ -124,9 +126,32 @@ export class CoreOrbital {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.refresh) clearInterval(this.refresh);
+    if (this.watch) clearInterval(this.watch);
     await this.pause();
     await this.outbox.stop();
     this.core.setServingGate(null);
+  }
+
+  /**
+   * Turns the deadman's verdict into events: when key serving pauses, the
+   * event log says so and Gateways drop every lease at once (instead of
+   * serving until their leases expire); when it resumes, it says so too.
+   */
+  private watchDeadman(): void {
+    let serving = this.deadman.state().serving;
+    this.watch = setInterval(() => {
+      const s = this.deadman.state();
+      if (s.serving === serving || this.core.sealStatus().sealed) return;
+      serving = s.serving;
+      if (!s.serving) this.opts.logger.error({ reason: s.reason }, 'sovereign deadman: key serving paused');
+      const at = this.core.clock.now();
+      const type = s.serving ? 'serving.resumed' : 'serving.paused';
+      this.core.ksi
+        .tx((tx) => this.core.events.append(tx, { type, at, details: s.serving ? {} : { reason: s.reason } }))
+        .then((e) => this.core.events.publish([e]))
+        .catch((err: unknown) => this.opts.logger.error({ err }, `sovereign deadman: ${type} not recorded`));
+    }, 1000);
+    this.watch.unref();
   }
 
   private async resume(): Promise<void> {

@@ -145,14 +145,19 @@ describe('the Core on Orbital', () => {
     await send('L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: l1 });
     await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'define' });
     await send('Sovereign.Heartbeat', { cmk: 'cmk', at: t.clock.now() });
+    const seen: string[] = [];
+    t.core.events.subscribe((e) => seen.push(e.type));
     t.clock.advance(23 * HOUR);
     await expect(lease('acme', 'billing')).resolves.toBeDefined();
     t.clock.advance(2 * HOUR);
+    // Gateways are told at once, so they drop their leases rather than serve until they expire.
+    await waitFor(() => seen.includes('serving.paused'), 5_000, 'serving.paused');
     await expect(lease('acme', 'billing')).rejects.toThrow(/sovereign deadman: no word from the CMK Server for 25h00m \(Strict Sovereign TTL 24h00m\)/);
     expect(node.status().sovereignty).toMatchObject({ serving: false, cmk: 'cmk', silentSeconds: 25 * 3600 });
     await send('Sovereign.Heartbeat', { cmk: 'cmk', at: t.clock.now() });
     await expect(lease('acme', 'billing')).resolves.toBeDefined();
     expect(node.status().sovereignty).toMatchObject({ serving: true, reason: null });
+    await waitFor(() => seen.includes('serving.resumed'), 5_000, 'serving.resumed');
   });
 
   it('the time last heard survives a restart: a restarted Core gets no fresh TTL', async () => {
