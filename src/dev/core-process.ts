@@ -106,3 +106,57 @@ export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []
     },
   };
 }
+
+export interface DevControlPlanePaths extends DevCorePaths {
+  registryConfig: string;
+  cmkConfig: string;
+}
+
+/** The dev Core's files plus the Registry's and the CMK Server's configs (stores under dir). */
+export async function prepareDevControlPlane(
+  dir: string,
+  opts: DevCoreOptions & { registryPort?: number; cmkPort?: number; heartbeatSeconds?: number } = {},
+): Promise<DevControlPlanePaths> {
+  const core = await prepareDevCore(dir, opts);
+  const registryConfig = join(dir, 'registry.json');
+  const cmkConfig = join(dir, 'cmk.json');
+  if (!existsSync(registryConfig)) {
+    writeFileSync(registryConfig, JSON.stringify({ port: opts.registryPort ?? 7444, store: 'sqlite:registry/registry.db', mesh: 'memory' }, null, 2));
+  }
+  if (!existsSync(cmkConfig)) {
+    writeFileSync(cmkConfig, JSON.stringify({ port: opts.cmkPort ?? 7445, store: 'sqlite:cmk/cmk.db', mesh: 'memory', heartbeatSeconds: opts.heartbeatSeconds ?? 30 }, null, 2));
+  }
+  return { ...core, registryConfig, cmkConfig };
+}
+
+export interface DevControlPlane extends DevCore {
+  registryUrl: string;
+  cmkUrl: string;
+}
+
+/** Runs `krypton control-plane` (Core, Registry, CMK Server on one bus), unsealed from the dev unseal file. */
+export async function spawnDevControlPlane(paths: DevControlPlanePaths): Promise<DevControlPlane> {
+  const svc = await spawnService(
+    ['control-plane', '--core', paths.config, '--registry', paths.registryConfig, '--cmk', paths.cmkConfig, '--unseal-file', paths.unsealFile],
+    'control-plane.listening',
+  );
+  const ports = svc.line as { registryPort: number; cmkPort: number };
+  const url = `https://127.0.0.1:${svc.port}`;
+  const clients: MtlsClient[] = [];
+  return {
+    child: svc.child,
+    port: svc.port,
+    url,
+    registryUrl: `https://127.0.0.1:${ports.registryPort}`,
+    cmkUrl: `https://127.0.0.1:${ports.cmkPort}`,
+    client: (identity) => {
+      const c = pkiClient(paths.pki, url, identity);
+      clients.push(c);
+      return c;
+    },
+    stop: async () => {
+      for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+      await svc.stop();
+    },
+  };
+}

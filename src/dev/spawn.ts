@@ -11,6 +11,8 @@ export const CLI = existsSync(join(here, '..', 'cli', 'main.js')) ? join(here, '
 export interface Service {
   child: ChildProcess;
   port: number;
+  /** The whole "listening" line (some services announce more than a port). */
+  line: Record<string, unknown>;
   /** SIGTERM, then wait for the exit (graceful drain and zeroize). */
   stop(): Promise<void>;
 }
@@ -30,14 +32,14 @@ export async function spawnService(args: string[], event: string, opts: { env?: 
   child.once('exit', () => live.delete(child));
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
-  const port = await new Promise<number>((resolve, reject) => {
+  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
       out += d;
-      const m = new RegExp(`"event":"${event}","port":(\\d+)`).exec(out);
+      const m = new RegExp(`^\\{"event":"${event}","port":\\d+.*\\}$`, 'm').exec(out);
       if (m) {
         child.stdout!.off('data', onData);
-        resolve(Number(m[1]));
+        resolve(JSON.parse(m[0]) as Record<string, unknown>);
       }
     };
     child.stdout!.on('data', onData);
@@ -47,7 +49,8 @@ export async function spawnService(args: string[], event: string, opts: { env?: 
   child.stdout!.resume();
   return {
     child,
-    port,
+    port: Number(line.port),
+    line,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -1,14 +1,18 @@
 /**
  * `krypton dev`: the whole local stack on embedded defaults (DESIGN.md
- * section 1): dev PKI, an unsealed dev Core on SQLite, tenant `demo` with
- * service `app`, an app token in `.krypton/dev/token`, and the Gateway in
- * its own process. A second run reuses the state, so blobs made before a
- * restart still decrypt.
+ * section 1): dev PKI; the control plane (an unsealed Core on SQLite, the
+ * Registry and the CMK Server, on the in-process bus) in one process; tenant
+ * `demo` with service `app`, onboarded through the Registry and linked to a
+ * soft L1 through the CMK Server, as in production; an app token in
+ * `.krypton/dev/token`; and the Gateway in its own process. A second run
+ * reuses the state, so blobs made before a restart still decrypt.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSoftL1Key } from '../core/l1/index.js';
 import { createToken } from '../gateway/tokens.js';
-import { prepareDevCore, spawnDevCore, type DevCore } from './core-process.js';
+import type { MtlsClient } from '../http/index.js';
+import { pkiClient, prepareDevControlPlane, spawnDevControlPlane, type DevControlPlane } from './core-process.js';
 import { spawnService, type Service } from './spawn.js';
 
 export interface DevStackOptions {
@@ -19,11 +23,13 @@ export interface DevStackOptions {
   service?: string;
   /** Lease TTL the dev Core grants (default 300 s); tests shorten it. */
   leaseTtlSeconds?: number;
+  registryPort?: number;
+  cmkPort?: number;
 }
 
 export interface DevStack {
   dir: string;
-  core: DevCore;
+  core: DevControlPlane;
   gateway: Service;
   gatewayUrl: string;
   token: string;
@@ -34,12 +40,15 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   const dir = opts.dir ?? join(process.cwd(), '.krypton', 'dev');
   const tenant = opts.tenant ?? 'demo';
   const service = opts.service ?? 'app';
-  const paths = await prepareDevCore(dir, { port: opts.corePort ?? 7443, ...(opts.leaseTtlSeconds !== undefined ? { leaseTtlSeconds: opts.leaseTtlSeconds } : {}) });
-  const core = await spawnDevCore(paths);
+  const paths = await prepareDevControlPlane(dir, {
+    port: opts.corePort ?? 7443,
+    registryPort: opts.registryPort ?? 7444,
+    cmkPort: opts.cmkPort ?? 7445,
+    ...(opts.leaseTtlSeconds !== undefined ? { leaseTtlSeconds: opts.leaseTtlSeconds } : {}),
+  });
+  const core = await spawnDevControlPlane(paths);
   try {
-    const admin = core.client('admin');
-    await admin.request('POST', `/v1/admin/tenants/${tenant}`);
-    await admin.request('POST', `/v1/admin/tenants/${tenant}/services/${service}`);
+    await defineDemo(core, paths.pki, dir, tenant, service);
 
     const tokensFile = join(dir, 'tokens.json');
     const tokenFile = join(dir, 'token');
@@ -76,5 +85,36 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   } catch (err) {
     await core.stop();
     throw err;
+  }
+}
+
+/**
+ * Onboards the demo tenant the production way: intent through the
+ * Registry, its L1 (a soft key file under the dev folder) through the CMK
+ * Server; then waits until the Core, hearing both on the bus, serves it.
+ * Every step is idempotent, so a second `krypton dev` changes nothing.
+ */
+async function defineDemo(plane: DevControlPlane, pki: string, dir: string, tenant: string, service: string): Promise<void> {
+  const l1Dir = join(dir, 'l1');
+  mkdirSync(l1Dir, { recursive: true, mode: 0o700 });
+  const l1 = join(l1Dir, `${tenant}.key`);
+  if (!existsSync(l1)) createSoftL1Key(l1);
+  const clients: MtlsClient[] = [pkiClient(pki, plane.registryUrl, 'admin'), pkiClient(pki, plane.cmkUrl, 'admin')];
+  const [registry, cmk] = clients as [MtlsClient, MtlsClient];
+  try {
+    await registry.request('POST', `/v1/registry/tenants/${tenant}`);
+    await registry.request('POST', `/v1/registry/tenants/${tenant}/services/${service}`, {}, { contentType: 'application/json' });
+    await cmk.request('POST', `/v1/cmk/tenants/${tenant}/l1`, { kind: 'soft', ref: l1 }, { contentType: 'application/json' });
+  } finally {
+    for (const c of clients) await c.close().catch(() => undefined);
+  }
+  const admin = plane.client('admin');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await admin.request('GET', `/v1/admin/tenants/${tenant}`).catch(() => null);
+    const body = r?.body as { state?: string; scopes?: Array<{ service: string; versions: Array<{ state: string }> }> } | undefined;
+    if (body?.state === 'ACTIVE' && body.scopes?.some((s) => s.service === service && s.versions.some((v) => v.state === 'ACTIVE'))) return;
+    if (Date.now() > deadline) throw new Error(`the Core did not serve ${tenant}/${service} within 15 s of its definition`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
