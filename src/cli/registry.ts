@@ -20,8 +20,15 @@ export function withAdminFlags(cmd: Command, defaultUrl: string): () => AdminCli
   return () => cmd.opts<AdminClientFlags>();
 }
 
-export function printed(flags: AdminClientFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<void> {
-  return callActor(flags, method, path, body).then((r) => console.log(JSON.stringify(r, null, 2)));
+/** Calls the admin API and prints the reply; a refusal prints its code and message, exit status 1. */
+export async function printed(flags: AdminClientFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<void> {
+  try {
+    console.log(JSON.stringify(await callActor(flags, method, path, body), null, 2));
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    console.error(`error: ${typeof e.code === 'string' ? `${e.code} ` : ''}${String(e.message ?? err)}`);
+    process.exitCode = 1;
+  }
 }
 
 export function registerRegistryCommand(program: Command): Command {

@@ -52,7 +52,7 @@ export class LinkManager {
   }
 
   /** Links (or re-points) a tenant's L1; linking the same reference again emits nothing. */
-  link(tenantId: string, kind: unknown, ref: unknown): Promise<LinkRow & { changed: boolean }> {
+  async link(tenantId: string, kind: unknown, ref: unknown): Promise<LinkRow & { changed: boolean }> {
     const tenant = checkTenant(tenantId);
     const r = checkReference(kind, ref);
     return this.outbox.transact<LinkRow & { changed: boolean }>(async (tx) => {
@@ -64,7 +64,7 @@ export class LinkManager {
     });
   }
 
-  unlink(tenantId: string): Promise<LinkRow> {
+  async unlink(tenantId: string): Promise<LinkRow> {
     const tenant = checkTenant(tenantId);
     return this.outbox.transact(async (tx) => {
       const row = await tx.getLink(tenant);

@@ -57,7 +57,7 @@ export class TenantRegistry {
     return makeEvent(type, this.source, payload, { at: this.now() }) as OrbitalEvent;
   }
 
-  onboard(tenantId: string): Promise<TenantView & Outcome> {
+  async onboard(tenantId: string): Promise<TenantView & Outcome> {
     const tenant = checkId(tenantId, 'tenant');
     return this.outbox.transact<TenantView & Outcome>(async (tx) => {
       const t = this.now();
@@ -69,7 +69,7 @@ export class TenantRegistry {
     });
   }
 
-  offboard(tenantId: string): Promise<TenantView & Outcome> {
+  async offboard(tenantId: string): Promise<TenantView & Outcome> {
     const tenant = checkId(tenantId, 'tenant');
     return this.outbox.transact<TenantView & Outcome>(async (tx) => {
       const t = this.now();
@@ -83,7 +83,7 @@ export class TenantRegistry {
     });
   }
 
-  defineScope(tenantId: string, serviceId: string, rotateAfter: unknown): Promise<ScopeRow & Outcome> {
+  async defineScope(tenantId: string, serviceId: string, rotateAfter: unknown): Promise<ScopeRow & Outcome> {
     const tenant = checkId(tenantId, 'tenant');
     const service = checkId(serviceId, 'service');
     const rotateAfterSeconds = checkRotateAfter(rotateAfter);
@@ -102,7 +102,7 @@ export class TenantRegistry {
     });
   }
 
-  deleteScope(tenantId: string, serviceId: string): Promise<ScopeRow & Outcome> {
+  async deleteScope(tenantId: string, serviceId: string): Promise<ScopeRow & Outcome> {
     const tenant = checkId(tenantId, 'tenant');
     const service = checkId(serviceId, 'service');
     return this.outbox.transact<ScopeRow & Outcome>(async (tx) => {
