@@ -122,7 +122,8 @@ function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) =>
   if (/^postgres(ql)?:\/\//i.test(v) || v === 'sqlite::memory:') return v;
   if (v.startsWith('sqlite:')) return `sqlite:${path(v.slice(7), 'store')}`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
-  return path(v, 'store');
+  // A bare path is SQLite; written out so the runtime knows which folder to create.
+  return `sqlite:${path(v, 'store')}`;
 }
 
 export interface ActorOptions {
@@ -167,7 +168,8 @@ export async function openActor<Tx extends OrbitalTx>(
 ): Promise<ActorRuntime<Tx>> {
   const logger = opts.logger ?? pino({ name: `krypton-${name}` });
   const now = opts.now ?? Date.now;
-  if (config.store.startsWith('sqlite:') && config.store !== 'sqlite::memory:') mkdirSync(dirname(config.store.slice(7)), { recursive: true, mode: 0o700 });
+  const sqliteFile = config.store.startsWith('sqlite:') ? config.store.slice(7) : /^[a-z][a-z0-9+.-]*:\/\//i.test(config.store) ? null : config.store;
+  if (sqliteFile !== null && sqliteFile !== ':memory:') mkdirSync(dirname(resolve(sqliteFile)), { recursive: true, mode: 0o700 });
   const store = await openStore(config.store, schema);
   let mesh: Mesh;
   try {

@@ -25,7 +25,7 @@ describe('actor configs', () => {
       tls: { cert: join(dir, 'pki/registry.pem'), key: join(dir, 'pki/registry-key.pem'), ca: join(dir, 'pki/ca.pem') },
       admins: ['spiffe://krypton.dev/admin'],
     });
-    expect(loadCmkConfig(file({ store: 'state/cmk.db' }), {})).toMatchObject({ id: 'cmk', port: 7445, store: join(dir, 'state/cmk.db'), heartbeatSeconds: 30 });
+    expect(loadCmkConfig(file({ store: 'state/cmk.db' }), {})).toMatchObject({ id: 'cmk', port: 7445, store: `sqlite:${join(dir, 'state/cmk.db')}`, heartbeatSeconds: 30 });
   });
 
   it('lets the environment override the file, per actor prefix', () => {
