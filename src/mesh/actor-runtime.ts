@@ -44,6 +44,9 @@ export interface ActorDefaults {
 
 export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
 export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
+const PRUNE_EVERY_MS = 3_600_000;
+const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+const PROCESSED_RETENTION_MS = 30 * 86_400_000;
 const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins'];
 
 export function configError(name: string, message: string): KryptonError {
@@ -187,6 +190,15 @@ export async function openActor<Tx extends OrbitalTx>(
   const pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
   metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
 
+  // Sent events and handled ids are kept long past any redelivery, then pruned.
+  const pruner = setInterval(() => {
+    const t = now();
+    Promise.all([outbox.prune(t - OUTBOX_RETENTION_MS), store.tx((tx) => tx.pruneProcessed(t - PROCESSED_RETENTION_MS))]).catch((err: unknown) =>
+      logger.warn({ err }, `${name}: pruning the Orbital tables failed`),
+    );
+  }, PRUNE_EVERY_MS);
+  pruner.unref();
+
   const subs: Subscription[] = [];
   const stopHooks: Array<() => void | Promise<void>> = [];
   let server: MtlsServer | null = null;
@@ -260,13 +272,25 @@ export async function openActor<Tx extends OrbitalTx>(
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const fn of stopHooks.splice(0)) await fn();
-      if (server) await server.close();
-      for (const s of subs.splice(0)) await s.cancel().catch((err: unknown) => logger.warn({ err }, `${name}: cancelling a subscription failed`));
-      await outbox.stop();
-      if (ownsMesh) await mesh.close().catch((err: unknown) => logger.warn({ err }, `${name}: closing the mesh failed`));
-      await store.close();
+      // Every step runs even if one fails, so a stuck server cannot leave the store open.
+      let first: unknown;
+      const step = async (what: string, fn: () => unknown) => {
+        try {
+          await fn();
+        } catch (err) {
+          first ??= err;
+          logger.warn({ err }, `${name}: ${what} failed while stopping`);
+        }
+      };
+      clearInterval(pruner);
+      for (const fn of stopHooks.splice(0)) await step('a stop hook', fn);
+      if (server) await step('closing the server', () => server?.close());
+      for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
+      await step('stopping the outbox', () => outbox.stop());
+      if (ownsMesh) await step('closing the mesh', () => mesh.close());
+      await step('closing the store', () => store.close());
       logger.info(`${name} stopped`);
+      if (first !== undefined) throw first;
     },
   };
   return runtime;
