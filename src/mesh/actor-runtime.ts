@@ -1,0 +1,375 @@
+/**
+ * What the Orbital actors that hold intent or sovereignty (the Registry and
+ * the CMK Server) share: their config, their own store with the Orbital
+ * tables, the mesh, the outbox relay, idempotent consumption, the mTLS
+ * admin server with metrics and health, and one graceful stop. Each actor
+ * adds only its state, its rules and its routes.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { errors, KryptonError } from '../errors.js';
+import { createMtlsClient, createMtlsServer, RawBody, type MtlsClient, type MtlsServer, type Route } from '../http/index.js';
+import { PROMETHEUS_CONTENT_TYPE, Registry as Metrics, type Counter } from '../metrics/registry.js';
+import { SqlOrbitalTx, type OrbitalTx } from '../storage/orbital-sql.js';
+import { num, str, type SqlRecord } from '../storage/sql-base.js';
+import { openStore } from '../storage/open.js';
+import type { Store, StoreSchema } from '../storage/store.js';
+import type { EventType } from './events.js';
+import { handleOnce, type TxHandler } from './idempotent.js';
+import { CONSUMER_NAME, type Mesh, type Subscription } from './mesh.js';
+import { isMeshUrl, openMesh } from './open.js';
+import { Outbox } from './outbox.js';
+
+export interface ActorConfig {
+  /** Event source and consumer (queue) name. */
+  id: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** sqlite:<path>, a path, or postgres://...?schema=name */
+  store: string;
+  /** 'memory' or an amqp:// URL (with ?namespace=...). */
+  mesh: string;
+  tls: { cert: string; key: string; ca: string };
+  /** SPIFFE IDs allowed on the admin API. */
+  admins: string[];
+}
+
+export interface ActorDefaults {
+  /** 'registry' or 'cmk': names messages, env variables, metrics and default files. */
+  name: string;
+  port: number;
+}
+
+export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
+export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
+const PRUNE_EVERY_MS = 3_600_000;
+const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+const PROCESSED_RETENTION_MS = 30 * 86_400_000;
+const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins'];
+
+export function configError(name: string, message: string): KryptonError {
+  return errors.badRequest(`${name} config: ${message}`);
+}
+
+/** An integer field (a string from the environment counts), or a message naming it. */
+export function configInt(name: string, field: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw configError(name, `${field} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/**
+ * Reads an actor's JSON config: relative paths resolve against the file's
+ * folder, KRYPTON_<NAME>_{ID,HOST,PORT,STORE,MESH} override the file.
+ * Returns the validated base config and the raw object, so the actor can
+ * read its own fields (listed in `extraFields`; any other field is refused,
+ * since a misspelt one would otherwise be silently ignored).
+ */
+export function loadActorConfig(
+  file: string,
+  defaults: ActorDefaults,
+  extraFields: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): { config: ActorConfig; raw: Record<string, unknown> } {
+  const { name } = defaults;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw configError(name, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(name, `${file} must hold a JSON object`);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (![...BASE_FIELDS, ...extraFields].includes(k)) throw configError(name, `unknown field "${k}"`);
+  const envOf = (key: string) => env[`KRYPTON_${name.toUpperCase()}_${key}`];
+  const base = dirname(resolve(file));
+  const path = (p: unknown, field: string): string => {
+    if (typeof p !== 'string' || p === '') throw configError(name, `${field} must be a path`);
+    return isAbsolute(p) ? p : join(base, p);
+  };
+
+  const id = envOf('ID') ?? o.id ?? name;
+  if (typeof id !== 'string' || !CONSUMER_NAME.test(id)) throw configError(name, 'id must match [A-Za-z0-9._~-]{1,64}');
+  const host = envOf('HOST') ?? o.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host === '') throw configError(name, 'host must be a host name or address');
+  const port = configInt(name, 'port', envOf('PORT') ?? o.port ?? defaults.port, 0, 65535);
+  const store = storeUrl(name, envOf('STORE') ?? o.store ?? `sqlite:${name}.db`, path);
+  const mesh = envOf('MESH') ?? o.mesh ?? DEFAULT_MESH;
+  if (typeof mesh !== 'string' || !isMeshUrl(mesh)) throw configError(name, 'mesh must be "memory" or an amqp:// URL');
+  const tls = o.tls ?? {};
+  if (typeof tls !== 'object' || tls === null) throw configError(name, 'tls must be an object {cert, key, ca}');
+  const t = tls as Record<string, unknown>;
+  const admins = o.admins ?? DEFAULT_ADMINS;
+  if (!Array.isArray(admins) || admins.length === 0 || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) {
+    throw configError(name, 'admins must be a non-empty list of spiffe:// IDs');
+  }
+  return {
+    config: {
+      id,
+      host,
+      port,
+      store,
+      mesh,
+      // The dev PKI's layout, next to the config, unless told otherwise.
+      tls: { cert: path(t.cert ?? `pki/${name}.pem`, 'tls.cert'), key: path(t.key ?? `pki/${name}-key.pem`, 'tls.key'), ca: path(t.ca ?? 'pki/ca.pem', 'tls.ca') },
+      admins: admins as string[],
+    },
+    raw: o,
+  };
+}
+
+function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) => string): string {
+  if (typeof v !== 'string' || v === '') throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
+  if (/^postgres(ql)?:\/\//i.test(v) || v === 'sqlite::memory:') return v;
+  if (v.startsWith('sqlite:')) return `sqlite:${path(v.slice(7), 'store')}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
+  // A bare path is SQLite; written out so the runtime knows which folder to create.
+  return `sqlite:${path(v, 'store')}`;
+}
+
+export interface ActorOptions {
+  /** An in-process mesh shared with other actors: used as is, and not closed on stop. */
+  mesh?: Mesh;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export type HandleOutcome = 'applied' | 'duplicate' | 'error';
+
+export interface ActorRuntime<Tx extends OrbitalTx> {
+  readonly name: string;
+  readonly config: ActorConfig;
+  readonly store: Store<Tx>;
+  readonly mesh: Mesh;
+  readonly outbox: Outbox<Tx>;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Consumes these types as config.id, each event applied once (handleOnce) and counted. */
+  consume(types: readonly EventType[], apply: TxHandler<Tx>): Promise<void>;
+  /** Starts the admin server with these routes plus /metrics, /healthz and /readyz; resolves to its port. */
+  listen(routes: Route[]): Promise<number>;
+  /** Outbox and mesh state for a status reply. */
+  orbitalStatus(): Promise<{ id: string; outboxPending: number; mesh: ReturnType<Mesh['status']> }>;
+  /** Registers work to undo first on stop (timers). */
+  onStop(fn: () => void | Promise<void>): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the store and the mesh and starts the outbox relay. The caller
+ * builds its domain on top, then calls consume() and listen(); if that
+ * fails it must call stop(), which undoes whatever had started.
+ */
+export async function openActor<Tx extends OrbitalTx>(
+  name: string,
+  config: ActorConfig,
+  schema: StoreSchema<Tx>,
+  opts: ActorOptions = {},
+): Promise<ActorRuntime<Tx>> {
+  const logger = opts.logger ?? pino({ name: `krypton-${name}` });
+  const now = opts.now ?? Date.now;
+  const sqliteFile = config.store.startsWith('sqlite:') ? config.store.slice(7) : /^[a-z][a-z0-9+.-]*:\/\//i.test(config.store) ? null : config.store;
+  if (sqliteFile !== null && sqliteFile !== ':memory:') mkdirSync(dirname(resolve(sqliteFile)), { recursive: true, mode: 0o700 });
+  const store = await openStore(config.store, schema);
+  let mesh: Mesh;
+  try {
+    mesh = opts.mesh ?? (await openMesh(config.mesh, { logger }));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const ownsMesh = opts.mesh === undefined;
+  const outbox = new Outbox(store, { mesh, logger, now });
+  outbox.start();
+
+  const metrics = new Metrics();
+  const handled: Counter = metrics.counter('krypton_orbital_events_handled_total', 'Orbital events consumed, by outcome', ['type', 'outcome']);
+  const pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
+  metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
+
+  // Sent events and handled ids are kept long past any redelivery, then pruned.
+  const pruner = setInterval(() => {
+    const t = now();
+    Promise.all([outbox.prune(t - OUTBOX_RETENTION_MS), store.tx((tx) => tx.pruneProcessed(t - PROCESSED_RETENTION_MS))]).catch((err: unknown) =>
+      logger.warn({ err }, `${name}: pruning the Orbital tables failed`),
+    );
+  }, PRUNE_EVERY_MS);
+  pruner.unref();
+
+  const subs: Subscription[] = [];
+  const stopHooks: Array<() => void | Promise<void>> = [];
+  let server: MtlsServer | null = null;
+  let stopped = false;
+
+  const runtime: ActorRuntime<Tx> = {
+    name,
+    config,
+    store,
+    mesh,
+    outbox,
+    metrics,
+    logger,
+    now,
+    async consume(types, apply) {
+      subs.push(
+        await mesh.subscribe(config.id, types, async (event) => {
+          let outcome: HandleOutcome = 'error';
+          try {
+            outcome = (await handleOnce(outbox, config.id, event, apply, now)) ? 'applied' : 'duplicate';
+          } catch (err) {
+            // Thrown back to the mesh: it redelivers, then dead-letters.
+            logger.warn({ id: event.id, type: event.type, err }, `${name}: handling an event failed`);
+            throw err;
+          } finally {
+            handled.inc({ type: event.type, outcome });
+          }
+        }),
+      );
+    },
+    async listen(routes) {
+      const admins = new Set(config.admins);
+      server = await createMtlsServer({
+        key: readFileSync(config.tls.key),
+        cert: readFileSync(config.tls.cert),
+        ca: readFileSync(config.tls.ca),
+        host: config.host,
+        port: config.port,
+        identity: { allowed: (id) => admins.has(id) },
+        logger,
+        routes: [
+          ...routes,
+          {
+            method: 'GET',
+            path: '/metrics',
+            handler: async () => {
+              pendingGauge.set(await outbox.pending());
+              return new RawBody(PROMETHEUS_CONTENT_TYPE, metrics.render());
+            },
+          },
+          { method: 'GET', path: '/healthz', handler: async () => ({ ok: true }) },
+          {
+            method: 'GET',
+            path: '/readyz',
+            // The mesh is not required: an actor keeps serving on its own state while it is down (ACD-402).
+            handler: async () => {
+              if (!(await store.ping())) throw errors.keyUnavailable(`the ${name} store does not answer`);
+              return { ok: true, mesh: mesh.status().connected };
+            },
+          },
+        ],
+      });
+      return server.port;
+    },
+    async orbitalStatus() {
+      return { id: config.id, outboxPending: await outbox.pending(), mesh: mesh.status() };
+    },
+    onStop(fn) {
+      stopHooks.push(fn);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Every step runs even if one fails, so a stuck server cannot leave the store open.
+      let first: unknown;
+      const step = async (what: string, fn: () => unknown) => {
+        try {
+          await fn();
+        } catch (err) {
+          first ??= err;
+          logger.warn({ err }, `${name}: ${what} failed while stopping`);
+        }
+      };
+      clearInterval(pruner);
+      for (const fn of stopHooks.splice(0)) await step('a stop hook', fn);
+      if (server) await step('closing the server', () => server?.close());
+      for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
+      await step('stopping the outbox', () => outbox.stop());
+      if (ownsMesh) await step('closing the mesh', () => mesh.close());
+      await step('closing the store', () => store.close());
+      logger.info(`${name} stopped`);
+      if (first !== undefined) throw first;
+    },
+  };
+  return runtime;
+}
+
+export interface AdminClientFlags {
+  url: string;
+  pki: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+/** An mTLS client to an actor's admin API with the admin certificate (for the CLI). */
+export function actorAdminClient(flags: AdminClientFlags): MtlsClient {
+  return createMtlsClient({
+    url: flags.url,
+    cert: readFileSync(flags.cert ?? join(flags.pki, 'admin.pem')),
+    key: readFileSync(flags.key ?? join(flags.pki, 'admin-key.pem')),
+    ca: readFileSync(flags.ca ?? join(flags.pki, 'ca.pem')),
+    timeoutMs: 15_000,
+  });
+}
+
+// The last State.Manifest of each Core, kept by every actor that reconciles
+// against manifests: for status, and to skip a manifest older than one
+// already reconciled (a late redelivery).
+
+export interface ManifestRow {
+  core: string;
+  /** When the Core made it. */
+  at: number;
+  receivedAt: number;
+  tenants: number;
+  scopes: number;
+}
+
+export const manifestOf = (r: SqlRecord): ManifestRow => ({
+  core: str(r.core),
+  at: num(r.at),
+  receivedAt: num(r.received_at),
+  tenants: num(r.tenants),
+  scopes: num(r.scopes),
+});
+
+export const manifestTable = (bigint: string, text: string, suffix: string) => `CREATE TABLE IF NOT EXISTS manifests (
+  core ${text} PRIMARY KEY,
+  at ${bigint} NOT NULL,
+  received_at ${bigint} NOT NULL,
+  tenants ${bigint} NOT NULL,
+  scopes ${bigint} NOT NULL
+)${suffix}`;
+
+export class ManifestTx extends SqlOrbitalTx {
+  /** Records a manifest unless a newer one of the same Core is on file; false when it is stale. */
+  putManifest(m: ManifestRow): Promise<boolean> {
+    return this.op('putManifest', async () =>
+      (await this.db.run(
+        `INSERT INTO manifests (core, at, received_at, tenants, scopes) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (core) DO UPDATE SET at = excluded.at, received_at = excluded.received_at, tenants = excluded.tenants, scopes = excluded.scopes
+         WHERE excluded.at >= manifests.at`,
+        [m.core, m.at, m.receivedAt, m.tenants, m.scopes],
+      )) === 1,
+    );
+  }
+
+  listManifests(): Promise<ManifestRow[]> {
+    return this.op('listManifests', async () => (await this.db.all('SELECT * FROM manifests ORDER BY core', [])).map(manifestOf));
+  }
+}
+
+
+/** One admin call (for the CLI): the reply body, or {ok: true} for an empty reply. */
+export async function callActor(flags: AdminClientFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  const client = actorAdminClient(flags);
+  try {
+    const r = await client.request(method, path, body, { contentType: 'application/json' });
+    return r.body ?? { ok: true };
+  } finally {
+    await client.close();
+  }
+}
