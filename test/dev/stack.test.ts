@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pkiClient } from '../../src/dev/core-process.js';
 import { startDevStack } from '../../src/dev/stack.js';
 import { connect } from '../gateway/ws-fixture.js';
 
@@ -9,13 +10,29 @@ describe('krypton dev', () => {
   it('lays out .krypton/dev as DESIGN.md says, and a restart reuses it: blobs made before still decrypt', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'krypton-devstack-'));
     try {
-      const first = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
+      const first = await startDevStack({ dir, corePort: 0, gatewayPort: 0, registryPort: 0, cmkPort: 0 });
       let blob: Buffer;
       let plaintext: Buffer;
       try {
-        for (const f of ['ca.pem', 'core.pem', 'core-key.pem', 'gateway.pem', 'gateway-key.pem', 'admin.pem', 'admin-key.pem']) {
+        for (const f of ['ca.pem', 'core.pem', 'core-key.pem', 'registry.pem', 'cmk.pem', 'gateway.pem', 'gateway-key.pem', 'admin.pem', 'admin-key.pem']) {
           expect(existsSync(join(dir, 'pki', f)), f).toBe(true);
         }
+        for (const f of ['registry.json', 'cmk.json', 'registry/registry.db', 'cmk/cmk.db', 'core/ksi.db']) expect(existsSync(join(dir, f)), f).toBe(true);
+        expect(statSync(join(dir, 'l1', 'demo.key')).mode & 0o777).toBe(0o600);
+        // The demo was defined the production way: intent in the Registry, its L1 in the CMK Server.
+        const ask = async (url: string, path: string) => {
+          const c = pkiClient(join(dir, 'pki'), url, 'admin');
+          try {
+            return (await c.request('GET', path)).body;
+          } finally {
+            await c.close();
+          }
+        };
+        expect(await ask(first.core.registryUrl, '/v1/registry/tenants')).toMatchObject({
+          tenants: [expect.objectContaining({ tenant: 'demo', state: 'ACTIVE', scopes: [expect.objectContaining({ service: 'app', state: 'DEFINED' })] })],
+        });
+        expect(await ask(first.core.cmkUrl, '/v1/cmk/links')).toMatchObject({ links: [expect.objectContaining({ tenant: 'demo', kind: 'soft', state: 'LINKED' })] });
+        expect(await ask(first.core.url, '/v1/admin/tenants/demo')).toMatchObject({ state: 'ACTIVE', l1: 'soft' });
         expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
         expect(readFileSync(join(dir, 'token'), 'utf8').trim()).toBe(first.token);
         const c = await connect(first.gatewayUrl, first.token);
@@ -25,7 +42,7 @@ describe('krypton dev', () => {
       } finally {
         await first.stop();
       }
-      const second = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
+      const second = await startDevStack({ dir, corePort: 0, gatewayPort: 0, registryPort: 0, cmkPort: 0 });
       try {
         expect(second.token).toBe(first.token);
         const c = await connect(second.gatewayUrl, second.token);
