@@ -26,7 +26,7 @@ export interface DevCoreOptions {
   tickSeconds?: number;
 }
 
-function runCli(args: string[]): Promise<void> {
+export function runCli(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
