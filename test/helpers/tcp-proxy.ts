@@ -49,7 +49,7 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
     client.on('error', () => undefined);
     if (isCut) {
       refused++;
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     const upstream = connect(o.targetPort, o.targetHost);
@@ -73,8 +73,7 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
   const resetAll = async () => {
     const all = [...pairs];
     for (const p of all) {
-      // A reset, not a FIN: the client sees ECONNRESET at once, as on a dropped link.
-      p.client.resetAndDestroy();
+      reset(p.client);
       p.upstream.destroy();
     }
     await Promise.all(all.map((p) => p.closed));
@@ -100,6 +99,22 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
   };
 }
 
+/**
+ * A reset, not a FIN: the client sees ECONNRESET at once, as on a dropped
+ * link. libuv cannot reset a socket whose write side is already shutting
+ * down (Node then emits 'error' and never 'close'): those get a plain destroy.
+ */
+function reset(s: Socket): void {
+  if (s.destroyed) return;
+  if (s.connecting || s.writableEnded) s.destroy();
+  else s.resetAndDestroy();
+}
+
+/** Resolves when the socket is gone: 'close', or 'error' (a failed reset never emits 'close'). */
 function once(s: Socket): Promise<void> {
-  return s.closed ? Promise.resolve() : new Promise((resolve) => s.once('close', () => resolve()));
+  if (s.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    s.once('close', () => resolve());
+    s.once('error', () => resolve());
+  });
 }
