@@ -11,6 +11,7 @@ import { runCoreBench, type CoreBenchResult } from './core.js';
 import { runGatewayBench } from './gateway.js';
 import { printGatewayBench, writeGatewayResults } from './gateway-report.js';
 import { formatNs } from './lib/measure.js';
+import { printOrbitalBench, runOrbitalBench, writeOrbitalResults } from './orbital.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
@@ -56,10 +57,14 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'addon.json'), JSON.stringify({ started, node: process.version, addon }, null, 2));
   writeFileSync(join(resultsDir, 'core.json'), JSON.stringify({ started, node: process.version, core }, null, 2));
+  // A few seconds per run; skipped (not failed) when RabbitMQ does not answer.
+  const orbital = await runOrbitalBench();
+  printOrbitalBench(orbital);
+  writeOrbitalResults(orbital, resultsDir, started);
   const gateway = await runGatewayBench({ log: (l) => console.error(l) });
   printGatewayBench(gateway);
   const written = writeGatewayResults(gateway, resultsDir);
-  console.log(`\nresults: ${resultsDir}/{addon,core,gateway}.json\nchart:   ${written.svg}`);
+  console.log(`\nresults: ${resultsDir}/{addon,core,orbital,gateway}.json\nchart:   ${written.svg}`);
 }
 
 await main();
