@@ -284,6 +284,18 @@ export class FrameProcessor {
    * not leased yet: fetch what they name (once each) and try them again.
    */
   private async retryAfterLease(grant: TokenGrant, blobs: Uint8Array[]): Promise<(Buffer | KryptonError)[]> {
+    const { fetched, failures } = await this.leaseNamed(grant, blobs);
+    const results = fetched ? openBlobs(grant.tenant, blobs) : blobs.map(() => errors.invalidBlob());
+    return withLeaseFailures(results, blobs, failures);
+  }
+
+  /**
+   * Leases the scope versions the caller's own blobs name. A lease refused
+   * as KEY_REVOKED or KEY_UNAVAILABLE is kept per scope version, so a blob
+   * of a revoked tenant says so rather than looking malformed (the blob is
+   * the caller's tenant's: nothing is revealed about anyone else's).
+   */
+  private async leaseNamed(grant: TokenGrant, blobs: Uint8Array[], withActive = false): Promise<{ fetched: boolean; failures: Map<string, KryptonError> }> {
     const wanted = new Map<string, { service: string; version: number }>();
     for (const b of blobs) {
       const info = blobInfo(b);
@@ -291,12 +303,17 @@ export class FrameProcessor {
       wanted.set(`${info.service}@${info.version}`, info);
     }
     let fetched = false;
-    for (const { service, version } of wanted.values()) {
-      const r = await this.cache.ensureVersion(grant.tenant, service, version).catch(() => 'absent' as const);
-      if (r === 'held') fetched = true;
+    const failures = new Map<string, KryptonError>();
+    for (const [key, { service, version }] of wanted) {
+      try {
+        if ((await this.cache.ensureVersion(grant.tenant, service, version)) === 'held') fetched = true;
+        // Rewrap also needs the scope's ACTIVE version.
+        if (withActive && this.cache.scopeSync(grant.tenant, service) === null) await this.cache.scope(grant.tenant, service);
+      } catch (err) {
+        if (err instanceof KryptonError && (err.code === 'KEY_REVOKED' || err.code === 'KEY_UNAVAILABLE')) failures.set(key, err);
+      }
     }
-    if (!fetched) return blobs.map(() => errors.invalidBlob());
-    return openBlobs(grant.tenant, blobs);
+    return { fetched, failures };
   }
 
   private one(grant: TokenGrant, r: Request): unknown | Promise<unknown> {
@@ -353,15 +370,19 @@ export class FrameProcessor {
     const missing = first.some((r) => r instanceof KryptonError && (r.code === 'INVALID_BLOB' || r.code === 'KEY_UNAVAILABLE'));
     if (!missing) return shape(first);
     return (async () => {
-      for (const b of list) {
-        const info = blobInfo(b);
-        if (info !== null && info.tenant === grant.tenant && allows(grant, info.service)) {
-          await this.cache.ensureVersion(grant.tenant, info.service, info.version).catch(() => 'absent');
-          if (what === 'rewrap' && this.cache.scopeSync(grant.tenant, info.service) === null) await this.cache.scope(grant.tenant, info.service).catch(() => null);
-        }
-      }
-      return shape(fn(grant.tenant, list, ctx));
+      const { failures } = await this.leaseNamed(grant, list, what === 'rewrap');
+      return shape(withLeaseFailures(fn(grant.tenant, list, ctx), list, failures));
     })();
   }
+}
+
+/** A blob that still does not open after its lease was refused gets the lease's error. */
+function withLeaseFailures(results: (Buffer | KryptonError)[], blobs: readonly Uint8Array[], failures: ReadonlyMap<string, KryptonError>): (Buffer | KryptonError)[] {
+  if (failures.size === 0) return results;
+  return results.map((r, i) => {
+    if (!(r instanceof KryptonError) || (r.code !== 'INVALID_BLOB' && r.code !== 'KEY_UNAVAILABLE')) return r;
+    const info = blobInfo(blobs[i]!);
+    return (info !== null && failures.get(`${info.service}@${info.version}`)) || r;
+  });
 }
 

@@ -96,7 +96,7 @@ export async function openStage(opts: Partial<ClusterOptions> & { start?: Actor[
     cleanup: async () => {
       await cluster.stopAll();
       for (const p of Object.values(proxies)) await p.close();
-      await cluster.deleteNamespace(['core-a', 'core-b', 'registry', 'cmk']).catch(() => undefined);
+      await cluster.deleteNamespace(['core-a', 'core-b', 'core-c', 'registry', 'cmk']).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -122,4 +122,10 @@ export async function create(c: WsClient, service: string, id = Math.floor(Math.
 export async function decrypt(c: WsClient, blob: Buffer, id = Math.floor(Math.random() * 1e9)): Promise<{ ok: boolean; code?: string; plaintext?: Buffer }> {
   const r = (await c.call([id, 'key.decrypt', { blob }])) as [number, number, { code?: string; plaintext?: Buffer }];
   return r[1] === 0 ? { ok: true, plaintext: Buffer.from(r[2].plaintext!) } : { ok: false, code: r[2].code! };
+}
+
+export async function info(c: WsClient, blob: Buffer, id = Math.floor(Math.random() * 1e9)): Promise<{ version: number }> {
+  const r = (await c.call([id, 'key.info', { blob }])) as [number, number, { version: number }];
+  if (r[1] !== 0) throw new Error(`key.info refused: ${JSON.stringify(r[2])}`);
+  return r[2];
 }
