@@ -12,6 +12,7 @@ import { runGatewayBench } from './gateway.js';
 import { printGatewayBench, writeGatewayResults } from './gateway-report.js';
 import { formatNs } from './lib/measure.js';
 import { printOrbitalBench, runOrbitalBench, writeOrbitalResults } from './orbital.js';
+import { printRevocationBench, runRevocationBench, writeRevocationResults } from './revocation.js';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
@@ -61,10 +62,14 @@ async function main(): Promise<void> {
   const orbital = await runOrbitalBench();
   printOrbitalBench(orbital);
   writeOrbitalResults(orbital, resultsDir, started);
+  // L1.Revoke -> KEY_REVOKED through a Core and a Gateway process (about 1 s a trial); skipped with the Orbital bench's broker check.
+  const revocation = await runRevocationBench({ log: (l) => console.error(l) });
+  printRevocationBench(revocation);
+  writeRevocationResults(revocation, resultsDir, started);
   const gateway = await runGatewayBench({ log: (l) => console.error(l) });
   printGatewayBench(gateway);
   const written = writeGatewayResults(gateway, resultsDir);
-  console.log(`\nresults: ${resultsDir}/{addon,core,orbital,gateway}.json\nchart:   ${written.svg}`);
+  console.log(`\nresults: ${resultsDir}/{addon,core,orbital,revocation,gateway}.json\nchart:   ${written.svg}`);
 }
 
 await main();
