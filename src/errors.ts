@@ -11,7 +11,7 @@ export const ERROR_CATALOGUE = {
     status: 400,
     doc: 'The blob is not one this caller can open: malformed, tampered, another tenant\'s, or the wrong context.',
   },
-  KEY_REVOKED: { status: 410, doc: 'The L3 version that sealed this blob has been revoked.' },
+  KEY_REVOKED: { status: 410, doc: 'The L3 version that sealed this blob has been revoked, or the tenant\'s keys were (its L1 unlinked, or it was offboarded).' },
   KEY_UNAVAILABLE: { status: 503, doc: 'No usable key right now (no lease, or the lease expired): the request fails closed.' },
   NOT_FOUND: { status: 404, doc: 'No such route, or the method is not allowed on it.' },
   UNKNOWN_SERVICE: { status: 404, doc: 'The service is not defined for this tenant.' },

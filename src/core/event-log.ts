@@ -7,7 +7,14 @@
 import { EventEmitter } from 'node:events';
 import type { EventRow, Ksi, KsiTx } from '../storage/ksi.js';
 
-export type CoreEventType = 'rotation' | 'revocation' | 'tenant.revoked' | 'scope.deleted' | 'serving.paused' | 'serving.resumed';
+export type CoreEventType =
+  | 'rotation'
+  | 'revocation'
+  | 'tenant.revoked'
+  | 'tenant.restored'
+  | 'scope.deleted'
+  | 'serving.paused'
+  | 'serving.resumed';
 
 export interface CoreEvent {
   epoch: number;

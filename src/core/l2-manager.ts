@@ -4,7 +4,7 @@
  * found under an older IVK is re-wrapped onto the newest one when it is
  * hydrated. A tenant whose L1 is unlinked has no usable L2.
  */
-import { errors } from '../errors.js';
+import { errors, KryptonError } from '../errors.js';
 import { destroyKey, generateKey, type KeyHandle } from '../native/index.js';
 import type { Ksi, L2Row, TenantRow } from '../storage/ksi.js';
 import type { Clock } from './clock.js';
@@ -129,7 +129,9 @@ export class L2Manager {
   private async hydrate(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
     const { row, rows } = await this.ksi.read(async (tx) => ({ row: await tx.getTenant(tenant), rows: await tx.listL2(tenant) }));
     if (row === null) throw errors.keyUnavailable(`unknown tenant ${tenant}`);
-    if (row.state !== 'ACTIVE') throw errors.keyUnavailable(`tenant ${tenant} is ${row.state.toLowerCase()}`);
+    // Final, not transient: a Gateway must not retry it (nor count it
+    // against its circuit breaker, which guards every tenant's leases).
+    if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not served`);
     const latest = rows.at(-1);
     if (latest === undefined) throw errors.keyUnavailable(`tenant ${tenant} has no L2`);
     const aad = l2Aad(tenant, latest.version);

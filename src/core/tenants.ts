@@ -86,15 +86,17 @@ export class Tenants {
    */
   async linkL1(tenant: string, link: L1Link, actor = 'system'): Promise<void> {
     const now = this.clock.now();
-    const row = await this.ksi.tx(async (tx) => {
+    const { row, event } = await this.ksi.tx(async (tx) => {
       const existing = await tx.getTenant(tenant);
       if (existing === null) throw errors.badRequest(`unknown tenant ${tenant}`);
       const next: TenantRow = { ...existing, state: 'ACTIVE', l1Provider: link.kind, l1Ref: link.ref, updatedAt: now };
       await tx.putTenant(next);
       await tx.appendAudit({ actor, action: 'l1.link', target: tenant, outcome: 'ok', details: { kind: link.kind } });
-      return next;
+      const restored = existing.state === 'REVOKED' ? await this.events.append(tx, { type: 'tenant.restored', tenant, at: now }) : null;
+      return { row: next, event: restored };
     });
     await this.l2.recoverFromSovereign(row);
+    if (event !== null) this.events.publish([event]);
   }
 
   /** Unlinks the tenant's L1: its keys become unusable now, everywhere. */
@@ -143,10 +145,10 @@ export class Tenants {
    */
   async recordLink(tenant: string, link: L1Link, actor = 'system'): Promise<{ row: TenantRow; change: 'none' | 'linked' | 'relinked' }> {
     const now = this.clock.now();
-    return this.ksi.tx(async (tx) => {
+    const result = await this.ksi.tx(async (tx) => {
       const existing = await tx.getTenant(tenant);
       if (existing !== null && existing.state !== 'REVOKED' && existing.l1Provider === link.kind && existing.l1Ref === link.ref) {
-        return { row: existing, change: 'none' as const };
+        return { row: existing, change: 'none' as const, event: null };
       }
       const next: TenantRow = {
         tenant,
@@ -158,8 +160,13 @@ export class Tenants {
       };
       await tx.putTenant(next);
       await tx.appendAudit({ actor, action: 'l1.link', target: tenant, outcome: 'ok', details: { kind: link.kind } });
-      return { row: next, change: existing?.state === 'REVOKED' ? ('relinked' as const) : ('linked' as const) };
+      const relinked = existing?.state === 'REVOKED';
+      // Gateways forget the refusals they cached for it, so it is served at once.
+      const event = relinked ? await this.events.append(tx, { type: 'tenant.restored', tenant, at: now }) : null;
+      return { row: next, change: relinked ? ('relinked' as const) : ('linked' as const), event };
     });
+    if (result.event !== null) this.events.publish([result.event]);
+    return { row: result.row, change: result.change };
   }
 
   /** Onboards on the Registry's word without touching the L1 link; says whether it is now ACTIVE. */

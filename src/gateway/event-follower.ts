@@ -43,7 +43,7 @@ export interface EventFollower {
   close(): void;
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set(['rotation', 'revocation', 'tenant.revoked', 'scope.deleted', 'serving.paused', 'serving.resumed']);
+const EVENT_TYPES: ReadonlySet<string> = new Set(['rotation', 'revocation', 'tenant.revoked', 'tenant.restored', 'scope.deleted', 'serving.paused', 'serving.resumed']);
 
 export function followEvents(
   http: MtlsClient,

@@ -369,6 +369,7 @@ export class LeaseCache {
         this.table.get(e.tenant)?.delete(e.service);
       },
       revokeTenant: (t) => this.revokedTenants.add(t),
+      restoreTenant: (t) => this.revokedTenants.delete(t),
     };
     if (applyEvent(target, ev)) {
       const delay = Date.now() - ev.createdAt;

@@ -16,6 +16,8 @@ export interface EventTarget {
   /** Zeroize the scope and forget it. */
   drop(e: ScopeEntry): void;
   revokeTenant(tenant: string): void;
+  /** Lifts revokeTenant. */
+  restoreTenant(tenant: string): void;
 }
 
 /** Applies one event; true when it took a key away from a scope we held (counted as a revocation delay). */
@@ -52,6 +54,13 @@ export function applyEvent(target: EventTarget, ev: CoreEvent): boolean {
         target.drop(e);
       }
       return held;
+    }
+    case 'tenant.restored': {
+      // Relinked: drop the refusals cached for it, so its next request leases again now.
+      if (ev.tenant === null) return false;
+      target.restoreTenant(ev.tenant);
+      for (const e of target.tenantEntries(ev.tenant)) if (e.ref === null) target.drop(e);
+      return false;
     }
     case 'serving.paused': {
       // The Core's deadman switch: no key may be served until it resumes,

@@ -37,7 +37,7 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       expect(events).toEqual([`tenant.revoked:${T}`]);
       expect(scopeRef(T, S)).toBeNull();
       const recipient = HpkeRecipient.generate();
-      await expect(core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: recipient.publicKey })).rejects.toThrow(code('KEY_UNAVAILABLE'));
+      await expect(core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: recipient.publicKey })).rejects.toThrow(code('KEY_REVOKED'));
 
       // The IVK-side binding is lost too (as in a region loss): only the L1 can bring the L2 back.
       await core.ksi.tx(async (tx) => tx.updateL2({ ...l2!, wrappedActive: Buffer.alloc(l2!.wrappedActive.length) }));

@@ -145,7 +145,7 @@ describe('initDevPki', () => {
 
     const moved = await initDevPki(dir, { trustDomain: 'example.org' });
     expect(await readFile(join(dir, 'ca.pem'), 'utf8')).toBe(ca);
-    expect(moved.written.length).toBe(6);
+    expect(moved.written.length).toBe(10);
     expect(spiffeUrisOf(await readFile(join(dir, 'admin.pem'), 'utf8'))).toEqual(['spiffe://example.org/admin']);
   });
 

@@ -122,7 +122,7 @@ describe('the Core on Orbital', () => {
     t.core.events.subscribe((e) => seen.push(`${e.type}:${e.tenant}`));
     await send('L1.Revoke', { tenant: 'acme', reason: 'served without a linked L1' });
     expect(seen).toEqual(['tenant.revoked:acme']);
-    await expect(lease('acme', 'billing')).rejects.toThrow(code('KEY_UNAVAILABLE'));
+    await expect(lease('acme', 'billing')).rejects.toThrow(code('KEY_REVOKED'));
     t.clock.advance(1000);
     await send('L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: l1 });
     expect((await lease('acme', 'billing')).versions.map((v) => v.version)).toEqual([1]);
@@ -134,7 +134,7 @@ describe('the Core on Orbital', () => {
     await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'define' });
     t.clock.advance(1000);
     await send('Tenant.Define', { tenant: 'acme', action: 'offboard' });
-    await expect(lease('acme', 'billing')).rejects.toThrow(code('KEY_UNAVAILABLE'));
+    await expect(lease('acme', 'billing')).rejects.toThrow(code('KEY_REVOKED'));
     t.clock.advance(1000);
     await send('Tenant.Define', { tenant: 'acme', action: 'onboard' });
     expect((await lease('acme', 'billing')).versions.map((v) => v.version)).toEqual([1]);
