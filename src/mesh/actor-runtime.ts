@@ -20,6 +20,7 @@ import { handleOnce, type TxHandler } from './idempotent.js';
 import { CONSUMER_NAME, type Mesh, type Subscription } from './mesh.js';
 import { isMeshUrl, openMesh } from './open.js';
 import { Outbox } from './outbox.js';
+import { startRetention } from './retention.js';
 
 export interface ActorConfig {
   /** Event source and consumer (queue) name. */
@@ -44,9 +45,6 @@ export interface ActorDefaults {
 
 export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
 export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
-const PRUNE_EVERY_MS = 3_600_000;
-const OUTBOX_RETENTION_MS = 7 * 86_400_000;
-const PROCESSED_RETENTION_MS = 30 * 86_400_000;
 const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins'];
 
 export function configError(name: string, message: string): KryptonError {
@@ -190,14 +188,7 @@ export async function openActor<Tx extends OrbitalTx>(
   const pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
   metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
 
-  // Sent events and handled ids are kept long past any redelivery, then pruned.
-  const pruner = setInterval(() => {
-    const t = now();
-    Promise.all([outbox.prune(t - OUTBOX_RETENTION_MS), store.tx((tx) => tx.pruneProcessed(t - PROCESSED_RETENTION_MS))]).catch((err: unknown) =>
-      logger.warn({ err }, `${name}: pruning the Orbital tables failed`),
-    );
-  }, PRUNE_EVERY_MS);
-  pruner.unref();
+  const stopRetention = startRetention(store, outbox, now, logger, name);
 
   const subs: Subscription[] = [];
   const stopHooks: Array<() => void | Promise<void>> = [];
@@ -282,7 +273,7 @@ export async function openActor<Tx extends OrbitalTx>(
           logger.warn({ err }, `${name}: ${what} failed while stopping`);
         }
       };
-      clearInterval(pruner);
+      stopRetention();
       for (const fn of stopHooks.splice(0)) await step('a stop hook', fn);
       if (server) await step('closing the server', () => server?.close());
       for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());

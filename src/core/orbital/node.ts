@@ -14,6 +14,7 @@ import type { EventType, OrbitalEvent } from '../../mesh/events.js';
 import { makeEvent } from '../../mesh/events.js';
 import type { Mesh, Subscription } from '../../mesh/mesh.js';
 import { Outbox } from '../../mesh/outbox.js';
+import { startRetention } from '../../mesh/retention.js';
 import type { Counter, Registry } from '../../metrics/registry.js';
 import type { KsiTx } from '../../storage/ksi.js';
 import type { Core } from '../core.js';
@@ -67,6 +68,7 @@ export class CoreOrbital {
   private pendingCache = 0;
   private refresh: NodeJS.Timeout | null = null;
   private watch: NodeJS.Timeout | null = null;
+  private stopRetention: () => void = () => undefined;
   private eventsTotal: Counter | null = null;
 
   private constructor(
@@ -91,6 +93,7 @@ export class CoreOrbital {
     // Declared at once, so events published while the Core is sealed wait for it.
     await opts.mesh.declare(opts.id, CORE_CONSUMES).catch((err: unknown) => opts.logger.warn({ err: (err as Error).message }, 'orbital: cannot declare the Core queue yet'));
     node.outbox.start();
+    node.stopRetention = startRetention(core.ksi, node.outbox, () => core.clock.now(), opts.logger, 'core');
     node.watchDeadman();
     core.onUnsealed(() => void node.resume());
     core.onSealed(() => void node.pause());
@@ -127,6 +130,7 @@ export class CoreOrbital {
     this.stopped = true;
     if (this.refresh) clearInterval(this.refresh);
     if (this.watch) clearInterval(this.watch);
+    this.stopRetention();
     await this.pause();
     await this.outbox.stop();
     this.core.setServingGate(null);
