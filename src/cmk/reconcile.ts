@@ -5,10 +5,12 @@
  * - State.Manifest (sovereign reconciliation, ACD-402): a tenant the Core
  *   serves whose L1 is not LINKED here (unlinked, or never linked) gets
  *   L1.Revoke; a LINKED tenant missing from the manifest gets its
- *   L1.Reference link again (drift repair: a fresh Core hydrates from it).
+ *   L1.Reference link again (drift repair: a fresh Core hydrates from it),
+ *   at most once per repair period to one Core (drift-repair.ts).
  *   A manifest older than one already reconciled for that Core is ignored.
  */
 import type { Logger } from 'pino';
+import { repairDue } from '../mesh/drift-repair.js';
 import type { Envelope, OrbitalEvent } from '../mesh/events.js';
 import type { LinkManager } from './links.js';
 import type { CmkTx } from './store.js';
@@ -35,7 +37,8 @@ export function cmkHandler(links: LinkManager, logger: Logger, now: () => number
       if (link?.state !== 'LINKED') out.push(links.event('L1.Revoke', { tenant, reason: REVOKE_UNLINKED }));
     }
     for (const l of await tx.listLinks('LINKED')) {
-      if (!served.has(l.tenant)) out.push(links.event('L1.Reference', { tenant: l.tenant, action: 'link', kind: l.kind, ref: l.ref }));
+      if (served.has(l.tenant) || !(await repairDue(tx, m.core, `link:${l.tenant}`, now()))) continue;
+      out.push(links.event('L1.Reference', { tenant: l.tenant, action: 'link', kind: l.kind, ref: l.ref }));
     }
     if (out.length > 0) logger.info({ core: m.core, events: out.length }, 'cmk: manifest reconciled');
     return out;

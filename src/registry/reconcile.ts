@@ -9,13 +9,15 @@
  * - a tenant the Core serves that is OFFBOARDED here: Tenant.Define offboard;
  * - drift (how a fresh Core hydrates after region loss): a DEFINED scope of
  *   an ACTIVE tenant missing from the manifest, or an ACTIVE tenant missing
- *   from it: Tenant.Define onboard (once per tenant) and Key.Define define;
+ *   from it: Tenant.Define onboard (once per tenant) and Key.Define define,
+ *   each at most once per repair period to one Core (drift-repair.ts);
  * - a scope never defined here, or a tenant unknown here, is left alone and
  *   logged: the Registry only corrects what it has authority over.
  * A manifest older than one already reconciled for the same Core is
  * recorded as handled and ignored.
  */
 import type { Logger } from 'pino';
+import { repairDue } from '../mesh/drift-repair.js';
 import type { Envelope, OrbitalEvent } from '../mesh/events.js';
 import type { TenantRegistry } from './registry.js';
 import type { RegistryTx, TenantRow } from './store.js';
@@ -57,9 +59,18 @@ export function manifestHandler(registry: TenantRegistry, logger: Logger, now: (
 
     const served = new Set(m.scopes.map((s) => key(s.tenant, s.service)));
     const servedTenants = new Set(m.tenants);
-    const missing = (await tx.listLiveScopes()).filter((s) => !served.has(key(s.tenant, s.service)));
-    const reonboard = new Set(missing.map((s) => s.tenant));
-    for (const t of await tx.listTenants()) if (t.state === 'ACTIVE' && !servedTenants.has(t.tenant)) reonboard.add(t.tenant);
+    const t0 = now();
+    const missing = [];
+    for (const s of await tx.listLiveScopes()) {
+      if (!served.has(key(s.tenant, s.service)) && (await repairDue(tx, m.core, `scope:${s.tenant}/${s.service}`, t0))) missing.push(s);
+    }
+    const reonboard = new Set<string>();
+    for (const t of await tx.listTenants()) {
+      // A tenant whose scopes are sent again is sent too (the Core needs it first).
+      const withScopes = missing.some((s) => s.tenant === t.tenant);
+      if (t.state !== 'ACTIVE' || (!withScopes && servedTenants.has(t.tenant))) continue;
+      if ((await repairDue(tx, m.core, `tenant:${t.tenant}`, t0)) || withScopes) reonboard.add(t.tenant);
+    }
     // Tenants first: the Core needs the tenant before it can define its scopes.
     for (const t of [...reonboard].sort()) out.push(registry.event('Tenant.Define', { tenant: t, action: 'onboard' }));
     for (const s of missing) {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCmk, type RunningCmk } from '../../src/cmk/service.js';
 import { makeEvent, type OrbitalEvent } from '../../src/mesh/events.js';
+import { REPAIR_EVERY_MS } from '../../src/mesh/drift-repair.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
 import { actorConfig, collect, summary, tempPki, type TempPki } from '../registry/fixtures.js';
@@ -19,13 +20,15 @@ describe('CMK Server', () => {
   let cmk: RunningCmk;
   let got: OrbitalEvent[];
   let beats: OrbitalEvent[];
+  let clock: number;
 
   const start = async (heartbeatSeconds = 3600) => {
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
     got = await collect(bus, 'core', ['L1.Reference', 'L1.Revoke']);
     beats = await collect(bus, 'core-hb', ['Sovereign.Heartbeat']);
-    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds }, { mesh: bus, logger });
+    clock = Date.now();
+    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds }, { mesh: bus, logger, now: () => clock });
   };
   const settle = async () => {
     await bus.idle();
@@ -109,6 +112,22 @@ describe('CMK Server', () => {
         ['L1.Reference', { tenant: 'hsm', action: 'link', kind: 'pkcs11', ref: HSM }],
       ]);
       expect(await cmk.links.manifests()).toEqual([expect.objectContaining({ core: 'core-eu1', tenants: 3 })]);
+    });
+
+    it('sends a missing link to a Core again only once the repair period has passed, but revokes every time', async () => {
+      await bus.publish(manifest(['cut'], 1_000));
+      await bus.publish(manifest(['cut'], 2_000));
+      await settle();
+      expect(summary(got).map(([type, p]) => `${type}:${(p as { tenant: string }).tenant}`).sort()).toEqual([
+        'L1.Reference:hsm',
+        'L1.Reference:linked',
+        'L1.Revoke:cut',
+        'L1.Revoke:cut',
+      ]);
+      clock += REPAIR_EVERY_MS;
+      await bus.publish(manifest(['cut'], 3_000));
+      await settle();
+      expect(got).toHaveLength(7);
     });
 
     it('a Core in line gets nothing; a duplicated manifest changes nothing', async () => {

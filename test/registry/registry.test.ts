@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeEvent, type OrbitalEvent, type Scope } from '../../src/mesh/events.js';
+import { REPAIR_EVERY_MS } from '../../src/mesh/drift-repair.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { startRegistry, type RunningRegistry } from '../../src/registry/service.js';
 import { captureLogger } from '../mesh/helpers.js';
@@ -18,6 +19,7 @@ describe('Registry', () => {
   let got: OrbitalEvent[];
   let lines: Array<Record<string, unknown>>;
   let store: string;
+  let clock: number;
 
   beforeEach(async () => {
     const captured = captureLogger();
@@ -25,7 +27,8 @@ describe('Registry', () => {
     bus = new MemoryBus({ logger: captured.logger });
     const config = actorConfig('registry', t);
     store = config.store.slice('sqlite:'.length);
-    reg = await startRegistry(config, { mesh: bus, logger: captured.logger });
+    clock = Date.now();
+    reg = await startRegistry(config, { mesh: bus, logger: captured.logger, now: () => clock });
     got = await collect(bus);
   });
 
@@ -152,6 +155,20 @@ describe('Registry', () => {
         ['Tenant.Define', { tenant: 'acme', action: 'onboard' }],
         ['Key.Define', { tenant: 'acme', service: 'billing', action: 'define', rotateAfterSeconds: 86400 }],
       ]);
+    });
+
+    it('repeats a repair to the same Core only once the repair period has passed; another Core gets it at once', async () => {
+      await bus.publish(manifest([], [], 1_000));
+      await settle();
+      expect(got).toHaveLength(2);
+      await bus.publish(manifest([], [], 2_000));
+      await bus.publish(manifest([], [], 2_000, 'core-us1'));
+      await settle();
+      expect(got).toHaveLength(4);
+      clock += REPAIR_EVERY_MS;
+      await bus.publish(manifest([], [], 3_000));
+      await settle();
+      expect(got).toHaveLength(6);
     });
 
     it('a Core in line with the intent gets nothing', async () => {
