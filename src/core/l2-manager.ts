@@ -134,6 +134,7 @@ export class L2Manager {
     if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not served`);
     const latest = rows.at(-1);
     if (latest === undefined) throw errors.keyUnavailable(`tenant ${tenant} has no L2`);
+    if (latest.wrappedActive.length === 0) throw new KryptonError('KEY_REVOKED', `tenant ${tenant}'s L2 is held only under its L1: relink the L1 to recover it`);
     const aad = l2Aad(tenant, latest.version);
     const handle = await this.ivk.unwrap(latest.ivkVersion, latest.wrappedActive, aad);
     if (latest.ivkVersion !== this.ivk.active) {

@@ -1,8 +1,9 @@
 /**
  * Tenants and their L1 links. Linking gives a tenant's L2 its sovereign
  * binding; unlinking makes the L2 (and every L3 under it) unusable at once:
- * the hot keys are zeroized, the tenant is marked REVOKED and an event goes
- * out so Gateways drop its leases.
+ * the hot keys are zeroized, the IVK-side binding of a sovereign-bound L2 is
+ * destroyed (only the L1 can recover it), the tenant is marked REVOKED and
+ * an event goes out so Gateways drop its leases.
  */
 import { errors } from '../errors.js';
 import { isValidId } from '../native/index.js';
@@ -106,7 +107,18 @@ export class Tenants {
       const existing = await tx.getTenant(tenant);
       if (existing === null) throw errors.badRequest(`unknown tenant ${tenant}`);
       await tx.putTenant({ ...existing, state: 'REVOKED', l1Provider: null, l1Ref: null, updatedAt: now });
-      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok', details: { reason } });
+      // Crypto-shred the IVK-side binding of every L2 the L1 also binds:
+      // from now on only the customer's L1 can bring it back (a relink
+      // recovers it through the sovereign binding). An L2 that never had a
+      // sovereign binding keeps its only copy: destroying it would destroy
+      // the tenant's data on a word that may be a mistake.
+      let shredded = 0;
+      for (const row of await tx.listL2(tenant)) {
+        if (row.wrappedSovereign === null || row.wrappedActive.length === 0) continue;
+        await tx.updateL2({ ...row, wrappedActive: Buffer.alloc(0) });
+        shredded++;
+      }
+      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok', details: { reason, shredded } });
       return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now, details: { reason } });
     });
     this.l3.evict(tenant);

@@ -114,7 +114,7 @@ describe('the Core on Orbital', () => {
     expect(manifests.at(-1)!.scopes).toEqual([]);
   });
 
-  it('L1.Revoke kills the tenant at once (tenant.revoked for Gateways); a relink brings the same keys back', async () => {
+  it('L1.Revoke kills the tenant at once (tenant.revoked for Gateways, L2 left only under the L1); a relink brings the same keys back', async () => {
     await send('Tenant.Define', { tenant: 'acme', action: 'onboard' });
     await send('L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: l1 });
     await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'define' });
@@ -123,6 +123,14 @@ describe('the Core on Orbital', () => {
     await send('L1.Revoke', { tenant: 'acme', reason: 'served without a linked L1' });
     expect(seen).toEqual(['tenant.revoked:acme']);
     await expect(lease('acme', 'billing')).rejects.toThrow(code('KEY_REVOKED'));
+    // Not just a state: the IVK-side binding is gone. Even a KSI forced back
+    // to ACTIVE (a bug, or someone with write access) cannot serve the L2.
+    const [l2] = await t.core.ksi.read((tx) => tx.listL2('acme'));
+    expect(l2!.wrappedActive.length).toBe(0);
+    const row = (await t.core.tenants.get('acme'))!;
+    await t.core.ksi.tx((tx) => tx.putTenant({ ...row, state: 'ACTIVE' }));
+    await expect(lease('acme', 'billing')).rejects.toThrow(/held only under its L1/);
+    await t.core.ksi.tx((tx) => tx.putTenant(row));
     t.clock.advance(1000);
     await send('L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: l1 });
     expect((await lease('acme', 'billing')).versions.map((v) => v.version)).toEqual([1]);
