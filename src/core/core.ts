@@ -90,6 +90,8 @@ export class Core {
   async init(split: { threshold?: number; shares?: number } = {}): Promise<Buffer[]> {
     const shares = await this.master.init(split);
     await this.ivk.bootstrap();
+    // A freshly made MasterKey leaves the Core unsealed, as an unseal does.
+    for (const fn of this.unsealListeners) fn();
     return shares;
   }
 
@@ -113,7 +115,7 @@ export class Core {
     this.master.seal();
   }
 
-  /** Calls fn after every unseal that loaded the key chain. */
+  /** Calls fn after every unseal that loaded the key chain (and after init). */
   onUnsealed(fn: () => void): void {
     this.unsealListeners.push(fn);
   }

@@ -10,6 +10,7 @@
  * materializes them.
  */
 import type { Logger } from 'pino';
+import { KryptonError } from '../../errors.js';
 import type { Payloads } from '../../mesh/events.js';
 import type { TenantRow } from '../../storage/ksi.js';
 import type { Core } from '../core.js';
@@ -95,7 +96,16 @@ export class CoreReactions {
     if (row.state !== 'ACTIVE' || row.l1Provider === null) return;
     const l2 = await this.core.ksi.read((tx) => tx.listL2(row.tenant));
     if (l2.length === 0) await this.core.l2.ensure(row);
-    else if (l2.some((r) => r.wrappedSovereign === null)) await this.core.l2.bindSovereign(row);
+    else if (l2.some((r) => r.wrappedSovereign === null)) {
+      try {
+        await this.core.l2.bindSovereign(row);
+      } catch (err) {
+        // A pkcs11 L1 cannot bind an L2 that already exists (nothing leaves
+        // the store); failing the event would only dead-letter it.
+        if (!(err instanceof KryptonError && err.code === 'BAD_REQUEST')) throw err;
+        this.logger.warn({ tenant: row.tenant, l1: row.l1Provider }, 'orbital: this L1 cannot bind the existing L2; it stays without a sovereign binding');
+      }
+    }
     const scopes = await this.core.ksi.read(async (tx) => {
       const out = [];
       for (const s of await tx.listScopes(row.tenant)) {
