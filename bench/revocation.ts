@@ -23,11 +23,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createSoftL1Key } from '../src/core/l1/index.js';
 import { Cluster } from '../src/dev/cluster.js';
-import { AmqpMesh } from '../src/mesh/amqp.js';
+import { AmqpMesh, deleteAmqpNamespace } from '../src/mesh/amqp.js';
 import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../src/mesh/events.js';
 import { pino } from 'pino';
 import { envNumber } from './lib/args.js';
-import { amqpUnreachable, benchAmqpUrl, deleteNamespace, redactUrl } from './lib/orbital-mesh.js';
+import { amqpUnreachable, benchAmqpUrl, redactUrl } from './lib/orbital-mesh.js';
 import { summarizeMs, type MsSummary } from './lib/stats.js';
 import { GatewayProbe } from './lib/ws-probe.js';
 
@@ -233,7 +233,7 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     await mesh?.close().catch(() => undefined);
     await cluster?.stopAll().catch(() => undefined);
     // The Core's queue and the namespace's exchanges, on the broker the bench used.
-    if (namespace !== undefined) await deleteNamespace(url, new AmqpMesh({ url, namespace }), [CORE_ID]).catch((err: Error) => log(`revocation bench: namespace ${namespace} not deleted: ${err.message}`));
+    if (namespace !== undefined) await deleteAmqpNamespace(url, namespace, [CORE_ID]).catch((err: Error) => log(`revocation bench: namespace ${namespace} not deleted: ${err.message}`));
     rmSync(dir, { recursive: true, force: true });
   }
   const revokeToRefusedMs = summarizeMs(samples.map((s) => s.revokedMs));

@@ -47,6 +47,7 @@ export const errors = {
   invalidBlob: () => new KryptonError('INVALID_BLOB', 'invalid blob'),
   keyRevoked: () => new KryptonError('KEY_REVOKED', 'key version is revoked'),
   keyUnavailable: (message = 'no usable key') => new KryptonError('KEY_UNAVAILABLE', message),
+  notFound: (message: string) => new KryptonError('NOT_FOUND', message),
   internal: (message = 'internal error', cause?: unknown) => new KryptonError('INTERNAL', message, { cause }),
 };
 

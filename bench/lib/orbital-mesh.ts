@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import amqp from 'amqplib';
 import { pino } from 'pino';
-import { AmqpMesh, DEFAULT_AMQP_URL } from '../../src/mesh/amqp.js';
+import { AmqpMesh, DEFAULT_AMQP_URL, deleteAmqpNamespace } from '../../src/mesh/amqp.js';
 
 /** The broker the benches use: KRYPTON_BENCH_AMQP_URL, else the dev default. */
 export function benchAmqpUrl(): string {
@@ -61,7 +61,7 @@ export async function openMeshPair(o: { url: string; consumers: readonly string[
   const consumer = new AmqpMesh({ ...common, ...(o.prefetch ? { prefetch: o.prefetch } : {}) });
   const close = async () => {
     await Promise.all([publisher.close(), consumer.close()]);
-    await deleteNamespace(o.url, publisher, o.consumers);
+    await deleteAmqpNamespace(o.url, namespace, o.consumers);
   };
   try {
     await publisher.start(5_000);
@@ -71,21 +71,6 @@ export async function openMeshPair(o: { url: string; consumers: readonly string[
     throw err;
   }
   return { namespace, publisher, consumer, close };
-}
-
-/** Deletes what an AmqpMesh declared (as test/mesh/amqp.test.ts cleans up): the broker is shared. */
-export async function deleteNamespace(url: string, mesh: AmqpMesh, consumers: readonly string[]): Promise<void> {
-  const c = await amqp.connect(url, { timeout: 5_000 });
-  try {
-    const ch = await c.createChannel();
-    const t = mesh.topology;
-    for (const name of consumers) await ch.deleteQueue(t.queueFor(name));
-    await ch.deleteQueue(t.deadLetterQueue);
-    await ch.deleteExchange(t.exchange);
-    await ch.deleteExchange(t.deadLetterExchange);
-  } finally {
-    await c.close().catch(() => undefined);
-  }
 }
 
 /**

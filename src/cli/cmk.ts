@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadCmkConfig, startCmk } from '../cmk/service.js';
-import { printed, withAdminFlags } from './registry.js';
+import { printed, withAdminFlags } from './admin-client.js';
 import { stopOnSignals } from './signals.js';
 
 const enc = encodeURIComponent;

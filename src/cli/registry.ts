@@ -3,33 +3,11 @@
  * drives a running one over mTLS with the admin certificate.
  */
 import type { Command } from 'commander';
-import { callActor, type AdminClientFlags } from '../mesh/actor-runtime.js';
 import { loadRegistryConfig, startRegistry } from '../registry/service.js';
+import { printed, withAdminFlags } from './admin-client.js';
 import { stopOnSignals } from './signals.js';
 
 const enc = encodeURIComponent;
-
-/** Adds the connection flags of an actor's admin client to a command. */
-export function withAdminFlags(cmd: Command, defaultUrl: string): () => AdminClientFlags {
-  cmd
-    .option('--url <url>', 'admin API URL', defaultUrl)
-    .option('--pki <dir>', 'folder with admin.pem, admin-key.pem, ca.pem', '.krypton/dev/pki')
-    .option('--cert <file>', 'client certificate (default <pki>/admin.pem)')
-    .option('--key <file>', 'client key (default <pki>/admin-key.pem)')
-    .option('--ca <file>', 'CA (default <pki>/ca.pem)');
-  return () => cmd.opts<AdminClientFlags>();
-}
-
-/** Calls the admin API and prints the reply; a refusal prints its code and message, exit status 1. */
-export async function printed(flags: AdminClientFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<void> {
-  try {
-    console.log(JSON.stringify(await callActor(flags, method, path, body), null, 2));
-  } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    console.error(`error: ${typeof e.code === 'string' ? `${e.code} ` : ''}${String(e.message ?? err)}`);
-    process.exitCode = 1;
-  }
-}
 
 export function registerRegistryCommand(program: Command): Command {
   const registry = program.command('registry').description('the Registry: tenants and key definitions (intent, never key material)');

@@ -4,21 +4,16 @@
  * link and its events through the outbox. Unlinking also emits L1.Revoke,
  * the high-priority event that makes every Core stop serving the tenant.
  */
-import { errors, KryptonError } from '../errors.js';
+import { errors } from '../errors.js';
 import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../mesh/events.js';
 import type { ManifestRow } from '../mesh/actor-runtime.js';
 import type { Outbox } from '../mesh/outbox.js';
 import { parsePkcs11Uri } from '../core/l1/pkcs11-uri.js';
+import { requireId } from '../native/ids.js';
 import type { Store } from '../storage/store.js';
 import type { CmkTx, KnownTenant, L1Kind, LinkRow } from './store.js';
 
-const ID = /^[A-Za-z0-9._~-]{1,64}$/;
 export const MAX_REF = 2048;
-
-export function checkTenant(v: unknown): string {
-  if (typeof v !== 'string' || !ID.test(v)) throw errors.badRequest('tenant must match [A-Za-z0-9._~-]{1,64}');
-  return v;
-}
 
 /**
  * A reference travels on the mesh and sits in two databases, so it must
@@ -36,8 +31,6 @@ export function checkReference(kind: unknown, ref: unknown): { kind: L1Kind; ref
   return { kind, ref };
 }
 
-export const notFound = (message: string) => new KryptonError('NOT_FOUND', message);
-
 export class LinkManager {
   constructor(
     private readonly store: Store<CmkTx>,
@@ -53,7 +46,7 @@ export class LinkManager {
 
   /** Links (or re-points) a tenant's L1; linking the same reference again emits nothing. */
   async link(tenantId: string, kind: unknown, ref: unknown): Promise<LinkRow & { changed: boolean }> {
-    const tenant = checkTenant(tenantId);
+    const tenant = requireId(tenantId, 'tenant');
     const r = checkReference(kind, ref);
     return this.outbox.transact<LinkRow & { changed: boolean }>(async (tx) => {
       const row = await tx.getLink(tenant);
@@ -65,10 +58,10 @@ export class LinkManager {
   }
 
   async unlink(tenantId: string): Promise<LinkRow> {
-    const tenant = checkTenant(tenantId);
+    const tenant = requireId(tenantId, 'tenant');
     return this.outbox.transact(async (tx) => {
       const row = await tx.getLink(tenant);
-      if (row?.state !== 'LINKED') throw notFound(`tenant ${tenant} has no linked L1`);
+      if (row?.state !== 'LINKED') throw errors.notFound(`tenant ${tenant} has no linked L1`);
       const next: LinkRow = { ...row, state: 'UNLINKED', updatedAt: this.now() };
       await tx.putLink(next);
       return {

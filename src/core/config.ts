@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { isMeshUrl } from '../mesh/open.js';
+import { isValidId } from '../native/ids.js';
 import { DEFAULT_SOVEREIGN_TTL_SECONDS } from './orbital/deadman.js';
 
 export interface CoreConfig {
@@ -116,7 +117,7 @@ function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv): OrbitalConfig | un
   const mesh = env.KRYPTON_CORE_MESH ?? o.mesh;
   if (typeof mesh !== 'string' || !isMeshUrl(mesh)) fail('orbital.mesh must be "memory" or an amqp:// URL');
   const id = o.id ?? 'core';
-  if (typeof id !== 'string' || !/^[A-Za-z0-9._~-]{1,64}$/.test(id)) fail('orbital.id must match [A-Za-z0-9._~-]{1,64}');
+  if (!isValidId(id)) fail('orbital.id must match [A-Za-z0-9._~-]{1,64}');
   return {
     mesh,
     id,

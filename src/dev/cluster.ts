@@ -10,8 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createToken } from '../gateway/tokens.js';
 import type { MtlsClient } from '../http/index.js';
-import amqp from 'amqplib';
-import { AmqpMesh, DEFAULT_AMQP_URL } from '../mesh/amqp.js';
+import { DEFAULT_AMQP_URL, deleteAmqpNamespace } from '../mesh/amqp.js';
 import { initDevPki } from '../pki/index.js';
 import { pkiClient, runCli } from './core-process.js';
 import { spawnService, type Service } from './spawn.js';
@@ -156,18 +155,8 @@ export class Cluster {
   }
 
   /** Deletes the namespace's queues and exchanges from the broker (after stopAll). */
-  async deleteNamespace(consumers: readonly string[]): Promise<void> {
-    const t = new AmqpMesh({ namespace: this.namespace }).topology;
-    const c = await amqp.connect(DEFAULT_AMQP_URL, { timeout: 5_000 });
-    try {
-      const ch = await c.createChannel();
-      for (const name of consumers) await ch.deleteQueue(t.queueFor(name));
-      await ch.deleteQueue(t.deadLetterQueue);
-      await ch.deleteExchange(t.exchange);
-      await ch.deleteExchange(t.deadLetterExchange);
-    } finally {
-      await c.close().catch(() => undefined);
-    }
+  deleteNamespace(consumers: readonly string[], url = DEFAULT_AMQP_URL): Promise<void> {
+    return deleteAmqpNamespace(url, this.namespace, consumers);
   }
 
   async stopAll(): Promise<void> {

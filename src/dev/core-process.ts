@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMtlsClient, type MtlsClient } from '../http/index.js';
 import { initDevPki } from '../pki/index.js';
-import { CLI, spawnService } from './spawn.js';
+import { CLI, spawnService, type Service } from './spawn.js';
 
 
 export interface DevCorePaths {
@@ -89,6 +89,11 @@ export function pkiClient(pki: string, url: string, identity: string): MtlsClien
 /** Runs `krypton core run` (unsealed from the dev unseal file) and waits until it listens. */
 export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []): Promise<DevCore> {
   const svc = await spawnService(['core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], 'core.listening');
+  return devCoreOf(svc, paths.pki);
+}
+
+/** A running Core (alone or in the control plane) with the clients it hands out closed on stop. */
+function devCoreOf(svc: Service, pki: string): DevCore {
   const url = `https://127.0.0.1:${svc.port}`;
   const clients: MtlsClient[] = [];
   return {
@@ -96,7 +101,7 @@ export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []
     port: svc.port,
     url,
     client: (identity) => {
-      const c = pkiClient(paths.pki, url, identity);
+      const c = pkiClient(pki, url, identity);
       clients.push(c);
       return c;
     },
@@ -141,22 +146,9 @@ export async function spawnDevControlPlane(paths: DevControlPlanePaths): Promise
     'control-plane.listening',
   );
   const ports = svc.line as { registryPort: number; cmkPort: number };
-  const url = `https://127.0.0.1:${svc.port}`;
-  const clients: MtlsClient[] = [];
   return {
-    child: svc.child,
-    port: svc.port,
-    url,
+    ...devCoreOf(svc, paths.pki),
     registryUrl: `https://127.0.0.1:${ports.registryPort}`,
     cmkUrl: `https://127.0.0.1:${ports.cmkPort}`,
-    client: (identity) => {
-      const c = pkiClient(paths.pki, url, identity);
-      clients.push(c);
-      return c;
-    },
-    stop: async () => {
-      for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-      await svc.stop();
-    },
   };
 }

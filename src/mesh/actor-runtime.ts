@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { errors, KryptonError } from '../errors.js';
-import { createMtlsClient, createMtlsServer, RawBody, type MtlsClient, type MtlsServer, type Route } from '../http/index.js';
+import { createMtlsServer, RawBody, type MtlsServer, type Route } from '../http/index.js';
 import { PROMETHEUS_CONTENT_TYPE, Registry as Metrics, type Counter } from '../metrics/registry.js';
 import { SqlOrbitalTx, type OrbitalTx } from '../storage/orbital-sql.js';
 import { num, str, type SqlRecord } from '../storage/sql-base.js';
@@ -287,25 +287,6 @@ export async function openActor<Tx extends OrbitalTx>(
   return runtime;
 }
 
-export interface AdminClientFlags {
-  url: string;
-  pki: string;
-  cert?: string;
-  key?: string;
-  ca?: string;
-}
-
-/** An mTLS client to an actor's admin API with the admin certificate (for the CLI). */
-export function actorAdminClient(flags: AdminClientFlags): MtlsClient {
-  return createMtlsClient({
-    url: flags.url,
-    cert: readFileSync(flags.cert ?? join(flags.pki, 'admin.pem')),
-    key: readFileSync(flags.key ?? join(flags.pki, 'admin-key.pem')),
-    ca: readFileSync(flags.ca ?? join(flags.pki, 'ca.pem')),
-    timeoutMs: 15_000,
-  });
-}
-
 // The last State.Manifest of each Core, kept by every actor that reconciles
 // against manifests: for status, and to skip a manifest older than one
 // already reconciled (a late redelivery).
@@ -350,17 +331,5 @@ export class ManifestTx extends SqlOrbitalTx {
 
   listManifests(): Promise<ManifestRow[]> {
     return this.op('listManifests', async () => (await this.db.all('SELECT * FROM manifests ORDER BY core', [])).map(manifestOf));
-  }
-}
-
-
-/** One admin call (for the CLI): the reply body, or {ok: true} for an empty reply. */
-export async function callActor(flags: AdminClientFlags, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
-  const client = actorAdminClient(flags);
-  try {
-    const r = await client.request(method, path, body, { contentType: 'application/json' });
-    return r.body ?? { ok: true };
-  } finally {
-    await client.close();
   }
 }

@@ -420,3 +420,22 @@ function safely(fn: () => void): void {
     // The channel is gone; the broker redelivers what was not acked.
   }
 }
+
+/**
+ * Deletes what meshes of a namespace declared (the consumers' queues, the
+ * dead letters, both exchanges): benchmarks and test clusters share the
+ * broker and must not leave their topology behind.
+ */
+export async function deleteAmqpNamespace(url: string, namespace: string, consumers: readonly string[]): Promise<void> {
+  const t = new AmqpMesh({ url, namespace }).topology;
+  const c = await amqp.connect(url, { timeout: 5_000 });
+  try {
+    const ch = await c.createChannel();
+    for (const name of consumers) await ch.deleteQueue(t.queueFor(name));
+    await ch.deleteQueue(t.deadLetterQueue);
+    await ch.deleteExchange(t.exchange);
+    await ch.deleteExchange(t.deadLetterExchange);
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}

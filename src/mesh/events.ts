@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.js';
+import { ID_PATTERN as ID } from '../native/ids.js';
 
 export const EVENT_TYPES = [
   'Tenant.Define',
@@ -67,7 +68,6 @@ export function makeEvent<T extends EventType>(
   return validateEvent({ id: options.id ?? randomUUID(), type, source, at: options.at ?? Date.now(), payload }) as Envelope<T>;
 }
 
-const ID = /^[A-Za-z0-9._~-]{1,64}$/;
 const EVENT_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/i;
 const MAX_REASON = 512;
 const MAX_REF = 2048;

@@ -5,6 +5,7 @@
  * outbox), so handlers must be idempotent, keyed on the event id.
  */
 import { KryptonError } from '../errors.js';
+import { ID_PATTERN } from '../native/ids.js';
 import type { EventType, OrbitalEvent } from './events.js';
 
 export type Handler = (event: OrbitalEvent) => Promise<void>;
@@ -47,7 +48,7 @@ export interface Mesh {
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** Consumer names become queue names, so they follow the id pattern. */
-export const CONSUMER_NAME = /^[A-Za-z0-9._~-]{1,64}$/;
+export const CONSUMER_NAME = ID_PATTERN;
 
 export function meshDown(message = 'orbital: the mesh is disconnected'): KryptonError {
   return new KryptonError('INTERNAL', message);

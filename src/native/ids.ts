@@ -7,6 +7,12 @@ export function isValidId(id: unknown): id is string {
   return typeof id === 'string' && ID_PATTERN.test(id);
 }
 
+/** The id, or BAD_REQUEST naming what it is (`tenant`, `service`, ...). */
+export function requireId(v: unknown, what: string): string {
+  if (!isValidId(v)) throw errors.badRequest(`${what} must match [A-Za-z0-9._~-]{1,64}`);
+  return v;
+}
+
 const cache = new Map<string, Buffer>();
 const CACHE_LIMIT = 4096;
 

@@ -5,21 +5,16 @@
  * only if its change committed. An operation that changes nothing emits
  * nothing: repeating a command is harmless.
  */
-import { errors, KryptonError } from '../errors.js';
+import { errors } from '../errors.js';
 import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../mesh/events.js';
 import type { Outbox } from '../mesh/outbox.js';
 import type { ManifestRow } from '../mesh/actor-runtime.js';
+import { requireId } from '../native/ids.js';
 import type { Store } from '../storage/store.js';
 import type { RegistryTx, ScopeRow, TenantRow } from './store.js';
 
-const ID = /^[A-Za-z0-9._~-]{1,64}$/;
 /** Shorter periods would have the Core rotating faster than gateways refresh their leases. */
 export const MIN_ROTATE_AFTER_SECONDS = 60;
-
-export function checkId(v: unknown, what: string): string {
-  if (typeof v !== 'string' || !ID.test(v)) throw errors.badRequest(`${what} must match [A-Za-z0-9._~-]{1,64}`);
-  return v;
-}
 
 export function checkRotateAfter(v: unknown): number | null {
   if (v === undefined || v === null) return null;
@@ -28,8 +23,6 @@ export function checkRotateAfter(v: unknown): number | null {
   }
   return v;
 }
-
-export const notFound = (message: string) => new KryptonError('NOT_FOUND', message);
 
 export interface TenantView {
   tenant: string;
@@ -58,7 +51,7 @@ export class TenantRegistry {
   }
 
   async onboard(tenantId: string): Promise<TenantView & Outcome> {
-    const tenant = checkId(tenantId, 'tenant');
+    const tenant = requireId(tenantId, 'tenant');
     return this.outbox.transact<TenantView & Outcome>(async (tx) => {
       const t = this.now();
       const row = await tx.getTenant(tenant);
@@ -70,7 +63,7 @@ export class TenantRegistry {
   }
 
   async offboard(tenantId: string): Promise<TenantView & Outcome> {
-    const tenant = checkId(tenantId, 'tenant');
+    const tenant = requireId(tenantId, 'tenant');
     return this.outbox.transact<TenantView & Outcome>(async (tx) => {
       const t = this.now();
       const row = await this.tenant(tx, tenant);
@@ -84,8 +77,8 @@ export class TenantRegistry {
   }
 
   async defineScope(tenantId: string, serviceId: string, rotateAfter: unknown): Promise<ScopeRow & Outcome> {
-    const tenant = checkId(tenantId, 'tenant');
-    const service = checkId(serviceId, 'service');
+    const tenant = requireId(tenantId, 'tenant');
+    const service = requireId(serviceId, 'service');
     const rotateAfterSeconds = checkRotateAfter(rotateAfter);
     return this.outbox.transact<ScopeRow & Outcome>(async (tx) => {
       const t = this.now();
@@ -103,12 +96,12 @@ export class TenantRegistry {
   }
 
   async deleteScope(tenantId: string, serviceId: string): Promise<ScopeRow & Outcome> {
-    const tenant = checkId(tenantId, 'tenant');
-    const service = checkId(serviceId, 'service');
+    const tenant = requireId(tenantId, 'tenant');
+    const service = requireId(serviceId, 'service');
     return this.outbox.transact<ScopeRow & Outcome>(async (tx) => {
       await this.tenant(tx, tenant);
       const row = await tx.getScope(tenant, service);
-      if (row === null) throw notFound(`scope ${tenant}/${service} is not defined`);
+      if (row === null) throw errors.notFound(`scope ${tenant}/${service} is not defined`);
       if (row.state === 'DELETED') return { result: { ...row, changed: false }, events: [] };
       const next: ScopeRow = { ...row, state: 'DELETED', updatedAt: this.now() };
       await tx.putScope(next);
@@ -133,7 +126,7 @@ export class TenantRegistry {
 
   private async tenant(tx: RegistryTx, tenant: string): Promise<TenantRow> {
     const row = await tx.getTenant(tenant);
-    if (row === null) throw notFound(`tenant ${tenant} is not onboarded`);
+    if (row === null) throw errors.notFound(`tenant ${tenant} is not onboarded`);
     return row;
   }
 

@@ -10,9 +10,7 @@ import { create, openStage, SKIP_AMQP, waitUntil, type Stage } from './fixture.j
 describe.skipIf(SKIP_AMQP)('DR 2: the Registry is killed', () => {
   let stage: Stage;
   beforeAll(async () => {
-    stage = await openStage();
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app', 60);
+    stage = await openStage({ demoRotateAfterSeconds: 60 });
   }, 60_000);
   afterAll(async () => stage?.cleanup());
 

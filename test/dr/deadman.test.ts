@@ -11,8 +11,6 @@ describe.skipIf(SKIP_AMQP)('DR 5: the deadman switch', () => {
   let stage: Stage;
   beforeAll(async () => {
     stage = await openStage({ sovereignTtlSeconds: 3600 });
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app');
   }, 60_000);
   afterAll(async () => stage?.cleanup());
 

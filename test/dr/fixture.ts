@@ -47,7 +47,11 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | null |
   }
 }
 
-export async function openStage(opts: Partial<ClusterOptions> & { start?: Actor[] } = {}): Promise<Stage> {
+/**
+ * Registry, CMK Server, Core and Gateway running, with tenant demo's service
+ * app defined in the Registry, linked in the CMK Server and served.
+ */
+export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfterSeconds?: number | null } = {}): Promise<Stage> {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-dr-'));
   const proxies = {} as Record<Actor, TcpProxy>;
   for (const a of ['core', 'registry', 'cmk'] as const) proxies[a] = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: 5672 });
@@ -101,11 +105,11 @@ export async function openStage(opts: Partial<ClusterOptions> & { start?: Actor[
     },
   };
   try {
-    for (const a of opts.start ?? ['registry', 'cmk', 'core']) {
-      if (a === 'core') await cluster.startCore({ clockFile });
-      else if (a === 'registry') await cluster.startRegistry();
-      else await cluster.startCmk();
-    }
+    await cluster.startRegistry();
+    await cluster.startCmk();
+    await cluster.startCore({ clockFile });
+    await cluster.startGateway();
+    await stage.defineAndLink('demo', 'app', opts.demoRotateAfterSeconds ?? null);
   } catch (err) {
     await stage.cleanup();
     throw err;

@@ -10,9 +10,7 @@ import { create, decrypt, openStage, SKIP_AMQP, waitUntil, type Stage } from './
 describe.skipIf(SKIP_AMQP)('DR 1: partition from the mesh', () => {
   let stage: Stage;
   beforeAll(async () => {
-    stage = await openStage();
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app', 60);
+    stage = await openStage({ demoRotateAfterSeconds: 60 });
   }, 60_000);
   afterAll(async () => stage?.cleanup());
 

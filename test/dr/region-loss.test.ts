@@ -19,8 +19,6 @@ describe.skipIf(SKIP_AMQP)('DR 3: region loss', () => {
   let stage: Stage;
   beforeAll(async () => {
     stage = await openStage({ ksi: `${PG}?schema=${SCHEMA}` });
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app');
   }, 60_000);
   afterAll(async () => {
     await stage?.cleanup();

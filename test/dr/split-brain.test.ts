@@ -16,8 +16,6 @@ describe.skipIf(SKIP_AMQP)('DR 4: split brain', () => {
   const events = async () => ((await stage.cluster.call('core', 'GET', '/v1/admin/status')) as { orbital: { events: Record<string, number> } }).orbital.events;
   beforeAll(async () => {
     stage = await openStage();
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app');
     await stage.cluster.call('registry', 'POST', '/v1/registry/tenants/demo/services/billing', {});
     await stage.served('demo', 'billing');
     await stage.defineAndLink('other', 'app');

@@ -11,8 +11,6 @@ describe.skipIf(SKIP_AMQP)('unlink at the CMK Server', () => {
   let stage: Stage;
   beforeAll(async () => {
     stage = await openStage();
-    await stage.cluster.startGateway();
-    await stage.defineAndLink('demo', 'app');
     await stage.defineAndLink('other', 'app');
   }, 60_000);
   afterAll(async () => stage?.cleanup());
