@@ -1,9 +1,13 @@
 // N-API surface of L4 blobs. The hot calls return a status number instead
 // of throwing (a throw costs microseconds); src/native turns it into an
 // error. Output buffers are allocated by the caller.
+#include <cstdint>
+#include <vector>
+
 #include "bindings.h"
 #include "blob_ops.h"
 #include "napi_util.h"
+#include "secure_memory.h"
 
 namespace krypton {
 
@@ -30,34 +34,55 @@ Napi::Value BlobOpenJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), BlobOpen(tenant, blob, context, out.p));
 }
 
-Napi::Array ArgArray(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), "argument must be an array of Uint8Array");
-  return info[i].As<Napi::Array>();
+// The output buffers of a batch must not overlap each other, nor any
+// input the batch reads while it writes (the tenant, the context, a blob).
+bool OutputsDisjoint(MutBytes out, MutBytes statuses, const std::vector<Bytes>& inputs) {
+  if (Overlaps(out.p, out.n, statuses.p, statuses.n)) return false;
+  for (const Bytes& in : inputs) {
+    if (Overlaps(out.p, out.n, in.p, in.n) || Overlaps(statuses.p, statuses.n, in.p, in.n)) return false;
+  }
+  return true;
 }
 
-Bytes ElementBytes(Napi::Env env, const Napi::Array& a, uint32_t i) {
-  const Napi::Value v = a.Get(i);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "every element must be a Uint8Array");
+// What every batch reads before writing anything. The array elements are
+// read first (that may run JS, see napi_util.h); every data pointer after.
+struct Batch {
+  std::vector<Bytes> blobs;
+  Bytes tenant;
+  Bytes context;
+  MutBytes out;
+  MutBytes statuses;
+};
+
+Batch ReadBatch(const Napi::CallbackInfo& info) {
+  const std::vector<Napi::Value> elements = ArgElements(info, 1, UINT32_MAX);
+  // No JS runs from here until the batch returns.
+  Batch b{ElementBytes(info.Env(), elements, 1), ArgBytes(info, 0), ArgBytesOrEmpty(info, 2), ArgOut(info, 3),
+          ArgOut(info, 4)};
+  std::vector<Bytes> inputs = b.blobs;
+  inputs.push_back(b.tenant);
+  inputs.push_back(b.context);
+  if (b.statuses.n != b.blobs.size() || !OutputsDisjoint(b.out, b.statuses, inputs)) {
+    ThrowStatus(info.Env(), kInvalidArgument);
   }
-  auto u = v.As<Napi::Uint8Array>();
-  return Bytes{u.Data(), u.ByteLength()};
+  return b;
 }
 
 // blobOpenBatch(tenant, blobs[], context|null, out(32*n), statuses(n)) -> failures
+// A failed entry's 32 bytes of out are zero.
 Napi::Value BlobOpenBatchJs(const Napi::CallbackInfo& info) {
-  const Bytes tenant = ArgBytes(info, 0);
-  const Napi::Array blobs = ArgArray(info, 1);
-  const Bytes context = ArgBytesOrEmpty(info, 2);
-  const MutBytes out = ArgOut(info, 3);
-  const MutBytes statuses = ArgOut(info, 4);
-  const uint32_t n = blobs.Length();
-  if (out.n != static_cast<size_t>(n) * kL4Bytes || statuses.n != n) ThrowStatus(info.Env(), kInvalidArgument);
+  const Batch b = ReadBatch(info);
+  const size_t n = b.blobs.size();
+  if (b.out.n != n * kL4Bytes) ThrowStatus(info.Env(), kInvalidArgument);
   uint32_t failures = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const Status s = BlobOpen(tenant, ElementBytes(info.Env(), blobs, i), context, out.p + i * kL4Bytes);
-    statuses.p[i] = static_cast<uint8_t>(s);
-    if (s != kOk) ++failures;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* l4 = b.out.p + i * kL4Bytes;
+    const Status s = BlobOpen(b.tenant, b.blobs[i], b.context, l4);
+    b.statuses.p[i] = static_cast<uint8_t>(s);
+    if (s != kOk) {
+      SecureZero(l4, kL4Bytes);
+      ++failures;
+    }
   }
   return Napi::Number::New(info.Env(), failures);
 }
@@ -75,26 +100,25 @@ Napi::Value BlobRewrapJs(const Napi::CallbackInfo& info) {
 }
 
 // blobRewrapBatch(tenant, blobs[], context|null, out(sum of sizes), statuses(n)) -> failures
+// Each new blob takes its input's size; a failed entry's bytes are zero.
 Napi::Value BlobRewrapBatchJs(const Napi::CallbackInfo& info) {
-  const Bytes tenant = ArgBytes(info, 0);
-  const Napi::Array blobs = ArgArray(info, 1);
-  const Bytes context = ArgBytesOrEmpty(info, 2);
-  const MutBytes out = ArgOut(info, 3);
-  const MutBytes statuses = ArgOut(info, 4);
-  const uint32_t n = blobs.Length();
-  if (statuses.n != n) ThrowStatus(info.Env(), kInvalidArgument);
+  const Batch b = ReadBatch(info);
+  size_t total = 0;
+  for (const Bytes& blob : b.blobs) total += blob.n;
+  if (total != b.out.n) ThrowStatus(info.Env(), kInvalidArgument);  // before anything is written
   size_t offset = 0;
   uint32_t failures = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const Bytes b = ElementBytes(info.Env(), blobs, i);
-    if (offset + b.n > out.n) ThrowStatus(info.Env(), kInvalidArgument);
+  for (size_t i = 0; i < b.blobs.size(); ++i) {
+    const Bytes& blob = b.blobs[i];
     uint32_t version = 0;
-    const Status s = BlobRewrap(tenant, b, context, out.p + offset, &version);
-    statuses.p[i] = static_cast<uint8_t>(s);
-    if (s != kOk) ++failures;
-    offset += b.n;
+    const Status s = BlobRewrap(b.tenant, blob, b.context, b.out.p + offset, &version);
+    b.statuses.p[i] = static_cast<uint8_t>(s);
+    if (s != kOk) {
+      SecureZero(b.out.p + offset, blob.n);
+      ++failures;
+    }
+    offset += blob.n;
   }
-  if (offset != out.n) ThrowStatus(info.Env(), kInvalidArgument);
   return Napi::Number::New(info.Env(), failures);
 }
 

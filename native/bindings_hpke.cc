@@ -18,17 +18,6 @@ namespace krypton {
 
 namespace {
 
-// A non-negative integer JS number up to 2^53 - 1.
-uint64_t ArgU53(const Napi::CallbackInfo& info, size_t i) {
-  const Napi::Value v = info[i];
-  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d))) {
-    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a safe non-negative integer");
-  }
-  return static_cast<uint64_t>(d);
-}
-
 ConstBytes Const(Bytes b) { return ConstBytes{b.p, b.n}; }
 
 ConstBytes IdArg(const Napi::CallbackInfo& info, size_t i) {
@@ -77,7 +66,7 @@ Napi::Value RecipientDestroyJs(const Napi::CallbackInfo& info) {
 // leaseSeal(recipientPublic32, keyHandle, tenant, service, version, state, expiresAtMs, outEnc32, outSealed)
 Napi::Value LeaseSealJs(const Napi::CallbackInfo& info) {
   const Bytes pk = ArgBytes(info, 0);
-  const uint32_t handle = ArgU32(info, 1);
+  const KeyHandle handle = ArgHandle(info, 1);
   const uint32_t state = ArgU32(info, 5);
   const LeaseRequest req{IdArg(info, 2), IdArg(info, 3), ArgU32(info, 4), static_cast<KeyState>(state & 0xff),
                          ArgU53(info, 6)};

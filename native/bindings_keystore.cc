@@ -34,26 +34,27 @@ Napi::Value CapabilitiesJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value KeyGenerate(const Napi::CallbackInfo& info) {
-  uint32_t h = 0;
+  KeyHandle h = 0;
   Check(info.Env(), KeyStore::Instance().Generate(ArgU32(info, 0), &h));
-  return Napi::Number::New(info.Env(), h);
+  return HandleValue(info.Env(), h);
 }
 
 Napi::Value KeyImport(const Napi::CallbackInfo& info) {
   const Bytes k = ArgBytes(info, 0);
-  uint32_t h = 0;
+  KeyHandle h = 0;
   Check(info.Env(), KeyStore::Instance().Import(k.p, k.n, &h));
-  return Napi::Number::New(info.Env(), h);
+  return HandleValue(info.Env(), h);
 }
 
 Napi::Value KeyDestroy(const Napi::CallbackInfo& info) {
-  Check(info.Env(), KeyStore::Instance().Destroy(ArgU32(info, 0)));
+  Check(info.Env(), KeyStore::Instance().Destroy(ArgHandle(info, 0)));
   return info.Env().Undefined();
 }
 
 Napi::Value KeyLength(const Napi::CallbackInfo& info) {
+  const KeyHandle handle = ArgHandle(info, 0);  // arguments first, then the lock
   KeyStore::Reader r(KeyStore::Instance());
-  const KeyMaterial* k = r.ok() ? r.Key(ArgU32(info, 0)) : nullptr;
+  const KeyMaterial* k = r.ok() ? r.Key(handle) : nullptr;
   if (k == nullptr) ThrowStatus(info.Env(), kKeyUnavailable);
   return Napi::Number::New(info.Env(), k->len);
 }
@@ -80,7 +81,7 @@ KeyState ArgState(const Napi::CallbackInfo& info, size_t i) {
 Napi::Value ScopeBind(const Napi::CallbackInfo& info) {
   uint32_t id = 0;
   Check(info.Env(), KeyStore::Instance().Bind(ArgId(info, 0), ArgId(info, 1), ArgU32(info, 2), ArgState(info, 3),
-                                              ArgU32(info, 4), &id));
+                                              ArgHandle(info, 4), &id));
   return Napi::Number::New(info.Env(), id);
 }
 
@@ -94,6 +95,48 @@ Napi::Value ScopeEvict(const Napi::CallbackInfo& info) {
   const Status s = KeyStore::Instance().Evict(ArgId(info, 0), ArgId(info, 1));
   if (s != kOk && s != kKeyUnavailable) ThrowStatus(info.Env(), s);
   return Napi::Boolean::New(info.Env(), s == kOk);
+}
+
+// scopeHolder() -> a fresh holder id (never 0)
+Napi::Value ScopeHolderJs(const Napi::CallbackInfo& info) {
+  HolderId h = 0;
+  Check(info.Env(), KeyStore::Instance().NewHolder(&h));
+  return HandleValue(info.Env(), h);
+}
+
+// scopeHold(tenant, service, holder) -> scope id
+Napi::Value ScopeHoldJs(const Napi::CallbackInfo& info) {
+  uint32_t id = 0;
+  Check(info.Env(), KeyStore::Instance().Hold(ArgId(info, 0), ArgId(info, 1), ArgU53(info, 2), &id));
+  return Napi::Number::New(info.Env(), id);
+}
+
+// scopeRelease(tenant, service, holder) -> 1 destroyed, 0 kept or absent,
+// -status for bad arguments. Never throws: revocation and shutdown call it
+// in loops that must not stop halfway.
+Napi::Value ScopeReleaseJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  try {
+    std::string_view tenant, service;
+    uint64_t holder = 0;
+    if (info.Length() < 3 || !TryId(info[0], &tenant) || !TryId(info[1], &service) || !TryU53(info[2], &holder)) {
+      return Napi::Number::New(env, -static_cast<double>(kInvalidArgument));
+    }
+    bool destroyed = false;
+    const Status s = KeyStore::Instance().Release(tenant, service, holder, &destroyed);
+    if (s != kOk && s != kKeyUnavailable) return Napi::Number::New(env, -static_cast<double>(s));
+    return Napi::Number::New(env, destroyed ? 1 : 0);
+  } catch (...) {
+    // Only N-API failures land here (a pending exception is cleared into
+    // the caught Napi::Error); report them as a status.
+    return Napi::Number::New(env, -static_cast<double>(kInternal));
+  }
+}
+
+// scopeHolders(tenant, service) -> how many holders (0 for no scope)
+Napi::Value ScopeHoldersJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           static_cast<double>(KeyStore::Instance().Holders(ArgId(info, 0), ArgId(info, 1))));
 }
 
 Napi::Value ScopeLookup(const Napi::CallbackInfo& info) {
@@ -111,7 +154,7 @@ Napi::Value ScopeList(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("version", Napi::Number::New(info.Env(), versions[i].version));
     o.Set("state", Napi::Number::New(info.Env(), static_cast<uint32_t>(versions[i].state)));
-    o.Set("handle", Napi::Number::New(info.Env(), versions[i].handle));
+    o.Set("handle", HandleValue(info.Env(), versions[i].handle));
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
@@ -119,19 +162,19 @@ Napi::Value ScopeList(const Napi::CallbackInfo& info) {
 
 Napi::Value KeyWrap(const Napi::CallbackInfo& info) {
   const MutBytes out = ArgOut(info, 3);
-  Check(info.Env(), WrapKey(ArgU32(info, 0), ArgU32(info, 1), ArgBytesOrEmpty(info, 2), out.p, out.n));
+  Check(info.Env(), WrapKey(ArgHandle(info, 0), ArgHandle(info, 1), ArgBytesOrEmpty(info, 2), out.p, out.n));
   return info.Env().Undefined();
 }
 
 Napi::Value KeyUnwrap(const Napi::CallbackInfo& info) {
-  uint32_t h = 0;
-  Check(info.Env(), UnwrapKey(ArgU32(info, 0), ArgBytes(info, 1), ArgBytesOrEmpty(info, 2), &h));
-  return Napi::Number::New(info.Env(), h);
+  KeyHandle h = 0;
+  Check(info.Env(), UnwrapKey(ArgHandle(info, 0), ArgBytes(info, 1), ArgBytesOrEmpty(info, 2), &h));
+  return HandleValue(info.Env(), h);
 }
 
 // Generic XAES-256-GCM under a stored key: out = nonce || ct || tag.
 Napi::Value XaesSealJs(const Napi::CallbackInfo& info) {
-  const uint32_t handle = ArgU32(info, 0);
+  const KeyHandle handle = ArgHandle(info, 0);
   const Bytes aad = ArgBytesOrEmpty(info, 1);
   const Bytes pt = ArgBytes(info, 2);
   const MutBytes out = ArgOut(info, 3);
@@ -145,7 +188,7 @@ Napi::Value XaesSealJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value XaesOpenJs(const Napi::CallbackInfo& info) {
-  const uint32_t handle = ArgU32(info, 0);
+  const KeyHandle handle = ArgHandle(info, 0);
   const Bytes aad = ArgBytesOrEmpty(info, 1);
   const Bytes sealed = ArgBytes(info, 2);
   const MutBytes out = ArgOut(info, 3);
@@ -164,6 +207,10 @@ Napi::Value SweepContexts(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), XaesSweepThreadContexts());
 }
 
+Napi::Value WipeContexts(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), XaesWipeThreadContexts());
+}
+
 }  // namespace
 
 void RegisterKeystore(Napi::Env env, Napi::Object exports) {
@@ -178,6 +225,10 @@ void RegisterKeystore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "scopeBind", ScopeBind);
   Export(env, exports, "scopeSetState", ScopeSetState);
   Export(env, exports, "scopeEvict", ScopeEvict);
+  Export(env, exports, "scopeHolder", ScopeHolderJs);
+  Export(env, exports, "scopeHold", ScopeHoldJs);
+  Export(env, exports, "scopeRelease", ScopeReleaseJs);
+  Export(env, exports, "scopeHolders", ScopeHoldersJs);
   Export(env, exports, "scopeLookup", ScopeLookup);
   Export(env, exports, "scopeList", ScopeList);
   Export(env, exports, "keyWrap", KeyWrap);
@@ -185,6 +236,7 @@ void RegisterKeystore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "xaesSeal", XaesSealJs);
   Export(env, exports, "xaesOpen", XaesOpenJs);
   Export(env, exports, "sweepCryptoContexts", SweepContexts);
+  Export(env, exports, "wipeCryptoContexts", WipeContexts);
   exports.Set("WRAP_OVERHEAD", Napi::Number::New(env, kWrapOverhead));
   exports.Set("XAES_OVERHEAD", Napi::Number::New(env, kXaesNonceBytes + kTagBytes));
 }

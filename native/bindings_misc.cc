@@ -16,14 +16,14 @@ namespace {
 
 // keyDerive(handle, info) -> new handle
 Napi::Value KeyDeriveJs(const Napi::CallbackInfo& info) {
-  uint32_t derived = 0;
-  Check(info.Env(), DeriveKey(ArgU32(info, 0), ArgBytes(info, 1), &derived));
-  return Napi::Number::New(info.Env(), derived);
+  KeyHandle derived = 0;
+  Check(info.Env(), DeriveKey(ArgHandle(info, 0), ArgBytes(info, 1), &derived));
+  return HandleValue(info.Env(), derived);
 }
 
 // hmacSha256(handle, data, out32)
 Napi::Value HmacSha256Js(const Napi::CallbackInfo& info) {
-  const uint32_t handle = ArgU32(info, 0);
+  const KeyHandle handle = ArgHandle(info, 0);
   const Bytes data = ArgBytes(info, 1);
   const MutBytes out = ArgOut(info, 2);
   Check(info.Env(), HmacSha256(handle, data, out.p, out.n));
@@ -32,30 +32,21 @@ Napi::Value HmacSha256Js(const Napi::CallbackInfo& info) {
 
 // shamirSplit(handle, threshold, shares, out): out = shares * (1 + keyLen)
 Napi::Value ShamirSplitJs(const Napi::CallbackInfo& info) {
-  const uint32_t handle = ArgU32(info, 0), threshold = ArgU32(info, 1), shares = ArgU32(info, 2);
+  const KeyHandle handle = ArgHandle(info, 0);
+  const uint32_t threshold = ArgU32(info, 1), shares = ArgU32(info, 2);
   const MutBytes out = ArgOut(info, 3);
   Check(info.Env(), ShamirSplit(handle, threshold, shares, out.p, out.n));
   return info.Env().Undefined();
 }
 
-// shamirCombine([Uint8Array, ...]) -> handle
+// shamirCombine([Uint8Array, ...]) -> handle. Every element is read before
+// any share pointer is taken (a getter could detach a share's buffer).
 Napi::Value ShamirCombineJs(const Napi::CallbackInfo& info) {
-  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "argument 0 must be an array of Uint8Array");
-  const Napi::Array arr = info[0].As<Napi::Array>();
-  if (arr.Length() > kMaxShares) ThrowStatus(info.Env(), kInvalidArgument);
-  std::vector<Bytes> shares;
-  shares.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    const Napi::Value v = arr.Get(i);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throw Napi::TypeError::New(info.Env(), "argument 0 must be an array of Uint8Array");
-    }
-    const auto a = v.As<Napi::Uint8Array>();
-    shares.push_back(Bytes{a.Data(), a.ByteLength()});
-  }
-  uint32_t h = 0;
+  const std::vector<Napi::Value> elements = ArgElements(info, 0, kMaxShares);
+  const std::vector<Bytes> shares = ElementBytes(info.Env(), elements, 0);
+  KeyHandle h = 0;
   Check(info.Env(), ShamirCombine(shares.data(), shares.size(), &h));
-  return Napi::Number::New(info.Env(), h);
+  return HandleValue(info.Env(), h);
 }
 
 Napi::Value SetDumpableJs(const Napi::CallbackInfo& info) {

@@ -53,7 +53,7 @@ bool Compute(const KeyMaterial& k, std::initializer_list<Bytes> parts, uint8_t* 
 
 }  // namespace
 
-Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len) {
+Status HmacSha256(KeyHandle handle, Bytes data, uint8_t* out, size_t out_len) {
   if (out_len != kHmacSha256Bytes) return kInvalidArgument;
   KeyStore::Reader r(KeyStore::Instance());
   const KeyMaterial* k = r.ok() ? r.Key(handle) : nullptr;
@@ -65,7 +65,7 @@ Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len) {
   return kOk;
 }
 
-Status DeriveKey(uint32_t handle, Bytes info, uint32_t* derived) {
+Status DeriveKey(KeyHandle handle, Bytes info, KeyHandle* derived) {
   static constexpr uint8_t kLabel[] = {'k', 'r', 'y', 'p', 't', 'o', 'n', ':', 'd', 'e',
                                        'r', 'i', 'v', 'e', ':', 'v', '1', 0};
   return KeyStore::Instance().ImportWith(

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "blob_ops.h"
+#include "keystore.h"
 #include "status.h"
 
 namespace krypton {
@@ -14,12 +15,12 @@ constexpr size_t kHmacSha256Bytes = 32;
 
 // out[0..32) = HMAC-SHA256(key of handle, data). out_len must be exactly 32.
 // On any failure out is zeroized, so a caller never sees a partial MAC.
-Status HmacSha256(uint32_t handle, Bytes data, uint8_t* out, size_t out_len);
+Status HmacSha256(KeyHandle handle, Bytes data, uint8_t* out, size_t out_len);
 
 // A new 32-byte key in the store: HMAC-SHA256(key of handle,
 // "krypton:derive:v1" || 0x00 || info), i.e. HKDF-Expand with a uniformly
 // random PRK. Separates keys by purpose (e.g. the IVK header MAC key from
 // the MasterKey) without the derived key ever leaving the arena.
-Status DeriveKey(uint32_t handle, Bytes info, uint32_t* derived);
+Status DeriveKey(KeyHandle handle, Bytes info, KeyHandle* derived);
 
 }  // namespace krypton

@@ -107,7 +107,7 @@ constexpr size_t LeaseSealedSize(size_t tenant_len, size_t service_len) {
 
 // Core side: seals the 32-byte stored key `key_handle` in a lease message
 // to pkR. sealed_len must be LeaseSealedSize(T, S).
-Status LeaseSeal(const uint8_t pkR[kX25519Bytes], uint32_t key_handle, const LeaseRequest& req,
+Status LeaseSeal(const uint8_t pkR[kX25519Bytes], KeyHandle key_handle, const LeaseRequest& req,
                  uint8_t enc[kHpkeEncBytes], uint8_t* sealed, size_t sealed_len);
 
 struct LeaseResult {

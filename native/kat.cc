@@ -17,7 +17,7 @@ namespace {
 // Runs fn(key) on a temporary store key made from raw bytes.
 template <typename Fn>
 Status WithTempKey(Bytes raw, Fn fn) {
-  uint32_t h = 0;
+  KeyHandle h = 0;
   Status s = KeyStore::Instance().Import(raw.p, raw.n, &h);
   if (s != kOk) return s;
   {

@@ -13,7 +13,7 @@ constexpr uint8_t kWrapLabel[] = {'k', 'r', 'y', 'p', 't', 'o', 'n', ':', 'w', '
 
 }  // namespace
 
-Status WrapKey(uint32_t wrapping, uint32_t target, Bytes aad, uint8_t* out, size_t out_len) {
+Status WrapKey(KeyHandle wrapping, KeyHandle target, Bytes aad, uint8_t* out, size_t out_len) {
   KeyStore::Reader r(KeyStore::Instance());
   if (!r.ok()) return kKeyUnavailable;
   const KeyMaterial* kek = r.Key(wrapping);
@@ -28,7 +28,7 @@ Status WrapKey(uint32_t wrapping, uint32_t target, Bytes aad, uint8_t* out, size
   return s;
 }
 
-Status UnwrapKey(uint32_t wrapping, Bytes wrapped, Bytes aad, uint32_t* handle) {
+Status UnwrapKey(KeyHandle wrapping, Bytes wrapped, Bytes aad, KeyHandle* handle) {
   if (wrapped.n < kWrapOverhead + kMinKeyBytes || wrapped.n > kWrapOverhead + kMaxKeyBytes) return kInvalidBlob;
   const size_t len = wrapped.n - kWrapOverhead;
   return KeyStore::Instance().ImportWith(

@@ -9,13 +9,14 @@
 #include <cstdint>
 
 #include "blob_ops.h"
+#include "keystore.h"
 #include "status.h"
 
 namespace krypton {
 
 constexpr size_t kWrapOverhead = 24 + 16;
 
-Status WrapKey(uint32_t wrapping, uint32_t target, Bytes aad, uint8_t* out, size_t out_len);
-Status UnwrapKey(uint32_t wrapping, Bytes wrapped, Bytes aad, uint32_t* handle);
+Status WrapKey(KeyHandle wrapping, KeyHandle target, Bytes aad, uint8_t* out, size_t out_len);
+Status UnwrapKey(KeyHandle wrapping, Bytes wrapped, Bytes aad, KeyHandle* handle);
 
 }  // namespace krypton

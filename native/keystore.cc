@@ -13,9 +13,15 @@ namespace {
 
 constexpr uint32_t kIndexBits = 20;
 constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
-constexpr uint32_t kGenMask = 0x7ff;  // keeps handles below 2^31 (V8 small integers)
+constexpr uint32_t kLastGen = UINT32_MAX;  // a slot that reaches it is retired when freed
 
-uint32_t MakeHandle(uint32_t index, uint16_t gen) { return (static_cast<uint32_t>(gen & kGenMask) << kIndexBits) | (index + 1); }
+// generation * 2^20 + (index + 1): at most (2^32 - 1) * 2^20 + 2^20 - 1 = 2^52 - 1.
+KeyHandle MakeHandle(uint32_t index, uint32_t gen) {
+  return (static_cast<uint64_t>(gen) << kIndexBits) | (static_cast<uint64_t>(index) + 1);
+}
+
+static_assert((static_cast<uint64_t>(kLastGen) << kIndexBits | kIndexMask) <= kMaxSafeInteger,
+              "every handle must be exact as a JS Number");
 
 }  // namespace
 
@@ -74,7 +80,7 @@ KeyMaterial* KeyStore::NewMaterial(size_t len) {
 
 void KeyStore::FreeMaterial(KeyMaterial* km) { SecureArena::Instance().Release(km, sizeof(KeyMaterial)); }
 
-Status KeyStore::NewSlotLocked(KeyMaterial* km, uint32_t* handle) {
+Status KeyStore::NewSlotLocked(KeyMaterial* km, KeyHandle* handle) {
   if (!Usable()) return kKeyUnavailable;
   uint32_t index;
   if (!free_slots_.empty()) {
@@ -93,20 +99,24 @@ Status KeyStore::NewSlotLocked(KeyMaterial* km, uint32_t* handle) {
   return kOk;
 }
 
-const KeyMaterial* KeyStore::KeyLocked(uint32_t handle) const {
-  const uint32_t low = handle & kIndexMask;
+uint32_t KeyStore::SlotIndex(KeyHandle handle) { return static_cast<uint32_t>(handle & kIndexMask) - 1; }
+
+const KeyMaterial* KeyStore::KeyLocked(KeyHandle handle) const {
+  const uint64_t low = handle & kIndexMask;
   if (low == 0 || low > slots_.size()) return nullptr;
   const Slot& s = slots_[low - 1];
-  if (s.km == nullptr || (s.gen & kGenMask) != (handle >> kIndexBits)) return nullptr;
+  // The whole generation, as a 64-bit value: a handle whose upper bits do
+  // not equal the slot's 32-bit generation exactly names no key.
+  if (s.km == nullptr || static_cast<uint64_t>(s.gen) != (handle >> kIndexBits)) return nullptr;
   return s.km;
 }
 
-Status KeyStore::Generate(size_t len, uint32_t* handle) {
+Status KeyStore::Generate(size_t len, KeyHandle* handle) {
   return ImportWith(
       len, [](uint8_t* key, size_t n) { return RandomBytes(key, n) ? kOk : kInternal; }, handle);
 }
 
-Status KeyStore::Import(const uint8_t* key, size_t len, uint32_t* handle) {
+Status KeyStore::Import(const uint8_t* key, size_t len, KeyHandle* handle) {
   return ImportWith(
       len,
       [key](uint8_t* dst, size_t n) {
@@ -116,21 +126,29 @@ Status KeyStore::Import(const uint8_t* key, size_t len, uint32_t* handle) {
       handle);
 }
 
-void KeyStore::DestroyLocked(uint32_t handle) {
-  Slot& s = slots_[(handle & kIndexMask) - 1];
+// Frees the key in slot index (zeroized by the arena) and moves the slot to
+// its next generation. A slot at the last generation is retired instead:
+// it stays empty for good, so no handle value is ever issued twice.
+void KeyStore::FreeSlotLocked(uint32_t index) {
+  Slot& s = slots_[index];
   FreeMaterial(s.km);
   s.km = nullptr;
   s.bound = false;
+  if (s.gen == kLastGen) return;
   ++s.gen;
-  free_slots_.push_back((handle & kIndexMask) - 1);
+  free_slots_.push_back(index);
+}
+
+void KeyStore::DestroyLocked(KeyHandle handle) {
+  FreeSlotLocked(SlotIndex(handle));
   --live_keys_;
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-Status KeyStore::Destroy(uint32_t handle) {
+Status KeyStore::Destroy(KeyHandle handle) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   if (KeyLocked(handle) == nullptr) return kKeyUnavailable;
-  if (slots_[(handle & kIndexMask) - 1].bound) return kInvalidArgument;
+  if (SlotOf(handle).bound) return kInvalidArgument;
   DestroyLocked(handle);
   return kOk;
 }
@@ -138,13 +156,7 @@ Status KeyStore::Destroy(uint32_t handle) {
 void KeyStore::ZeroizeAll() {
   std::unique_lock<std::shared_mutex> lock(mu_);
   for (size_t i = 0; i < slots_.size(); ++i) {
-    Slot& s = slots_[i];
-    if (s.km == nullptr) continue;
-    FreeMaterial(s.km);
-    s.km = nullptr;
-    s.bound = false;
-    ++s.gen;
-    free_slots_.push_back(static_cast<uint32_t>(i));
+    if (slots_[i].km != nullptr) FreeSlotLocked(static_cast<uint32_t>(i));
   }
   live_keys_ = 0;
   for (Scope*& sc : scopes_) {
@@ -181,7 +193,7 @@ Scope* KeyStore::MutableScopeLocked(std::string_view tenant, std::string_view se
 }
 
 Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state,
-                      uint32_t handle, uint32_t* scope_id) {
+                      KeyHandle handle, uint32_t* scope_id) {
   if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
       !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || version == 0 ||
       state == KeyState::kRevoked) {
@@ -191,7 +203,7 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
   if (!Usable()) return kKeyUnavailable;
   const KeyMaterial* km = KeyLocked(handle);
   if (km == nullptr) return kKeyUnavailable;
-  Slot& slot = slots_[(handle & kIndexMask) - 1];
+  Slot& slot = SlotOf(handle);
   if (slot.bound || km->len != 32) return kInvalidArgument;
 
   Scope* sc = ScopeForWriteLocked(tenant, service);
@@ -253,10 +265,8 @@ Status KeyStore::SetState(std::string_view tenant, std::string_view service, uin
   }
   if (v->state == KeyState::kRevoked) return state == KeyState::kRevoked ? kOk : kKeyRevoked;
   if (state == KeyState::kRevoked) {
-    if (v->handle != 0) {
-      slots_[(v->handle & kIndexMask) - 1].bound = false;
-      DestroyLocked(v->handle);
-    }
+    // Revocation is global: the key goes at once, whoever holds the scope.
+    if (v->handle != 0) DestroyLocked(v->handle);
     v->handle = 0;
     v->state = KeyState::kRevoked;
     return kOk;
@@ -270,20 +280,72 @@ Status KeyStore::SetState(std::string_view tenant, std::string_view service, uin
   return kOk;
 }
 
+// Destroys every key of sc (zeroized by the arena) and forgets the scope,
+// its tombstones and holders included. sc is deleted.
+void KeyStore::DropScopeLocked(Scope* sc) {
+  for (ScopeVersion& v : sc->versions) {
+    if (v.handle != 0) DestroyLocked(v.handle);
+  }
+  scopes_[sc->id - 1] = nullptr;
+  scope_index_.erase(ScopeKey(sc->tenant, sc->service));
+  delete sc;
+}
+
 Status KeyStore::Evict(std::string_view tenant, std::string_view service) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   Scope* sc = MutableScopeLocked(tenant, service);
   if (sc == nullptr) return kKeyUnavailable;
-  for (ScopeVersion& v : sc->versions) {
-    if (v.handle != 0) {
-      slots_[(v.handle & kIndexMask) - 1].bound = false;
-      DestroyLocked(v.handle);
-    }
-  }
-  scopes_[sc->id - 1] = nullptr;
-  scope_index_.erase(ScopeKey(tenant, service));
-  delete sc;
+  DropScopeLocked(sc);
   return kOk;
+}
+
+Status KeyStore::NewHolder(HolderId* holder) {
+  const uint64_t id = next_holder_.fetch_add(1, std::memory_order_relaxed);
+  if (id == 0 || id > kMaxSafeInteger) return kInternal;  // 2^53 ids: never in practice
+  *holder = id;
+  return kOk;
+}
+
+Status KeyStore::Hold(std::string_view tenant, std::string_view service, HolderId holder, uint32_t* scope_id) {
+  if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
+      !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || holder == 0 ||
+      holder >= next_holder_.load(std::memory_order_relaxed)) {
+    return kInvalidArgument;  // only issued ids: a made-up id cannot pin a scope
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (!Usable()) return kKeyUnavailable;
+  Scope* sc = ScopeForWriteLocked(tenant, service);
+  if (std::find(sc->holders.begin(), sc->holders.end(), holder) == sc->holders.end()) sc->holders.push_back(holder);
+  *scope_id = sc->id;
+  return kOk;
+}
+
+Status KeyStore::Release(std::string_view tenant, std::string_view service, HolderId holder, bool* destroyed) {
+  *destroyed = false;
+  if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
+      !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || holder == 0) {
+    return kInvalidArgument;
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  if (!sc->holders.empty()) {
+    auto it = std::find(sc->holders.begin(), sc->holders.end(), holder);
+    // Another holder's release (or a stale one after a forced evict and a
+    // re-hold) leaves the scope alone.
+    if (it == sc->holders.end()) return kOk;
+    sc->holders.erase(it);
+    if (!sc->holders.empty()) return kOk;
+  }
+  DropScopeLocked(sc);
+  *destroyed = true;
+  return kOk;
+}
+
+size_t KeyStore::Holders(std::string_view tenant, std::string_view service) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const Scope* sc = ScopeByNameLocked(tenant, service);
+  return sc == nullptr ? 0 : sc->holders.size();
 }
 
 Status KeyStore::Lookup(std::string_view tenant, std::string_view service, uint32_t* scope_id) const {

@@ -5,6 +5,16 @@
 // Keys are named by handle, and leased L3 keys also by (tenant, service,
 // version). A key bound to a scope is owned by it: revoking or evicting
 // the version destroys the key.
+//
+// A handle is generation * 2^20 + (slot index + 1): a 32-bit generation
+// per slot, compared in full, so a stale handle never names a later key of
+// its slot. A slot whose generation would wrap is retired, never reused.
+// Handles stay below 2^53, so JS holds them exactly as Numbers.
+//
+// Scopes have holders (M4): each thread's lease cache holds the scopes it
+// serves, and a scope's keys go only when the last holder releases it (or
+// on a forced Evict). A scope nobody ever held (made by Bind or by a
+// revocation tombstone) goes on the first release or evict, as before.
 #pragma once
 
 #include <atomic>
@@ -22,6 +32,13 @@
 
 namespace krypton {
 
+// A key handle: below 2^52, so exact as a JS Number. 0 names no key.
+using KeyHandle = uint64_t;
+// A scope holder id (ScopeHolder): process-unique, never 0, below 2^53.
+using HolderId = uint64_t;
+
+constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;
+
 constexpr size_t kMinKeyBytes = 16;
 constexpr size_t kMaxKeyBytes = 64;
 
@@ -37,13 +54,14 @@ struct KeyMaterial {
 struct ScopeVersion {
   uint32_t version;
   KeyState state;
-  uint32_t handle;  // 0 once revoked (the key is destroyed)
+  KeyHandle handle;  // 0 once revoked (the key is destroyed)
 };
 
 struct Scope {
   std::string tenant;
   std::string service;
   std::vector<ScopeVersion> versions;  // ascending by version
+  std::vector<HolderId> holders;       // distinct; a handful (one per thread)
   uint32_t id = 0;
 
   const ScopeVersion* Find(uint32_t version) const;
@@ -65,7 +83,7 @@ class KeyStore {
    public:
     explicit Reader(const KeyStore& s);
     bool ok() const { return ok_; }
-    const KeyMaterial* Key(uint32_t handle) const { return store_.KeyLocked(handle); }
+    const KeyMaterial* Key(KeyHandle handle) const { return store_.KeyLocked(handle); }
     const Scope* ScopeById(uint32_t id) const { return store_.ScopeByIdLocked(id); }
     const Scope* ScopeByName(std::string_view tenant, std::string_view service) const {
       return store_.ScopeByNameLocked(tenant, service);
@@ -77,22 +95,35 @@ class KeyStore {
     bool ok_;
   };
 
-  Status Generate(size_t len, uint32_t* handle);
-  Status Import(const uint8_t* key, size_t len, uint32_t* handle);
+  Status Generate(size_t len, KeyHandle* handle);
+  Status Import(const uint8_t* key, size_t len, KeyHandle* handle);
   // Fills a fresh key from fill(key, len) inside the arena (unwrap, HPKE
   // open, Shamir combine): plaintext never passes through ordinary memory.
   template <typename Fill>
-  Status ImportWith(size_t len, Fill fill, uint32_t* handle);
-  Status Destroy(uint32_t handle);
+  Status ImportWith(size_t len, Fill fill, KeyHandle* handle);
+  Status Destroy(KeyHandle handle);
   void ZeroizeAll();
   StoreStats Stats() const;
 
   // Scopes. Binding moves ownership of handle into the scope; binding an
   // ACTIVE version demotes any other ACTIVE version to DECRYPT_ONLY.
-  Status Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state, uint32_t handle,
+  Status Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state, KeyHandle handle,
               uint32_t* scope_id);
   Status SetState(std::string_view tenant, std::string_view service, uint32_t version, KeyState state);
+  // Forced: destroys the scope and its keys whoever holds it (the Core's
+  // own scopes, deletes and purges).
   Status Evict(std::string_view tenant, std::string_view service);
+
+  // Holders. NewHolder issues a fresh id (kInternal once 2^53 - 1 ids were
+  // issued). Hold creates the scope if absent (no versions) and adds the
+  // holder; holder must be an issued id. Release removes the holder and,
+  // when none remains (or the scope never had one), destroys the scope's
+  // keys and forgets it, tombstones included: *destroyed tells which.
+  Status NewHolder(HolderId* holder);
+  Status Hold(std::string_view tenant, std::string_view service, HolderId holder, uint32_t* scope_id);
+  Status Release(std::string_view tenant, std::string_view service, HolderId holder, bool* destroyed);
+  size_t Holders(std::string_view tenant, std::string_view service) const;
+
   Status Lookup(std::string_view tenant, std::string_view service, uint32_t* scope_id) const;
   Status List(std::string_view tenant, std::string_view service, std::vector<ScopeVersion>* out) const;
 
@@ -104,7 +135,7 @@ class KeyStore {
 
   struct Slot {
     KeyMaterial* km = nullptr;
-    uint16_t gen = 0;
+    uint32_t gen = 0;  // of the key in the slot, or of the next one
     bool bound = false;
   };
 
@@ -114,15 +145,19 @@ class KeyStore {
   };
 
   static std::string ScopeKey(std::string_view tenant, std::string_view service);
-  const KeyMaterial* KeyLocked(uint32_t handle) const;
+  const KeyMaterial* KeyLocked(KeyHandle handle) const;
+  Slot& SlotOf(KeyHandle handle) { return slots_[SlotIndex(handle)]; }
+  static uint32_t SlotIndex(KeyHandle handle);
   const Scope* ScopeByIdLocked(uint32_t id) const;
   const Scope* ScopeByNameLocked(std::string_view tenant, std::string_view service) const;
   Scope* MutableScopeLocked(std::string_view tenant, std::string_view service);
   Scope* ScopeForWriteLocked(std::string_view tenant, std::string_view service);
-  Status NewSlotLocked(KeyMaterial* km, uint32_t* handle);
+  Status NewSlotLocked(KeyMaterial* km, KeyHandle* handle);
   KeyMaterial* NewMaterial(size_t len);
   void FreeMaterial(KeyMaterial* km);
-  void DestroyLocked(uint32_t handle);
+  void FreeSlotLocked(uint32_t index);
+  void DestroyLocked(KeyHandle handle);
+  void DropScopeLocked(Scope* sc);
   bool Usable() const;
 
   mutable std::shared_mutex mu_;
@@ -132,6 +167,7 @@ class KeyStore {
   std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> scope_index_;
   size_t live_keys_ = 0;
   std::atomic<uint64_t> next_serial_{1};
+  std::atomic<uint64_t> next_holder_{1};
   std::atomic<uint64_t> generation_{1};
 };
 
@@ -139,7 +175,7 @@ class KeyStore {
 void PrepareKeyMaterial(KeyMaterial* km);
 
 template <typename Fill>
-Status KeyStore::ImportWith(size_t len, Fill fill, uint32_t* handle) {
+Status KeyStore::ImportWith(size_t len, Fill fill, KeyHandle* handle) {
   if (len < kMinKeyBytes || len > kMaxKeyBytes) return kInvalidArgument;
   KeyMaterial* km = NewMaterial(len);
   if (km == nullptr) return kArenaExhausted;

@@ -32,7 +32,7 @@ bool SameId(const uint8_t* p, size_t n, ConstBytes want) {
 bool UsableState(KeyState s) { return s == KeyState::kActive || s == KeyState::kDecryptOnly; }
 
 // Writes the lease message for key_handle into msg.
-Status BuildMessage(uint32_t key_handle, const LeaseRequest& req, uint8_t* msg) {
+Status BuildMessage(KeyHandle key_handle, const LeaseRequest& req, uint8_t* msg) {
   KeyStore::Reader r(KeyStore::Instance());
   const KeyMaterial* k = r.ok() ? r.Key(key_handle) : nullptr;
   if (k == nullptr) return kKeyUnavailable;
@@ -56,7 +56,7 @@ Status OpenAndBind(EVP_PKEY* skR, ConstBytes tenant, ConstBytes service, ConstBy
     return kInvalidLease;
   }
   KeyStore& store = KeyStore::Instance();
-  uint32_t handle = 0;
+  KeyHandle handle = 0;
   Status s = store.ImportWith(
       kLeaseKeyBytes,
       [&](uint8_t* dst, size_t n) {
@@ -77,7 +77,7 @@ Status OpenAndBind(EVP_PKEY* skR, ConstBytes tenant, ConstBytes service, ConstBy
 
 }  // namespace
 
-Status LeaseSeal(const uint8_t pkR[kX25519Bytes], uint32_t key_handle, const LeaseRequest& req,
+Status LeaseSeal(const uint8_t pkR[kX25519Bytes], KeyHandle key_handle, const LeaseRequest& req,
                  uint8_t enc[kHpkeEncBytes], uint8_t* sealed, size_t sealed_len) {
   if (!ValidId(req.tenant.p, req.tenant.n) || !ValidId(req.service.p, req.service.n) || req.version == 0 ||
       !UsableState(req.state) || req.expires_at_ms > kMaxLeaseExpiryMs ||

@@ -1,5 +1,6 @@
 #include "napi_util.h"
 
+#include <cstdint>
 #include <string>
 
 namespace krypton {
@@ -44,6 +45,11 @@ Bytes ViewOf(Napi::Env env, const Napi::Value& v, size_t i) {
   return Bytes{a.Data(), a.ByteLength()};
 }
 
+// An integer in 0..2^53 - 1 (NaN and fractions fail the comparisons).
+bool IsSafeU53(double d) {
+  return d >= 0 && d <= static_cast<double>(kMaxSafeInteger) && d == static_cast<double>(static_cast<uint64_t>(d));
+}
+
 }  // namespace
 
 Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i) { return ViewOf(info.Env(), info[i], i); }
@@ -57,6 +63,30 @@ Bytes ArgBytesOrEmpty(const Napi::CallbackInfo& info, size_t i) {
 MutBytes ArgOut(const Napi::CallbackInfo& info, size_t i) {
   const Bytes b = ViewOf(info.Env(), info[i], i);
   return MutBytes{const_cast<uint8_t*>(b.p), b.n};
+}
+
+uint64_t ArgU53(const Napi::CallbackInfo& info, size_t i) {
+  const Napi::Value v = info[i];
+  if (!v.IsNumber()) ThrowType(info.Env(), i, "a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!IsSafeU53(d)) ThrowType(info.Env(), i, "a safe non-negative integer");
+  return static_cast<uint64_t>(d);
+}
+
+bool TryU53(const Napi::Value& v, uint64_t* out) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!IsSafeU53(d)) return false;
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+bool TryId(const Napi::Value& v, std::string_view* out) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return false;
+  const auto a = v.As<Napi::Uint8Array>();
+  if (!ValidId(a.Data(), a.ByteLength())) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
+  return true;
 }
 
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i) {
@@ -73,6 +103,36 @@ std::string_view ArgId(const Napi::CallbackInfo& info, size_t i) {
   const Bytes b = ViewOf(info.Env(), info[i], i);
   if (!ValidId(b.p, b.n)) ThrowStatus(info.Env(), kInvalidArgument);
   return std::string_view(reinterpret_cast<const char*>(b.p), b.n);
+}
+
+std::vector<Napi::Value> ArgElements(const Napi::CallbackInfo& info, size_t i, uint32_t max) {
+  if (!info[i].IsArray()) ThrowType(info.Env(), i, "an array of Uint8Array");
+  const Napi::Array a = info[i].As<Napi::Array>();
+  const uint32_t n = a.Length();
+  if (n > max) ThrowStatus(info.Env(), kInvalidArgument);
+  std::vector<Napi::Value> out;
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; ++k) out.push_back(a.Get(k));
+  return out;
+}
+
+std::vector<Bytes> ElementBytes(Napi::Env env, const std::vector<Napi::Value>& elements, size_t i) {
+  std::vector<Bytes> out;
+  out.reserve(elements.size());
+  for (const Napi::Value& v : elements) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowType(env, i, "an array of Uint8Array");
+    }
+    const auto a = v.As<Napi::Uint8Array>();
+    out.push_back(Bytes{a.Data(), a.ByteLength()});
+  }
+  return out;
+}
+
+bool Overlaps(const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len) {
+  if (a_len == 0 || b_len == 0) return false;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a), b0 = reinterpret_cast<uintptr_t>(b);
+  return a0 < b0 + b_len && b0 < a0 + a_len;
 }
 
 void ThrowStatus(Napi::Env env, Status s) {

@@ -99,7 +99,7 @@ uint8_t GfInv(uint8_t a) {
   return r;  // a^(2+4+...+128) = a^254
 }
 
-Status ShamirSplit(uint32_t handle, uint32_t threshold, uint32_t shares, uint8_t* out, size_t out_len) {
+Status ShamirSplit(KeyHandle handle, uint32_t threshold, uint32_t shares, uint8_t* out, size_t out_len) {
   if (shares < kMinShares || shares > kMaxShares || threshold < kMinShares || threshold > shares) {
     return kInvalidArgument;
   }
@@ -112,7 +112,7 @@ Status ShamirSplit(uint32_t handle, uint32_t threshold, uint32_t shares, uint8_t
   return s;
 }
 
-Status ShamirCombine(const Bytes* shares, size_t count, uint32_t* handle) {
+Status ShamirCombine(const Bytes* shares, size_t count, KeyHandle* handle) {
   if (!ValidShares(shares, count)) return kInvalidArgument;
   uint8_t l[kMaxShares];
   LagrangeAtZero(shares, count, l);

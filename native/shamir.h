@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "blob_ops.h"
+#include "keystore.h"
 #include "status.h"
 
 namespace krypton {
@@ -23,10 +24,10 @@ uint8_t GfInv(uint8_t a);  // a^254; maps 0 to 0
 // Splits the key of handle into `shares` shares with threshold `threshold`.
 // out holds the shares one after another, each x (1 byte, 1..shares) || y
 // (key length bytes); out_len must be exactly shares * (1 + key length).
-Status ShamirSplit(uint32_t handle, uint32_t threshold, uint32_t shares, uint8_t* out, size_t out_len);
+Status ShamirSplit(KeyHandle handle, uint32_t threshold, uint32_t shares, uint8_t* out, size_t out_len);
 
 // Interpolates count shares at 0 into a new stored key. All shares must
 // have the same length (1 + 16..64), nonzero and distinct x.
-Status ShamirCombine(const Bytes* shares, size_t count, uint32_t* handle);
+Status ShamirCombine(const Bytes* shares, size_t count, KeyHandle* handle);
 
 }  // namespace krypton

@@ -80,18 +80,29 @@ class ThreadCrypto {
     const uint64_t g = KeyStore::Instance().Generation();
     if (g != seen_generation_) {
       // A key was destroyed somewhere: wipe every keyed context this
-      // thread holds (EVP_CIPHER_CTX_reset cleanses the schedule).
-      for (int i = 0; i < kEncSlots; ++i) {
-        if (enc_[i] != nullptr) EVP_CIPHER_CTX_reset(enc_[i]);
-        st_->enc[i].serial = 0;
-      }
-      for (int i = 0; i < kDecSlots; ++i) {
-        if (dec_[i] != nullptr) EVP_CIPHER_CTX_reset(dec_[i]);
-        st_->dec[i].serial = 0;
-      }
+      // thread holds.
+      WipeAll();
       seen_generation_ = g;
     }
     return st_;
+  }
+
+  // Wipes every keyed context (EVP_CIPHER_CTX_reset cleanses the schedule,
+  // whose first 32 bytes are the subkey itself) and forgets its epoch.
+  int WipeAll() {
+    if (st_ == nullptr) return 0;
+    int wiped = 0;
+    for (int i = 0; i < kEncSlots; ++i) {
+      if (st_->enc[i].serial != 0) ++wiped;
+      if (enc_[i] != nullptr) EVP_CIPHER_CTX_reset(enc_[i]);
+      st_->enc[i].serial = 0;
+    }
+    for (int i = 0; i < kDecSlots; ++i) {
+      if (st_->dec[i].serial != 0) ++wiped;
+      if (dec_[i] != nullptr) EVP_CIPHER_CTX_reset(dec_[i]);
+      st_->dec[i].serial = 0;
+    }
+    return wiped;
   }
 
   // Wipes the keyed contexts of epochs that have ended and of decrypt
@@ -214,6 +225,8 @@ Status OpenVia(EVP_CIPHER_CTX* ctx, ThreadArenaState* st, const uint8_t* iv, con
 }  // namespace
 
 int XaesSweepThreadContexts() { return tls_crypto.Sweep(NowNanos()); }
+
+int XaesWipeThreadContexts() { return tls_crypto.WipeAll(); }
 
 bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx[32]) {
   if (k.len != 32) return false;

@@ -45,6 +45,13 @@ Status XaesSealWithNonce(const KeyMaterial& k, const uint8_t* nonce, const Aad& 
 // thread that seals or opens.
 int XaesSweepThreadContexts();
 
+// Wipes every keyed GCM context of this thread, whatever its epoch; returns
+// how many held a key. For threads that go idle after a burst of work (a
+// Piscina bulk task ends with it): they keep no subkey in OpenSSL's heap,
+// which is neither locked nor excluded from core dumps. The next seal on
+// this thread starts a new epoch (a fresh nonce prefix).
+int XaesWipeThreadContexts();
+
 // Derives the 32-byte XAES subkey for the nonce prefix (exposed for tests).
 bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx[32]);
 

@@ -3,7 +3,7 @@
  * keys of the store. One native call per request or per batch; output
  * buffers are allocated here, in JS, and filled by the addon.
  */
-import { errors, type KryptonError } from '../errors.js';
+import { errors, fromNative, type KryptonError } from '../errors.js';
 import { view } from './addon.js';
 import { idBytes } from './ids.js';
 import { statusError } from './status.js';
@@ -106,12 +106,65 @@ export function openBlob(tenant: string, blob: Uint8Array, context?: Uint8Array)
   return out;
 }
 
+function checkBatch(blobs: Uint8Array[]): void {
+  if (!Array.isArray(blobs) || blobs.length < 1 || blobs.length > MAX_BATCH) {
+    throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
+  }
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/**
+ * Opens many blobs in one native call into buffers the caller owns: `out`
+ * gets 32 bytes per blob (zero where the blob failed), `statuses` one
+ * native status per blob (0 = opened; see statusError). Returns how many
+ * failed. Outputs that overlap each other or an input: BAD_REQUEST, and
+ * nothing is written.
+ */
+export function openBlobsInto(
+  tenant: string,
+  blobs: Uint8Array[],
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  statuses: Uint8Array,
+): number {
+  checkBatch(blobs);
+  const t = idBytes(tenant, 'tenant');
+  const c = checkContext(context);
+  return call(() => native.blobOpenBatch(t, blobs, c, out, statuses));
+}
+
+/**
+ * Rewraps many blobs in one native call into buffers the caller owns: `out`
+ * gets the new blobs one after another, each the size of its input (zero
+ * where the blob failed), `statuses` one native status per blob. Returns
+ * how many failed. Overlapping outputs and inputs: BAD_REQUEST.
+ */
+export function rewrapBlobsInto(
+  tenant: string,
+  blobs: Uint8Array[],
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  statuses: Uint8Array,
+): number {
+  checkBatch(blobs);
+  const t = idBytes(tenant, 'tenant');
+  const c = checkContext(context);
+  return call(() => native.blobRewrapBatch(t, blobs, c, out, statuses));
+}
+
 /** Opens many blobs in one native call; each result is the L4 or its error. */
 export function openBlobs(tenant: string, blobs: Uint8Array[], context?: Uint8Array): (Buffer | KryptonError)[] {
-  if (blobs.length < 1 || blobs.length > MAX_BATCH) throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
+  checkBatch(blobs);
   const out = Buffer.allocUnsafe(blobs.length * L4_BYTES);
   const statuses = new Uint8Array(blobs.length);
-  native.blobOpenBatch(idBytes(tenant, 'tenant'), blobs, checkContext(context), out, statuses);
+  openBlobsInto(tenant, blobs, context, out, statuses);
   return Array.from(statuses, (s, i) => {
     const l4 = out.subarray(i * L4_BYTES, (i + 1) * L4_BYTES);
     if (s === 0) return l4;
@@ -129,18 +182,26 @@ export function rewrapBlob(tenant: string, blob: Uint8Array, context?: Uint8Arra
 }
 
 export function rewrapBlobs(tenant: string, blobs: Uint8Array[], context?: Uint8Array): (Buffer | KryptonError)[] {
-  if (blobs.length < 1 || blobs.length > MAX_BATCH) throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
-  let total = 0;
-  for (const b of blobs) total += b.length;
-  const out = Buffer.allocUnsafe(total);
+  checkBatch(blobs);
+  const out = Buffer.allocUnsafe(rewrapBytes(blobs));
   const statuses = new Uint8Array(blobs.length);
-  native.blobRewrapBatch(idBytes(tenant, 'tenant'), blobs, checkContext(context), out, statuses);
+  rewrapBlobsInto(tenant, blobs, context, out, statuses);
   let at = 0;
   return blobs.map((b, i) => {
     const slice = out.subarray(at, at + b.length);
     at += b.length;
     return statuses[i] === 0 ? slice : statusError(statuses[i] ?? 5);
   });
+}
+
+/** Bytes of the `out` of rewrapBlobsInto: the sum of the blobs' sizes. */
+export function rewrapBytes(blobs: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const b of blobs) {
+    if (!(b instanceof Uint8Array)) throw errors.badRequest('every blob must be a Uint8Array');
+    total += b.length;
+  }
+  return total;
 }
 
 /** What a blob names, without decrypting it; null when it is not a valid blob. */

@@ -189,7 +189,7 @@ export interface SealedLease {
 /** Core side: seals a stored key as a lease to a Gateway's recipient public key. */
 export function sealLease(p: SealLeaseParams): SealedLease {
   checkBytes(p.recipientPublicKey, 'recipientPublicKey', native.X25519_BYTES);
-  checkInteger(p.key, 'key', 1, 0xffffffff);
+  checkInteger(p.key, 'key', 1, Number.MAX_SAFE_INTEGER);
   checkInteger(p.version, 'version', 1, 0xffffffff);
   checkInteger(p.expiresAt, 'expiresAt', 0, native.LEASE_MAX_EXPIRY_MS);
   if (p.state !== 'ACTIVE' && p.state !== 'DECRYPT_ONLY') throw errors.badRequest('state must be ACTIVE or DECRYPT_ONLY');

@@ -5,8 +5,13 @@
  */
 import { errors, fromNative } from '../errors.js';
 import { view } from './addon.js';
-import { idBytes } from './ids.js';
+import { idBytes, isValidId } from './ids.js';
 
+/**
+ * A key handle: an integer below 2^52 (a 32-bit generation per slot times
+ * 2^20, plus the slot). It never repeats in a process, so a stale handle
+ * never names a later key: it gets KEY_UNAVAILABLE.
+ */
 export type KeyHandle = number;
 
 export const KeyState = { ACTIVE: 1, DECRYPT_ONLY: 2, REVOKED: 3 } as const;
@@ -49,6 +54,10 @@ interface KeystoreNative {
   scopeBind(tenant: Buffer, service: Buffer, version: number, state: number, handle: number): number;
   scopeSetState(tenant: Buffer, service: Buffer, version: number, state: number): void;
   scopeEvict(tenant: Buffer, service: Buffer): boolean;
+  scopeHolder(): number;
+  scopeHold(tenant: Buffer, service: Buffer, holder: number): number;
+  scopeRelease(tenant: Buffer, service: Buffer, holder: number): number;
+  scopeHolders(tenant: Buffer, service: Buffer): number;
   scopeLookup(tenant: Buffer, service: Buffer): number;
   scopeList(tenant: Buffer, service: Buffer): { version: number; state: number; handle: number }[];
   keyWrap(wrapping: number, target: number, aad: Uint8Array | null, out: Buffer): void;
@@ -56,6 +65,7 @@ interface KeystoreNative {
   xaesSeal(handle: number, aad: Uint8Array | null, plaintext: Uint8Array, out: Buffer): void;
   xaesOpen(handle: number, aad: Uint8Array | null, sealed: Uint8Array, out: Buffer): void;
   sweepCryptoContexts(): number;
+  wipeCryptoContexts(): number;
   WRAP_OVERHEAD: number;
   XAES_OVERHEAD: number;
 }
@@ -114,9 +124,46 @@ export const scopes = {
     checkVersion(version);
     call(() => native.scopeSetState(idBytes(tenant), idBytes(service), version, KeyState[state]));
   },
-  /** Destroys every key of the scope; false if there was none. */
+  /**
+   * Forced: destroys every key of the scope whoever holds it; false if
+   * there was none. Holders release with {@link scopes.release} instead.
+   */
   evict(tenant: string, service: string): boolean {
     return call(() => native.scopeEvict(idBytes(tenant), idBytes(service)));
+  },
+  /**
+   * A fresh holder id, unique in the process (never 0). Each user of the
+   * shared store that leases scopes independently (one lease cache per
+   * Gateway thread) takes one and holds the scopes it serves.
+   */
+  newHolder(): number {
+    return call(() => native.scopeHolder());
+  },
+  /**
+   * Adds `holder` to the scope, creating it (empty) if absent; returns the
+   * scope id. Idempotent. Keys bound to a held scope stay until its last
+   * holder releases it, a forced evict, or their revocation.
+   */
+  hold(tenant: string, service: string, holder: number): number {
+    return call(() => native.scopeHold(idBytes(tenant, 'tenant'), idBytes(service, 'service'), holder));
+  },
+  /**
+   * Removes `holder`; when no holder remains, destroys the scope's keys and
+   * forgets it (tombstones included) and returns true. A scope nobody held
+   * goes on any release. Never throws, whatever the arguments (invalid ids
+   * or holder: false): cleanup loops call it and must not stop halfway.
+   */
+  release(tenant: string, service: string, holder: number): boolean {
+    try {
+      if (!isValidId(tenant) || !isValidId(service)) return false;
+      return native.scopeRelease(idBytes(tenant), idBytes(service), holder) === 1;
+    } catch {
+      return false;
+    }
+  },
+  /** How many holders the scope has (0 when there is no scope). */
+  holders(tenant: string, service: string): number {
+    return call(() => native.scopeHolders(idBytes(tenant, 'tenant'), idBytes(service, 'service')));
   },
   /** The scope id, or 0 when nothing is leased for it. */
   lookup(tenant: string, service: string): number {
@@ -161,6 +208,16 @@ export function openWithKey(handle: KeyHandle, sealed: Uint8Array, aad?: Uint8Ar
  */
 export function sweepCryptoContexts(): number {
   return native.sweepCryptoContexts();
+}
+
+/**
+ * Wipes every keyed GCM context of this thread, whatever its epoch, so the
+ * thread keeps no XAES subkey in OpenSSL's heap (which is neither locked
+ * nor kept out of core dumps). For threads that go idle after a task (the
+ * Piscina bulk task ends with it). Returns how many held a key.
+ */
+export function wipeCryptoContexts(): number {
+  return native.wipeCryptoContexts();
 }
 
 /** Sweeps this thread's contexts every second; the timer does not keep the process alive. */

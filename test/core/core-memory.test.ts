@@ -9,22 +9,21 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deriveK1, xaesOpenNode } from '../../bench/lib/xaes-node.js';
 import { HpkeRecipient } from '../../src/native/index.js';
 import { openKsi } from '../../src/storage/open.js';
-import { gcoreFinds, which } from '../helpers/core-dump.js';
+import { describeWithTool, gcoreFinds } from '../helpers/core-dump.js';
 import { referenceCombine } from '../helpers/shamir-ref.js';
 import { cli, startCoreProcess, type CoreProcess } from './process-fixture.js';
 
-const GCORE = which('gcore');
 const WRAP_LABEL = Buffer.from('krypton:wrap:v1\0');
 
 function unwrap(kek: Buffer, wrapped: Buffer, aad: string): Buffer {
   return xaesOpenNode(kek, wrapped.subarray(0, 24), wrapped.subarray(24), Buffer.concat([WRAP_LABEL, Buffer.from(aad)]));
 }
 
-describe.skipIf(GCORE === null)(`a running Core in a core dump${GCORE === null ? ' (gcore missing: apt-get install gdb)' : ''}`, () => {
+describeWithTool('gcore', 'a running Core in a core dump', (gcore) => {
   let core: CoreProcess;
   const needles: Record<string, Buffer> = {};
 
@@ -69,7 +68,7 @@ describe.skipIf(GCORE === null)(`a running Core in a core dump${GCORE === null ?
 
   it('holds no MasterKey, IVK, L2 or L3 bytes (nor their XAES K1), while the dump does hold its heap (control)', () => {
     const control = Buffer.from('spiffe://krypton.dev/gateway/default');
-    const found = gcoreFinds(GCORE!, core.child.pid!, core.dir, { ...needles, control });
+    const found = gcoreFinds(gcore, core.child.pid!, core.dir, { ...needles, control });
     expect(found).toEqual(['control']);
   });
 });

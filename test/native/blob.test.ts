@@ -3,16 +3,21 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blobInfo,
+  combineShares,
   createKey,
   createKeys,
+  destroyKey,
   generateKey,
   importKey,
   openBlob,
   openBlobs,
+  openBlobsInto,
   rewrapBlob,
   rewrapBlobs,
+  rewrapBlobsInto,
   scopeRef,
   scopes,
+  splitKey,
   type ScopeRef,
 } from '../../src/native/index.js';
 
@@ -177,5 +182,142 @@ describe('blob properties', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('batches read every array element before taking a pointer (review L2)', () => {
+  /** An array of blobs whose element 1 is a getter that runs `steal` the first time it is read. */
+  function withGetter(blobs: Uint8Array[], steal: () => void, onRead = 1): Uint8Array[] {
+    const arr = [...blobs];
+    let reads = 0;
+    const second = blobs[1]!;
+    Object.defineProperty(arr, 1, {
+      enumerable: true,
+      get() {
+        if (++reads === onRead) steal();
+        return second;
+      },
+    });
+    return arr;
+  }
+
+  it('openBlobsInto: a getter that transfers out.buffer gets BAD_REQUEST, and the transferred copy holds no L4', () => {
+    const { keys } = createKeys(scope, 3);
+    const out = new Uint8Array(3 * 32);
+    const statuses = new Uint8Array(3);
+    let stolen: ArrayBuffer | null = null;
+    const blobs = withGetter(
+      keys.map((k) => k.blob),
+      () => {
+        stolen = structuredClone(out.buffer, { transfer: [out.buffer] });
+      },
+    );
+    expect(() => openBlobsInto(T, blobs, undefined, out, statuses)).toThrow(code('BAD_REQUEST'));
+    expect(stolen).not.toBeNull();
+    expect(out.byteLength).toBe(0);
+    expect(new Uint8Array(stolen!).every((b) => b === 0)).toBe(true);
+    expect(statuses.every((b) => b === 0)).toBe(true);
+  });
+
+  it('openBlobsInto: a getter that transfers statuses.buffer gets BAD_REQUEST, and out stays zero', () => {
+    const { keys } = createKeys(scope, 3);
+    const out = new Uint8Array(3 * 32);
+    const statuses = new Uint8Array(3);
+    const blobs = withGetter(
+      keys.map((k) => k.blob),
+      () => structuredClone(statuses.buffer, { transfer: [statuses.buffer] }),
+    );
+    expect(() => openBlobsInto(T, blobs, undefined, out, statuses)).toThrow(code('BAD_REQUEST'));
+    expect(out.every((b) => b === 0)).toBe(true);
+  });
+
+  it('rewrapBlobsInto: a getter that transfers out.buffer gets BAD_REQUEST, and the transferred copy stays zero', () => {
+    const { keys } = createKeys(scope, 3);
+    const blobs = keys.map((k) => k.blob);
+    const out = new Uint8Array(blobs.reduce((n, b) => n + b.length, 0));
+    const statuses = new Uint8Array(3);
+    let stolen: ArrayBuffer | null = null;
+    const arr = withGetter(blobs, () => {
+      stolen = structuredClone(out.buffer, { transfer: [out.buffer] });
+    });
+    expect(() => rewrapBlobsInto(T, arr, undefined, out, statuses)).toThrow(code('BAD_REQUEST'));
+    expect(new Uint8Array(stolen!).every((b) => b === 0)).toBe(true);
+  });
+
+  it('combineShares: a getter that transfers an earlier share\'s buffer gets BAD_REQUEST, not a key from freed memory', () => {
+    const key = generateKey();
+    const shares = splitKey(key, { threshold: 2, shares: 3 }).map((s) => new Uint8Array(s));
+    // The first read of element 1 is the JS-side check; the second is the addon's.
+    const arr = withGetter(shares, () => structuredClone(shares[0]!.buffer, { transfer: [shares[0]!.buffer] }), 2);
+    expect(() => combineShares(arr)).toThrow(code('BAD_REQUEST'));
+    destroyKey(key);
+  });
+
+  it('refuses outputs that overlap each other or an input (BAD_REQUEST), and writes nothing', () => {
+    const { keys } = createKeys(scope, 3);
+    const blobs = keys.map((k) => k.blob);
+    const n = blobs.length;
+    const blobLen = blobs[0]!.length;
+    const untouched = (ab: ArrayBuffer, before: Uint8Array) => expect(Buffer.from(ab).equals(before)).toBe(true);
+
+    // out and statuses share a byte.
+    let ab = new ArrayBuffer(n * 32 + n);
+    let snap = new Uint8Array(ab.slice(0));
+    expect(() => openBlobsInto(T, blobs, undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(ab, n * 32 - 1, n))).toThrow(
+      code('BAD_REQUEST'),
+    );
+    untouched(ab, snap);
+
+    // out overlaps a blob (the blob sits in out's last 32 bytes and beyond).
+    ab = new ArrayBuffer(n * 32 + blobLen);
+    const inside = new Uint8Array(ab, n * 32 - 32, blobLen);
+    inside.set(blobs[2]!);
+    snap = new Uint8Array(ab.slice(0));
+    expect(() => openBlobsInto(T, [blobs[0]!, blobs[1]!, inside], undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(n))).toThrow(
+      code('BAD_REQUEST'),
+    );
+    untouched(ab, snap);
+
+    // statuses overlaps a blob; out overlaps the context.
+    const statusesInBlob = new Uint8Array(inside.buffer, inside.byteOffset, n);
+    expect(() => openBlobsInto(T, [blobs[0]!, blobs[1]!, inside], undefined, new Uint8Array(n * 32), statusesInBlob)).toThrow(
+      code('BAD_REQUEST'),
+    );
+    untouched(ab, snap);
+    const out = new Uint8Array(n * 32);
+    expect(() => openBlobsInto(T, blobs, out.subarray(0, 8), out, new Uint8Array(n))).toThrow(code('BAD_REQUEST'));
+    expect(out.every((b) => b === 0)).toBe(true);
+
+    // Rewrap in place (out over the blobs themselves).
+    const packed = new Uint8Array(n * blobLen);
+    blobs.forEach((b, i) => packed.set(b, i * blobLen));
+    const views = blobs.map((_, i) => packed.subarray(i * blobLen, (i + 1) * blobLen));
+    const packedSnap = new Uint8Array(packed);
+    expect(() => rewrapBlobsInto(T, views, undefined, packed, new Uint8Array(n))).toThrow(code('BAD_REQUEST'));
+    expect(Buffer.from(packed).equals(packedSnap)).toBe(true);
+  });
+
+  it('fills caller buffers: L4s or new blobs in order, a status per blob, zero bytes for a failed one', () => {
+    const { keys } = createKeys(scope, 3);
+    const blobs = [keys[0]!.blob, Buffer.from('not a blob'), keys[2]!.blob];
+    const out = new Uint8Array(3 * 32).fill(0xaa);
+    const statuses = new Uint8Array(3);
+    expect(openBlobsInto(T, blobs, undefined, out, statuses)).toBe(1);
+    expect([...statuses]).toEqual([0, 1, 0]);
+    expect(Buffer.from(out.subarray(0, 32)).equals(keys[0]!.plaintext)).toBe(true);
+    expect(out.subarray(32, 64).every((b) => b === 0)).toBe(true);
+    expect(Buffer.from(out.subarray(64)).equals(keys[2]!.plaintext)).toBe(true);
+
+    const good = keys.map((k) => k.blob);
+    const rewrapped = new Uint8Array(good.reduce((n, b) => n + b.length, 0)).fill(0xaa);
+    const rs = new Uint8Array(3);
+    const tampered = Buffer.from(good[1]!);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(rewrapBlobsInto(T, [good[0]!, tampered, good[2]!], undefined, rewrapped, rs)).toBe(1);
+    expect([...rs]).toEqual([0, 1, 0]);
+    const len = good[0]!.length;
+    expect(openBlob(T, rewrapped.subarray(0, len)).equals(keys[0]!.plaintext)).toBe(true);
+    expect(rewrapped.subarray(len, 2 * len).every((b) => b === 0)).toBe(true);
+    expect(openBlob(T, rewrapped.subarray(2 * len)).equals(keys[2]!.plaintext)).toBe(true);
   });
 });

@@ -5,26 +5,19 @@
  * process. Every claim is checked through the kernel (/proc/<pid>/smaps),
  * gcore, gdb and child processes, not through the addon's own word.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { deriveK1, deriveL } from '../../bench/lib/xaes-node.js';
+import { deriveK1, deriveL, xaesSubkey } from '../../bench/lib/xaes-node.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { arenaInfo } from '../../src/native/index.js';
 
-import { gcoreFinds, which } from '../helpers/core-dump.js';
+import { ADDON, ARENA_CHILD as CHILD, ArenaChild as Child, childEnv, describeWithTool, gcoreFinds, which } from '../helpers/core-dump.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ADDON = join(ROOT, 'build', 'Release', 'krypton.node');
-const CHILD = join(ROOT, 'test', 'fixtures', 'arena-child.mjs');
 const IS_ROOT = process.getuid?.() === 0;
 
-const GCORE = which('gcore');
-const GDB = which('gdb');
 const SETPRIV = which('setpriv');
 const PRLIMIT = which('prlimit');
 
@@ -66,67 +59,16 @@ function kb(v: string | undefined): number {
 
 // ---------------------------------------------------------------- children
 
-
-/** Environment of a child: none of the arena switches unless asked for. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.KRYPTON_ALLOW_UNLOCKED_MEMORY;
-  delete env.KRYPTON_TEST_DUMPABLE_ARENA;
-  delete env.KRYPTON_ARENA_BYTES;
-  delete env.NODE_OPTIONS;
-  return { ...env, ...extra };
-}
-
 interface Ready {
   pid: number;
   opened: number;
+  /** Hex nonce prefix of the blobs the child made (public). */
+  prefix: string;
   keys: number;
   dontDump: boolean;
   base: string;
   size: number;
   guardBytes: number;
-}
-
-class Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr = '';
-  private lines: string[] = [];
-  private waiters: ((line: string) => void)[] = [];
-
-  constructor(mode: 'arena' | 'buffer', markerFile: string, env: NodeJS.ProcessEnv, cwd: string, prefix: string[] = []) {
-    // A small heap keeps the dumps small.
-    const argv = ['--max-old-space-size=16', '--max-semi-space-size=1', CHILD, ADDON, mode, markerFile];
-    const [cmd, ...args] = prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
-    this.proc = spawn(cmd!, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => res({ code, signal })));
-    this.proc.stderr!.on('data', (d: Buffer) => {
-      this.stderr += d.toString();
-    });
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      const w = this.waiters.shift();
-      if (w) w(line);
-      else this.lines.push(line);
-    });
-  }
-
-  async next<T>(): Promise<T> {
-    const line =
-      this.lines.shift() ??
-      (await new Promise<string>((res, rej) => {
-        this.waiters.push(res);
-        void this.exited.then((e) => rej(new Error(`child exited (${e.code ?? e.signal}) before answering: ${this.stderr}`)));
-      }));
-    return JSON.parse(line) as T;
-  }
-
-  send(cmd: string): void {
-    this.proc.stdin!.write(`${cmd}\n`);
-  }
-
-  kill(): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
 }
 
 let work: string;
@@ -163,14 +105,6 @@ afterAll(() => {
 
 // ---------------------------------------------------------------- dumps
 
-/** Dumps the live child with gcore; which needles occur in the dump. */
-function dumpFinds(pid: number, needles: Record<string, Buffer>): string[] {
-  return gcoreFinds(GCORE!, pid, work, needles);
-}
-
-function dumpContainsMarker(pid: number): boolean {
-  return dumpFinds(pid, { marker }).length > 0;
-}
 
 // ---------------------------------------------------------------- tests
 
@@ -207,22 +141,32 @@ describe('secure arena mapping (/proc/self/smaps of this process)', () => {
   });
 });
 
-describe.skipIf(GCORE === null)(`core dumps of a process holding a marker key (gcore${GCORE === null ? ' NOT INSTALLED: apt-get install gdb' : ''})`, () => {
-  it('a key imported into the arena and used for blobs does not appear in a gcore dump of the process, nor do its XAES L and K1', async () => {
+describeWithTool('gcore', 'core dumps of a process holding a marker key', (gcore) => {
+  /** Dumps the live child with gcore; which needles occur in the dump. */
+  const dumpFinds = (pid: number, needles: Record<string, Buffer>): string[] => gcoreFinds(gcore, pid, work, needles);
+
+  it('a key imported into the arena and used for blobs does not appear in a gcore dump of the process, nor do its XAES L and K1; its per-epoch subkey goes once the thread\'s GCM contexts are wiped', async () => {
     const c = start('arena');
     const r = await c.next<Ready>();
     expect(r.opened).toBe(8);
     expect(r.keys).toBe(1);
     expect(r.dontDump).toBe(true);
-    // Neither the key nor the XAES secrets derived from it (L, K1).
-    expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1 })).toEqual([]);
+    // The XAES subkey of the blobs' epoch, derived independently (C2SP).
+    const subkey = xaesSubkey(marker, Buffer.from(r.prefix, 'hex'));
+    // Neither the key nor the XAES secrets derived from it (L, K1). The
+    // subkey does sit in OpenSSL's heap while the main thread's contexts
+    // are keyed: the control that proves the subkey search works.
+    expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1, subkey })).toEqual(['subkey']);
+    c.send('wipe');
+    expect(await c.next<{ wiped: number }>()).toEqual({ wiped: 2 }); // the sealing epoch and the opening context
+    expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1, subkey })).toEqual([]);
   });
 
   it('control: the same marker kept in a JS Buffer IS found in the dump (the scan works)', async () => {
     const c = start('buffer');
     const r = await c.next<Ready>();
     expect(r.opened).toBe(8);
-    expect(dumpContainsMarker(r.pid)).toBe(true);
+    expect(dumpFinds(r.pid, { marker })).toEqual(['marker']);
   });
 
   it('zeroizeAll wipes the key: with a dumpable arena the marker and K1 are in a first dump and gone from a second dump after zeroizeAll()', async () => {
@@ -235,6 +179,9 @@ describe.skipIf(GCORE === null)(`core dumps of a process holding a marker key (g
     c.send('zeroize');
     const z = await c.next<{ zeroized: boolean; keys: number }>();
     expect(z).toEqual({ zeroized: true, keys: 0 });
+    // Destroying a key also wipes the thread's GCM contexts (the next use
+    // sees the store's generation move), but only on that next use: the
+    // subkey is not among these needles.
     expect(dumpFinds(r.pid, { marker, L: derived.L, K1: derived.K1 })).toEqual([]);
   });
 });
@@ -278,14 +225,14 @@ describe.skipIf(NO_MLOCK === null)(`locking refusal${NO_MLOCK === null ? ' (need
 // gdb makes the child itself call memcmp() on an address: the load is the
 // child's own, under the child's page protections (gdb's own memory reads
 // would bypass them, so they prove nothing).
-describe.skipIf(GDB === null)(`guard pages fault on access (gdb${GDB === null ? ' NOT INSTALLED: apt-get install gdb' : ''})`, () => {
+describeWithTool('gdb', 'guard pages fault on access', (gdb) => {
   function callMemcmp(pid: number, a: bigint, b: bigint, thenContinue: boolean): string {
     const args = ['-p', String(pid), '-batch', '-nx', '-ex', 'set unwindonsignal off', '-ex', 'set confirm off'];
     args.push('-ex', `print (int)memcmp((const void *)0x${a.toString(16)}, (const void *)0x${b.toString(16)}, 1)`);
     if (thenContinue) {
       args.push('-ex', 'print $_siginfo._sifields._sigfault.si_addr', '-ex', 'continue');
     }
-    const r = spawnSync(GDB!, args, { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(gdb, args, { encoding: 'utf8', timeout: 60_000 });
     return `${r.stdout}\n${r.stderr}`;
   }
 
