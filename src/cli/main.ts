@@ -11,6 +11,7 @@ import { registerPkiCommand } from './pki.js';
 import { registerRegistryCommand } from './registry.js';
 import { selfCheck } from './selfcheck.js';
 import { stopOnSignals } from './signals.js';
+import { registerTokenCommand } from './token.js';
 import { startControlPlane } from '../dev/control-plane.js';
 import { startDevStack } from '../dev/stack.js';
 import { hardenProcess } from '../native/index.js';
@@ -87,5 +88,6 @@ registerCmkCommand(program);
 registerAdminCommand(program);
 registerPkiCommand(program);
 registerGatewayCommands(program);
+registerTokenCommand(program);
 
 await program.parseAsync(process.argv);
