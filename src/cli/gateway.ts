@@ -1,5 +1,5 @@
 /**
- * `krypton gateway` runs the Gateway; `krypton token create` makes app tokens.
+ * `krypton gateway` runs the Gateway (app tokens: `krypton token`, src/cli/token.ts).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -7,9 +7,13 @@ import type { Command } from 'commander';
 import { errors } from '../errors.js';
 import { startGateway, type GatewayConfig } from '../gateway/service.js';
 import { startThreadedGateway } from '../gateway/threads.js';
-import { createToken } from '../gateway/tokens.js';
 import { hardenProcess } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
+
+function positiveInt(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw errors.badRequest(`gateway config: ${name} must be a positive integer`);
+  return v;
+}
 
 /** Reads a gateway config (JSON; relative paths resolve against its folder). */
 export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -37,6 +41,7 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
     ...(typeof raw.coreSpiffeId === 'string' ? { coreSpiffeId: raw.coreSpiffeId } : {}),
     tokensFile: path(raw.tokensFile ?? 'tokens.json', 'tokensFile'),
     ...(raw.maxLeaseTtlSeconds !== undefined ? { maxLeaseTtlSeconds: Number(raw.maxLeaseTtlSeconds) } : {}),
+    ...(raw.maxScopesPerTenant !== undefined ? { maxScopesPerTenant: positiveInt(raw.maxScopesPerTenant, 'maxScopesPerTenant') } : {}),
     ...(raw.limits !== undefined ? { limits: raw.limits as GatewayConfig['limits'] } : {}),
     ...(raw.bulkThreshold !== undefined ? { bulkThreshold: Number(raw.bulkThreshold) } : {}),
     ...(raw.bulkThreads !== undefined ? { bulkThreads: Number(raw.bulkThreads) } : {}),
@@ -57,21 +62,11 @@ export function registerGatewayCommands(program: Command): void {
       const config = loadGatewayConfig(flags.config);
       const running =
         threads === 1
-          ? await startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop }))
+          ? await startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop, reloadTokens: () => void g.tokens.reload() }))
           : await startThreadedGateway(config, threads);
       console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
+      // The token file is watched; SIGHUP reloads it at once.
+      process.on('SIGHUP', () => running.reloadTokens());
       stopOnSignals(running.stop);
-    });
-
-  const token = program.command('token').description('app tokens (a token maps to one tenant and its services)');
-  token
-    .command('create')
-    .requiredOption('--tenant <tenant>')
-    .option('--services <list>', 'comma-separated services, or *', '*')
-    .option('--file <tokens.json>', 'the Gateway\'s token file', '.krypton/dev/tokens.json')
-    .description('create a token and print it (only its digest is stored)')
-    .action((o: { tenant: string; services: string; file: string }) => {
-      const { token: t } = createToken(o.file, o.tenant, o.services.split(',').map((s) => s.trim()));
-      console.log(t);
     });
 }

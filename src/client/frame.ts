@@ -5,13 +5,13 @@
  * so a frame can be cut exactly under the server's size limit by adding up
  * their lengths, then joined behind one array header without re-encoding.
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { createPackr, createUnpackr } from '../protocol/codec.js';
 
-// Same settings as the Gateway's codec: plain maps and arrays, bin for bytes.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-// copyBuffers: every plaintext key gets its own Buffer (the caller may wipe
-// it), so the received frame can be wiped at once and retains no key.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true, int64AsType: 'number' });
+// The Gateway's wire settings, from their one home. copyBuffers: every
+// plaintext key gets its own Buffer (the caller may wipe it), so the
+// received frame can be wiped at once and retains no key.
+const packr = createPackr();
+const unpackr = createUnpackr();
 
 export type Params = Record<string, unknown>;
 export type Reply = [id: unknown, status: unknown, result: unknown];

@@ -7,7 +7,7 @@ import { errors, KryptonError } from '../errors.js';
 import { RawBody, type RequestContext, type Route, type StreamWriter } from '../http/index.js';
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from '../metrics/registry.js';
 import type { Core } from './core.js';
-import type { CoreEvent } from './event-log.js';
+import { SINCE_NOW, type CoreEvent } from '../protocol/core-events.js';
 import type { L1Link } from './tenants.js';
 
 export interface CoreApiOptions {
@@ -199,8 +199,9 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
  */
 async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWriter): Promise<void> {
   core.requireUnsealed();
-  const since = ctx.query.since === undefined ? 0 : Number(ctx.query.since);
-  if (!Number.isInteger(since) || since < 0) throw errors.badRequest('since must be a non-negative integer');
+  // since=now: a Gateway that holds no lease yet starts at the current epoch, with nothing to replay.
+  const since = ctx.query.since === SINCE_NOW ? await core.events.lastEpoch() : ctx.query.since === undefined ? 0 : Number(ctx.query.since);
+  if (!Number.isInteger(since) || since < 0) throw errors.badRequest('since must be a non-negative integer or "now"');
   let last = since;
   const pending: CoreEvent[] = [];
   let wake: (() => void) | null = null;

@@ -5,26 +5,10 @@
  * reconnecting subscriber catches up from the KSI by epoch.
  */
 import { EventEmitter } from 'node:events';
+import type { CoreEvent, CoreEventType } from '../protocol/core-events.js';
 import type { EventRow, Ksi, KsiTx } from '../storage/ksi.js';
 
-export type CoreEventType =
-  | 'rotation'
-  | 'revocation'
-  | 'tenant.revoked'
-  | 'tenant.restored'
-  | 'scope.deleted'
-  | 'serving.paused'
-  | 'serving.resumed';
-
-export interface CoreEvent {
-  epoch: number;
-  type: CoreEventType;
-  tenant: string | null;
-  service: string | null;
-  version: number | null;
-  createdAt: number;
-  details: Record<string, unknown>;
-}
+export type { CoreEvent, CoreEventType } from '../protocol/core-events.js';
 
 export function toCoreEvent(row: EventRow): CoreEvent {
   return {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { KryptonError } from '../errors.js';
 import type { BulkResult, BulkTask } from '../native/bulk-task.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,9 +35,18 @@ export class BulkPool {
     this.pool = new Piscina({ filename: TASK, minThreads: 1, maxThreads: threads, idleTimeout: 60_000 });
   }
 
-  run(task: BulkTask): Promise<BulkResult> {
+  /**
+   * Runs a task on a worker thread; a refusal comes back as the same
+   * KryptonError it was there. Blobs are sent as copies of their own: a
+   * view into a shared slab would carry the whole slab (and whatever keys
+   * sit beside the blob in it) into the worker's heap.
+   */
+  async run(task: BulkTask): Promise<Exclude<BulkResult, { op: 'failed' }>> {
     this.onRun(task.op);
-    return this.pool.run(task) as Promise<BulkResult>;
+    const sent = task.op === 'create' ? task : { ...task, blobs: task.blobs.map((b) => new Uint8Array(b)) };
+    const r = (await this.pool.run(sent)) as BulkResult;
+    if (r.op === 'failed') throw new KryptonError(r.code, r.message);
+    return r;
   }
 
   destroy(): Promise<void> {

@@ -21,6 +21,7 @@ import { pino, type Logger } from 'pino';
 import { KryptonError, type ErrorCode } from '../errors.js';
 import { createMtlsClient, TransportError, type MtlsClient } from '../http/client.js';
 import { MSGPACK_TYPE } from '../http/codec.js';
+import type { SINCE_NOW } from '../protocol/core-events.js';
 import { followEvents, type CoreEvent, type EventFollower, type FollowerOptions, type FollowState } from './event-follower.js';
 
 export type { CoreEvent, EventFollower, FollowState } from './event-follower.js';
@@ -172,8 +173,8 @@ export class CoreClient {
     }
   }
 
-  /** Follows the Core's events from `since` until closed; reconnects and resumes on its own. */
-  followEvents(since: number, onEvent: (e: CoreEvent) => void, onState: (s: FollowState, err?: Error) => void): EventFollower {
+  /** Follows the Core's events from `since` (or from now) until closed; reconnects and resumes on its own. */
+  followEvents(since: number | typeof SINCE_NOW, onEvent: (e: CoreEvent) => void, onState: (s: FollowState, err?: Error) => void): EventFollower {
     return followEvents(this.http, since, onEvent, onState, { ...this.opts.follow, logger: this.log });
   }
 

@@ -8,10 +8,9 @@ import { ExponentialBackoff, type IBackoff } from 'cockatiel';
 import { pino, type Logger } from 'pino';
 import type { MtlsClient, StreamHandle } from '../http/client.js';
 import { MSGPACK_TYPE } from '../http/codec.js';
-import type { CoreEvent } from '../core/event-log.js';
+import { CORE_EVENT_TYPES, SINCE_NOW, type CoreEvent } from '../protocol/core-events.js';
 
-/** Events are the Core's own type: one definition for both ends of the stream. */
-export type { CoreEvent, CoreEventType } from '../core/event-log.js';
+export type { CoreEvent, CoreEventType } from '../protocol/core-events.js';
 
 export type FollowState = 'connected' | 'disconnected';
 
@@ -29,9 +28,9 @@ export interface FollowerOptions {
 }
 
 export interface EventFollower {
-  /** The epoch of the last event applied (or announced by the Core as caught up to). */
+  /** The epoch of the last event applied (or announced by the Core as caught up to); -1 before a `since=now` stream caught up. */
   lastEpoch(): number;
-  /** The epoch this follower was started from. */
+  /** The epoch this follower was started from; Infinity until a `since=now` stream said where that is. */
   since(): number;
   /** True once the Core said caught-up on the current stream, until it drops. */
   connected(): boolean;
@@ -43,11 +42,17 @@ export interface EventFollower {
   close(): void;
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set(['rotation', 'revocation', 'tenant.revoked', 'tenant.restored', 'scope.deleted', 'serving.paused', 'serving.resumed']);
-
+/**
+ * Follows from `since`, or from the Core's current epoch (`'now'`: a
+ * Gateway starting with no lease connects at once, so it is ready before
+ * any request). An event whose handler throws is not passed: the stream is
+ * reopened from the last event applied, after a backoff, and the event is
+ * delivered again (handlers are idempotent), so a revocation that failed
+ * to apply is retried rather than lost.
+ */
 export function followEvents(
   http: MtlsClient,
-  since: number,
+  since: number | typeof SINCE_NOW,
   onEvent: (e: CoreEvent) => void,
   onState: (s: FollowState, err?: Error) => void,
   opts: FollowerOptions = {},
@@ -56,8 +61,9 @@ export function followEvents(
   const idleMs = opts.idleTimeoutMs ?? 40_000;
   const backoffs = new ExponentialBackoff({ initialDelay: opts.initialDelayMs ?? 100, maxDelay: opts.maxDelayMs ?? 5_000 });
   let backoff: IBackoff<unknown> = backoffs.next();
-  let last = since;
-  let startedFrom = since;
+  // -1: a `since=now` stream that has not said yet where now is.
+  let last = since === SINCE_NOW ? -1 : since;
+  let startedFrom = since === SINCE_NOW ? Infinity : since;
   let live = false;
   let closed = false;
   // Each stream gets a generation; callbacks of a stream we replaced are ignored.
@@ -93,19 +99,23 @@ export function followEvents(
     if (typeof frame?.epoch !== 'number') return;
     if (frame.type === 'caught-up' || frame.type === 'heartbeat') {
       if (frame.epoch > last) last = frame.epoch;
+      startedFrom = Math.min(startedFrom, last);
       if (frame.type === 'caught-up') {
         backoff = backoffs.next();
         setLive(true);
       }
       return;
     }
-    if (typeof frame.type !== 'string' || !EVENT_TYPES.has(frame.type)) return;
+    if (typeof frame.type !== 'string' || !CORE_EVENT_TYPES.has(frame.type)) return;
     // The Core never sends an epoch twice on one stream; after a replay it may.
     if (frame.epoch <= last) return;
     try {
       onEvent(frame as CoreEvent);
     } catch (err) {
-      log.error({ err, epoch: frame.epoch }, 'event handler failed');
+      // Not applied: stay before it, and have the Core send it again.
+      log.error({ err, epoch: frame.epoch, type: frame.type }, 'event handler failed; the event will be delivered again');
+      restart(err as Error, true);
+      return;
     }
     last = frame.epoch;
   };
@@ -114,24 +124,31 @@ export function followEvents(
     retryTimer = null;
     if (closed) return;
     const gen = ++generation;
-    startedFrom = Math.min(startedFrom, last);
+    if (last >= 0) startedFrom = Math.min(startedFrom, last);
     armIdle();
-    handle = http.stream(`/v1/events?since=${last}`, (f) => onFrame(gen, f), {
+    handle = http.stream(`/v1/events?since=${last >= 0 ? last : SINCE_NOW}`, (f) => onFrame(gen, f), {
       contentType: MSGPACK_TYPE,
       onClose: (err) => {
         if (gen !== generation || closed) return;
         handle = null;
         setLive(false, err);
-        const delay = backoff.duration;
-        backoff = backoff.next(undefined);
-        log.debug({ event: 'core.events.reconnect', delay, err: err?.message }, 'event stream closed');
-        retryTimer = setTimeout(connect, delay);
-        retryTimer.unref();
+        schedule(err);
       },
     });
   };
 
-  const restart = (err?: Error): void => {
+  const schedule = (err?: Error): void => {
+    const delay = backoff.duration;
+    backoff = backoff.next(undefined);
+    log.debug({ event: 'core.events.reconnect', delay, err: err?.message }, 'event stream closed');
+    retryTimer = setTimeout(connect, delay);
+    retryTimer.unref();
+  };
+
+
+
+  /** Drops the current stream and opens a new one from `last`: at once, or after a backoff. */
+  const restart = (err?: Error, later = false): void => {
     if (closed) return;
     generation++;
     const h = handle;
@@ -139,7 +156,8 @@ export function followEvents(
     h?.close();
     setLive(false, err);
     if (retryTimer) clearTimeout(retryTimer);
-    connect();
+    if (later) schedule(err);
+    else connect();
   };
 
   connect();
@@ -149,7 +167,8 @@ export function followEvents(
     since: () => startedFrom,
     connected: () => live,
     replayFrom: (epoch?: number) => {
-      if (epoch !== undefined && epoch < last) {
+      // Before a `since=now` stream said where now is, any epoch is earlier.
+      if (epoch !== undefined && (epoch < last || last < 0)) {
         last = epoch;
         startedFrom = Math.min(startedFrom, epoch);
       }

@@ -5,13 +5,22 @@
  * refreshed ahead of expiry; a Core outage ridden out until the lease
  * expires, then the scope is zeroized and requests fail closed; revocations
  * from the event stream applied within a second.
+ *
+ * Bounded against hostile names: ids are checked before anything is cached
+ * or fetched; the table holds only scopes that are leased or being fetched
+ * (a failed fetch leaves no entry), at most `maxScopesPerTenant` per tenant;
+ * failures are remembered per (tenant, service) for a short while, so a
+ * flood of misses on unknown services is not a flood of Core calls.
  */
 import { pino, type Logger } from 'pino';
 import { errors, KryptonError } from '../errors.js';
-import { HpkeRecipient, type ScopeRef } from '../native/index.js';
+import { requireId } from '../native/ids.js';
+import { HpkeRecipient, scopes, type ScopeRef } from '../native/index.js';
+import { SINCE_NOW } from '../protocol/core-events.js';
 import type { CoreClient, CoreEvent, EventFollower } from './core-client.js';
 import { applyEvent, type EventTarget } from './lease-events.js';
-import { asKrypton, bindLease, evictEntry, hasActive, isLive, newEntry, type ScopeEntry } from './scope-entry.js';
+import { MissCache } from './miss-cache.js';
+import { asKrypton, bindLease, evictEntry, hasActive, isLive, newEntry, revokeVersion, type ScopeEntry } from './scope-entry.js';
 
 export interface LeaseCacheOptions {
   core: CoreClient;
@@ -24,6 +33,12 @@ export interface LeaseCacheOptions {
   retryRefreshMs?: number;
   /** A failed fetch is answered from memory for this long (default 1 s): a flood of misses is not a flood of Core calls. */
   failureTtlMs?: number;
+  /** An UNKNOWN_SERVICE answer is remembered for this long (default 5 s). */
+  unknownServiceTtlMs?: number;
+  /** Scopes leased or being fetched per tenant (default 1024); a request for one more gets OVERLOADED. */
+  maxScopesPerTenant?: number;
+  /** Failures remembered per tenant (default 1024); the oldest goes first. */
+  maxMissesPerTenant?: number;
   /** A version newer than the lease is looked up at the Core at most this often per scope (default 1 s). */
   probeIntervalMs?: number;
   /** How long a lease's newer epoch may wait for the stream to deliver its events before the stream is replayed (default 1 s). */
@@ -33,6 +48,7 @@ export interface LeaseCacheOptions {
 
 export interface Readiness {
   ready: boolean;
+  /** Why not (or what is degraded); never names a tenant or service: /readyz is unauthenticated. */
   reasons: string[];
 }
 
@@ -54,7 +70,12 @@ export interface LeaseCacheStats {
   connected: boolean;
   leaseFetches: number;
   leaseFailures: number;
+  /** Tenants served nothing because an event for them failed to apply (fail closed until it does). */
+  failedClosed: string[];
 }
+
+/** Marks every tenant in the fail-closed set (an event about all of them failed). */
+const ALL_TENANTS = '*';
 
 const jitter = (ms: number, fraction: number): number => ms * (1 - fraction * Math.random());
 
@@ -62,17 +83,24 @@ export class LeaseCache {
   private readonly core: CoreClient;
   private readonly recipient: HpkeRecipient;
   private readonly log: Logger;
+  /** This cache's holder id on native scopes (one per cache, so one per thread). */
+  private readonly holder: number;
   private readonly maxTtlSeconds: number;
   private readonly refreshAt: number;
   private readonly refreshJitter: number;
   private readonly retryRefreshMs: number;
   private readonly failureTtlMs: number;
+  private readonly unknownServiceTtlMs: number;
+  private readonly maxScopesPerTenant: number;
   private readonly probeIntervalMs: number;
   private readonly epochGraceMs: number;
-  /** tenant -> service -> entry; nested so the hot path looks up without building a key string. */
+  /** tenant -> service -> entry, leased or being fetched; nested so the hot path looks up without building a key string. */
   private readonly table = new Map<string, Map<string, ScopeEntry>>();
+  private readonly misses: MissCache;
   /** Tenants whose L1 was unlinked: fail closed with KEY_REVOKED until a lease succeeds again. */
   private readonly revokedTenants = new Set<string>();
+  /** Tenants (or ALL_TENANTS) for which an event failed to apply: nothing is served until it applies. */
+  private readonly failedClosed = new Set<string>();
   private follower: EventFollower | null = null;
   private epochCheck: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -89,11 +117,24 @@ export class LeaseCache {
     this.refreshJitter = opts.refreshJitter ?? 0.1;
     this.retryRefreshMs = opts.retryRefreshMs ?? 2_000;
     this.failureTtlMs = opts.failureTtlMs ?? 1_000;
+    this.unknownServiceTtlMs = opts.unknownServiceTtlMs ?? 5_000;
+    this.maxScopesPerTenant = opts.maxScopesPerTenant ?? 1024;
     this.probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.epochGraceMs = opts.epochGraceMs ?? 1_000;
+    this.misses = new MissCache(opts.maxMissesPerTenant ?? 1024);
     this.log = opts.logger ?? pino({ level: 'silent' });
+    this.holder = scopes.newHolder();
     // One recipient key for the life of the Gateway; its private half never leaves the addon.
     this.recipient = HpkeRecipient.generate();
+  }
+
+  /**
+   * Connects to the Core's event stream now, before any lease: the Gateway
+   * is ready (the Core reachable) without waiting for a first request.
+   */
+  start(): void {
+    if (this.stopped || this.follower !== null) return;
+    this.follow(SINCE_NOW);
   }
 
   /** The hot path: the leased scope, or null on a miss (then call scope()). No promise, no allocation. */
@@ -108,10 +149,14 @@ export class LeaseCache {
 
   /** The leased scope, fetching a lease on a miss; every concurrent miss shares one Core call. */
   scope(tenant: string, service: string): Promise<ScopeRef> {
-    if (this.stopped) return Promise.reject(errors.keyUnavailable('the lease cache is stopped'));
-    const ref = this.scopeSync(tenant, service);
-    if (ref !== null) return Promise.resolve(ref);
-    return this.fetch(this.entry(tenant, service), true);
+    try {
+      const ref = this.scopeSync(tenant, service);
+      if (ref !== null) return Promise.resolve(ref);
+      const e = this.entryToFetch(tenant, service);
+      return e instanceof KryptonError ? Promise.reject(e) : this.fetch(e);
+    } catch (err) {
+      return Promise.reject(asKrypton(err));
+    }
   }
 
   /**
@@ -121,18 +166,27 @@ export class LeaseCache {
    * blob from a new version or a cold scope opens after one fetch.
    */
   async ensureVersion(tenant: string, service: string, version: number): Promise<'held' | 'revoked' | 'absent'> {
-    if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
-    const e = this.entry(tenant, service);
-    const known = this.placeVersion(e, version);
+    let e = this.table.get(tenant)?.get(service);
+    const known = e === undefined ? null : this.placeVersion(e, version);
     if (known !== null) return known;
     try {
-      await this.fetch(e, true);
+      const next = this.entryToFetch(tenant, service);
+      if (next instanceof KryptonError) throw next;
+      e = next;
+      await this.fetch(e);
     } catch (err) {
       // A blob naming a service that does not exist is simply not a blob we can open.
       if (err instanceof KryptonError && err.code === 'UNKNOWN_SERVICE') return 'absent';
       throw err;
     }
     return this.placeVersion(e, version) ?? 'absent';
+  }
+
+  /** Why nothing may be served for this tenant now (an event for it failed to apply), or null. */
+  refusal(tenant: string): KryptonError | null {
+    if (this.failedClosed.size === 0) return null;
+    if (!this.failedClosed.has(tenant) && !this.failedClosed.has(ALL_TENANTS)) return null;
+    return errors.keyUnavailable('a revocation for this tenant has not been applied yet: failing closed');
   }
 
   /** Ready when the Core is reachable, or when every lease we hold is still within its TTL. */
@@ -146,12 +200,11 @@ export class LeaseCache {
     for (const e of this.entries()) {
       if (e.ref === null) continue;
       held++;
-      if (!isLive(e, now)) {
-        expired++;
-        reasons.push(`lease of ${e.tenant}/${e.service} expired`);
-      }
+      if (!isLive(e, now)) expired++;
     }
+    if (expired > 0) reasons.push(`${expired} held lease(s) expired`);
     if (!reachable && held === 0) reasons.push('no lease held');
+    if (this.failedClosed.size > 0) reasons.push('an event has not been applied: some tenants fail closed');
     if (this.stopped) reasons.push('stopped');
     // Within lease the Gateway serves through a Core outage; with no lease at all it can serve nothing.
     const withinLeases = held > 0 && expired === 0;
@@ -160,11 +213,11 @@ export class LeaseCache {
 
   stats(): LeaseCacheStats {
     const now = Date.now();
-    const scopes: ScopeStats[] = [];
+    const scopeStats: ScopeStats[] = [];
     for (const e of this.entries()) {
       let active: number | null = null;
       for (const [v, s] of e.versions) if (s === 'ACTIVE') active = v;
-      scopes.push({
+      scopeStats.push({
         tenant: e.tenant,
         service: e.service,
         versions: [...e.versions.keys()].sort((a, b) => a - b),
@@ -175,29 +228,42 @@ export class LeaseCache {
       });
     }
     return {
-      scopes,
+      scopes: scopeStats,
       revocationDelayMs: { ...this.revocations },
       circuit: this.core.circuitState(),
       lastEpoch: this.follower?.lastEpoch() ?? null,
       connected: this.follower?.connected() ?? false,
       leaseFetches: this.counters.fetches,
       leaseFailures: this.counters.failures,
+      failedClosed: [...this.failedClosed],
     };
   }
 
-  /** Stops timers and the follower, zeroizes every held scope and destroys the recipient key. */
+  /**
+   * Stops timers and the follower, lets go of every held scope (zeroized
+   * unless another thread's cache still holds it) and destroys the
+   * recipient key. Every step runs whatever the others do.
+   */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.follower?.close();
-    this.follower = null;
-    if (this.epochCheck) clearTimeout(this.epochCheck);
-    for (const e of this.entries()) {
-      this.clearTimers(e);
-      evictEntry(e);
+    const steps: (() => void)[] = [
+      () => this.follower?.close(),
+      () => {
+        if (this.epochCheck) clearTimeout(this.epochCheck);
+      },
+      ...[...this.entries()].map((e) => () => this.remove(e)),
+      () => this.table.clear(),
+      () => this.recipient.destroy(),
+    ];
+    for (const step of steps) {
+      try {
+        step();
+      } catch (err) {
+        this.log.error({ err }, 'lease cache: a shutdown step failed; the others still run');
+      }
     }
-    this.table.clear();
-    this.recipient.destroy();
+    this.follower = null;
   }
 
   // --- internals ---
@@ -206,12 +272,45 @@ export class LeaseCache {
     for (const services of this.table.values()) yield* services.values();
   }
 
-  private entry(tenant: string, service: string): ScopeEntry {
+  /**
+   * The entry to fetch for (tenant, service), made if absent; or the
+   * remembered failure of a recent fetch. Ids are checked first, so a bad
+   * name never reaches the table, the native store or the Core.
+   */
+  private entryToFetch(tenant: string, service: string): ScopeEntry | KryptonError {
+    if (this.stopped) return errors.keyUnavailable('the lease cache is stopped');
+    requireId(tenant, 'tenant');
+    requireId(service, 'service');
     let services = this.table.get(tenant);
+    const e = services?.get(service);
+    if (e !== undefined) return e;
+    const miss = this.misses.get(tenant, service, Date.now());
+    if (miss !== null) return miss;
     if (services === undefined) this.table.set(tenant, (services = new Map()));
-    let e = services.get(service);
-    if (e === undefined) services.set(service, (e = newEntry(tenant, service)));
-    return e;
+    if (services.size >= this.maxScopesPerTenant) {
+      return new KryptonError('OVERLOADED', `this Gateway already holds ${this.maxScopesPerTenant} scopes of the tenant`);
+    }
+    const made = newEntry(tenant, service, this.holder);
+    services.set(service, made);
+    return made;
+  }
+
+  private isCurrent(e: ScopeEntry): boolean {
+    return this.table.get(e.tenant)?.get(e.service) === e;
+  }
+
+  /**
+   * Forgets an entry: timers stopped, native scope let go, table entry
+   * removed. An entry no longer in the table was let go when it was removed
+   * (its native scope may belong to a newer entry now). Never throws.
+   */
+  private remove(e: ScopeEntry): void {
+    this.clearTimers(e);
+    if (!this.isCurrent(e)) return;
+    evictEntry(e);
+    const services = this.table.get(e.tenant)!;
+    services.delete(e.service);
+    if (services.size === 0) this.table.delete(e.tenant);
   }
 
   /** What we can say about a version without asking the Core, or null when only the Core can tell. */
@@ -226,10 +325,9 @@ export class LeaseCache {
     return Date.now() - e.fetchedAt < this.probeIntervalMs ? 'absent' : null;
   }
 
-  /** Single-flight fetch. `fromRequest` callers get a recent failure back instead of a new Core call. */
-  private fetch(e: ScopeEntry, fromRequest: boolean): Promise<ScopeRef> {
+  /** Single-flight fetch. */
+  private fetch(e: ScopeEntry): Promise<ScopeRef> {
     if (e.inflight !== null) return e.inflight;
-    if (fromRequest && e.failure !== null && Date.now() - e.failedAt < this.failureTtlMs) return Promise.reject(e.failure);
     const p = this.load(e);
     e.inflight = p;
     const clear = (): void => {
@@ -250,8 +348,7 @@ export class LeaseCache {
     }
     if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
     // Dropped while the call was out (tenant revoked, scope deleted): binding it now would leave keys nobody expires.
-    // (Not through failed(): the native scope may already belong to a newer entry.)
-    if (this.table.get(e.tenant)?.get(e.service) !== e) throw errors.keyUnavailable('the scope was dropped while its lease was fetched');
+    if (!this.isCurrent(e)) throw errors.keyUnavailable('the scope was dropped while its lease was fetched');
     try {
       bindLease(this.recipient, e, lease, this.maxTtlSeconds, Date.now());
     } catch (err) {
@@ -261,7 +358,6 @@ export class LeaseCache {
       this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease from the Core did not open');
       return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'the lease from the Core did not open', { cause: k }));
     }
-    e.failure = null;
     this.revokedTenants.delete(e.tenant);
     this.schedule(e);
     this.noteLeaseEpoch(lease.epoch);
@@ -271,15 +367,26 @@ export class LeaseCache {
     return e.ref!;
   }
 
+  /**
+   * A fetch failed. A scope we hold keeps serving until its lease ends (the
+   * refresh tries again); one we never held leaves no entry behind, only the
+   * failure, remembered for a short while.
+   */
   private failed(e: ScopeEntry, err: KryptonError): never {
     this.counters.failures++;
     if (err.status === 503 || err.code === 'INTERNAL') this.lastCoreOk = false;
-    // A revocation that arrived for a scope we never held left only a tombstone: drop it with the miss.
-    if (e.ref === null) evictEntry(e);
     const shown = this.revokedTenants.has(e.tenant) ? new KryptonError('KEY_REVOKED', 'the tenant\'s keys are revoked', { cause: err }) : err;
-    e.failure = shown;
-    e.failedAt = Date.now();
+    // (An entry dropped while its call was out may have been replaced: the native scope is the newer entry's.)
+    if (e.ref === null && this.isCurrent(e)) {
+      this.remove(e);
+      this.remember(e.tenant, e.service, shown);
+    }
     throw shown;
+  }
+
+  private remember(tenant: string, service: string, err: KryptonError): void {
+    const ttl = err.code === 'UNKNOWN_SERVICE' ? this.unknownServiceTtlMs : this.failureTtlMs;
+    this.misses.set(tenant, service, err, Date.now() + ttl);
   }
 
   private schedule(e: ScopeEntry): void {
@@ -301,7 +408,7 @@ export class LeaseCache {
   /** Background refresh: on failure keep serving and try again, until the expiry timer ends the lease. */
   private refresh(e: ScopeEntry): void {
     if (this.stopped || e.ref === null) return;
-    this.fetch(e, false).catch((err: unknown) => {
+    this.fetch(e).catch((err: unknown) => {
       if (this.stopped || e.ref === null) return;
       this.log.warn({ event: 'lease.refresh.failed', tenant: e.tenant, service: e.service, err: (err as Error).message }, 'lease refresh failed');
       const left = e.expiresAt - Date.now();
@@ -321,27 +428,29 @@ export class LeaseCache {
       this.schedule(e);
       return;
     }
-    this.clearTimers(e);
-    evictEntry(e);
-    e.failure = errors.keyUnavailable(`the lease of ${e.tenant}/${e.service} expired and the Core did not renew it`);
-    e.failedAt = now;
+    this.remove(e);
+    this.misses.set(e.tenant, e.service, errors.keyUnavailable('the lease expired and the Core did not renew it'), now + this.failureTtlMs);
     this.log.warn({ event: 'lease.expired', tenant: e.tenant, service: e.service }, 'lease expired: scope zeroized, failing closed');
   }
 
+  private follow(since: number | typeof SINCE_NOW): void {
+    this.follower = this.core.followEvents(since, (ev) => this.onEvent(ev), (state, err) => {
+      this.log.info({ event: `core.events.${state}`, err: err?.message }, `event stream ${state}`);
+      if (state === 'connected') this.lastCoreOk = true;
+    });
+  }
+
   /**
-   * Leases carry the Core's epoch. The follower starts from the first one;
-   * a lease issued before the follower's start is replayed from its epoch;
-   * a lease ahead of the follower gets a short grace for the stream to
-   * deliver, then the stream is replayed, so a missed event cannot outlive
-   * one lease.
+   * Leases carry the Core's epoch. The follower starts from the first one
+   * (unless start() connected it already); a lease issued before the
+   * follower's start is replayed from its epoch; a lease ahead of the
+   * follower gets a short grace for the stream to deliver, then the stream
+   * is replayed, so a missed event cannot outlive one lease.
    */
   private noteLeaseEpoch(epoch: number): void {
     if (this.stopped) return;
     if (this.follower === null) {
-      this.follower = this.core.followEvents(epoch, (ev) => this.onEvent(ev), (state, err) => {
-        this.log.info({ event: `core.events.${state}`, err: err?.message }, `event stream ${state}`);
-        if (state === 'connected') this.lastCoreOk = true;
-      });
+      this.follow(epoch);
       return;
     }
     if (epoch < this.follower.since()) {
@@ -356,22 +465,45 @@ export class LeaseCache {
     this.epochCheck.unref();
   }
 
+  /**
+   * Applies one event. Each scope it drops is dropped on its own, so one
+   * that fails cannot keep the others serving; a failure leaves the
+   * tenant (or, for a global event, every tenant) failing closed and is
+   * thrown, so the follower delivers the event again instead of passing it.
+   */
   private onEvent(ev: CoreEvent): void {
     if (this.stopped) return;
+    const failures: unknown[] = [];
+    const guard = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        failures.push(err);
+      }
+    };
     const target: EventTarget = {
       find: (t, s) => this.table.get(t)?.get(s),
       tenantEntries: (t) => [...(this.table.get(t)?.values() ?? [])],
-      allEntries: () => [...this.table.values()].flatMap((m) => [...m.values()]),
-      refresh: (e) => this.refresh(e),
-      drop: (e) => {
-        this.clearTimers(e);
-        evictEntry(e);
-        this.table.get(e.tenant)?.delete(e.service);
-      },
+      allEntries: () => [...this.entries()],
+      refresh: (e) => guard(() => this.refresh(e)),
+      drop: (e) => guard(() => this.remove(e)),
+      revokeVersion: (e, v) => guard(() => revokeVersion(e, v)),
       revokeTenant: (t) => this.revokedTenants.add(t),
-      restoreTenant: (t) => this.revokedTenants.delete(t),
+      restoreTenant: (t) => {
+        this.revokedTenants.delete(t);
+        this.misses.forgetTenant(t);
+      },
+      forgetFailures: (t) => (t === null ? this.misses.clear() : this.misses.forgetTenant(t)),
     };
-    if (applyEvent(target, ev)) {
+    let tookKeys = false;
+    guard(() => (tookKeys = applyEvent(target, ev)));
+    const subject = ev.type === 'serving.paused' || ev.tenant === null ? ALL_TENANTS : ev.tenant;
+    if (failures.length > 0) {
+      this.failedClosed.add(subject);
+      throw new AggregateError(failures, `event ${ev.epoch} (${ev.type}) did not fully apply`);
+    }
+    this.failedClosed.delete(subject);
+    if (tookKeys) {
       const delay = Date.now() - ev.createdAt;
       this.revocations.count++;
       this.revocations.last = delay;

@@ -1,9 +1,11 @@
 /**
  * What each Core event does to the lease cache. Handlers are idempotent:
- * after a reconnect the stream may replay events we already applied.
+ * after a reconnect the stream may replay events we already applied. Every
+ * change to a scope goes through the target, which applies each one on its
+ * own: one scope that fails to drop cannot keep the others serving.
  */
-import type { CoreEvent } from './event-follower.js';
-import { revokeVersion, type ScopeEntry } from './scope-entry.js';
+import type { CoreEvent } from '../protocol/core-events.js';
+import type { ScopeEntry } from './scope-entry.js';
 
 /** The parts of the cache an event may touch. */
 export interface EventTarget {
@@ -15,9 +17,13 @@ export interface EventTarget {
   refresh(e: ScopeEntry): void;
   /** Zeroize the scope and forget it. */
   drop(e: ScopeEntry): void;
+  /** Destroy one version's key now; a fetch in flight cannot bring it back. */
+  revokeVersion(e: ScopeEntry, version: number): void;
   revokeTenant(tenant: string): void;
-  /** Lifts revokeTenant. */
+  /** Lifts revokeTenant and the failures remembered for the tenant. */
   restoreTenant(tenant: string): void;
+  /** Forgets remembered fetch failures of a tenant (null: of every tenant). */
+  forgetFailures(tenant: string | null): void;
 }
 
 /** Applies one event; true when it took a key away from a scope we held (counted as a revocation delay). */
@@ -28,13 +34,8 @@ export function applyEvent(target: EventTarget, ev: CoreEvent): boolean {
       const e = target.find(ev.tenant, ev.service);
       if (e === undefined) return false;
       const held = e.ref !== null && e.versions.has(ev.version);
-      if (e.ref !== null || e.inflight !== null) {
-        // Destroy now; with a fetch in flight the tombstone also stops that lease from binding it.
-        revokeVersion(e, ev.version);
-      } else {
-        // Nothing bound: remember it without creating a native scope for it.
-        e.revoked.add(ev.version);
-      }
+      // Destroy now; with a fetch in flight the tombstone also stops that lease from binding it.
+      target.revokeVersion(e, ev.version);
       return held;
     }
     case 'rotation': {
@@ -48,31 +49,21 @@ export function applyEvent(target: EventTarget, ev: CoreEvent): boolean {
     case 'tenant.revoked': {
       if (ev.tenant === null) return false;
       target.revokeTenant(ev.tenant);
-      let held = false;
-      for (const e of target.tenantEntries(ev.tenant)) {
-        held ||= e.ref !== null;
-        target.drop(e);
-      }
-      return held;
+      target.forgetFailures(ev.tenant);
+      return dropAll(target, target.tenantEntries(ev.tenant));
     }
-    case 'tenant.restored': {
-      // Relinked: drop the refusals cached for it, so its next request leases again now.
-      if (ev.tenant === null) return false;
-      target.restoreTenant(ev.tenant);
-      for (const e of target.tenantEntries(ev.tenant)) if (e.ref === null) target.drop(e);
+    case 'tenant.restored':
+      // Relinked: drop the refusals remembered for it, so its next request leases again now.
+      if (ev.tenant !== null) target.restoreTenant(ev.tenant);
       return false;
-    }
-    case 'serving.paused': {
+    case 'serving.paused':
       // The Core's deadman switch: no key may be served until it resumes,
       // so nothing leased before may be either. The next request asks the
       // Core, which answers KEY_UNAVAILABLE until it hears its CMK Server.
-      let held = false;
-      for (const e of target.allEntries()) {
-        held ||= e.ref !== null;
-        target.drop(e);
-      }
-      return held;
-    }
+      return dropAll(target, target.allEntries());
+    case 'serving.resumed':
+      target.forgetFailures(null);
+      return false;
     case 'scope.deleted': {
       if (ev.tenant === null || ev.service === null) return false;
       const e = target.find(ev.tenant, ev.service);
@@ -82,4 +73,14 @@ export function applyEvent(target: EventTarget, ev: CoreEvent): boolean {
     default:
       return false;
   }
+}
+
+/** Drops each entry (the target applies each drop on its own); true when one of them was held. */
+function dropAll(target: EventTarget, entries: ScopeEntry[]): boolean {
+  let held = false;
+  for (const e of entries) {
+    held ||= e.ref !== null;
+    target.drop(e);
+  }
+  return held;
 }

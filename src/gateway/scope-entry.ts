@@ -13,6 +13,8 @@ export type VersionState = 'ACTIVE' | 'DECRYPT_ONLY';
 export interface ScopeEntry {
   readonly tenant: string;
   readonly service: string;
+  /** This cache's holder id on the native scope: another thread's cache holds its own, so one eviction never destroys keys another serves. */
+  readonly holder: number;
   /** Usable now; the same object for as long as the native scope lives, so the hot path allocates nothing. */
   ref: ScopeRef | null;
   versions: Map<number, VersionState>;
@@ -35,10 +37,11 @@ export interface ScopeEntry {
   expiryTimer: NodeJS.Timeout | null;
 }
 
-export function newEntry(tenant: string, service: string): ScopeEntry {
+export function newEntry(tenant: string, service: string, holder: number): ScopeEntry {
   return {
     tenant,
     service,
+    holder,
     ref: null,
     versions: new Map(),
     revoked: new Set(),
@@ -64,6 +67,8 @@ export function newEntry(tenant: string, service: string): ScopeEntry {
  * are destroyed here even if their event never reached us.
  */
 export function bindLease(recipient: HpkeRecipient, e: ScopeEntry, lease: LeaseReply, maxTtlSeconds: number, now: number): void {
+  // Held before anything is bound, so another thread's release cannot destroy what this lease binds.
+  scopes.hold(e.tenant, e.service, e.holder);
   const ttlSeconds = Math.min(lease.ttlSeconds, maxTtlSeconds);
   let expiresAt = now + ttlSeconds * 1000;
   const ordered = [...lease.versions].sort((a, b) => (a.state === b.state ? a.version - b.version : a.state === 'ACTIVE' ? 1 : -1));
@@ -127,11 +132,15 @@ export function hasActive(e: ScopeEntry): boolean {
   return false;
 }
 
-/** Zeroizes every key of the scope and forgets the native scope; metadata of revocations stays. */
+/**
+ * Lets go of the native scope: its keys are zeroized once no other cache
+ * of the process holds it. Never throws (revocation and shutdown call it in
+ * loops that must reach every entry).
+ */
 export function evictEntry(e: ScopeEntry): void {
   e.ref = null;
   e.versions.clear();
-  if (scopes.lookup(e.tenant, e.service) !== 0) scopes.evict(e.tenant, e.service);
+  scopes.release(e.tenant, e.service, e.holder);
 }
 
 /** Whether the lease is still good at `now`. */

@@ -23,6 +23,8 @@ export interface GatewayConfig {
   coreSpiffeId?: string;
   tokensFile: string;
   maxLeaseTtlSeconds?: number;
+  /** Scopes leased or being fetched per tenant (default 1024); one more is OVERLOADED. */
+  maxScopesPerTenant?: number;
   limits?: Partial<GatewayLimits>;
   /** Keys or blobs per request from which work moves to Piscina threads (0 disables; default 1024). */
   bulkThreshold?: number;
@@ -40,6 +42,7 @@ export interface RunningGateway {
   cache: LeaseCache;
   core: CoreClient;
   metrics: Registry;
+  tokens: TokenStore;
   stop(): Promise<void>;
 }
 
@@ -54,8 +57,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     ...(config.coreSpiffeId !== undefined ? { serverSpiffeId: config.coreSpiffeId } : {}),
     logger: log,
   });
-  const cache = new LeaseCache({ core, logger: log, ...(config.maxLeaseTtlSeconds !== undefined ? { maxTtlSeconds: config.maxLeaseTtlSeconds } : {}) });
-  const tokens = TokenStore.load(config.tokensFile);
+  const cache = new LeaseCache({
+    core,
+    logger: log,
+    ...(config.maxLeaseTtlSeconds !== undefined ? { maxTtlSeconds: config.maxLeaseTtlSeconds } : {}),
+    ...(config.maxScopesPerTenant !== undefined ? { maxScopesPerTenant: config.maxScopesPerTenant } : {}),
+  });
+  const tokens = TokenStore.load(config.tokensFile, { logger: log });
+  // A token revoked in the file stops working, and its sessions close, within a second.
+  tokens.watch();
 
   const circuit = metrics.gauge('krypton_gateway_core_circuit_open', '1 while the circuit to the Core is open, 0.5 half-open');
   circuit.set(() => ({ closed: 0, 'half-open': 0.5, open: 1 })[core.circuitState()]);
@@ -86,17 +96,31 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     ...(config.limits !== undefined ? { limits: config.limits } : {}),
   });
   const sweeper = startContextSweeper();
+  // Ready without traffic: the event stream (and so the Core) is reached now, not at the first lease.
+  cache.start();
+  const steps: [string, () => unknown][] = [
+    ['close the server', () => server.close()],
+    ['stop watching tokens', () => tokens.close()],
+    ['stop the context sweeper', () => sweeper.stop()],
+    ['stop the bulk threads', () => bulk?.destroy()],
+    ['zeroize the leased keys', () => cache.stop()],
+    ['close the Core session', () => core.close()],
+  ];
   return {
     server,
     cache,
     core,
     metrics,
+    tokens,
+    /** Every step runs, whatever the others do: a failed drain must not keep leased keys in memory. */
     stop: async () => {
-      await server.close();
-      sweeper.stop();
-      await bulk?.destroy();
-      cache.stop(); // evicts every scope: leased keys are zeroized
-      await core.close();
+      for (const [what, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          log.error({ err }, `gateway stop: could not ${what}; going on`);
+        }
+      }
       log.info('gateway stopped; keys zeroized');
     },
   };

@@ -15,6 +15,8 @@ type FromWorker = { type: 'listening'; port: number } | { type: 'stopped' } | { 
 export interface ThreadedGateway {
   port: number;
   stop(): Promise<void>;
+  /** Every thread re-reads the token file now (SIGHUP). */
+  reloadTokens(): void;
 }
 
 function freePort(host: string): Promise<number> {
@@ -45,6 +47,9 @@ export async function startThreadedGateway(config: GatewayConfig, threads: numbe
   for (let i = 1; i < threads; i++) workers.push((await start(first.port)).worker);
   return {
     port: first.port,
+    reloadTokens: () => {
+      for (const w of workers) w.postMessage('reload-tokens');
+    },
     stop: async () => {
       await Promise.all(
         workers.map(
@@ -70,6 +75,7 @@ if (!isMainThread && parentPort !== null && (workerData as GatewayConfig | undef
     port.postMessage({ type: 'listening', port: running.server.port } satisfies FromWorker);
     port.on('message', (m) => {
       if (m === 'stop') void running.stop().finally(() => port.postMessage({ type: 'stopped' } satisfies FromWorker));
+      if (m === 'reload-tokens') running.tokens.reload();
     });
   } catch (err) {
     port.postMessage({ type: 'failed', message: (err as Error).message } satisfies FromWorker);

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pkiClient } from '../../src/dev/core-process.js';
 import { startDevStack } from '../../src/dev/stack.js';
+import { CLI } from '../core/process-fixture.js';
 import { connect } from '../gateway/ws-fixture.js';
 
 describe('krypton dev', () => {
@@ -54,6 +56,30 @@ describe('krypton dev', () => {
         await second.stop();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('`krypton dev` (what `npm start` runs) is ready, /readyz 200, with no request made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krypton-devcli-'));
+    const child = spawn(process.execPath, ['--secure-heap=65536', CLI, 'dev', '--dir', dir, '--core-port', '0', '--gateway-port', '0', '--registry-port', '0', '--cmk-port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /Gateway\s+ws:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`krypton dev exited (${code}): ${out}`)));
+      });
+      await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status, { timeout: 15_000, interval: 200 }).toBe(200);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,0 +1,48 @@
+/**
+ * The one `key.create`: `total` data keys under a service's ACTIVE version,
+ * made in one native call (or, from the bulk threshold on, one task on a
+ * worker thread) into one buffer of [L4 || blob] records. Single, counted
+ * and grouped creates all come here; errors are thrown, never swallowed.
+ */
+import { errors } from '../../errors.js';
+import { createInto, type ScopeRef } from '../../native/index.js';
+import { MAX_BATCH } from '../../protocol/gateway-frame.js';
+import { leasedScope, type OpContext } from './context.js';
+
+export interface Keys {
+  /** total records of recordBytes: the L4 then its blob. Holds plaintext keys: the caller wipes it. */
+  records: Buffer;
+  recordBytes: number;
+}
+
+function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined): Keys {
+  const rec = scope.recordBytes;
+  const records = Buffer.allocUnsafe(total * rec);
+  try {
+    if (total <= MAX_BATCH) createInto(scope, total, context, records);
+    else {
+      for (let done = 0; done < total; done += MAX_BATCH) {
+        const n = Math.min(MAX_BATCH, total - done);
+        createInto(scope, n, context, records.subarray(done * rec, (done + n) * rec));
+      }
+    }
+  } catch (err) {
+    records.fill(0);
+    throw err;
+  }
+  return { records, recordBytes: rec };
+}
+
+async function makeInBulk(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined): Promise<Keys> {
+  const r = await ctx.bulk!.run({ op: 'create', tenant: ctx.tenant, service, count: total, ...(context !== undefined ? { context } : {}) });
+  if (r.op !== 'create') throw errors.internal('bulk create answered another op');
+  return { records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength), recordBytes: r.recordBytes };
+}
+
+/** Makes `total` keys of the caller's tenant and `service`. */
+export function makeKeys(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined): Keys | Promise<Keys> {
+  const bulk = ctx.bulk !== null && total >= ctx.bulk.threshold && total <= MAX_BATCH;
+  const scope = leasedScope(ctx, service);
+  if (scope instanceof Promise) return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context)));
+  return bulk ? makeInBulk(ctx, service, total, context) : makeInline(scope, total, context);
+}

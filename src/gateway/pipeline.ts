@@ -1,0 +1,222 @@
+/**
+ * The Gateway's one request pipeline. Every entrance (WebSocket frames, fast
+ * or general; HTTP bodies in msgpack or JSON) hands it typed requests
+ * decoded and validated once; here each is authorized once, then the frame
+ * is planned: creates of one service without a context share one native
+ * call, decrypts without a context share another, and the rest run one by
+ * one through the same operations. A frame whose leases are all held
+ * completes synchronously, without a promise. Replies come back in request
+ * order, with every buffer that holds a plaintext key listed for wiping.
+ */
+import { errors, KryptonError } from '../errors.js';
+import { scopes as nativeScopes } from '../native/index.js';
+import { RefusedRequest, type CreateRequest, type GatewayFrame, type GatewayRequest, type OpenRequest } from '../protocol/gateway-frame.js';
+import type { BulkPool } from './bulk.js';
+import { CreateRecords, type Reply, type WireValue } from './frame/encode.js';
+import type { LeaseCache } from './lease-cache.js';
+import { authorize, type BlobScope } from './ops/authorize.js';
+import type { OpContext } from './ops/context.js';
+import { makeKeys, type Keys } from './ops/create.js';
+import type { LeaseBudget } from './ops/lease-budget.js';
+import { openKeys, type Opened } from './ops/open.js';
+import type { TokenGrant } from './tokens.js';
+
+/** (op, outcome) of each request of a frame, timed by the caller once the reply is sent. */
+export type Outcomes = [op: string, outcome: string][];
+
+export interface FrameResult {
+  batch: boolean;
+  replies: Reply[];
+  /** Buffers holding plaintext keys: wiped once the reply has been handed to the socket. */
+  secrets: Uint8Array[];
+  outcomes: Outcomes;
+}
+
+export interface PipelineOptions {
+  cache: LeaseCache;
+  bulk: BulkPool | null;
+  /** Distinct services one frame may name (creates and blob headers); more is BAD_REQUEST. */
+  maxScopesPerFrame: number;
+  /** Called with every INTERNAL error, for the log (the reply says only "internal error"). */
+  onInternal: (err: unknown) => void;
+}
+
+/** One frame in flight: its replies as they settle, and the work still pending. */
+class FrameRun {
+  readonly replies: Reply[];
+  readonly secrets: Uint8Array[] = [];
+  readonly outcomes: Outcomes = [];
+  readonly waits: Promise<void>[] = [];
+
+  constructor(
+    readonly frame: GatewayFrame,
+    private readonly onInternal: (err: unknown) => void,
+  ) {
+    this.replies = new Array<Reply>(frame.requests.length);
+  }
+
+  ok(i: number, op: string, result: WireValue): void {
+    this.replies[i] = { id: this.frame.requests[i]!.id, error: null, result };
+    this.outcomes.push([op, 'ok']);
+  }
+
+  fail(i: number, op: string, err: unknown): void {
+    const k = err instanceof KryptonError ? err : errors.internal('internal error', err);
+    if (k.code === 'INTERNAL') this.onInternal(err);
+    this.replies[i] = { id: this.frame.requests[i]!.id, error: k, result: null };
+    this.outcomes.push([op, k.code]);
+  }
+
+  /** Runs fn for the requests `idx`: settle gets its value (now, or when its promise settles); a throw fails them all. */
+  settle<T>(idx: readonly number[], op: string, fn: () => T | Promise<T>, settle: (v: T) => void): void {
+    const failAll = (e: unknown) => {
+      for (const i of idx) this.fail(i, op, e);
+    };
+    const apply = (v: T) => {
+      try {
+        settle(v);
+      } catch (e) {
+        failAll(e);
+      }
+    };
+    try {
+      const v = fn();
+      if (v instanceof Promise) this.waits.push(v.then(apply, failAll));
+      else apply(v);
+    } catch (e) {
+      failAll(e);
+    }
+  }
+
+  result(): FrameResult {
+    return { batch: this.frame.batch, replies: this.replies, secrets: this.secrets, outcomes: this.outcomes };
+  }
+}
+
+export class Pipeline {
+  constructor(private readonly opts: PipelineOptions) {}
+
+  /** Replies to a decoded frame for this grant; `budget` bounds the lease fetches of the caller's connection. */
+  run(grant: TokenGrant, frame: GatewayFrame, budget: LeaseBudget): FrameResult | Promise<FrameResult> {
+    const run = new FrameRun(frame, this.opts.onInternal);
+    const ctx: OpContext = { tenant: grant.tenant, cache: this.opts.cache, bulk: this.opts.bulk, budget };
+    const named = this.admit(run, grant);
+    if (named !== null) this.plan(run, ctx, named);
+    return run.waits.length === 0 ? run.result() : Promise.all(run.waits).then(() => run.result());
+  }
+
+  /**
+   * Decoding refusals, the tenant's fail-closed state, authorization and the
+   * per-frame scope cap. For each admitted request, the scopes its blobs name
+   * (undefined: refused or answered already); null when none was admitted.
+   */
+  private admit(run: FrameRun, grant: TokenGrant): (BlobScope[] | undefined)[] | null {
+    const requests = run.frame.requests;
+    const named = new Array<BlobScope[] | undefined>(requests.length);
+    const refusal = this.opts.cache.refusal(grant.tenant);
+    let admitted = 0;
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i]!;
+      if (r instanceof RefusedRequest) run.fail(i, 'invalid', r.error);
+      else if (r.op === 'ping') run.ok(i, r.op, {});
+      else if (refusal !== null) run.fail(i, r.op, refusal);
+      else {
+        try {
+          named[i] = authorize(grant, r);
+          admitted++;
+        } catch (e) {
+          run.fail(i, r.op, e);
+        }
+      }
+    }
+    if (admitted === 0) return null;
+    // One create names one service: only frames of several requests, or of blobs, can pass the cap.
+    if (requests.length > 1 || (requests[0] as GatewayRequest).op !== 'key.create') {
+      const services = new Set<string>();
+      requests.forEach((r, i) => {
+        if (named[i] === undefined) return;
+        if (r instanceof RefusedRequest) return;
+        if (r.op === 'key.create') services.add(r.service);
+        else if (r.op !== 'key.info') for (const s of named[i]!) services.add(s.service);
+      });
+      if (services.size > this.opts.maxScopesPerFrame) {
+        const tooMany = errors.badRequest(`a frame may name at most ${this.opts.maxScopesPerFrame} services`);
+        named.forEach((n, i) => n !== undefined && run.fail(i, (requests[i] as GatewayRequest).op, tooMany));
+        return null;
+      }
+    }
+    return named;
+  }
+
+  /** Groups what can share a native call, and runs every admitted request. */
+  private plan(run: FrameRun, ctx: OpContext, named: (BlobScope[] | undefined)[]): void {
+    const requests = run.frame.requests;
+    if (requests.length === 1) {
+      const r = requests[0] as GatewayRequest;
+      if (r.op === 'key.create') return this.create(run, ctx, r.service, [0], r.context);
+      if (r.op === 'key.decrypt' || r.op === 'key.rewrap') return this.open(run, ctx, [0], named[0]!, r.context);
+    }
+    const creates = new Map<string, number[]>();
+    const decrypts: number[] = [];
+    named.forEach((scopes, i) => {
+      const r = requests[i] as GatewayRequest;
+      if (scopes === undefined) return;
+      if (r.op === 'key.create' && r.context === undefined) {
+        const group = creates.get(r.service);
+        if (group === undefined) creates.set(r.service, [i]);
+        else group.push(i);
+      } else if (r.op === 'key.create') {
+        this.create(run, ctx, r.service, [i], r.context);
+      } else if (r.op === 'key.decrypt' && r.context === undefined) {
+        decrypts.push(i);
+      } else if (r.op === 'key.decrypt' || r.op === 'key.rewrap') {
+        this.open(run, ctx, [i], scopes, r.context);
+      } else if (r.op === 'key.info') {
+        run.settle([i], r.op, () => info(ctx.tenant, scopes[0]!), (v) => run.ok(i, 'key.info', v));
+      }
+    });
+    for (const [service, idx] of creates) this.create(run, ctx, service, idx, undefined);
+    if (decrypts.length > 0) this.open(run, ctx, decrypts, decrypts.flatMap((i) => named[i]!), undefined);
+  }
+
+  /** Creates for the requests `idx` (one service, one context) in one call; each gets its own slice of the records. */
+  private create(run: FrameRun, ctx: OpContext, service: string, idx: number[], context: Uint8Array | undefined): void {
+    const reqs = idx.map((i) => run.frame.requests[i] as CreateRequest);
+    let total = 0;
+    for (const r of reqs) total += r.count ?? 1;
+    run.settle(idx, 'key.create', () => makeKeys(ctx, service, total, context), (keys: Keys) => {
+      run.secrets.push(keys.records);
+      let first = 0;
+      reqs.forEach((r, k) => {
+        run.ok(idx[k]!, 'key.create', new CreateRecords(keys.records, keys.recordBytes, first, r.count));
+        first += r.count ?? 1;
+      });
+    });
+  }
+
+  /** Decrypts or rewraps for the requests `idx` (one op, one context) in one call; `named` is every blob's scope, in order. */
+  private open(run: FrameRun, ctx: OpContext, idx: number[], named: BlobScope[], context: Uint8Array | undefined): void {
+    const reqs = idx.map((i) => run.frame.requests[i] as OpenRequest);
+    const what = reqs[0]!.op === 'key.decrypt' ? 'decrypt' : 'rewrap';
+    const op = reqs[0]!.op;
+    const blobs = reqs.length === 1 ? reqs[0]!.blobs : reqs.flatMap((r) => r.blobs);
+    run.settle(idx, op, () => openKeys(ctx, what, blobs, named, context), (results: Opened) => {
+      if (what === 'decrypt') for (const x of results) if (!(x instanceof KryptonError)) run.secrets.push(x);
+      let at = 0;
+      reqs.forEach((r, k) => {
+        const mine = results.slice(at, at + r.blobs.length);
+        at += r.blobs.length;
+        const failed = mine.find((x): x is KryptonError => x instanceof KryptonError);
+        if (failed !== undefined) return run.fail(idx[k]!, op, failed);
+        const field = what === 'decrypt' ? (r.many ? 'plaintexts' : 'plaintext') : r.many ? 'blobs' : 'blob';
+        run.ok(idx[k]!, op, { [field]: r.many ? (mine as Buffer[]) : (mine[0] as Buffer) });
+      });
+    });
+  }
+}
+
+/** `key.info`: what the blob names, and the state of that version in this Gateway's store. */
+function info(tenant: string, s: BlobScope): WireValue {
+  const held = nativeScopes.list(tenant, s.service).find((v) => v.version === s.version);
+  return { tenant, service: s.service, version: s.version, state: held === undefined ? 'UNKNOWN' : held.state };
+}

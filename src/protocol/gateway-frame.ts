@@ -1,0 +1,151 @@
+/**
+ * The Gateway's request frames (DESIGN.md section 4), typed and validated
+ * once: a frame is one request `[id, op, params]` or an array of them, and
+ * the reply frame has the same shape and order, `[id, 0, result]` or
+ * `[id, 1, {code, message}]`. Every rule a request must meet (op names, the
+ * id rule for services, the count, context and blob rules) lives here; the
+ * Gateway's decoders and the client both read it from this one place.
+ */
+import { errors, KryptonError } from '../errors.js';
+import { requireId } from '../native/ids.js';
+
+export const OPS = ['key.create', 'key.decrypt', 'key.rewrap', 'key.info', 'ping'] as const;
+export type Op = (typeof OPS)[number];
+const OP_SET: ReadonlySet<string> = new Set(OPS);
+
+/** Largest `count` of one create, and of one list of blobs. */
+export const MAX_BATCH = 4096;
+/** Largest caller context bound into the AAD. */
+export const MAX_CONTEXT_BYTES = 4096;
+/** Largest blob: 82 fixed bytes plus a tenant and a service of 64 bytes each (DESIGN.md section 3). */
+export const MAX_BLOB_BYTES = 82 + 64 + 64;
+
+export type RequestId = number | string;
+
+export interface CreateRequest {
+  op: 'key.create';
+  id: RequestId;
+  service: string;
+  /** Absent: one key, answered `{plaintext, blob}`; present: `{keys: [...]}`. */
+  count?: number;
+  context?: Uint8Array;
+}
+
+export interface OpenRequest {
+  op: 'key.decrypt' | 'key.rewrap';
+  id: RequestId;
+  blobs: Uint8Array[];
+  /** `blobs` was sent (answered in the plural) rather than `blob`. */
+  many: boolean;
+  context?: Uint8Array;
+}
+
+export interface InfoRequest {
+  op: 'key.info';
+  id: RequestId;
+  blob: Uint8Array;
+}
+
+export interface PingRequest {
+  op: 'ping';
+  id: RequestId;
+}
+
+export type GatewayRequest = CreateRequest | OpenRequest | InfoRequest | PingRequest;
+
+/** A request refused while it was decoded, answered under its id (null when it had none). */
+export class RefusedRequest {
+  constructor(
+    readonly id: RequestId | null,
+    readonly error: KryptonError,
+  ) {}
+}
+
+/** The count rule: absent, or an integer from 1 to MAX_BATCH. */
+export function checkCount(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_BATCH) {
+    throw errors.badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
+  }
+  return v;
+}
+
+function bytesParam(v: unknown, name: string, max: number): Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length > max) throw errors.badRequest(`${name} must be bytes (at most ${max})`);
+  return v;
+}
+
+/** The context rule: absent (or nil), or at most MAX_CONTEXT_BYTES bytes. */
+export function checkContext(v: unknown): Uint8Array | undefined {
+  return v === undefined || v === null ? undefined : bytesParam(v, 'context', MAX_CONTEXT_BYTES);
+}
+
+/** `blob`, or `blobs` holding 1 to MAX_BATCH blobs. */
+export function checkBlobs(p: Record<string, unknown>): { blobs: Uint8Array[]; many: boolean } {
+  if (p.blobs !== undefined) {
+    if (!Array.isArray(p.blobs) || p.blobs.length < 1 || p.blobs.length > MAX_BATCH) throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
+    const blobs = new Array<Uint8Array>(p.blobs.length);
+    for (let i = 0; i < blobs.length; i++) blobs[i] = bytesParam(p.blobs[i], `blobs[${i}]`, MAX_BLOB_BYTES);
+    return { blobs, many: true };
+  }
+  return { blobs: [bytesParam(p.blob, 'blob', MAX_BLOB_BYTES)], many: false };
+}
+
+/** A create from its parts; the fast decoder and the general one both build it here. */
+export function createRequest(id: RequestId, service: unknown, count: unknown, context: unknown): CreateRequest {
+  const r: CreateRequest = { op: 'key.create', id, service: requireId(service, 'service') };
+  const n = checkCount(count);
+  if (n !== undefined) r.count = n;
+  const ctx = checkContext(context);
+  if (ctx !== undefined) r.context = ctx;
+  return r;
+}
+
+function isRequestId(v: unknown): v is RequestId {
+  return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 256);
+}
+
+/** One decoded request `[id, op, params?]`, validated; a RefusedRequest says why not. */
+export function parseRequest(raw: unknown): GatewayRequest | RefusedRequest {
+  if (!Array.isArray(raw)) return new RefusedRequest(null, errors.badRequest('a request is [id, op, params]'));
+  const [id, op, params = {}] = raw as [unknown, unknown, unknown];
+  if (!isRequestId(id)) return new RefusedRequest(null, errors.badRequest('id must be a number or a string'));
+  // Refused under its id whenever it has one, so the caller knows which request it was.
+  if (raw.length !== 3 && raw.length !== 2) return new RefusedRequest(id, errors.badRequest('a request is [id, op, params]'));
+  try {
+    if (typeof op !== 'string' || !OP_SET.has(op)) throw errors.badRequest('unknown op');
+    if (typeof params !== 'object' || params === null || Array.isArray(params) || params instanceof Uint8Array) throw errors.badRequest('params must be a map');
+    const p = params as Record<string, unknown>;
+    switch (op as Op) {
+      case 'key.create':
+        return createRequest(id, p.service, p.count, p.context);
+      case 'key.decrypt':
+      case 'key.rewrap': {
+        const { blobs, many } = checkBlobs(p);
+        const r: OpenRequest = { op: op as OpenRequest['op'], id, blobs, many };
+        const ctx = checkContext(p.context);
+        if (ctx !== undefined) r.context = ctx;
+        return r;
+      }
+      case 'key.info':
+        return { op: 'key.info', id, blob: bytesParam(p.blob, 'blob', MAX_BLOB_BYTES) };
+      case 'ping':
+        return { op: 'ping', id };
+    }
+  } catch (err) {
+    return new RefusedRequest(id, err instanceof KryptonError ? err : errors.badRequest('malformed request'));
+  }
+}
+
+/** A decoded frame: its requests in order, and whether it was an array of requests. */
+export interface GatewayFrame {
+  batch: boolean;
+  requests: (GatewayRequest | RefusedRequest)[];
+}
+
+/** The requests of a decoded msgpack value. */
+export function parseFrame(value: unknown): GatewayFrame {
+  const batch = Array.isArray(value) && value.length > 0 && Array.isArray(value[0]);
+  const raw = batch ? (value as unknown[]) : [value];
+  return { batch, requests: raw.map(parseRequest) };
+}

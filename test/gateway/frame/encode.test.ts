@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { pack, unpack } from 'msgpackr';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { KryptonError } from '../../../src/errors.js';
+import { CreateRecords, encodeFrame, encodeJson, encodeMsgpack, type WireValue } from '../../../src/gateway/frame/encode.js';
+
+describe('create replies written from the records', () => {
+  for (const [id, count] of [
+    [1, undefined],
+    [127, 1],
+    [128, 15],
+    [70000, 16],
+    ['req-7', 300],
+    [2 ** 33, 4096],
+  ] as const) {
+    it(`decode as msgpack to exactly the keys (id ${String(id)}, count ${String(count)})`, () => {
+      const rec = 32 + 95;
+      const n = count ?? 1;
+      const records = randomBytes((n + 2) * rec);
+      const bytes = encodeFrame([{ id, error: null, result: new CreateRecords(records, rec, 2, count) }], false);
+      const decoded = unpack(bytes) as [unknown, number, Record<string, unknown>];
+      expect(decoded[0]).toBe(id);
+      expect(decoded[1]).toBe(0);
+      const keys = (count === undefined ? [decoded[2]] : (decoded[2].keys as unknown[])) as { plaintext: Uint8Array; blob: Uint8Array }[];
+      expect(keys).toHaveLength(n);
+      keys.forEach((k, j) => {
+        const at = (j + 2) * rec;
+        expect(Buffer.from(k.plaintext).equals(records.subarray(at, at + 32))).toBe(true);
+        expect(Buffer.from(k.blob).equals(records.subarray(at + 32, at + rec))).toBe(true);
+      });
+      if (count === undefined) expect(Object.keys(decoded[2])).toEqual(['plaintext', 'blob']);
+      // The JSON body of the same reply: the same keys in base64.
+      const body = JSON.parse(encodeJson(new CreateRecords(records, rec, 2, count)).toString()) as Record<string, unknown>;
+      const jkeys = (count === undefined ? [body] : (body.keys as unknown[])) as { plaintext: string; blob: string }[];
+      jkeys.forEach((k, j) => {
+        const at = (j + 2) * rec;
+        expect(k.plaintext).toBe(records.subarray(at, at + 32).toString('base64'));
+        expect(k.blob).toBe(records.subarray(at + 32, at + rec).toString('base64'));
+      });
+    });
+  }
+});
+
+// Plain values as a reply carries them: maps with string keys, arrays, strings, numbers, bytes, null, booleans.
+const wire: fc.Arbitrary<WireValue> = fc.letrec<{ v: WireValue }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.maxSafeInteger(),
+    fc.string({ unit: 'grapheme', maxLength: 300 }),
+    fc.uint8Array({ maxLength: 70_000 }).map((a) => Buffer.from(a)),
+    fc.array(tie('v'), { maxLength: 20 }),
+    fc.dictionary(fc.string({ maxLength: 20 }).filter((k) => k !== '__proto__'), tie('v'), { maxKeys: 20 }),
+  ),
+})).v;
+
+describe('the one encoder against general encoders', () => {
+  it('msgpack: decodes to the same value as the input (and as msgpackr encodes it)', () => {
+    fc.assert(
+      fc.property(wire, (v) => {
+        const mine = unpack(encodeMsgpack(v));
+        expect(mine).toEqual(unpack(pack(v)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('JSON: parses to what JSON.stringify makes of the value with bytes as base64', () => {
+    const b64 = (x: unknown): unknown =>
+      x instanceof Uint8Array ? Buffer.from(x).toString('base64') : Array.isArray(x) ? x.map(b64) : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, y]) => [k, b64(y)])) : x;
+    fc.assert(
+      fc.property(wire, (v) => {
+        expect(JSON.parse(encodeJson(v).toString('utf8'))).toEqual(JSON.parse(JSON.stringify(b64(v))));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an INTERNAL error says nothing more than "internal error"', () => {
+    const bytes = encodeFrame([{ id: 3, error: new KryptonError('INTERNAL', 'secret detail of the failure'), result: null }], false);
+    expect(unpack(bytes)).toEqual([3, 1, { code: 'INTERNAL', message: 'internal error' }]);
+  });
+});
