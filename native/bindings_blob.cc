@@ -13,14 +13,19 @@ namespace krypton {
 
 namespace {
 
-// blobCreate(scopeId, context|null, count, out) -> version (> 0) or -status
+// blobCreate(scopeId, context|null, count, out[, stride, l4At, blobAt]) -> version (> 0) or -status
 Napi::Value BlobCreateJs(const Napi::CallbackInfo& info) {
   const uint32_t scope = ArgU32(info, 0);
   const Bytes context = ArgBytesOrEmpty(info, 1);
   const uint32_t count = ArgU32(info, 2);
+  // Optional layout: stride, l4At, blobAt (numbers; read before out's pointer is taken).
+  RecordLayout layout{};
+  const bool laid_out = info.Length() > 4 && !info[4].IsUndefined();
+  if (laid_out) layout = RecordLayout{ArgU32(info, 4), ArgU32(info, 5), ArgU32(info, 6)};
   const MutBytes out = ArgOut(info, 3);
+  if (Overlaps(out.p, out.n, context.p, context.n)) ThrowStatus(info.Env(), kInvalidArgument);
   uint32_t version = 0;
-  const Status s = BlobCreate(scope, context, count, out.p, out.n, &version);
+  const Status s = BlobCreate(scope, context, count, out.p, out.n, laid_out ? &layout : nullptr, &version);
   return Napi::Number::New(info.Env(), s == kOk ? static_cast<double>(version) : -static_cast<double>(s));
 }
 

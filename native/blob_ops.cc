@@ -43,7 +43,7 @@ Status SealL4(const KeyMaterial& key, const uint8_t* l4, Bytes context, uint8_t*
 }  // namespace
 
 Status BlobCreate(uint32_t scope_id, Bytes context, uint32_t count, uint8_t* out, size_t out_len,
-                  uint32_t* version) {
+                  const RecordLayout* layout, uint32_t* version) {
   KeyStore::Reader r(KeyStore::Instance());
   if (!r.ok()) return kKeyUnavailable;
   const Scope* sc = r.ScopeById(scope_id);
@@ -54,8 +54,20 @@ Status BlobCreate(uint32_t scope_id, Bytes context, uint32_t count, uint8_t* out
   if (key == nullptr) return kKeyUnavailable;
 
   const size_t blob_len = BlobSize(sc->tenant.size(), sc->service.size());
-  const size_t rec = kL4Bytes + blob_len;
-  if (count == 0 || out_len != static_cast<size_t>(count) * rec) return kInvalidArgument;
+  const RecordLayout plain{kL4Bytes + blob_len, 0, kL4Bytes};
+  const RecordLayout& at = layout != nullptr ? *layout : plain;
+  const bool laid_out = at.l4_at + kL4Bytes <= at.blob_at && at.blob_at + blob_len <= at.stride && at.stride <= kMaxRecordStride;
+  if (count == 0 || !laid_out || out_len != static_cast<size_t>(count) * at.stride) return kInvalidArgument;
+  const size_t rec = at.stride;
+  // The caller's framing around the L4 and the blob, from record 0 to the others.
+  const size_t gap_at = at.l4_at + kL4Bytes;
+  const size_t tail_at = at.blob_at + blob_len;
+  for (uint32_t i = 1; layout != nullptr && i < count; ++i) {
+    uint8_t* r = out + i * rec;
+    std::memcpy(r, out, at.l4_at);
+    std::memcpy(r + gap_at, out + gap_at, at.blob_at - gap_at);
+    std::memcpy(r + tail_at, out + tail_at, rec - tail_at);
+  }
 
   // One header, written once and copied: it is the same for every record.
   uint8_t header[10 + 2 * kIdMaxBytes];
@@ -63,8 +75,8 @@ Status BlobCreate(uint32_t scope_id, Bytes context, uint32_t count, uint8_t* out
       WriteBlobHeader(header, reinterpret_cast<const uint8_t*>(sc->tenant.data()), sc->tenant.size(),
                       reinterpret_cast<const uint8_t*>(sc->service.data()), sc->service.size(), active->version);
   for (uint32_t i = 0; i < count; ++i) {
-    uint8_t* l4 = out + i * rec;
-    uint8_t* blob = l4 + kL4Bytes;
+    uint8_t* l4 = out + i * rec + at.l4_at;
+    uint8_t* blob = out + i * rec + at.blob_at;
     std::memcpy(blob, header, header_len);
     if (!RandomBytes(l4, kL4Bytes)) {
       SecureZero(out, out_len);

@@ -12,11 +12,11 @@ import { errors, KryptonError } from '../errors.js';
 import { scopes as nativeScopes } from '../native/index.js';
 import { RefusedRequest, type CreateRequest, type GatewayFrame, type GatewayRequest, type OpenRequest } from '../protocol/gateway-frame.js';
 import type { BulkPool } from './bulk.js';
-import { CreateRecords, type Reply, type WireValue } from './frame/encode.js';
+import { CreateRecords, EncodedReply, placeCreateReply, type Reply, type WireValue } from './frame/encode.js';
 import type { LeaseCache } from './lease-cache.js';
 import { authorize, type BlobScope } from './ops/authorize.js';
 import type { OpContext } from './ops/context.js';
-import { makeKeys, type Keys } from './ops/create.js';
+import { makeKeys, type Keys, type Placement } from './ops/create.js';
 import type { LeaseBudget } from './ops/lease-budget.js';
 import { openKeys, type Opened } from './ops/open.js';
 import type { TokenGrant } from './tokens.js';
@@ -30,6 +30,15 @@ export interface FrameResult {
   /** Buffers holding plaintext keys: wiped once the reply has been handed to the socket. */
   secrets: Uint8Array[];
   outcomes: Outcomes;
+}
+
+export interface RunOptions {
+  /**
+   * The entrance sends the frame's reply as a msgpack frame (the WebSocket):
+   * a frame of one create may then have its keys written by the addon
+   * straight into the reply, with no copy.
+   */
+  framedReply?: boolean;
 }
 
 export interface PipelineOptions {
@@ -51,6 +60,7 @@ class FrameRun {
   constructor(
     readonly frame: GatewayFrame,
     private readonly onInternal: (err: unknown) => void,
+    readonly framedReply: boolean,
   ) {
     this.replies = new Array<Reply>(frame.requests.length);
   }
@@ -97,8 +107,8 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {}
 
   /** Replies to a decoded frame for this grant; `budget` bounds the lease fetches of the caller's connection. */
-  run(grant: TokenGrant, frame: GatewayFrame, budget: LeaseBudget): FrameResult | Promise<FrameResult> {
-    const run = new FrameRun(frame, this.opts.onInternal);
+  run(grant: TokenGrant, frame: GatewayFrame, budget: LeaseBudget, opts: RunOptions = {}): FrameResult | Promise<FrameResult> {
+    const run = new FrameRun(frame, this.opts.onInternal, opts.framedReply === true && !frame.batch && frame.requests.length === 1);
     const ctx: OpContext = { tenant: grant.tenant, cache: this.opts.cache, bulk: this.opts.bulk, budget };
     const named = this.admit(run, grant);
     if (named !== null) this.plan(run, ctx, named);
@@ -184,7 +194,20 @@ export class Pipeline {
     const reqs = idx.map((i) => run.frame.requests[i] as CreateRequest);
     let total = 0;
     for (const r of reqs) total += r.count ?? 1;
-    run.settle(idx, 'key.create', () => makeKeys(ctx, service, total, context), (keys: Keys) => {
+    // A frame of this one create: its reply is framed first, and the addon writes the keys into it.
+    let placed: EncodedReply | null = null;
+    const place: Placement | undefined = !run.framedReply
+      ? undefined
+      : (recordBytes) => {
+          const p = placeCreateReply(reqs[0]!.id, reqs[0]!.count, recordBytes);
+          placed = p.reply;
+          return p;
+        };
+    run.settle(idx, 'key.create', () => makeKeys(ctx, service, total, context, place), (keys: Keys | null) => {
+      if (keys === null) {
+        run.secrets.push(placed!.bytes);
+        return run.ok(idx[0]!, 'key.create', placed!);
+      }
       run.secrets.push(keys.records);
       let first = 0;
       reqs.forEach((r, k) => {

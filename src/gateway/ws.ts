@@ -22,6 +22,8 @@ import type { WebSocket, WebSocketBehavior } from './uws.js';
 /** Close code for a session whose token was revoked (4000-4999 are the application's; 401 as in HTTP). */
 export const CLOSE_TOKEN_REVOKED = 4401;
 
+const FRAMED = { framedReply: true };
+
 export interface Conn {
   grant: TokenGrant;
   inflight: number;
@@ -52,9 +54,9 @@ export interface WsEntrance {
   dispose(): void;
 }
 
-/** Wipes what held plaintext keys: the encoded reply and its sources. */
+/** Wipes what held plaintext keys: the encoded reply and its sources (once each). */
 export function wipe(bytes: Uint8Array | null, secrets: readonly Uint8Array[]): void {
-  bytes?.fill(0);
+  if (bytes !== null && secrets[0] !== bytes) bytes.fill(0);
   for (const s of secrets) s.fill(0);
 }
 
@@ -155,7 +157,7 @@ export function wsEntrance(deps: WsDeps): WsEntrance {
           deliver(ws, refuseAll(frame, new KryptonError('OVERLOADED', 'too many requests in flight on this connection')), t0);
           return;
         }
-        const r = pipeline.run(conn.grant, frame, conn.budget);
+        const r = pipeline.run(conn.grant, frame, conn.budget, FRAMED);
         if (!(r instanceof Promise)) {
           deliver(ws, r, t0);
           return;

@@ -16,7 +16,7 @@ export const MAX_CONTEXT_BYTES = 4096;
 export const MAX_BATCH = 4096;
 
 interface BlobNative {
-  blobCreate(scope: number, context: Uint8Array | null, count: number, out: Uint8Array): number;
+  blobCreate(scope: number, context: Uint8Array | null, count: number, out: Uint8Array, stride?: number, l4At?: number, blobAt?: number): number;
   blobOpen(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
   blobOpenBatch(tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
   blobRewrap(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
@@ -70,8 +70,25 @@ export interface DataKey {
  * Fills `out` (count * scope.recordBytes) with [L4 || blob] records under
  * the scope's ACTIVE version and returns that version.
  */
-export function createInto(scope: ScopeRef, count: number, context: Uint8Array | undefined, out: Uint8Array): number {
-  const r = native.blobCreate(scope.id, checkContext(context), count, out);
+/**
+ * Where each record goes in a caller's buffer: record i at i * stride, its
+ * L4 at l4At and its blob at blobAt within it. The caller writes its own
+ * framing around them in record 0; the addon copies it to the others.
+ */
+export interface RecordLayout {
+  stride: number;
+  l4At: number;
+  blobAt: number;
+}
+
+/**
+ * Fills `out` with `count` [L4 || blob] records under the scope's ACTIVE
+ * version (count * scope.recordBytes bytes), or with `count` records of
+ * `layout` (count * layout.stride bytes), and returns that version.
+ */
+export function createInto(scope: ScopeRef, count: number, context: Uint8Array | undefined, out: Uint8Array, layout?: RecordLayout): number {
+  const ctx = checkContext(context);
+  const r = layout === undefined ? native.blobCreate(scope.id, ctx, count, out) : native.blobCreate(scope.id, ctx, count, out, layout.stride, layout.l4At, layout.blobAt);
   if (r < 0) throw statusError(-r);
   return r;
 }
@@ -120,6 +137,15 @@ function call<T>(fn: () => T): T {
   }
 }
 
+type BatchCall = (tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array) => number;
+
+function batchInto(fn: BatchCall, tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+  checkBatch(blobs);
+  const t = idBytes(tenant, 'tenant');
+  const c = checkContext(context);
+  return call(() => fn(t, blobs, c, out, statuses));
+}
+
 /**
  * Opens many blobs in one native call into buffers the caller owns: `out`
  * gets 32 bytes per blob (zero where the blob failed), `statuses` one
@@ -127,17 +153,8 @@ function call<T>(fn: () => T): T {
  * failed. Outputs that overlap each other or an input: BAD_REQUEST, and
  * nothing is written.
  */
-export function openBlobsInto(
-  tenant: string,
-  blobs: Uint8Array[],
-  context: Uint8Array | undefined,
-  out: Uint8Array,
-  statuses: Uint8Array,
-): number {
-  checkBatch(blobs);
-  const t = idBytes(tenant, 'tenant');
-  const c = checkContext(context);
-  return call(() => native.blobOpenBatch(t, blobs, c, out, statuses));
+export function openBlobsInto(tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+  return batchInto(native.blobOpenBatch, tenant, blobs, context, out, statuses);
 }
 
 /**
@@ -146,17 +163,8 @@ export function openBlobsInto(
  * where the blob failed), `statuses` one native status per blob. Returns
  * how many failed. Overlapping outputs and inputs: BAD_REQUEST.
  */
-export function rewrapBlobsInto(
-  tenant: string,
-  blobs: Uint8Array[],
-  context: Uint8Array | undefined,
-  out: Uint8Array,
-  statuses: Uint8Array,
-): number {
-  checkBatch(blobs);
-  const t = idBytes(tenant, 'tenant');
-  const c = checkContext(context);
-  return call(() => native.blobRewrapBatch(t, blobs, c, out, statuses));
+export function rewrapBlobsInto(tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+  return batchInto(native.blobRewrapBatch, tenant, blobs, context, out, statuses);
 }
 
 /** Opens many blobs in one native call; each result is the L4 or its error. */

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, openStage, type Stage } from '../security/stage.js';
+import { connect } from './ws-fixture.js';
 
 const readyz = async (stage: Stage) => {
   const r = await fetch(`${stage.httpUrl}/readyz`);
@@ -31,6 +32,22 @@ describe('/readyz', () => {
     await expect.poll(async () => (await readyz(stage)).status, { timeout: 10_000, interval: 100 }).toBe(200);
     expect(stage.gateway.cache.stats().connected).toBe(true);
     expect(stage.gateway.core.stats().leaseCalls).toBe(0);
+  });
+
+  it('a lease past its expiry whose timers have not run yet (a busy event loop) is reported without its tenant or service', async () => {
+    const g = await stage.startGateway({ maxLeaseTtlSeconds: 1 });
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app!);
+    try {
+      ok(await c.call([1, 'key.create', { service: 'payroll-secret-service' }]));
+      // Hold the event loop past the lease's end: neither its refresh nor its expiry timer can run.
+      const until = Date.now() + 1_100;
+      while (Date.now() < until);
+      const r = g.cache.readiness();
+      expect(r.reasons.join(' ')).toContain('expired');
+      expect(JSON.stringify(r)).not.toMatch(/acme|payroll/);
+    } finally {
+      c.close();
+    }
   });
 
   it('stays 200 through a Core outage while the held lease is live, then 503 once it expired; and never names a tenant or service', async () => {

@@ -68,38 +68,28 @@ export function describeWithTool(name: 'gcore' | 'gdb', title: string, body: (pa
   }
 }
 
-/**
- * Dumps the live process with gcore into dir and reports which of the
- * needles occur anywhere in the core file, which is deleted before returning.
- */
-export function gcoreFinds(gcore: string, pid: number, dir: string, needles: Record<string, Buffer>): string[] {
+/** Dumps the live process with gcore into dir, hands the core file to `read`, and deletes it. */
+function withCoreDump<T>(gcore: string, pid: number, dir: string, read: (file: string) => T): T {
   const prefix = join(dir, `core-${pid}-${Date.now()}`);
   const file = `${prefix}.${pid}`;
   try {
     const r = spawnSync(gcore, ['-o', prefix, String(pid)], { encoding: 'utf8', timeout: 120_000 });
     if (r.status !== 0) throw new Error(`gcore failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
     if (statSync(file).size < MB) throw new Error('the core file is implausibly small');
-    return Object.keys(needles).filter((name) => fileContains(file, needles[name]!));
+    return read(file);
   } finally {
     rmSync(file, { force: true });
   }
 }
 
-/**
- * Dumps the live process with gcore and reports which of many needles (at
- * least 4 bytes each) occur in the core file, in one pass over it.
- */
+/** Which of the named needles occur anywhere in a gcore dump of the live process. */
+export function gcoreFinds(gcore: string, pid: number, dir: string, needles: Record<string, Buffer>): string[] {
+  return withCoreDump(gcore, pid, dir, (file) => Object.keys(needles).filter((name) => fileContains(file, needles[name]!)));
+}
+
+/** Which of many needles (at least 4 bytes each) occur in a gcore dump of the live process, in one pass over it. */
 export function gcoreFindsAny(gcore: string, pid: number, dir: string, needles: readonly Buffer[]): number[] {
-  const prefix = join(dir, `core-${pid}-${Date.now()}`);
-  const file = `${prefix}.${pid}`;
-  try {
-    const r = spawnSync(gcore, ['-o', prefix, String(pid)], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`gcore failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
-    if (statSync(file).size < MB) throw new Error('the core file is implausibly small');
-    return fileContainsAny(file, needles);
-  } finally {
-    rmSync(file, { force: true });
-  }
+  return withCoreDump(gcore, pid, dir, (file) => fileContainsAny(file, needles));
 }
 
 export function fileContainsAny(file: string, needles: readonly Buffer[]): number[] {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blobInfo,
   combineShares,
+  createInto,
   createKey,
   createKeys,
   destroyKey,
@@ -92,6 +93,43 @@ describe('L4 blob create and open', () => {
     expect(() => createKey(ref)).toThrow(code('KEY_UNAVAILABLE'));
     expect(() => openBlob(T, k.blob)).toThrow(code('INVALID_BLOB'));
     expect(scopeRef(T, 'short-lived')).toBeNull();
+  });
+});
+
+describe('create into a caller\'s record layout', () => {
+  it('writes each L4 and blob where the layout puts them and copies record 0\'s framing to every record', () => {
+    const blobLen = scope.recordBytes - 32;
+    const layout = { stride: 8 + 32 + 5 + blobLen + 3, l4At: 8, blobAt: 8 + 32 + 5 };
+    const out = Buffer.alloc(4 * layout.stride);
+    out.write('FRAME-0:', 0, 'latin1');
+    out.write('mid--', 8 + 32, 'latin1');
+    out.write('end', layout.blobAt + blobLen, 'latin1');
+    expect(createInto(scope, 4, undefined, out, layout)).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      const r = out.subarray(i * layout.stride, (i + 1) * layout.stride);
+      expect(r.subarray(0, 8).toString('latin1')).toBe('FRAME-0:');
+      expect(r.subarray(40, 45).toString('latin1')).toBe('mid--');
+      expect(r.subarray(layout.blobAt + blobLen).toString('latin1')).toBe('end');
+      expect(openBlob(T, r.subarray(layout.blobAt, layout.blobAt + blobLen)).equals(r.subarray(8, 40))).toBe(true);
+    }
+  });
+
+  it('refuses a layout whose parts overlap or leave the record, a wrong size, or an output over the context (BAD_REQUEST), writing no key', () => {
+    const blobLen = scope.recordBytes - 32;
+    const bad = [
+      { stride: scope.recordBytes, l4At: 10, blobAt: 32 }, // the L4 runs into the blob
+      { stride: scope.recordBytes, l4At: 0, blobAt: 33 }, // the blob leaves the record
+      { stride: 5000, l4At: 0, blobAt: 32 }, // past the largest stride
+    ];
+    for (const layout of bad) {
+      const out = Buffer.alloc(2 * layout.stride);
+      expect(() => createInto(scope, 2, undefined, out, layout)).toThrow(code('BAD_REQUEST'));
+      expect(out.every((b) => b === 0)).toBe(true);
+    }
+    const layout = { stride: 32 + blobLen, l4At: 0, blobAt: 32 };
+    expect(() => createInto(scope, 2, undefined, Buffer.alloc(2 * layout.stride + 1), layout)).toThrow(code('BAD_REQUEST'));
+    const out = Buffer.alloc(2 * layout.stride);
+    expect(() => createInto(scope, 2, out.subarray(0, 8), out, layout)).toThrow(code('BAD_REQUEST'));
   });
 });
 

@@ -8,8 +8,8 @@
  * addon filled: packing 256 small maps with a general encoder costs more
  * than making the keys.
  */
-import type { KryptonError } from '../../errors.js';
-import { L4_BYTES } from '../../native/index.js';
+import { errors, type KryptonError } from '../../errors.js';
+import { L4_BYTES, type RecordLayout } from '../../native/index.js';
 import type { RequestId } from '../../protocol/gateway-frame.js';
 
 /** The keys of one create reply: `count` records (absent: one, as `{plaintext, blob}`) from `first` on. */
@@ -26,8 +26,13 @@ export class CreateRecords {
   }
 }
 
+/** A whole reply frame, already written (its keys filled in place by the addon). */
+export class EncodedReply {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /** What a reply may carry. */
-export type WireValue = null | boolean | number | string | Uint8Array | CreateRecords | WireValue[] | { [key: string]: WireValue | undefined };
+export type WireValue = null | boolean | number | string | Uint8Array | CreateRecords | EncodedReply | WireValue[] | { [key: string]: WireValue | undefined };
 
 export interface Reply {
   id: RequestId | null;
@@ -69,8 +74,13 @@ function keyMapBytes(blobLen: number): number {
   return KEY_HEAD.length + L4_BYTES + BLOB_HEAD.length + 1 + blobLen;
 }
 
+function nested(): never {
+  throw errors.internal('a reply already encoded cannot be part of another value');
+}
+
 function sizeOf(v: WireValue | undefined): number {
   if (v === null || v === undefined || typeof v === 'boolean') return 1;
+  if (v instanceof EncodedReply) nested();
   if (typeof v === 'number') return numberBytes(v);
   if (typeof v === 'string') {
     const n = Buffer.byteLength(v);
@@ -181,6 +191,7 @@ class Writer {
     else if (typeof v === 'number') this.number(v);
     else if (typeof v === 'string') this.string(v);
     else if (v instanceof Uint8Array) this.bytes(v);
+    else if (v instanceof EncodedReply) nested();
     else if (v instanceof CreateRecords) {
       if (v.count === undefined) return this.key(v, 0);
       this.at += KEYS.copy(this.out, this.at);
@@ -213,10 +224,39 @@ export function encodeMsgpack(v: WireValue): Buffer {
   return w.out;
 }
 
+/**
+ * The reply frame of a create request, `[id, 0, {plaintext, blob}]` or
+ * `[id, 0, {keys: [...]}]`, written before its keys: every key map is
+ * framed, and `out` is where the addon writes the `count` records of
+ * `layout` in place (record 0's framing is written here; the addon copies it
+ * to the others).
+ */
+export function placeCreateReply(id: RequestId, count: number | undefined, recordBytes: number): { reply: EncodedReply; out: Buffer; layout: RecordLayout } {
+  const blobLen = recordBytes - L4_BYTES;
+  const stride = keyMapBytes(blobLen);
+  const n = count ?? 1;
+  const head = 1 + sizeOf(id) + 1 + (count === undefined ? 0 : KEYS.length + collHeader(n));
+  const w = new Writer(Buffer.allocUnsafe(head + n * stride));
+  w.out[w.at++] = 0x93;
+  w.value(id);
+  w.out[w.at++] = 0x00;
+  if (count !== undefined) {
+    w.at += KEYS.copy(w.out, w.at);
+    w.header(n, 0x90, 16, 0, 0xdc, 0xdd);
+  }
+  const out = w.out.subarray(head);
+  KEY_HEAD.copy(out, 0);
+  const gap = KEY_HEAD.length + L4_BYTES;
+  BLOB_HEAD.copy(out, gap);
+  out[gap + BLOB_HEAD.length] = blobLen;
+  return { reply: new EncodedReply(w.out), out, layout: { stride, l4At: KEY_HEAD.length, blobAt: gap + BLOB_HEAD.length + 1 } };
+}
+
 /** A reply frame: `[id, status, result]`, or an array of them for a batch frame. */
 export function encodeFrame(replies: readonly Reply[], batch: boolean): Buffer {
   if (batch) return encodeMsgpack(replies.map(replyValue));
   const r = replies[0]!;
+  if (r.result instanceof EncodedReply) return r.result.bytes;
   if (r.error !== null) return encodeMsgpack(replyValue(r));
   // One reply (the common frame): its array written in place, no wrapper to walk.
   const w = new Writer(Buffer.allocUnsafe(1 + sizeOf(r.id) + 1 + sizeOf(r.result)));
@@ -264,6 +304,7 @@ const jsonString = (s: string): string => JSON.stringify(s);
 
 function jsonSize(v: WireValue | undefined): number {
   if (v === null || v === undefined) return 4;
+  if (v instanceof EncodedReply) nested();
   if (typeof v === 'boolean') return v ? 4 : 5;
   if (typeof v === 'number') return Buffer.byteLength(JSON.stringify(v));
   if (typeof v === 'string') return Buffer.byteLength(jsonString(v));
@@ -315,6 +356,7 @@ class JsonWriter {
     else if (typeof v === 'boolean' || typeof v === 'number') this.raw(JSON.stringify(v));
     else if (typeof v === 'string') this.raw(jsonString(v));
     else if (v instanceof Uint8Array) this.b64(v);
+    else if (v instanceof EncodedReply) nested();
     else if (v instanceof CreateRecords) {
       if (v.count === undefined) return this.key(v, 0);
       this.raw('{"keys":[');

@@ -5,7 +5,7 @@
  * and grouped creates all come here; errors are thrown, never swallowed.
  */
 import { errors } from '../../errors.js';
-import { createInto, type ScopeRef } from '../../native/index.js';
+import { createInto, type RecordLayout, type ScopeRef } from '../../native/index.js';
 import { MAX_BATCH } from '../../protocol/gateway-frame.js';
 import { leasedScope, type OpContext } from './context.js';
 
@@ -15,7 +15,24 @@ export interface Keys {
   recordBytes: number;
 }
 
-function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined): Keys {
+/**
+ * Where a caller wants the keys written, once their record size is known:
+ * a buffer of `total` records of `layout` (a reply already framed around
+ * them, so nothing is copied afterwards).
+ */
+export type Placement = (recordBytes: number) => { out: Uint8Array; layout: RecordLayout };
+
+function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined, place: Placement | undefined): Keys | null {
+  if (place !== undefined && total <= MAX_BATCH) {
+    const { out, layout } = place(scope.recordBytes);
+    try {
+      createInto(scope, total, context, out, layout);
+    } catch (err) {
+      out.fill(0);
+      throw err;
+    }
+    return null;
+  }
   const rec = scope.recordBytes;
   const records = Buffer.allocUnsafe(total * rec);
   try {
@@ -39,10 +56,14 @@ async function makeInBulk(ctx: OpContext, service: string, total: number, contex
   return { records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength), recordBytes: r.recordBytes };
 }
 
-/** Makes `total` keys of the caller's tenant and `service`. */
-export function makeKeys(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined): Keys | Promise<Keys> {
+/**
+ * Makes `total` keys of the caller's tenant and `service`: the records, or
+ * null when an inline create wrote them where `place` said (a create large
+ * enough for the worker threads ignores it).
+ */
+export function makeKeys(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined, place?: Placement): Keys | null | Promise<Keys | null> {
   const bulk = ctx.bulk !== null && total >= ctx.bulk.threshold && total <= MAX_BATCH;
   const scope = leasedScope(ctx, service);
-  if (scope instanceof Promise) return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context)));
-  return bulk ? makeInBulk(ctx, service, total, context) : makeInline(scope, total, context);
+  if (scope instanceof Promise) return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context, place)));
+  return bulk ? makeInBulk(ctx, service, total, context) : makeInline(scope, total, context, place);
 }
