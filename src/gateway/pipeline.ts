@@ -12,11 +12,11 @@ import { errors, KryptonError } from '../errors.js';
 import { scopes as nativeScopes } from '../native/index.js';
 import { RefusedRequest, type CreateRequest, type GatewayFrame, type GatewayRequest, type OpenRequest } from '../protocol/gateway-frame.js';
 import type { BulkPool } from './bulk.js';
-import { CreateRecords, EncodedReply, placeCreateReply, type Reply, type WireValue } from './frame/encode.js';
+import { CreateRecords, CreateReplyFrame, type Reply, type WireValue } from './frame/encode.js';
 import type { LeaseCache } from './lease-cache.js';
 import { authorize, type BlobScope } from './ops/authorize.js';
 import type { OpContext } from './ops/context.js';
-import { makeKeys, type Keys, type Placement } from './ops/create.js';
+import { makeKeys, type Keys } from './ops/create.js';
 import type { LeaseBudget } from './ops/lease-budget.js';
 import { openKeys, type Opened } from './ops/open.js';
 import type { TokenGrant } from './tokens.js';
@@ -50,19 +50,31 @@ export interface PipelineOptions {
   onInternal: (err: unknown) => void;
 }
 
-/** One frame in flight: its replies as they settle, and the work still pending. */
-class FrameRun {
+/** The indices of a frame of one request. */
+const FIRST: readonly number[] = Object.freeze([0]);
+
+/** One frame in flight: its replies as they settle, the work still pending, and what its operations need. */
+class FrameRun implements OpContext {
   readonly replies: Reply[];
   readonly secrets: Uint8Array[] = [];
   readonly outcomes: Outcomes = [];
-  readonly waits: Promise<void>[] = [];
+  /** Work still pending; null while the frame is all synchronous (the common case). */
+  waits: Promise<void>[] | null = null;
 
   constructor(
     readonly frame: GatewayFrame,
     private readonly onInternal: (err: unknown) => void,
     readonly framedReply: boolean,
+    readonly tenant: string,
+    readonly cache: LeaseCache,
+    readonly bulk: BulkPool | null,
+    readonly budget: LeaseBudget,
   ) {
     this.replies = new Array<Reply>(frame.requests.length);
+  }
+
+  wait(p: Promise<void>): void {
+    (this.waits ??= []).push(p);
   }
 
   ok(i: number, op: string, result: WireValue): void {
@@ -79,23 +91,34 @@ class FrameRun {
 
   /** Runs fn for the requests `idx`: settle gets its value (now, or when its promise settles); a throw fails them all. */
   settle<T>(idx: readonly number[], op: string, fn: () => T | Promise<T>, settle: (v: T) => void): void {
-    const failAll = (e: unknown) => {
-      for (const i of idx) this.fail(i, op, e);
-    };
-    const apply = (v: T) => {
-      try {
-        settle(v);
-      } catch (e) {
-        failAll(e);
-      }
-    };
+    let v: T | Promise<T>;
     try {
-      const v = fn();
-      if (v instanceof Promise) this.waits.push(v.then(apply, failAll));
-      else apply(v);
+      v = fn();
     } catch (e) {
-      failAll(e);
+      return this.failAll(idx, op, e);
     }
+    if (v instanceof Promise) {
+      this.wait(
+        v.then(
+          (x) => this.apply(idx, op, settle, x),
+          (e: unknown) => this.failAll(idx, op, e),
+        ),
+      );
+    } else {
+      this.apply(idx, op, settle, v);
+    }
+  }
+
+  apply<T>(idx: readonly number[], op: string, settle: (v: T) => void, v: T): void {
+    try {
+      settle(v);
+    } catch (e) {
+      this.failAll(idx, op, e);
+    }
+  }
+
+  failAll(idx: readonly number[], op: string, e: unknown): void {
+    for (const i of idx) this.fail(i, op, e);
   }
 
   result(): FrameResult {
@@ -108,11 +131,11 @@ export class Pipeline {
 
   /** Replies to a decoded frame for this grant; `budget` bounds the lease fetches of the caller's connection. */
   run(grant: TokenGrant, frame: GatewayFrame, budget: LeaseBudget, opts: RunOptions = {}): FrameResult | Promise<FrameResult> {
-    const run = new FrameRun(frame, this.opts.onInternal, opts.framedReply === true && !frame.batch && frame.requests.length === 1);
-    const ctx: OpContext = { tenant: grant.tenant, cache: this.opts.cache, bulk: this.opts.bulk, budget };
+    const framed = opts.framedReply === true && !frame.batch && frame.requests.length === 1;
+    const run = new FrameRun(frame, this.opts.onInternal, framed, grant.tenant, this.opts.cache, this.opts.bulk, budget);
     const named = this.admit(run, grant);
-    if (named !== null) this.plan(run, ctx, named);
-    return run.waits.length === 0 ? run.result() : Promise.all(run.waits).then(() => run.result());
+    if (named !== null) this.plan(run, named);
+    return run.waits === null ? run.result() : Promise.all(run.waits).then(() => run.result());
   }
 
   /**
@@ -120,9 +143,9 @@ export class Pipeline {
    * per-frame scope cap. For each admitted request, the scopes its blobs name
    * (undefined: refused or answered already); null when none was admitted.
    */
-  private admit(run: FrameRun, grant: TokenGrant): (BlobScope[] | undefined)[] | null {
+  private admit(run: FrameRun, grant: TokenGrant): (readonly BlobScope[] | undefined)[] | null {
     const requests = run.frame.requests;
-    const named = new Array<BlobScope[] | undefined>(requests.length);
+    const named = new Array<readonly BlobScope[] | undefined>(requests.length);
     const refusal = this.opts.cache.refusal(grant.tenant);
     let admitted = 0;
     for (let i = 0; i < requests.length; i++) {
@@ -159,12 +182,12 @@ export class Pipeline {
   }
 
   /** Groups what can share a native call, and runs every admitted request. */
-  private plan(run: FrameRun, ctx: OpContext, named: (BlobScope[] | undefined)[]): void {
+  private plan(run: FrameRun, named: (readonly BlobScope[] | undefined)[]): void {
     const requests = run.frame.requests;
     if (requests.length === 1) {
       const r = requests[0] as GatewayRequest;
-      if (r.op === 'key.create') return this.create(run, ctx, r.service, [0], r.context);
-      if (r.op === 'key.decrypt' || r.op === 'key.rewrap') return this.open(run, ctx, [0], named[0]!, r.context);
+      if (r.op === 'key.create') return this.create(run, r.service, FIRST, r.context);
+      if (r.op === 'key.decrypt' || r.op === 'key.rewrap') return this.open(run, FIRST, named[0]!, r.context);
     }
     const creates = new Map<string, number[]>();
     const decrypts: number[] = [];
@@ -176,54 +199,63 @@ export class Pipeline {
         if (group === undefined) creates.set(r.service, [i]);
         else group.push(i);
       } else if (r.op === 'key.create') {
-        this.create(run, ctx, r.service, [i], r.context);
+        this.create(run, r.service, [i], r.context);
       } else if (r.op === 'key.decrypt' && r.context === undefined) {
         decrypts.push(i);
       } else if (r.op === 'key.decrypt' || r.op === 'key.rewrap') {
-        this.open(run, ctx, [i], scopes, r.context);
+        this.open(run, [i], scopes, r.context);
       } else if (r.op === 'key.info') {
-        run.settle([i], r.op, () => info(ctx.tenant, scopes[0]!), (v) => run.ok(i, 'key.info', v));
+        run.settle([i], r.op, () => info(run.tenant, scopes[0]!), (v) => run.ok(i, 'key.info', v));
       }
     });
-    for (const [service, idx] of creates) this.create(run, ctx, service, idx, undefined);
-    if (decrypts.length > 0) this.open(run, ctx, decrypts, decrypts.flatMap((i) => named[i]!), undefined);
+    for (const [service, idx] of creates) this.create(run, service, idx, undefined);
+    if (decrypts.length > 0) this.open(run, decrypts, decrypts.flatMap((i) => named[i]!), undefined);
   }
 
-  /** Creates for the requests `idx` (one service, one context) in one call; each gets its own slice of the records. */
-  private create(run: FrameRun, ctx: OpContext, service: string, idx: number[], context: Uint8Array | undefined): void {
+  /**
+   * Creates for the requests `idx` (one service, one context) in one call;
+   * each gets its own slice of the records. (The hottest op: written out
+   * rather than through settle(), so a leased create allocates no closure.)
+   */
+  private create(run: FrameRun, service: string, idx: readonly number[], context: Uint8Array | undefined): void {
     const reqs = idx.map((i) => run.frame.requests[i] as CreateRequest);
     let total = 0;
     for (const r of reqs) total += r.count ?? 1;
     // A frame of this one create: its reply is framed first, and the addon writes the keys into it.
-    let placed: EncodedReply | null = null;
-    const place: Placement | undefined = !run.framedReply
-      ? undefined
-      : (recordBytes) => {
-          const p = placeCreateReply(reqs[0]!.id, reqs[0]!.count, recordBytes);
-          placed = p.reply;
-          return p;
-        };
-    run.settle(idx, 'key.create', () => makeKeys(ctx, service, total, context, place), (keys: Keys | null) => {
-      if (keys === null) {
-        run.secrets.push(placed!.bytes);
-        return run.ok(idx[0]!, 'key.create', placed!);
+    const framed = run.framedReply ? new CreateReplyFrame(reqs[0]!.id, reqs[0]!.count) : undefined;
+    let keys: Keys | null | Promise<Keys | null>;
+    try {
+      keys = makeKeys(run, service, total, context, framed);
+    } catch (e) {
+      return run.failAll(idx, 'key.create', e);
+    }
+    if (keys instanceof Promise) {
+      run.wait(keys.then((k) => run.apply(idx, 'key.create', created, k), (e: unknown) => run.failAll(idx, 'key.create', e)));
+    } else {
+      run.apply(idx, 'key.create', created, keys);
+    }
+
+    function created(k: Keys | null): void {
+      if (k === null) {
+        run.secrets.push(framed!.bytes);
+        return run.ok(idx[0]!, 'key.create', framed!);
       }
-      run.secrets.push(keys.records);
+      run.secrets.push(k.records);
       let first = 0;
-      reqs.forEach((r, k) => {
-        run.ok(idx[k]!, 'key.create', new CreateRecords(keys.records, keys.recordBytes, first, r.count));
+      reqs.forEach((r, j) => {
+        run.ok(idx[j]!, 'key.create', new CreateRecords(k.records, k.recordBytes, first, r.count));
         first += r.count ?? 1;
       });
-    });
+    }
   }
 
   /** Decrypts or rewraps for the requests `idx` (one op, one context) in one call; `named` is every blob's scope, in order. */
-  private open(run: FrameRun, ctx: OpContext, idx: number[], named: BlobScope[], context: Uint8Array | undefined): void {
+  private open(run: FrameRun, idx: readonly number[], named: readonly BlobScope[], context: Uint8Array | undefined): void {
     const reqs = idx.map((i) => run.frame.requests[i] as OpenRequest);
     const what = reqs[0]!.op === 'key.decrypt' ? 'decrypt' : 'rewrap';
     const op = reqs[0]!.op;
     const blobs = reqs.length === 1 ? reqs[0]!.blobs : reqs.flatMap((r) => r.blobs);
-    run.settle(idx, op, () => openKeys(ctx, what, blobs, named, context), (results: Opened) => {
+    run.settle(idx, op, () => openKeys(run, what, blobs, named, context), (results: Opened) => {
       if (what === 'decrypt') for (const x of results) if (!(x instanceof KryptonError)) run.secrets.push(x);
       let at = 0;
       reqs.forEach((r, k) => {

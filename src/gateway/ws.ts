@@ -146,11 +146,8 @@ export function wsEntrance(deps: WsDeps): WsEntrance {
     message: (ws, message, isBinary) => {
       const t0 = process.hrtime.bigint();
       try {
+        // (A revoked token's session is closed as the token file is reloaded, in the same tick.)
         const conn = ws.getUserData();
-        if (!tokens.isValid(conn.grant.id)) {
-          ws.end(CLOSE_TOKEN_REVOKED, 'token revoked');
-          return;
-        }
         if (!isBinary) throw errors.badRequest('frames are binary msgpack');
         const frame = decodeFrame(new Uint8Array(message), limits);
         if (conn.inflight >= limits.maxInflightPerConnection) {

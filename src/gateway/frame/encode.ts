@@ -28,7 +28,7 @@ export class CreateRecords {
 
 /** A whole reply frame, already written (its keys filled in place by the addon). */
 export class EncodedReply {
-  constructor(readonly bytes: Buffer) {}
+  constructor(public bytes: Buffer) {}
 }
 
 /** What a reply may carry. */
@@ -47,6 +47,8 @@ export function errorBody(e: KryptonError): { code: string; message: string } {
 }
 
 // --- msgpack ---
+
+const EMPTY = Buffer.alloc(0);
 
 // A key's map up to its L4, {"plaintext": bin8(32) ..., and up to its blob's length byte, "blob": bin8(n).
 const KEY_HEAD = Buffer.from([0x82, 0xa9, ...Buffer.from('plaintext'), 0xc4, L4_BYTES]);
@@ -109,7 +111,7 @@ function sizeOf(v: WireValue | undefined): number {
 
 class Writer {
   at = 0;
-  constructor(readonly out: Buffer) {}
+  constructor(public out: Buffer) {}
 
   header(n: number, fix: number, fixMax: number, t8: number, t16: number, t32: number): void {
     const o = this.out;
@@ -224,32 +226,52 @@ export function encodeMsgpack(v: WireValue): Buffer {
   return w.out;
 }
 
+/** Writes the heads of framed create replies (one at a time: the encoder is synchronous). */
+const headWriter = new Writer(Buffer.alloc(0));
+
 /**
  * The reply frame of a create request, `[id, 0, {plaintext, blob}]` or
- * `[id, 0, {keys: [...]}]`, written before its keys: every key map is
- * framed, and `out` is where the addon writes the `count` records of
- * `layout` in place (record 0's framing is written here; the addon copies it
- * to the others).
+ * `[id, 0, {keys: [...]}]`, written before its keys exist: place() frames
+ * every key map and gives the addon the buffer to fill in place, with this
+ * object as the record layout (record 0's framing is written here; the
+ * addon copies it to the others). Once filled, it is the reply.
  */
-export function placeCreateReply(id: RequestId, count: number | undefined, recordBytes: number): { reply: EncodedReply; out: Buffer; layout: RecordLayout } {
-  const blobLen = recordBytes - L4_BYTES;
-  const stride = keyMapBytes(blobLen);
-  const n = count ?? 1;
-  const head = 1 + sizeOf(id) + 1 + (count === undefined ? 0 : KEYS.length + collHeader(n));
-  const w = new Writer(Buffer.allocUnsafe(head + n * stride));
-  w.out[w.at++] = 0x93;
-  w.value(id);
-  w.out[w.at++] = 0x00;
-  if (count !== undefined) {
-    w.at += KEYS.copy(w.out, w.at);
-    w.header(n, 0x90, 16, 0, 0xdc, 0xdd);
+export class CreateReplyFrame extends EncodedReply implements RecordLayout {
+  stride = 0;
+  readonly l4At = KEY_HEAD.length;
+  blobAt = 0;
+
+  constructor(
+    readonly id: RequestId,
+    readonly count: number | undefined,
+  ) {
+    super(EMPTY);
   }
-  const out = w.out.subarray(head);
-  KEY_HEAD.copy(out, 0);
-  const gap = KEY_HEAD.length + L4_BYTES;
-  BLOB_HEAD.copy(out, gap);
-  out[gap + BLOB_HEAD.length] = blobLen;
-  return { reply: new EncodedReply(w.out), out, layout: { stride, l4At: KEY_HEAD.length, blobAt: gap + BLOB_HEAD.length + 1 } };
+
+  /** Allocates the frame for keys of `recordBytes` records; returns where the addon writes them. */
+  place(recordBytes: number): Buffer {
+    const blobLen = recordBytes - L4_BYTES;
+    const n = this.count ?? 1;
+    this.stride = keyMapBytes(blobLen);
+    this.blobAt = KEY_HEAD.length + L4_BYTES + BLOB_HEAD.length + 1;
+    const head = 1 + sizeOf(this.id) + 1 + (this.count === undefined ? 0 : KEYS.length + collHeader(n));
+    const w = headWriter;
+    w.out = this.bytes = Buffer.allocUnsafe(head + n * this.stride);
+    w.at = 0;
+    w.out[w.at++] = 0x93;
+    w.value(this.id);
+    w.out[w.at++] = 0x00;
+    if (this.count !== undefined) {
+      w.at += KEYS.copy(w.out, w.at);
+      w.header(n, 0x90, 16, 0, 0xdc, 0xdd);
+    }
+    w.out = EMPTY;
+    const out = this.bytes.subarray(head);
+    KEY_HEAD.copy(out, 0);
+    BLOB_HEAD.copy(out, KEY_HEAD.length + L4_BYTES);
+    out[this.blobAt - 1] = blobLen;
+    return out;
+  }
 }
 
 /** A reply frame: `[id, status, result]`, or an array of them for a batch frame. */

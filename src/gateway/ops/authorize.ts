@@ -18,6 +18,8 @@ export interface BlobScope {
   version: number;
 }
 
+const NONE: readonly BlobScope[] = Object.freeze([]);
+
 /** The scope of a blob the grant may open; INVALID_BLOB otherwise. */
 export function blobScopeFor(grant: TokenGrant, blob: Uint8Array): BlobScope {
   const info = blobInfo(blob);
@@ -29,13 +31,13 @@ export function blobScopeFor(grant: TokenGrant, blob: Uint8Array): BlobScope {
  * Checks a request against the grant; throws FORBIDDEN (a create outside
  * the token's services) or INVALID_BLOB. Returns the scopes its blobs name.
  */
-export function authorize(grant: TokenGrant, r: GatewayRequest): BlobScope[] {
+export function authorize(grant: TokenGrant, r: GatewayRequest): readonly BlobScope[] {
   switch (r.op) {
     case 'ping':
-      return [];
+      return NONE;
     case 'key.create':
       if (!allows(grant, r.service)) throw new KryptonError('FORBIDDEN', 'this token may not use that service');
-      return [];
+      return NONE;
     case 'key.info':
       return [blobScopeFor(grant, r.blob)];
     case 'key.decrypt':

@@ -17,16 +17,19 @@ export interface Keys {
 
 /**
  * Where a caller wants the keys written, once their record size is known:
- * a buffer of `total` records of `layout` (a reply already framed around
- * them, so nothing is copied afterwards).
+ * place() gives a buffer of `total` records, laid out as this object says
+ * by then (a reply already framed around them, so nothing is copied
+ * afterwards).
  */
-export type Placement = (recordBytes: number) => { out: Uint8Array; layout: RecordLayout };
+export interface Placement extends RecordLayout {
+  place(recordBytes: number): Uint8Array;
+}
 
 function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined, place: Placement | undefined): Keys | null {
   if (place !== undefined && total <= MAX_BATCH) {
-    const { out, layout } = place(scope.recordBytes);
+    const out = place.place(scope.recordBytes);
     try {
-      createInto(scope, total, context, out, layout);
+      createInto(scope, total, context, out, place);
     } catch (err) {
       out.fill(0);
       throw err;

@@ -60,7 +60,7 @@ async function leaseNamed(ctx: OpContext, scopes: BlobScope[], withActive: boole
   return failures;
 }
 
-async function retryMisses(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], scopes: BlobScope[], context: Uint8Array | undefined, first: Opened): Promise<Opened> {
+async function retryMisses(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], scopes: readonly BlobScope[], context: Uint8Array | undefined, first: Opened): Promise<Opened> {
   const misses: number[] = [];
   first.forEach((r, j) => isMiss(r) && misses.push(j));
   if (misses.length === 0) return first;
@@ -74,7 +74,7 @@ async function retryMisses(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], 
 }
 
 /** Opens or rewraps authorized blobs; `scopes[i]` is what `blobs[i]` names. */
-export function openKeys(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], scopes: BlobScope[], context: Uint8Array | undefined): Opened | Promise<Opened> {
+export function openKeys(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], scopes: readonly BlobScope[], context: Uint8Array | undefined): Opened | Promise<Opened> {
   if (ctx.bulk !== null && blobs.length >= ctx.bulk.blobThreshold) {
     return openInBulk(ctx, what, blobs, context).then((first) => retryMisses(ctx, what, blobs, scopes, context, first));
   }

@@ -3,7 +3,7 @@ import { pack, unpack } from 'msgpackr';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KryptonError } from '../../../src/errors.js';
-import { CreateRecords, encodeFrame, encodeJson, encodeMsgpack, placeCreateReply, type WireValue } from '../../../src/gateway/frame/encode.js';
+import { CreateRecords, CreateReplyFrame, encodeFrame, encodeJson, encodeMsgpack, type WireValue } from '../../../src/gateway/frame/encode.js';
 import { createInto, generateKey, openBlob, scopeRef, scopes } from '../../../src/native/index.js';
 
 describe('create replies written from the records', () => {
@@ -77,8 +77,8 @@ describe('create replies framed first, keys written in place by the addon', () =
     it(`decode to the same frame the encoder writes from records (id ${String(id)}, count ${String(count)})`, () => {
       const scope = scopeRef('enc-tenant', 'enc-svc')!;
       const n = count ?? 1;
-      const { reply, out, layout } = placeCreateReply(id, count, scope.recordBytes);
-      createInto(scope, n, undefined, out, layout);
+      const reply = new CreateReplyFrame(id, count);
+      createInto(scope, n, undefined, reply.place(scope.recordBytes), reply);
       const framed = unpack(reply.bytes) as [unknown, number, Record<string, unknown>];
       const keys = (count === undefined ? [framed[2]] : (framed[2].keys as unknown[])) as { plaintext: Uint8Array; blob: Uint8Array }[];
       expect(keys).toHaveLength(n);
