@@ -18,6 +18,7 @@
         "native/lease.cc",
         "native/lease_message.cc",
         "native/hmac.cc",
+        "native/ed25519.cc",
         "native/shamir.cc",
         "native/hardening.cc",
         "native/kat.cc",

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "ed25519.h"
 #include "hardening.h"
 #include "hmac.h"
 #include "napi_util.h"
@@ -13,6 +14,24 @@
 namespace krypton {
 
 namespace {
+
+// ed25519Sign(handle of a 32-byte seed, message, out64)
+Napi::Value Ed25519SignJs(const Napi::CallbackInfo& info) {
+  const KeyHandle handle = ArgHandle(info, 0);
+  const Bytes msg = ArgBytes(info, 1);
+  const MutBytes out = ArgOut(info, 2);
+  if (Overlaps(out.p, out.n, msg.p, msg.n)) ThrowStatus(info.Env(), kInvalidArgument);
+  Check(info.Env(), Ed25519Sign(handle, msg, out.p, out.n));
+  return info.Env().Undefined();
+}
+
+// ed25519PublicKey(handle of a 32-byte seed, out32)
+Napi::Value Ed25519PublicKeyJs(const Napi::CallbackInfo& info) {
+  const KeyHandle handle = ArgHandle(info, 0);
+  const MutBytes out = ArgOut(info, 1);
+  Check(info.Env(), Ed25519PublicKey(handle, out.p, out.n));
+  return info.Env().Undefined();
+}
 
 // keyDerive(handle, info) -> new handle
 Napi::Value KeyDeriveJs(const Napi::CallbackInfo& info) {
@@ -102,6 +121,10 @@ Napi::Value MemoryLockedJs(const Napi::CallbackInfo& info) {
 
 void RegisterMisc(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "hmacSha256", HmacSha256Js);
+  Export(env, exports, "ed25519Sign", Ed25519SignJs);
+  Export(env, exports, "ed25519PublicKey", Ed25519PublicKeyJs);
+  exports.Set("ED25519_SIGNATURE_BYTES", Napi::Number::New(env, kEd25519SignatureBytes));
+  exports.Set("ED25519_PUBLIC_BYTES", Napi::Number::New(env, kEd25519PublicBytes));
   Export(env, exports, "keyDerive", KeyDeriveJs);
   Export(env, exports, "shamirSplit", ShamirSplitJs);
   Export(env, exports, "shamirCombine", ShamirCombineJs);

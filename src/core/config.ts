@@ -17,6 +17,12 @@ export interface CoreConfig {
   /** KSI URL: sqlite:<path>, a path, or postgres://... */
   ksi: string;
   tls: { cert: string; key: string; ca: string };
+  /**
+   * The Core's Ed25519 signing key (PKCS#8 PEM, `core-sign.key` of `krypton
+   * pki init`; default: beside tls.key). It signs leases and Orbital events;
+   * loaded into the addon's arena at start.
+   */
+  signingKey: string;
   /** Gateway SPIFFE ID -> tenants it may lease ('*' for all). */
   gateways: Record<string, string[]>;
   /** SPIFFE IDs allowed on the admin routes. */
@@ -94,6 +100,7 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
     stateDir: path(raw.stateDir ?? '.', 'stateDir'),
     ksi: ksi as string,
     tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
+    signingKey: raw.signingKey === undefined ? join(dirname(path(tls.key, 'tls.key')), 'core-sign.key') : path(raw.signingKey, 'signingKey'),
     gateways: gateways as Record<string, string[]>,
     admins: admins as string[],
     leaseTtlSeconds: int(env.KRYPTON_CORE_LEASE_TTL ?? raw.leaseTtlSeconds ?? DEFAULTS.leaseTtlSeconds, 'leaseTtlSeconds', 1, 3600),

@@ -5,7 +5,9 @@
  * arena; this object holds handles. A sealed Core serves only unseal and
  * status (SEALED for the rest).
  */
+import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
+import { SigningKey } from '../native/index.js';
 import { openKsi } from '../storage/open.js';
 import type { Ksi } from '../storage/ksi.js';
 import { systemClock, type Clock } from './clock.js';
@@ -30,9 +32,23 @@ export interface CoreOptions {
   clock?: Clock;
   crashPoint?: CrashPoint;
   onTamper?: (r: TamperReport) => void;
+  /**
+   * The Core's signing key (leases, Orbital events). Absent: a fresh one
+   * for this process (tests), which no Gateway or actor has pinned.
+   */
+  signer?: SigningKey;
 }
 
 export const MAX_LEASE_TTL_SECONDS = 3600;
+
+function ephemeralSigner(): SigningKey {
+  const seed = randomBytes(32);
+  try {
+    return SigningKey.fromSeed(seed);
+  } finally {
+    seed.fill(0);
+  }
+}
 
 /** Something that can pause key serving (the sovereign deadman switch). */
 export interface ServingGate {
@@ -42,6 +58,8 @@ export interface ServingGate {
 
 export class Core {
   readonly master: MasterKey;
+  /** Signs what the Core sends: leases to Gateways, events on Orbital. */
+  readonly signer: SigningKey;
   readonly ivk: IvkManager;
   readonly l2: L2Manager;
   readonly l3: L3Manager;
@@ -62,6 +80,7 @@ export class Core {
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_LEASE_TTL_SECONDS) {
       throw errors.badRequest(`leaseTtlSeconds must be an integer from 1 to ${MAX_LEASE_TTL_SECONDS}`);
     }
+    this.signer = opts.signer ?? ephemeralSigner();
     this.master = new MasterKey(ksi, clock);
     this.ivk = new IvkManager(ksi, this.master, clock, { ...DEFAULT_IVK_POLICY, ...opts.ivkPolicy }, opts.tier2Dir, (r) => {
       this.tamper.push(r);
@@ -191,6 +210,7 @@ export class Core {
 
   async close(): Promise<void> {
     this.master.seal();
+    this.signer.destroy();
     await this.l1.closeAll();
     await this.ksi.close();
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createMtlsServer, type MtlsServer } from '../http/index.js';
 import { Registry } from '../metrics/registry.js';
-import { startContextSweeper, storeStats } from '../native/index.js';
+import { SigningKey, startContextSweeper, storeStats } from '../native/index.js';
 import { coreRoutes } from './api.js';
 import type { Clock } from './clock.js';
 import { prepareStateDir, type CoreConfig } from './config.js';
@@ -40,6 +40,7 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
   const metrics = new Registry();
   const tamper = metrics.counter('krypton_core_tamper_total', 'IVK headers that failed their HMAC (refused)', ['source']);
   const core = await Core.open({
+    signer: SigningKey.load(config.signingKey),
     ksiUrl: config.ksi,
     tier2Dir: join(config.stateDir, 'ivk-tier2'),
     gateways: config.gateways,

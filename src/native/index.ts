@@ -5,5 +5,6 @@ export * from './hpke.js';
 export { kat } from './kat.js';
 export { isValidId, ID_PATTERN } from './ids.js';
 export * from './hmac.js';
+export * from './signing.js';
 export * from './shamir.js';
 export * from './hardening.js';

@@ -1,10 +1,13 @@
 /**
  * The development PKI under `.krypton/dev/pki/` (DESIGN.md section 1): one
  * CA, server certificates for the Core, the Registry and the CMK Server, and
- * client certificates for the Gateway and the admin. Running it again reuses the CA and every certificate that is
- * still right, so a running Core and Gateway keep trusting each other.
+ * client certificates for the Gateway and the admin, and an Ed25519 signing
+ * key pair for each actor that signs (the Core, the Registry, the CMK
+ * Server). Running it again reuses the CA, every certificate that is still
+ * right and every signing key, so running actors keep trusting each other.
  */
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCa, issueCert, type CertUsage, type PemPair } from './ca.js';
@@ -35,6 +38,31 @@ export const DEV_LEAVES: readonly LeafSpec[] = [
   { name: 'gateway', spiffePath: '/gateway/default', usage: 'client' },
   { name: 'admin', spiffePath: '/admin', usage: 'client' },
 ];
+
+/** The actors that sign (Orbital events, and the Core's leases): each gets an Ed25519 key pair. */
+export const SIGNERS = ['core', 'registry', 'cmk'] as const;
+export type Signer = (typeof SIGNERS)[number];
+
+/** `<name>-sign.key`: the PKCS#8 PEM private key (0600), loaded into the addon's arena by the actor. */
+export function signingKeyPath(dir: string, name: string): string {
+  return join(dir, `${name}-sign.key`);
+}
+
+/** `<name>-sign.pub`: the SPKI PEM public key that receivers (and Gateways, for the Core) pin. */
+export function signingPublicKeyPath(dir: string, name: string): string {
+  return join(dir, `${name}-sign.pub`);
+}
+
+/** Makes an actor's signing key pair unless both files are there. */
+async function ensureSigningKey(dir: string, name: string): Promise<string[]> {
+  const keyFile = signingKeyPath(dir, name);
+  const pubFile = signingPublicKeyPath(dir, name);
+  if (existsSync(keyFile) && existsSync(pubFile)) return [];
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  await writeAtomic(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, KEY_MODE);
+  await writeAtomic(pubFile, publicKey.export({ format: 'pem', type: 'spki' }) as string, CERT_MODE);
+  return [keyFile, pubFile];
+}
 
 export interface DevPki {
   dir: string;
@@ -122,5 +150,6 @@ export async function initDevPki(dir: string, opts: DevPkiOptions = {}): Promise
     written.push(...(await writePair(dir, spec.name, pair)));
     leaves[spec.name] = pair;
   }
+  for (const name of SIGNERS) written.push(...(await ensureSigningKey(dir, name)));
   return { dir, ca, leaves, written };
 }

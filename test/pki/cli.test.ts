@@ -31,7 +31,7 @@ describe('krypton pki', () => {
 
   it('init writes the development PKI for the trust domain given, and a second init reports it up to date', async () => {
     const first = await run('pki', 'init', '--dir', dir, '--trust-domain', 'acme.test');
-    expect(first).toHaveLength(12);
+    expect(first).toHaveLength(18); // 6 certificates and keys, 3 signing key pairs
     expect(spiffeUrisOf(await readFile(join(dir, 'core.pem'), 'utf8'))).toEqual(['spiffe://acme.test/core']);
     expect(await run('pki', 'init', '--dir', dir, '--trust-domain', 'acme.test')).toEqual([`pki: ${dir} is up to date`]);
   });

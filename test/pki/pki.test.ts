@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, initDevPki, issueCert, singleSpiffeId, spiffeUrisOf, type PemPair } from '../../src/pki/index.js';
+import { loadPublicKey, SigningKey } from '../../src/native/index.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -125,7 +126,14 @@ describe('initDevPki', () => {
     const core = new X509Certificate(await readFile(join(dir, 'core.pem'), 'utf8'));
     expect(core.checkHost('localhost')).toBe('localhost');
     expect(core.checkIP('127.0.0.1')).toBe('127.0.0.1');
-    expect(pki.written.length).toBe(12);
+    // 6 pairs of certificate and key, and a signing key pair (0600 key, public .pub) for each actor that signs.
+    for (const name of ['core', 'registry', 'cmk']) {
+      expect((await stat(join(dir, `${name}-sign.key`))).mode & 0o777).toBe(0o600);
+      const key = SigningKey.load(join(dir, `${name}-sign.key`));
+      expect(key.publicKey.equals(loadPublicKey(join(dir, `${name}-sign.pub`)))).toBe(true);
+      key.destroy();
+    }
+    expect(pki.written.length).toBe(18);
   });
 
   it('is idempotent: a second run reuses the CA and every certificate and writes nothing', async () => {
