@@ -28,4 +28,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-NODE_API_MODULE(krypton, Init)
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)

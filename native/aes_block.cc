@@ -1,5 +1,6 @@
 #include "aes_block.h"
 
+
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -9,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "secure_memory.h"
+#include "test_hooks.h"
 
 // Clear every call-clobbered register the function used (vector registers
 // included) on return, so no round key lingers in an XMM register that a
@@ -27,7 +29,7 @@ bool CpuHasAesNi() {
   return aes && sse41;
 }
 
-const bool kHasAesNi = CpuHasAesNi() && !EnvFlag("KRYPTON_TEST_DISABLE_AESNI");
+const bool kHasAesNi = CpuHasAesNi() && !TestHook("KRYPTON_TEST_DISABLE_AESNI");
 
 // One step of the AES-256 key schedule (FIPS-197 5.2): even round keys mix
 // in RotWord/SubWord with the round constant, odd ones SubWord only.

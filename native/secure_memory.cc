@@ -1,5 +1,6 @@
 #include "secure_memory.h"
 
+
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 
 #include <openssl/crypto.h>
+
+#include "test_hooks.h"
 
 namespace krypton {
 
@@ -79,9 +82,10 @@ SecureArena::SecureArena() {
     throw std::runtime_error(std::string("krypton: cannot open the key arena: ") + std::strerror(err));
   }
 
-  // Out of core dumps. A test-only switch keeps the arena dumpable so a
-  // dump test can prove that zeroization, not exclusion, removed a key.
-  if (!EnvFlag("KRYPTON_TEST_DUMPABLE_ARENA")) {
+  // Out of core dumps. A test-only switch (test build only) keeps the arena
+  // dumpable so a dump test can prove that zeroization, not exclusion,
+  // removed a key.
+  if (!TestHook("KRYPTON_TEST_DUMPABLE_ARENA")) {
     dontdump_ = madvise(usable, size_, MADV_DONTDUMP) == 0;
   } else {
     std::fprintf(stderr, "krypton: WARNING: KRYPTON_TEST_DUMPABLE_ARENA is set: keys WILL appear in core dumps\n");
@@ -108,7 +112,7 @@ SecureArena::SecureArena() {
 
   // Without these the arena could land in a core dump or outlive a fork:
   // the same refusal as a failed mlock, and the same development escape.
-  if ((!dontdump_ && !EnvFlag("KRYPTON_TEST_DUMPABLE_ARENA")) || !wipeonfork_) {
+  if ((!dontdump_ && !TestHook("KRYPTON_TEST_DUMPABLE_ARENA")) || !wipeonfork_) {
     if (!EnvFlag("KRYPTON_ALLOW_UNLOCKED_MEMORY")) {
       munmap(region, total);
       throw std::runtime_error(std::string("krypton: REFUSING TO START: the kernel refused ") +

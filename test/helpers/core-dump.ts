@@ -15,6 +15,8 @@ const MB = 1024 * 1024;
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ADDON = join(ROOT, 'build', 'Release', 'krypton.node');
+/** The test build of the addon: the only one that reads the KRYPTON_TEST_* switches. */
+export const TEST_ADDON = join(ROOT, 'build', 'Release', 'krypton_test.node');
 export const ARENA_CHILD = join(ROOT, 'test', 'fixtures', 'arena-child.mjs');
 
 export function which(cmd: string): string | null {
@@ -179,9 +181,9 @@ export class ArenaChild {
   private lines: string[] = [];
   private waiters: ((line: string) => void)[] = [];
 
-  constructor(mode: ArenaChildMode, markerFile: string, env: NodeJS.ProcessEnv, cwd: string, prefix: string[] = []) {
+  constructor(mode: ArenaChildMode, markerFile: string, env: NodeJS.ProcessEnv, cwd: string, prefix: string[] = [], addon = ADDON) {
     // A small heap keeps the dumps small.
-    const argv = ['--max-old-space-size=16', '--max-semi-space-size=1', ARENA_CHILD, ADDON, mode, markerFile];
+    const argv = ['--max-old-space-size=16', '--max-semi-space-size=1', ARENA_CHILD, addon, mode, markerFile];
     const [cmd, ...args] = prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
     this.proc = spawn(cmd!, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => res({ code, signal })));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { arenaInfo } from '../../src/native/index.js';
 
-import { ADDON, ARENA_CHILD as CHILD, ArenaChild as Child, childEnv, describeWithTool, gcoreFinds, which } from '../helpers/core-dump.js';
+import { ADDON, TEST_ADDON, ARENA_CHILD as CHILD, ArenaChild as Child, childEnv, describeWithTool, gcoreFinds, which } from '../helpers/core-dump.js';
 
 const IS_ROOT = process.getuid?.() === 0;
 
@@ -80,8 +80,8 @@ let derived: { L: Buffer; K1: Buffer };
 const xaesDerived = (key: Buffer): { L: Buffer; K1: Buffer } => ({ L: deriveL(key), K1: deriveK1(key) });
 const children: Child[] = [];
 
-function start(mode: 'arena' | 'buffer', env: Record<string, string> = {}, prefix: string[] = []): Child {
-  const c = new Child(mode, markerFile, childEnv(env), work, prefix);
+function start(mode: 'arena' | 'buffer', env: Record<string, string> = {}, prefix: string[] = [], addon = ADDON): Child {
+  const c = new Child(mode, markerFile, childEnv(env), work, prefix, addon);
   children.push(c);
   return c;
 }
@@ -170,7 +170,7 @@ describeWithTool('gcore', 'core dumps of a process holding a marker key', (gcore
   });
 
   it('zeroizeAll wipes the key: with a dumpable arena the marker and K1 are in a first dump and gone from a second dump after zeroizeAll()', async () => {
-    const c = start('arena', { KRYPTON_TEST_DUMPABLE_ARENA: '1' });
+    const c = start('arena', { KRYPTON_TEST_DUMPABLE_ARENA: '1' }, [], TEST_ADDON); // the test build: the only one that reads the switch
     const r = await c.next<Ready>();
     expect(r.dontDump).toBe(false);
     expect(c.stderr).toContain('KRYPTON_TEST_DUMPABLE_ARENA');
