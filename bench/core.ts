@@ -1,6 +1,7 @@
 /**
  * The Core: lease issuance per second over one HTTP/2 session (closed loop,
- * a real `krypton core` process and mTLS), and the cold-hydration time of a
+ * a real `krypton core` process and mTLS; each lease sealed and signed),
+ * and the cold-hydration time of a
  * scope (KSI read + IVK/L2/L3 unwraps into the arena) on SQLite and, when
  * it answers, PostgreSQL.
  */
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { Core } from '../src/core/core.js';
 import { prepareDevCore, spawnDevCore } from '../src/dev/core-process.js';
 import { HpkeRecipient } from '../src/native/index.js';
+import { newLeaseRequest } from '../src/protocol/lease.js';
 
 export interface CoreBenchResult {
   lease: { concurrency: number; seconds: number; leases: number; perSecond: number; p50ms: number; p99ms: number; versionsPerLease: number };
@@ -28,10 +30,11 @@ async function leaseThroughput(dir: string): Promise<CoreBenchResult['lease']> {
     for (let i = 0; i < 2; i++) await admin.request('POST', '/v1/admin/tenants/bench/services/app/rotate');
     const gw = core.client('gateway');
     const recipient = HpkeRecipient.generate();
-    const body = { tenant: 'bench', service: 'app', recipientKey: recipient.publicKey };
+    // A fresh nonce per request, as a Gateway sends (the reply is signed over it).
+    const body = () => newLeaseRequest('bench', 'app', recipient.publicKey);
     const opts = { contentType: 'application/msgpack' as const };
     let versionsPerLease = 0;
-    for (let i = 0; i < 50; i++) versionsPerLease = ((await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', body, opts)).body.versions.length);
+    for (let i = 0; i < 50; i++) versionsPerLease = ((await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', body(), opts)).body.versions.length);
     const concurrency = 16;
     const seconds = 3;
     const latencies: number[] = [];
@@ -41,7 +44,7 @@ async function leaseThroughput(dir: string): Promise<CoreBenchResult['lease']> {
       Array.from({ length: concurrency }, async () => {
         while (performance.now() < deadline) {
           const t0 = performance.now();
-          await gw.request('POST', '/v1/leases', body, opts);
+          await gw.request('POST', '/v1/leases', body(), opts);
           latencies.push(performance.now() - t0);
         }
       }),

@@ -1,7 +1,8 @@
 /**
  * Orbital over RabbitMQ: Key.Define events from one AmqpMesh connection to a
  * consumer on a second, every publish awaiting its publisher confirm (so each
- * event is durable before it counts). Two runs on a throw-away namespace:
+ * event is durable before it counts), each signed on publish and checked on
+ * delivery (Ed25519, as every actor does). Two runs on a throw-away namespace:
  *
  * - closed loop: windows of `window` publishes awaited together, as fast as
  *   the broker confirms; events/s is delivered events over the time to the
@@ -14,7 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { makeEvent } from '../src/mesh/events.js';
+import { makeEvent } from '../src/protocol/orbital-events.js';
 import { envNumber } from './lib/args.js';
 import { amqpUnreachable, benchAmqpUrl, openMeshPair, redactUrl, SendClock, type MeshPair } from './lib/orbital-mesh.js';
 import { runSchedule } from './lib/pacer.js';
@@ -67,7 +68,8 @@ export interface OrbitalBenchResult {
 
 const CONSUMER = 'bench';
 let seq = 0;
-const nextEvent = () => makeEvent('Key.Define', 'bench', { tenant: 'bench', service: `s${++seq}`, action: 'define' });
+// Signed by the publisher (the Registry) and checked by the consumer (a Core), as in production.
+const nextEvent = () => makeEvent('Key.Define', 'registry', { tenant: 'bench', service: `s${++seq}`, action: 'define' });
 
 /** Publishes one event timed by the clock; the promise never rejects (a failure is counted). */
 function send(pair: MeshPair, clock: SendClock, counts: { published: number; failed: number }): Promise<void> {

@@ -24,7 +24,9 @@ import { performance } from 'node:perf_hooks';
 import { createSoftL1Key } from '../src/core/l1/index.js';
 import { Cluster } from '../src/dev/cluster.js';
 import { AmqpMesh, deleteAmqpNamespace } from '../src/mesh/amqp.js';
-import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../src/mesh/events.js';
+import { OrbitalAuth } from '../src/mesh/auth.js';
+import { SigningKey } from '../src/native/signing.js';
+import { makeEvent, SENDER_ROLE, type EventType, type OrbitalEvent, type Payloads } from '../src/protocol/orbital-events.js';
 import { pino } from 'pino';
 import { envNumber } from './lib/args.js';
 import { amqpUnreachable, benchAmqpUrl, redactUrl } from './lib/orbital-mesh.js';
@@ -149,7 +151,8 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
 
   const dir = mkdtempSync(join(tmpdir(), 'krypton-bench-revoke-'));
   let cluster: Cluster | null = null;
-  let mesh: AmqpMesh | null = null;
+  // The bench plays the Registry and the CMK Server: one connection each, signing with their keys from the cluster's PKI.
+  const meshes: Array<{ mesh: AmqpMesh; key: SigningKey }> = [];
   let probe: GatewayProbe | null = null;
   const samples: RevocationTrial[] = [];
   let namespace: string | undefined;
@@ -161,11 +164,20 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     // The Core declares its queue as it starts, so events published after this wait for it.
     await c.startCore({ id: CORE_ID });
     await c.startGateway();
-    mesh = new AmqpMesh({ url, namespace, logger: pino({ name: 'revocation-bench', level: 'warn' }, pino.destination(2)), confirmTimeoutMs: 10_000 });
-    await mesh.start(5_000);
-    const m = mesh;
+    const logger = pino({ name: 'revocation-bench', level: 'warn' }, pino.destination(2));
+    const actors = {} as Record<'registry' | 'cmk', AmqpMesh>;
+    for (const role of ['registry', 'cmk'] as const) {
+      const key = SigningKey.load(join(c.pki, `${role}-sign.key`));
+      const mesh = new AmqpMesh({ url, namespace, logger, confirmTimeoutMs: 10_000, auth: new OrbitalAuth({ id: role, role, signer: key, peers: [] }) });
+      meshes.push({ mesh, key });
+      await mesh.start(5_000);
+      actors[role] = mesh;
+    }
     const at = eventClock();
-    const publish = <T extends EventType>(type: T, source: string, payload: Payloads[T]) => m.publish(makeEvent(type, source, payload, { at: at() }) as OrbitalEvent);
+    const publish = <T extends EventType>(type: T, source: 'registry' | 'cmk', payload: Payloads[T]) => {
+      if (SENDER_ROLE[type] !== source) throw new Error(`${source} does not send ${type}`);
+      return actors[source].publish(makeEvent(type, source, payload, { at: at() }) as OrbitalEvent);
+    };
     const l1 = join(dir, `${TENANT}.l1`);
     createSoftL1Key(l1);
     const link = () => publish('L1.Reference', 'cmk', { tenant: TENANT, action: 'link', kind: 'soft', ref: l1 });
@@ -230,7 +242,10 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     log(`revocation bench: ${incomplete}`);
   } finally {
     probe?.close();
-    await mesh?.close().catch(() => undefined);
+    for (const { mesh, key } of meshes.splice(0)) {
+      await mesh.close().catch(() => undefined);
+      key.destroy();
+    }
     await cluster?.stopAll().catch(() => undefined);
     // The Core's queue and the namespace's exchanges, on the broker the bench used.
     if (namespace !== undefined) await deleteAmqpNamespace(url, namespace, [CORE_ID]).catch((err: Error) => log(`revocation bench: namespace ${namespace} not deleted: ${err.message}`));

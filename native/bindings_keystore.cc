@@ -91,6 +91,14 @@ Napi::Value ScopeSetState(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// scopeRetire(tenant, service, version) -> true when the version was
+// retired, false when it was not held or is revoked (its tombstone stays).
+Napi::Value ScopeRetire(const Napi::CallbackInfo& info) {
+  const Status s = KeyStore::Instance().Retire(ArgId(info, 0), ArgId(info, 1), ArgU32(info, 2));
+  if (s != kOk && s != kKeyUnavailable && s != kKeyRevoked) ThrowStatus(info.Env(), s);
+  return Napi::Boolean::New(info.Env(), s == kOk);
+}
+
 Napi::Value ScopeEvict(const Napi::CallbackInfo& info) {
   const Status s = KeyStore::Instance().Evict(ArgId(info, 0), ArgId(info, 1));
   if (s != kOk && s != kKeyUnavailable) ThrowStatus(info.Env(), s);
@@ -225,6 +233,7 @@ void RegisterKeystore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "scopeBind", ScopeBind);
   Export(env, exports, "scopeSetState", ScopeSetState);
   Export(env, exports, "scopeEvict", ScopeEvict);
+  Export(env, exports, "scopeRetire", ScopeRetire);
   Export(env, exports, "scopeHolder", ScopeHolderJs);
   Export(env, exports, "scopeHold", ScopeHoldJs);
   Export(env, exports, "scopeRelease", ScopeReleaseJs);

@@ -193,7 +193,7 @@ Scope* KeyStore::MutableScopeLocked(std::string_view tenant, std::string_view se
 }
 
 Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state,
-                      KeyHandle handle, uint32_t* scope_id) {
+                      KeyHandle handle, uint32_t* scope_id, KeyState* bound_state) {
   if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
       !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || version == 0 ||
       state == KeyState::kRevoked) {
@@ -209,9 +209,18 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
   Scope* sc = ScopeForWriteLocked(tenant, service);
   auto it = std::lower_bound(sc->versions.begin(), sc->versions.end(), version,
                              [](const ScopeVersion& v, uint32_t x) { return v.version < x; });
-  if (it != sc->versions.end() && it->version == version) {
-    // A revoked version stays revoked: a stale lease cannot resurrect it.
-    if (it->state == KeyState::kRevoked) return kKeyRevoked;
+  const bool known = it != sc->versions.end() && it->version == version;
+  // A revoked version stays revoked: a stale lease cannot resurrect it.
+  if (known && it->state == KeyState::kRevoked) return kKeyRevoked;
+  // States only move forward (ACTIVE -> DECRYPT_ONLY -> REVOKED). ACTIVE for
+  // a version already DECRYPT_ONLY here, or below a version known here
+  // (bound or a tombstone), is stale: the version binds DECRYPT_ONLY and the
+  // current ACTIVE one stays.
+  if (state == KeyState::kActive &&
+      ((known && it->state == KeyState::kDecryptOnly) || (!sc->versions.empty() && sc->versions.back().version > version))) {
+    state = KeyState::kDecryptOnly;
+  }
+  if (known) {
     if (it->handle != 0) DestroyLocked(it->handle);
     it->handle = handle;
     it->state = state;
@@ -225,6 +234,25 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
     }
   }
   *scope_id = sc->id;
+  if (bound_state != nullptr) *bound_state = state;
+  return kOk;
+}
+
+Status KeyStore::Retire(std::string_view tenant, std::string_view service, uint32_t version) {
+  if (!ValidId(reinterpret_cast<const uint8_t*>(tenant.data()), tenant.size()) ||
+      !ValidId(reinterpret_cast<const uint8_t*>(service.data()), service.size()) || version == 0) {
+    return kInvalidArgument;
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Scope* sc = MutableScopeLocked(tenant, service);
+  if (sc == nullptr) return kKeyUnavailable;
+  auto it = std::lower_bound(sc->versions.begin(), sc->versions.end(), version,
+                             [](const ScopeVersion& v, uint32_t x) { return v.version < x; });
+  if (it == sc->versions.end() || it->version != version) return kKeyUnavailable;
+  if (it->state == KeyState::kRevoked) return kKeyRevoked;  // the tombstone stays
+  if (it->state == KeyState::kActive) return kInvalidArgument;
+  if (it->handle != 0) DestroyLocked(it->handle);
+  sc->versions.erase(it);
   return kOk;
 }
 
@@ -264,6 +292,8 @@ Status KeyStore::SetState(std::string_view tenant, std::string_view service, uin
     return kOk;
   }
   if (v->state == KeyState::kRevoked) return state == KeyState::kRevoked ? kOk : kKeyRevoked;
+  // Forward only: nothing is ever promoted back to ACTIVE.
+  if (state == KeyState::kActive && v->state != KeyState::kActive) return kInvalidArgument;
   if (state == KeyState::kRevoked) {
     // Revocation is global: the key goes at once, whoever holds the scope.
     if (v->handle != 0) DestroyLocked(v->handle);

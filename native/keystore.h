@@ -106,10 +106,22 @@ class KeyStore {
   StoreStats Stats() const;
 
   // Scopes. Binding moves ownership of handle into the scope; binding an
-  // ACTIVE version demotes any other ACTIVE version to DECRYPT_ONLY.
+  // ACTIVE version demotes any other ACTIVE version to DECRYPT_ONLY. A
+  // version's state only moves forward (ACTIVE -> DECRYPT_ONLY -> REVOKED):
+  // ACTIVE for a version the scope holds as DECRYPT_ONLY, or below any
+  // version the scope knows (tombstones included), binds DECRYPT_ONLY, so a
+  // stale lease never demotes the current ACTIVE version; *bound_state (if
+  // given) says which state was bound. A revoked version is kKeyRevoked.
   Status Bind(std::string_view tenant, std::string_view service, uint32_t version, KeyState state, KeyHandle handle,
-              uint32_t* scope_id);
+              uint32_t* scope_id, KeyState* bound_state = nullptr);
+  // REVOKED destroys the key and stays; ACTIVE is refused (kInvalidArgument)
+  // for a version that is not ACTIVE already: states never move back.
   Status SetState(std::string_view tenant, std::string_view service, uint32_t version, KeyState state);
+  // Forgets a DECRYPT_ONLY version without a tombstone (an old version
+  // leaving the hot set): its key is destroyed and a later lease may bind it
+  // again. kKeyUnavailable when not held, kKeyRevoked for a tombstone (kept),
+  // kInvalidArgument for the ACTIVE version.
+  Status Retire(std::string_view tenant, std::string_view service, uint32_t version);
   // Forced: destroys the scope and its keys whoever holds it (the Core's
   // own scopes, deletes and purges).
   Status Evict(std::string_view tenant, std::string_view service);

@@ -66,12 +66,14 @@ Status OpenAndBind(EVP_PKEY* skR, ConstBytes tenant, ConstBytes service, ConstBy
       &handle);
   if (s != kOk) return s;
   uint32_t scope_id = 0;
-  s = store.Bind(View(tenant), View(service), v.version, v.state, handle, &scope_id);
+  KeyState bound = v.state;
+  s = store.Bind(View(tenant), View(service), v.version, v.state, handle, &scope_id, &bound);
   if (s != kOk) {
     store.Destroy(handle);  // unbound (e.g. the version is revoked): nobody else owns it
     return s;
   }
-  *out = LeaseResult{scope_id, v.version, v.state, v.expires_at_ms};
+  // The state bound: a stale ACTIVE binds DECRYPT_ONLY (states only move forward).
+  *out = LeaseResult{scope_id, v.version, bound, v.expires_at_ms};
   return kOk;
 }
 

@@ -27,7 +27,7 @@ const char* StatusMessage(Status s) {
     case kKeyRevoked: return "key version is revoked";
     case kKeyUnavailable: return "no usable key";
     case kInvalidArgument: return "invalid argument";
-    case kArenaExhausted: return "secure key arena is full";
+    case kArenaExhausted: return "the locked key arena is full: raise KRYPTON_ARENA_BYTES (see krypton_arena_used_bytes)";
     case kInvalidLease: return "invalid lease";
     default: return "internal error";
   }

@@ -9,6 +9,9 @@ import { performance } from 'node:perf_hooks';
 import amqp from 'amqplib';
 import { pino } from 'pino';
 import { AmqpMesh, DEFAULT_AMQP_URL, deleteAmqpNamespace } from '../../src/mesh/amqp.js';
+import { OrbitalAuth } from '../../src/mesh/auth.js';
+import { SigningKey } from '../../src/native/signing.js';
+import type { ActorRole } from '../../src/protocol/orbital-events.js';
 
 /** The broker the benches use: KRYPTON_BENCH_AMQP_URL, else the dev default. */
 export function benchAmqpUrl(): string {
@@ -38,11 +41,39 @@ export async function amqpUnreachable(url: string, timeoutMs = 2_000): Promise<s
   }
 }
 
+/** A throw-away signing key for a bench actor (the seed is wiped once in the arena). */
+function benchKey(): SigningKey {
+  const seed = randomBytes(32);
+  try {
+    return SigningKey.fromSeed(seed);
+  } finally {
+    seed.fill(0);
+  }
+}
+
+/**
+ * Bench actors that sign and check events as production does: `publisher`
+ * (the Registry, id "registry") and `consumer` (a Core, id "core"), each
+ * trusting the other's throw-away key.
+ */
+export function benchAuths(): { publisher: OrbitalAuth; consumer: OrbitalAuth; destroy(): void } {
+  const keys = { registry: benchKey(), core: benchKey() };
+  const peers = (Object.keys(keys) as Array<'registry' | 'core'>).map((id) => ({ id, role: id as ActorRole, publicKey: keys[id].publicKey }));
+  return {
+    publisher: new OrbitalAuth({ id: 'registry', role: 'registry', signer: keys.registry, peers }),
+    consumer: new OrbitalAuth({ id: 'core', role: 'core', signer: keys.core, peers }),
+    destroy: () => {
+      keys.registry.destroy();
+      keys.core.destroy();
+    },
+  };
+}
+
 export interface MeshPair {
   namespace: string;
-  /** Publishes only. */
+  /** Publishes only (signs as the Registry). */
   publisher: AmqpMesh;
-  /** Subscribes only: its own connection, as a separate actor would have. */
+  /** Subscribes only (checks as a Core): its own connection, as a separate actor would have. */
   consumer: AmqpMesh;
   /** Closes both meshes, then deletes every queue and exchange of the namespace. */
   close(): Promise<void>;
@@ -57,10 +88,12 @@ export async function openMeshPair(o: { url: string; consumers: readonly string[
   const namespace = `krypton.bench.${process.pid}.${randomBytes(3).toString('hex')}`;
   const logger = pino({ name: 'orbital-bench', level: 'warn' }, pino.destination(2));
   const common = { url: o.url, namespace, logger, confirmTimeoutMs: 10_000 };
-  const publisher = new AmqpMesh(common);
-  const consumer = new AmqpMesh({ ...common, ...(o.prefetch ? { prefetch: o.prefetch } : {}) });
+  const auths = benchAuths();
+  const publisher = new AmqpMesh({ ...common, auth: auths.publisher });
+  const consumer = new AmqpMesh({ ...common, auth: auths.consumer, ...(o.prefetch ? { prefetch: o.prefetch } : {}) });
   const close = async () => {
     await Promise.all([publisher.close(), consumer.close()]);
+    auths.destroy();
     await deleteAmqpNamespace(o.url, namespace, o.consumers);
   };
   try {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createMtlsClient, type MtlsClient } from '../http/index.js';
+import { createMtlsClient, type MtlsClient, type RequestOptions } from '../http/index.js';
 
 export interface AdminClientFlags {
   url: string;
@@ -44,11 +44,11 @@ export function adminClient(flags: AdminClientFlags): MtlsClient {
   });
 }
 
-/** One admin call: the reply body, or {ok: true} for an empty reply. */
-export async function callAdmin(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown): Promise<unknown> {
+/** One admin call: the reply body, or {ok: true} for an empty reply. JSON unless `opts` says otherwise (secret: msgpack). */
+export async function callAdmin(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<unknown> {
   const client = adminClient(flags);
   try {
-    const r = await client.request(method, path, body, { contentType: 'application/json' });
+    const r = await client.request(method, path, body, { contentType: 'application/json', ...opts });
     return r.body ?? { ok: true };
   } finally {
     await client.close();
@@ -56,9 +56,9 @@ export async function callAdmin(flags: AdminClientFlags, method: AdminMethod, pa
 }
 
 /** Calls and prints the reply; a refusal prints its code and message, exit status 1. */
-export async function printed(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown): Promise<void> {
+export async function printed(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<void> {
   try {
-    console.log(JSON.stringify(await callAdmin(flags, method, path, body), null, 2));
+    console.log(JSON.stringify(await callAdmin(flags, method, path, body, opts), null, 2));
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     console.error(`error: ${typeof e.code === 'string' ? `${e.code} ` : ''}${String(e.message ?? err)}`);

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { printed, withAdminFlags } from './admin-client.js';
+import { readShares } from './share-input.js';
 
 const enc = encodeURIComponent;
 
@@ -13,9 +14,20 @@ export function registerAdminCommand(program: Command): Command {
 
   admin
     .command('unseal')
-    .description('submit unseal shares (base64)')
-    .argument('<shares...>')
-    .action((shares: string[]) => printed(conn(), 'POST', '/v1/admin/unseal', { shares }));
+    .description('submit unseal shares: one base64 share a line on stdin, or typed at a prompt (never on the command line)')
+    .action(async () => {
+      let shares: Buffer[] = [];
+      try {
+        shares = await readShares();
+        // msgpack (bytes, wipeable) and wiped once sent; the Core refuses shares in JSON.
+        await printed(conn(), 'POST', '/v1/admin/unseal', { shares }, { secret: true });
+      } catch (err) {
+        console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      } finally {
+        for (const s of shares) s.fill(0);
+      }
+    });
   admin.command('seal').description('seal the Core: zeroize the MasterKey and every key it holds').action(() => printed(conn(), 'POST', '/v1/admin/seal'));
   admin.command('status').description('seal status, IVKs, tenants').action(() => printed(conn(), 'GET', '/v1/admin/status'));
   admin

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { errors } from '../errors.js';
 import { startGateway, type GatewayConfig } from '../gateway/service.js';
 import { startThreadedGateway } from '../gateway/threads.js';
-import { hardenProcess } from '../native/index.js';
+import { hardenProcess, loadPublicKey } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
 
 function positiveInt(v: unknown, name: string): number {
@@ -33,12 +33,32 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.badRequest('gateway config: port must be 0..65535');
   const coreUrl = String(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl ?? 'https://127.0.0.1:7443');
   if (!coreUrl.startsWith('https://')) throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
+  // The Gateway pins its Core twice, both mandatory (review M1): the SPIFFE ID
+  // of its certificate, and the key that signs its leases.
+  if (typeof raw.coreSpiffeId !== 'string' || !raw.coreSpiffeId.startsWith('spiffe://')) {
+    throw errors.badRequest('gateway config: coreSpiffeId is required: the SPIFFE ID the Core\'s certificate must carry (e.g. "spiffe://krypton.dev/core")');
+  }
+  if (typeof raw.coreSigningKey !== 'string' || raw.coreSigningKey === '') {
+    throw errors.badRequest('gateway config: coreSigningKey is required: the path of the Core\'s lease signing public key (core-sign.pub of `krypton pki init`); leases are bound only if the Core signed them');
+  }
+  const coreSigningKey = path(raw.coreSigningKey, 'coreSigningKey');
+  try {
+    loadPublicKey(coreSigningKey);
+  } catch (err) {
+    throw errors.badRequest(`gateway config: coreSigningKey ${coreSigningKey} is not an Ed25519 public key file: ${(err as Error).message}`);
+  }
+  const skew = raw.maxLeaseSkewSeconds;
+  if (skew !== undefined && (typeof skew !== 'number' || !Number.isInteger(skew) || skew < 1 || skew > 86_400)) {
+    throw errors.badRequest('gateway config: maxLeaseSkewSeconds must be an integer from 1 to 86400');
+  }
   return {
     host: String(raw.host ?? '127.0.0.1'),
     port,
     coreUrl,
     tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
-    ...(typeof raw.coreSpiffeId === 'string' ? { coreSpiffeId: raw.coreSpiffeId } : {}),
+    coreSpiffeId: raw.coreSpiffeId,
+    coreSigningKey,
+    ...(skew !== undefined ? { maxLeaseSkewSeconds: skew } : {}),
     tokensFile: path(raw.tokensFile ?? 'tokens.json', 'tokensFile'),
     ...(raw.maxLeaseTtlSeconds !== undefined ? { maxLeaseTtlSeconds: Number(raw.maxLeaseTtlSeconds) } : {}),
     ...(raw.maxScopesPerTenant !== undefined ? { maxScopesPerTenant: positiveInt(raw.maxScopesPerTenant, 'maxScopesPerTenant') } : {}),

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { Counter } from '../metrics/registry.js';
-import { makeEvent } from '../mesh/events.js';
+import { makeEvent } from '../protocol/orbital-events.js';
 import type { Mesh } from '../mesh/mesh.js';
 
 export interface HeartbeatCounts {

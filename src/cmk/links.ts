@@ -5,8 +5,8 @@
  * the high-priority event that makes every Core stop serving the tenant.
  */
 import { errors } from '../errors.js';
-import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../mesh/events.js';
-import type { ManifestRow } from '../mesh/actor-runtime.js';
+import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../protocol/orbital-events.js';
+import type { ManifestView } from '../mesh/actor-runtime.js';
 import type { Outbox } from '../mesh/outbox.js';
 import { parsePkcs11Uri } from '../core/l1/pkcs11-uri.js';
 import { requireId } from '../native/ids.js';
@@ -78,7 +78,8 @@ export class LinkManager {
     });
   }
 
-  manifests(): Promise<ManifestRow[]> {
+  /** The last manifest of each Core, with the last audit head it published. */
+  manifests(): Promise<ManifestView[]> {
     return this.store.read((tx) => tx.listManifests());
   }
 }

@@ -7,11 +7,13 @@
  *   L1.Revoke; a LINKED tenant missing from the manifest gets its
  *   L1.Reference link again (drift repair: a fresh Core hydrates from it),
  *   at most once per repair period to one Core (drift-repair.ts).
- *   A manifest older than one already reconciled for that Core is ignored.
+ *   A manifest older than one already reconciled for that Core is ignored;
+ *   a fresh one's audit head is recorded, as the Registry does.
  */
 import type { Logger } from 'pino';
+import { recordAuditHead } from '../mesh/actor-runtime.js';
 import { repairDue } from '../mesh/drift-repair.js';
-import type { Envelope, OrbitalEvent } from '../mesh/events.js';
+import type { Envelope, OrbitalEvent } from '../protocol/orbital-events.js';
 import type { LinkManager } from './links.js';
 import type { CmkTx } from './store.js';
 
@@ -30,6 +32,7 @@ export function cmkHandler(links: LinkManager, logger: Logger, now: () => number
       logger.info({ core: m.core, at: m.at }, 'cmk: stale manifest ignored');
       return [];
     }
+    await recordAuditHead(tx, m.core, m.audit, m.at, now(), logger, 'cmk');
     const out: OrbitalEvent[] = [];
     const served = new Set(m.tenants);
     for (const tenant of [...served].sort()) {

@@ -15,10 +15,10 @@ export interface CmkConfig extends ActorConfig {
   heartbeatSeconds: number;
 }
 
-export const CMK_DEFAULTS = { name: 'cmk', port: 7445 } as const;
+export const CMK_DEFAULTS = { name: 'cmk', port: 7445, consumes: ['Tenant.Define', 'State.Manifest'] } as const;
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 
-/** Reads and validates the file; KRYPTON_CMK_{ID,HOST,PORT,STORE,MESH,HEARTBEAT_SECONDS} override it. */
+/** Reads and validates the file (its trust's public keys included); KRYPTON_CMK_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS,HEARTBEAT_SECONDS} override it. */
 export function loadCmkConfig(file: string, env: NodeJS.ProcessEnv = process.env): CmkConfig {
   const { config, raw } = loadActorConfig(file, CMK_DEFAULTS, ['heartbeatSeconds'], env);
   const hb = env.KRYPTON_CMK_HEARTBEAT_SECONDS ?? raw.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS;
@@ -51,7 +51,7 @@ export async function startCmk(config: CmkConfig, opts: ActorOptions = {}): Prom
         manifests: await links.manifests(),
       };
     };
-    await rt.consume(['Tenant.Define', 'State.Manifest'], cmkHandler(links, rt.logger, rt.now));
+    await rt.consume(CMK_DEFAULTS.consumes, cmkHandler(links, rt.logger, rt.now));
     const port = await rt.listen(cmkRoutes(links, new Set(config.admins), status));
     heartbeat = startHeartbeat({ mesh: rt.mesh, cmk: config.id, intervalSeconds: config.heartbeatSeconds, logger: rt.logger, now: rt.now, counter });
     rt.logger.info({ id: config.id, port }, 'cmk listening');

@@ -4,7 +4,7 @@
  * trust, never key material), the last manifest of each Core, and the
  * Orbital tables.
  */
-import { ManifestTx, manifestTable } from '../mesh/actor-runtime.js';
+import { auditHeadTable, ManifestTx, manifestTable } from '../mesh/actor-runtime.js';
 import { orbitalStatements } from '../storage/orbital-sql.js';
 import { num, str, type SqlRecord } from '../storage/sql-base.js';
 import type { StoreSchema } from '../storage/store.js';
@@ -93,6 +93,7 @@ export const CMK_SCHEMA: StoreSchema<CmkTx> = {
         updated_at ${bigint} NOT NULL
       )${d.tableSuffix}`,
       manifestTable(bigint, text, d.tableSuffix),
+      auditHeadTable(bigint, text, d.tableSuffix),
       ...orbitalStatements(d),
     ];
   },

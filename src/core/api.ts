@@ -4,11 +4,14 @@
  * sealed only unseal, status and health answer; everything else is SEALED.
  */
 import { errors, KryptonError } from '../errors.js';
-import { RawBody, type RequestContext, type Route, type StreamWriter } from '../http/index.js';
+import { RawBody, type RefusedRequest, type RequestContext, type Route, type StreamWriter } from '../http/index.js';
+import { requireId } from '../native/ids.js';
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from '../metrics/registry.js';
 import type { Core } from './core.js';
 import { SINCE_NOW, type CoreEvent } from '../protocol/core-events.js';
+import { checkLeaseRequest } from '../protocol/lease.js';
 import type { L1Link } from './tenants.js';
+import { auditRoutes } from './audit-routes.js';
 
 export interface CoreApiOptions {
   admins: ReadonlySet<string>;
@@ -41,6 +44,9 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
   const admin = (id: string) => opts.admins.has(id);
   const requests = opts.metrics.histogram('krypton_core_request_duration_seconds', 'Core request latency', ['route', 'outcome']);
   const unsealed = <T>(fn: (ctx: RequestContext) => Promise<T>) => async (ctx: RequestContext) => {
+    // Every id in the path is checked before anything else (review L7).
+    if (ctx.params.tenant !== undefined) requireId(ctx.params.tenant, 'tenant');
+    if (ctx.params.service !== undefined) requireId(ctx.params.service, 'service');
     core.requireUnsealed();
     return fn(ctx);
   };
@@ -58,43 +64,46 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
   };
 
   return [
+    ...auditRoutes(core, opts.admins),
     {
       method: 'POST',
       path: '/v1/leases',
-      bytes: ['recipientKey'],
-      handler: timed('lease', unsealed(async (ctx) => {
-        const body = ctx.body as { recipientKey?: unknown };
-        if (!(body?.recipientKey instanceof Uint8Array)) throw errors.badRequest('recipientKey must be bytes');
-        return core.issueLease(ctx.identity, { tenant: str(body, 'tenant'), service: str(body, 'service'), recipientKey: body.recipientKey });
-      })),
+      bytes: ['recipientKey', 'nonce'],
+      // The request and the signed reply: src/protocol/lease.ts.
+      handler: timed('lease', unsealed(async (ctx) => core.issueLease(ctx.identity, checkLeaseRequest(ctx.body)))),
     },
     {
       method: 'GET',
       path: '/v1/events',
       stream: true,
-      handler: async (ctx: RequestContext, writer: StreamWriter) => streamEvents(core, ctx, writer),
+      // A Gateway hears only of the tenants it may lease (and of events that concern no tenant); admins hear all (review L6).
+      handler: async (ctx: RequestContext, writer: StreamWriter) =>
+        streamEvents(core, ctx, writer, admin(ctx.identity) ? () => true : (e) => e.tenant === null || core.gatewayPolicy.allows(ctx.identity, e.tenant)),
     },
     {
       method: 'POST',
       path: '/v1/admin/unseal',
       allow: admin,
+      // msgpack only, and the body (with every share decoded from it) is zeroed after the handler (review M5).
+      secret: true,
       handler: timed('unseal', async (ctx) => {
         const shares = (ctx.body as { shares?: unknown } | undefined)?.shares;
-        if (!Array.isArray(shares) || shares.length === 0 || shares.length > 255) throw errors.badRequest('shares must be a list');
-        const decoded = shares.map((s) => {
-          if (s instanceof Uint8Array) return s;
-          if (typeof s === 'string') return Buffer.from(s, 'base64');
-          throw errors.badRequest('each share must be bytes or base64');
-        });
-        return core.unseal(decoded);
+        try {
+          if (!Array.isArray(shares) || shares.length === 0 || shares.length > 255) throw errors.badRequest('shares must be a list of 1 to 255 byte strings');
+          if (!shares.every((s): s is Uint8Array => s instanceof Uint8Array)) throw errors.badRequest('each share must be bytes (msgpack bin)');
+          return await core.unseal(shares, ctx.identity);
+        } finally {
+          // Views of the body, wiped with it; wiped here too, so no path depends on that.
+          if (Array.isArray(shares)) for (const s of shares) if (s instanceof Uint8Array) s.fill(0);
+        }
       }),
     },
     {
       method: 'POST',
       path: '/v1/admin/seal',
       allow: admin,
-      handler: timed('seal', async () => {
-        core.seal();
+      handler: timed('seal', async (ctx) => {
+        await core.sealBy(ctx.identity);
         return core.sealStatus();
       }),
     },
@@ -197,7 +206,7 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
  * follows live events. Live events that arrive during the replay are
  * buffered and deduplicated by epoch, so none is lost or sent twice.
  */
-async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWriter): Promise<void> {
+async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWriter, visible: (e: CoreEvent) => boolean): Promise<void> {
   core.requireUnsealed();
   // since=now: a Gateway that holds no lease yet starts at the current epoch, with nothing to replay.
   const since = ctx.query.since === SINCE_NOW ? await core.events.lastEpoch() : ctx.query.since === undefined ? 0 : Number(ctx.query.since);
@@ -211,7 +220,8 @@ async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWrite
   });
   const sendNew = async (e: CoreEvent) => {
     if (e.epoch <= last) return;
-    await writer.send(e);
+    // Not for this caller: skipped, but its epoch is passed, so caught-up and heartbeats stay current.
+    if (visible(e)) await writer.send(e);
     last = e.epoch;
   };
   ctx.signal.addEventListener('abort', () => wake?.(), { once: true });
@@ -236,4 +246,27 @@ async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWrite
   } finally {
     stop();
   }
+}
+
+/** Admin routes: every refusal of a request to one of them is audited. */
+const ADMIN_PREFIX = '/v1/admin/';
+
+/**
+ * The server's refusal hook for the Core (review L4): every refused request
+ * to an admin route (an identity not allowed there, a bad id, SEALED, any
+ * other error) leaves an audit row with who, which route and the code;
+ * never the body. Other routes are left to their own audit (leases).
+ */
+export function auditAdminRefusals(core: Core): (r: RefusedRequest) => Promise<void> {
+  return async (r) => {
+    if (!r.path.startsWith(ADMIN_PREFIX)) return;
+    const code = r.error instanceof KryptonError ? r.error.code : 'INTERNAL';
+    await core.audit({
+      actor: r.identity ?? 'unauthenticated',
+      action: 'admin.refused',
+      target: `${r.method.slice(0, 16)} ${r.route ?? r.path.slice(0, 256)}`,
+      outcome: code === 'INTERNAL' ? 'error' : 'denied',
+      details: { code, path: r.path.slice(0, 256) },
+    });
+  };
 }

@@ -5,9 +5,12 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { futureSkewMs, parseTrust, pathFrom, requireSenders, type TrustedPeer } from '../mesh/auth.js';
 import { isMeshUrl } from '../mesh/open.js';
 import { isValidId } from '../native/ids.js';
+import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT } from '../protocol/lease.js';
 import { DEFAULT_SOVEREIGN_TTL_SECONDS } from './orbital/deadman.js';
+import { CORE_CONSUMES } from './orbital/node.js';
 
 export interface CoreConfig {
   host: string;
@@ -28,6 +31,12 @@ export interface CoreConfig {
   /** SPIFFE IDs allowed on the admin routes. */
   admins: string[];
   leaseTtlSeconds: number;
+  /**
+   * DECRYPT_ONLY versions per scope kept hot and leased with the ACTIVE one
+   * (default 32, env KRYPTON_CORE_MAX_HOT_VERSIONS); older versions are
+   * leased on demand, when a blob names one (review L7).
+   */
+  maxHotVersions: number;
   /** IVK grace period and rotation, in hours (ADR-304 defaults). */
   ivk: { graceHours: number; rotationDays: number | null; maxWraps: number | null };
   /** How often time-driven work (rotation, grace eviction) runs. */
@@ -46,12 +55,20 @@ export interface OrbitalConfig {
   manifestSeconds: number;
   /** Strict Sovereign TTL of the deadman switch. */
   sovereignTtlSeconds: number;
+  /**
+   * The actors whose events the Core accepts (`orbital.trust`: id -> {role,
+   * publicKey}); the Core signs its own with `signingKey`.
+   */
+  trust: TrustedPeer[];
+  /** Events dated further ahead than this are dead-lettered (`orbital.maxFutureSkewSeconds`, default 300). */
+  maxFutureSkewMs: number;
 }
 
 const DEFAULTS = {
   host: '127.0.0.1',
   port: 7443,
   leaseTtlSeconds: 300,
+  maxHotVersions: DEFAULT_MAX_HOT_VERSIONS,
   ivk: { graceHours: 24, rotationDays: 30, maxWraps: 1_000_000 },
   tickSeconds: 30,
   admins: ['spiffe://krypton.dev/admin'],
@@ -104,6 +121,7 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
     gateways: gateways as Record<string, string[]>,
     admins: admins as string[],
     leaseTtlSeconds: int(env.KRYPTON_CORE_LEASE_TTL ?? raw.leaseTtlSeconds ?? DEFAULTS.leaseTtlSeconds, 'leaseTtlSeconds', 1, 3600),
+    maxHotVersions: int(env.KRYPTON_CORE_MAX_HOT_VERSIONS ?? raw.maxHotVersions ?? DEFAULTS.maxHotVersions, 'maxHotVersions', 1, MAX_HOT_VERSIONS_LIMIT),
     ivk: {
       graceHours: int(ivk.graceHours, 'ivk.graceHours', 0, 24 * 365),
       rotationDays: ivk.rotationDays === null ? null : int(ivk.rotationDays, 'ivk.rotationDays', 1, 3650),
@@ -111,13 +129,13 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
     },
     tickSeconds: int(raw.tickSeconds ?? DEFAULTS.tickSeconds, 'tickSeconds', 1, 3600),
   };
-  const orbital = orbitalConfig(raw.orbital, env);
+  const orbital = orbitalConfig(raw.orbital, env, base);
   if (orbital !== undefined) config.orbital = orbital;
   if (env.KRYPTON_L1_PIN !== undefined) config.l1Pin = env.KRYPTON_L1_PIN;
   return config;
 }
 
-function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv): OrbitalConfig | undefined {
+function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv, base: string): OrbitalConfig | undefined {
   if ((raw === undefined || raw === null) && env.KRYPTON_CORE_MESH === undefined) return undefined;
   if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) fail('orbital must be an object');
   const o = (raw ?? {}) as Record<string, unknown>;
@@ -125,9 +143,13 @@ function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv): OrbitalConfig | un
   if (typeof mesh !== 'string' || !isMeshUrl(mesh)) fail('orbital.mesh must be "memory" or an amqp:// URL');
   const id = o.id ?? 'core';
   if (!isValidId(id)) fail('orbital.id must match [A-Za-z0-9._~-]{1,64}');
+  const trust = parseTrust(o.trust, 'orbital.trust', pathFrom(base), fail);
+  requireSenders(trust, CORE_CONSUMES, 'orbital.trust', fail);
   return {
     mesh,
     id,
+    trust,
+    maxFutureSkewMs: futureSkewMs(env.KRYPTON_CORE_MAX_FUTURE_SKEW_SECONDS ?? o.maxFutureSkewSeconds, 'orbital.maxFutureSkewSeconds', fail),
     manifestSeconds: int(o.manifestSeconds ?? 60, 'orbital.manifestSeconds', 1, 86_400),
     sovereignTtlSeconds: int(env.KRYPTON_CORE_SOVEREIGN_TTL ?? o.sovereignTtlSeconds ?? DEFAULT_SOVEREIGN_TTL_SECONDS, 'orbital.sovereignTtlSeconds', 1, 365 * 86_400),
   };

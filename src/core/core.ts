@@ -6,16 +6,19 @@
  * status (SEALED for the rest).
  */
 import { randomBytes } from 'node:crypto';
-import { errors } from '../errors.js';
+import { errors, KryptonError } from '../errors.js';
 import { SigningKey } from '../native/index.js';
 import { openKsi } from '../storage/open.js';
-import type { Ksi } from '../storage/ksi.js';
+import { coreLinker } from '../storage/audit-hash.js';
+import type { AuditEntry, Ksi } from '../storage/ksi.js';
+import { AuditWriter } from './audit-writer.js';
 import { systemClock, type Clock } from './clock.js';
 import { EventLog } from './event-log.js';
 import { DEFAULT_IVK_POLICY, IvkManager, type IvkPolicy, type TamperReport } from './ivk-manager.js';
 import { L2Manager } from './l2-manager.js';
 import { L3Manager, type CrashPoint } from './l3-manager.js';
-import { gatewayPolicy, LeaseIssuer, type Lease, type LeaseRequest } from './leases.js';
+import { gatewayPolicy, LeaseIssuer, type GatewayPolicy } from './leases.js';
+import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT, MAX_LEASE_TTL_SECONDS, type LeaseReply, type LeaseRequest } from '../protocol/lease.js';
 import { MasterKey, sealedError, type SealStatus } from './master-key.js';
 import { L1Links, Tenants, type L1Link } from './tenants.js';
 
@@ -27,6 +30,8 @@ export interface CoreOptions {
   /** SPIFFE ID -> tenants it may lease ('*' for all). */
   gateways: Record<string, string[]>;
   leaseTtlSeconds?: number;
+  /** DECRYPT_ONLY versions kept hot and leased per scope (default 32); older ones are leased on demand. */
+  maxHotVersions?: number;
   ivkPolicy?: Partial<IvkPolicy>;
   l1Pin?: string;
   clock?: Clock;
@@ -39,7 +44,7 @@ export interface CoreOptions {
   signer?: SigningKey;
 }
 
-export const MAX_LEASE_TTL_SECONDS = 3600;
+export { MAX_LEASE_TTL_SECONDS };
 
 function ephemeralSigner(): SigningKey {
   const seed = randomBytes(32);
@@ -66,6 +71,9 @@ export class Core {
   readonly events: EventLog;
   readonly tenants: Tenants;
   readonly leases: LeaseIssuer;
+  /** Which Gateway identities may lease (and follow the events of) which tenants. */
+  readonly gatewayPolicy: GatewayPolicy;
+  private readonly auditor: AuditWriter;
   private readonly l1: L1Links;
   private readonly tamper: TamperReport[] = [];
   private readonly unsealListeners: Array<() => void> = [];
@@ -80,7 +88,13 @@ export class Core {
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_LEASE_TTL_SECONDS) {
       throw errors.badRequest(`leaseTtlSeconds must be an integer from 1 to ${MAX_LEASE_TTL_SECONDS}`);
     }
+    const maxHot = opts.maxHotVersions ?? DEFAULT_MAX_HOT_VERSIONS;
+    if (!Number.isInteger(maxHot) || maxHot < 1 || maxHot > MAX_HOT_VERSIONS_LIMIT) {
+      throw errors.badRequest(`maxHotVersions must be an integer from 1 to ${MAX_HOT_VERSIONS_LIMIT}`);
+    }
     this.signer = opts.signer ?? ephemeralSigner();
+    this.gatewayPolicy = gatewayPolicy(opts.gateways);
+    this.auditor = new AuditWriter(ksi);
     this.master = new MasterKey(ksi, clock);
     this.ivk = new IvkManager(ksi, this.master, clock, { ...DEFAULT_IVK_POLICY, ...opts.ivkPolicy }, opts.tier2Dir, (r) => {
       this.tamper.push(r);
@@ -89,9 +103,9 @@ export class Core {
     this.l1 = new L1Links(opts.l1Pin);
     this.events = new EventLog(ksi);
     this.l2 = new L2Manager(ksi, this.ivk, (t) => this.l1.forTenant(t), clock);
-    this.l3 = new L3Manager(ksi, this.l2, this.events, clock, opts.crashPoint);
+    this.l3 = new L3Manager(ksi, this.l2, this.events, clock, opts.crashPoint, maxHot);
     this.tenants = new Tenants(ksi, this.l1, this.l2, this.l3, this.events, clock);
-    this.leases = new LeaseIssuer(ksi, this.l3, this.events, gatewayPolicy(opts.gateways), clock, ttl);
+    this.leases = new LeaseIssuer(ksi, this.l3, this.events, gatewayPolicy(opts.gateways), clock, ttl, this.signer);
     this.master.onSeal(() => {
       this.l3.wipe();
       this.l2.wipe();
@@ -99,8 +113,10 @@ export class Core {
   }
 
   static async open(opts: CoreOptions): Promise<Core> {
-    const ksi = await openKsi(opts.ksiUrl);
-    const core = new Core(ksi, opts.clock ?? systemClock, opts);
+    // Audit rows are linked with the MasterKey's audit key while unsealed, signed with the Core's key while sealed (review L4).
+    let core: Core | null = null;
+    const ksi = await openKsi(opts.ksiUrl, coreLinker({ auditKey: () => core?.master.auditKey() ?? null, signer: () => core?.signer ?? null }));
+    core = new Core(ksi, opts.clock ?? systemClock, opts);
     await core.master.load();
     return core;
   }
@@ -114,24 +130,59 @@ export class Core {
     return shares;
   }
 
-  /** Submits shares; when the MasterKey is rebuilt, loads the IVK chain. */
-  async unseal(shares: Uint8Array[]): Promise<SealStatus> {
+  /**
+   * Submits shares; when the MasterKey is rebuilt, loads the IVK chain.
+   * Audited whether taken or refused (never the shares). An unseal that
+   * cannot be audited does not stand: the Core seals again and this throws.
+   */
+  async unseal(shares: Uint8Array[], actor = 'system'): Promise<SealStatus> {
     const wasSealed = this.master.sealed;
-    const status = this.master.unseal(shares);
-    if (wasSealed && !status.sealed) {
-      try {
-        await this.ivk.bootstrap();
-      } catch (err) {
-        this.master.seal();
-        throw err;
+    let status: SealStatus;
+    try {
+      status = this.master.unseal(shares);
+      if (wasSealed && !status.sealed) {
+        try {
+          await this.ivk.bootstrap();
+        } catch (err) {
+          this.master.seal();
+          throw err;
+        }
       }
-      for (const fn of this.unsealListeners) fn();
+    } catch (err) {
+      const code = err instanceof KryptonError ? err.code : 'INTERNAL';
+      // The refusal is what the caller must hear, so an audit failure here does not replace it.
+      await this.audit({ actor, action: 'master.unseal', target: 'master', outcome: code === 'INTERNAL' ? 'error' : 'denied', details: { code, submitted: shares.length } }).catch(() => undefined);
+      throw err;
     }
+    const unsealedNow = wasSealed && !status.sealed;
+    try {
+      await this.audit({ actor, action: 'master.unseal', target: 'master', outcome: 'ok', details: { submitted: shares.length, sealed: status.sealed, progress: status.progress } });
+    } catch (err) {
+      if (unsealedNow) this.master.seal();
+      throw err;
+    }
+    if (unsealedNow) for (const fn of this.unsealListeners) fn();
     return status;
   }
 
+  /** Seals: the MasterKey and every key under it are zeroized. Not audited (tests, shutdown): see sealBy. */
   seal(): void {
     this.master.seal();
+  }
+
+  /**
+   * An operator's seal: zeroizes at once, then audits. The seal stands even
+   * when the audit cannot be written; the call then fails, to say so.
+   */
+  async sealBy(actor: string): Promise<void> {
+    const wasSealed = this.master.sealed;
+    this.master.seal();
+    await this.audit({ actor, action: 'master.seal', target: 'master', outcome: 'ok', details: { wasSealed } });
+  }
+
+  /** Appends an audit row (group commit); throws when it cannot be written. */
+  audit(entry: AuditEntry): Promise<void> {
+    return this.auditor.append(entry);
   }
 
   /** Calls fn after every unseal that loaded the key chain (and after init). */
@@ -178,7 +229,8 @@ export class Core {
     await this.l3.revoke(tenant, service, version, actor);
   }
 
-  async issueLease(identity: string, req: LeaseRequest): Promise<Lease> {
+  /** A signed lease reply to `req` (a lease request, checked: src/protocol/lease.ts). */
+  async issueLease(identity: string, req: LeaseRequest): Promise<LeaseReply> {
     this.requireUnsealed();
     this.gate?.assertServing();
     return this.leases.issue(identity, req);

@@ -19,6 +19,14 @@ export type L1Resolver = (tenant: TenantRow) => Promise<L1Provider | null>;
 export class L2Manager {
   private readonly hot = new Map<string, { version: number; handle: KeyHandle }>();
   private readonly inflight = new Map<string, Promise<{ version: number; handle: KeyHandle }>>();
+  /**
+   * Cache generations: every eviction stamps its tenant with the next value
+   * of one counter, and a wipe stamps them all. A hydration that sees its
+   * tenant's generation change across its awaits caches nothing (review H3).
+   */
+  private evictions = 0;
+  private readonly evictedAt = new Map<string, number>();
+  private wipedAt = 0;
 
   constructor(
     private readonly ksi: Ksi,
@@ -117,6 +125,7 @@ export class L2Manager {
   }
 
   evict(tenant: string): void {
+    this.evictedAt.set(tenant, ++this.evictions);
     const hot = this.hot.get(tenant);
     if (hot !== undefined) destroyKey(hot.handle);
     this.hot.delete(tenant);
@@ -124,26 +133,84 @@ export class L2Manager {
 
   wipe(): void {
     for (const t of [...this.hot.keys()]) this.evict(t);
+    // One stamp newer than every tenant's stands for them all.
+    this.evictedAt.clear();
+    this.wipedAt = ++this.evictions;
   }
 
+  /**
+   * The tenant's cache generation: it changes whenever the tenant's L2 is
+   * evicted (unlink, offboard, relink) or every key is wiped (seal). Work
+   * that read the tenant's state before an await compares it after.
+   */
+  generation(tenant: string): number {
+    return Math.max(this.evictedAt.get(tenant) ?? 0, this.wipedAt);
+  }
+
+  /** Whether the tenant's L2 is in memory now. */
+  isHot(tenant: string): boolean {
+    return this.hot.has(tenant);
+  }
+
+  /**
+   * Loads the L2 and caches it, unless the tenant was evicted while it
+   * loaded: an unlink or offboard that commits inside the awaits evicts
+   * nothing (the key is not cached yet), so caching afterwards would serve a
+   * revoked tenant. Then the key is destroyed and loaded again, and the
+   * tenant's state as it is now decides.
+   */
   private async hydrate(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.generation(tenant);
+      const entry = await this.load(tenant);
+      if (this.generation(tenant) === generation) {
+        this.hot.set(tenant, entry);
+        return entry;
+      }
+      destroyKey(entry.handle);
+      if (attempt >= MAX_LOADS) throw errors.keyUnavailable(`tenant ${tenant}'s key changed while it was loading; try again`);
+    }
+  }
+
+  /** The tenant's current L2 from the KSI into the store (not cached): KEY_REVOKED unless the tenant is ACTIVE. */
+  private async load(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
     const { row, rows } = await this.ksi.read(async (tx) => ({ row: await tx.getTenant(tenant), rows: await tx.listL2(tenant) }));
     if (row === null) throw errors.keyUnavailable(`unknown tenant ${tenant}`);
-    // Final, not transient: a Gateway must not retry it (nor count it
-    // against its circuit breaker, which guards every tenant's leases).
-    if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not served`);
+    assertServed(row);
     const latest = rows.at(-1);
     if (latest === undefined) throw errors.keyUnavailable(`tenant ${tenant} has no L2`);
     if (latest.wrappedActive.length === 0) throw new KryptonError('KEY_REVOKED', `tenant ${tenant}'s L2 is held only under its L1: relink the L1 to recover it`);
     const aad = l2Aad(tenant, latest.version);
     const handle = await this.ivk.unwrap(latest.ivkVersion, latest.wrappedActive, aad);
-    if (latest.ivkVersion !== this.ivk.active) {
-      // Lazy re-wrap onto the newest IVK, so old IVKs can retire.
-      const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
-      await this.ksi.tx((tx) => tx.updateL2({ ...latest, ivkVersion, wrappedActive: wrapped }));
+    try {
+      if (latest.ivkVersion !== this.ivk.active) {
+        // Lazy re-wrap onto the newest IVK, so old IVKs can retire.
+        const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
+        await this.ksi.tx(async (tx) => {
+          // Read again under the transaction: an unlink that committed since
+          // shredded this binding, and writing it back would undo the shred.
+          const now = await tx.getTenant(tenant);
+          if (now === null) throw errors.keyUnavailable(`unknown tenant ${tenant}`);
+          assertServed(now);
+          const current = (await tx.listL2(tenant)).find((r) => r.version === latest.version);
+          // Changed meanwhile (another Core re-wrapped it, a recovery re-bound it): theirs stands.
+          if (current === undefined || current.ivkVersion !== latest.ivkVersion || !current.wrappedActive.equals(latest.wrappedActive)) return;
+          await tx.updateL2({ ...current, ivkVersion, wrappedActive: wrapped });
+        });
+      }
+    } catch (err) {
+      destroyKey(handle);
+      throw err;
     }
-    const entry = { version: latest.version, handle };
-    this.hot.set(tenant, entry);
-    return entry;
+    return { version: latest.version, handle };
   }
+}
+
+/** How often a hydration starts over after an eviction raced it, before giving up (KEY_UNAVAILABLE, transient). */
+const MAX_LOADS = 3;
+
+function assertServed(row: TenantRow): void {
+  // Final, not transient: a Gateway must not retry it (nor count it
+  // against its circuit breaker, which guards every tenant's leases).
+  if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${row.tenant} is ${row.state.toLowerCase()}: its keys are not served`);
 }

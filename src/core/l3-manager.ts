@@ -9,10 +9,12 @@
  */
 import { errors, KryptonError } from '../errors.js';
 import { destroyKey, generateKey, scopes, unwrapKey, wrapKey, type KeyHandle } from '../native/index.js';
+import { requireId } from '../native/ids.js';
 import type { Ksi, KsiTx, L3Row, ScopeRow } from '../storage/ksi.js';
 import type { Clock } from './clock.js';
 import type { CoreEvent, EventLog } from './event-log.js';
 import type { L2Manager } from './l2-manager.js';
+import { DEFAULT_MAX_HOT_VERSIONS } from '../protocol/lease.js';
 
 export const l3Aad = (tenant: string, service: string, version: number): Buffer =>
   Buffer.from(`krypton:l3:${tenant}/${service}@${version}`);
@@ -28,7 +30,22 @@ export type CrashPoint = (point: 'rotate:before-tx' | 'rotate:in-tx' | 'rotate:a
 
 export class L3Manager {
   private readonly hydrated = new Set<string>();
+  /**
+   * Per hydrated scope, the newest non-revoked version left out of the hot
+   * set (0: none). The hot set is the ACTIVE version and the newest
+   * `maxHotVersions` DECRYPT_ONLY ones; older ones stay in the KSI and are
+   * leased on demand (review L7), so fast rotation cannot fill the arena.
+   */
+  private readonly coldMax = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<L3Version[]>>();
+  /**
+   * Cache generations, as in L2Manager: every eviction stamps its tenant or
+   * scope with the next value of one counter, a wipe stamps them all. A
+   * hydration whose stamp changed across its awaits binds nothing (H3).
+   */
+  private evictions = 0;
+  private readonly evictedAt = new Map<string, number>();
+  private wipedAt = 0;
 
   constructor(
     private readonly ksi: Ksi,
@@ -36,10 +53,19 @@ export class L3Manager {
     private readonly events: EventLog,
     private readonly clock: Clock,
     private readonly crashPoint: CrashPoint = () => {},
+    private readonly maxHotVersions: number = DEFAULT_MAX_HOT_VERSIONS,
   ) {}
 
-  /** Defines (or redefines the policy of) a scope and gives it an ACTIVE v1. */
+  /**
+   * Defines a scope, or redefines one (its rotation policy; a deleted scope
+   * comes back), and makes sure it has an ACTIVE version: v1, or the next
+   * one when every version was revoked (a purge). Every call leaves an audit
+   * row: `scope.define` for a new scope, `scope.redefine` with what it
+   * changed for an existing one.
+   */
   async define(tenant: string, service: string, rotateAfterSeconds: number | null, actor = 'system'): Promise<void> {
+    requireId(tenant, 'tenant');
+    requireId(service, 'service');
     const now = this.clock.now();
     const l2 = await this.l2.get(tenant);
     const key = generateKey(32);
@@ -48,9 +74,20 @@ export class L3Manager {
         const existing = await tx.getScope(tenant, service);
         const row: ScopeRow = { tenant, service, rotateAfterSeconds, createdAt: existing?.createdAt ?? now, deleted: false };
         await tx.putScope(row);
-        if ((await tx.listL3(tenant, service)).some((v) => v.state === 'ACTIVE')) return;
-        await tx.insertL3(this.row(tenant, service, 1, l2, key, now));
-        await tx.appendAudit({ actor, action: 'scope.define', target: `${tenant}/${service}`, outcome: 'ok', details: { rotateAfterSeconds } });
+        const versions = await tx.listL3(tenant, service);
+        let created: number | null = null;
+        if (!versions.some((v) => v.state === 'ACTIVE')) {
+          created = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
+          await tx.insertL3(this.row(tenant, service, created, l2, key, now));
+        }
+        const target = `${tenant}/${service}`;
+        const made = created !== null ? { version: created } : {};
+        if (existing === null) {
+          await tx.appendAudit({ actor, action: 'scope.define', target, outcome: 'ok', details: { rotateAfterSeconds, ...made } });
+        } else {
+          const details = { rotateAfterSeconds, previousRotateAfterSeconds: existing.rotateAfterSeconds, undeleted: existing.deleted, ...made };
+          await tx.appendAudit({ actor, action: 'scope.redefine', target, outcome: 'ok', details });
+        }
       });
     } finally {
       destroyKey(key);
@@ -93,8 +130,12 @@ export class L3Manager {
       throw err;
     }
     await this.crashPoint('rotate:after-tx');
-    if (this.hydrated.has(`${tenant}/${service}`)) scopes.bind(tenant, service, result.version, 'ACTIVE', key);
-    else destroyKey(key);
+    if (this.hydrated.has(`${tenant}/${service}`)) {
+      scopes.bind(tenant, service, result.version, 'ACTIVE', key);
+      this.retireOld(tenant, service);
+    } else {
+      destroyKey(key);
+    }
     this.events.publish([result.event]);
     return result.version;
   }
@@ -134,6 +175,7 @@ export class L3Manager {
     scopes.setState(tenant, service, version, 'REVOKED');
     if (outcome.replacement !== null && this.hydrated.has(`${tenant}/${service}`)) {
       scopes.bind(tenant, service, outcome.replacement, 'ACTIVE', key);
+      this.retireOld(tenant, service);
     } else {
       destroyKey(key);
     }
@@ -182,11 +224,13 @@ export class L3Manager {
 
   /** Drops a scope (or all of a tenant's scopes) from memory; keys are zeroized. */
   evict(tenant: string, service?: string): void {
+    this.evictedAt.set(service === undefined ? tenant : `${tenant}/${service}`, ++this.evictions);
     for (const id of [...this.hydrated]) {
       const [t, s] = id.split('/') as [string, string];
       if (t !== tenant || (service !== undefined && s !== service)) continue;
       scopes.evict(t, s);
       this.hydrated.delete(id);
+      this.coldMax.delete(id);
     }
   }
 
@@ -196,23 +240,120 @@ export class L3Manager {
       scopes.evict(t, s);
     }
     this.hydrated.clear();
+    this.coldMax.clear();
+    this.evictedAt.clear();
+    this.wipedAt = ++this.evictions;
   }
 
+  /** Whether the scope's keys are in memory now. */
+  isHydrated(tenant: string, service: string): boolean {
+    return this.hydrated.has(`${tenant}/${service}`);
+  }
+
+  /**
+   * Loads the scope's versions into the store, unless the tenant or the
+   * scope was evicted while it read (an unlink, offboard, delete or seal that
+   * committed inside the awaits finds nothing to evict, so binding
+   * afterwards would serve what it removed). Then nothing is bound and the
+   * scope is read again: its state as it is now decides.
+   */
   private async hydrate(tenant: string, service: string): Promise<L3Version[]> {
-    const rows = await this.ksi.read((tx) => this.scopeRows(tx, tenant, service));
-    const l2 = await this.l2.get(tenant);
-    for (const r of [...rows].sort((a, b) => (a.state === 'ACTIVE' ? 1 : 0) - (b.state === 'ACTIVE' ? 1 : 0))) {
-      if (r.state === 'REVOKED') {
-        scopes.setState(tenant, service, r.version, 'REVOKED');
-        continue;
+    for (let attempt = 1; ; attempt++) {
+      const stamp = this.generation(tenant, service);
+      const l2Stamp = this.l2.generation(tenant);
+      const rows = await this.ksi.read((tx) => this.scopeRows(tx, tenant, service));
+      const l2 = await this.l2.get(tenant);
+      // Nothing below awaits: the check and the binding are one step.
+      if (this.generation(tenant, service) === stamp && this.l2.generation(tenant) === l2Stamp) return this.bindAll(tenant, service, rows, l2);
+      if (attempt >= 3) throw errors.keyUnavailable(`${tenant}/${service} changed while it was loading; try again`);
+    }
+  }
+
+  private bindAll(tenant: string, service: string, rows: L3Row[], l2: { version: number; handle: KeyHandle }): L3Version[] {
+    const older = rows
+      .filter((r) => r.state === 'DECRYPT_ONLY')
+      .sort((a, b) => b.version - a.version)
+      .slice(this.maxHotVersions);
+    const cold = new Set(older.map((r) => r.version));
+    try {
+      for (const r of [...rows].sort((a, b) => (a.state === 'ACTIVE' ? 1 : 0) - (b.state === 'ACTIVE' ? 1 : 0))) {
+        if (r.state === 'REVOKED') {
+          scopes.setState(tenant, service, r.version, 'REVOKED');
+          continue;
+        }
+        // Older than the hot set: stays in the KSI, leased on demand (namedVersions).
+        if (cold.has(r.version)) continue;
+        // L2 rotation is not implemented yet, so every L3 is under the one L2.
+        if (r.l2Version !== l2.version) throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
+        const handle = unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version));
+        scopes.bind(tenant, service, r.version, r.state, handle);
       }
-      // L2 rotation is not implemented yet, so every L3 is under the one L2.
-      if (r.l2Version !== l2.version) throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
-      const handle = unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version));
-      scopes.bind(tenant, service, r.version, r.state, handle);
+    } catch (err) {
+      // Not hydrated, so no eviction would find what was bound: drop it now.
+      scopes.evict(tenant, service);
+      throw err;
     }
     this.hydrated.add(`${tenant}/${service}`);
+    this.coldMax.set(`${tenant}/${service}`, older[0]?.version ?? 0);
     return this.fromStore(tenant, service);
+  }
+
+  /**
+   * Of a hydrated scope: every non-revoked version from this one up is hot
+   * (in versions()); an older one may exist in the KSI. 1 when none does.
+   */
+  oldestIncluded(tenant: string, service: string): number {
+    return (this.coldMax.get(`${tenant}/${service}`) ?? 0) + 1;
+  }
+
+  /**
+   * Named versions for an on-demand lease (a blob of a version older than
+   * the hot set): unwrapped from the KSI into keys of their own that the
+   * caller destroys with release() once it has sealed them; they never join
+   * the hot set. A revoked one is KEY_REVOKED, one that does not exist
+   * BAD_REQUEST.
+   */
+  async namedVersions(tenant: string, service: string, versions: readonly number[]): Promise<{ versions: L3Version[]; release(): void }> {
+    const rows = await this.ksi.read((tx) => this.scopeRows(tx, tenant, service));
+    const picked = versions.map((v) => {
+      const r = rows.find((x) => x.version === v);
+      if (r === undefined) throw errors.badRequest(`no version ${v} of ${tenant}/${service}`);
+      if (r.state === 'REVOKED') throw new KryptonError('KEY_REVOKED', `${tenant}/${service}@${v} is revoked`);
+      return r as L3Row & { state: L3Version['state'] };
+    });
+    const l2 = await this.l2.get(tenant);
+    const out: L3Version[] = [];
+    const release = (): void => {
+      for (const v of out.splice(0)) destroyKey(v.handle);
+    };
+    try {
+      for (const r of picked) {
+        if (r.l2Version !== l2.version) throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
+        out.push({ version: r.version, state: r.state, handle: unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version)) });
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return { versions: out, release };
+  }
+
+  /** Keeps the hot set at the ACTIVE version and the newest maxHotVersions DECRYPT_ONLY ones: older ones leave memory. */
+  private retireOld(tenant: string, service: string): void {
+    const id = `${tenant}/${service}`;
+    const older = scopes
+      .list(tenant, service)
+      .filter((v) => v.state === 'DECRYPT_ONLY')
+      .sort((a, b) => b.version - a.version)
+      .slice(this.maxHotVersions);
+    for (const v of older) {
+      scopes.retire(tenant, service, v.version);
+      this.coldMax.set(id, Math.max(this.coldMax.get(id) ?? 0, v.version));
+    }
+  }
+
+  private generation(tenant: string, service: string): number {
+    return Math.max(this.evictedAt.get(tenant) ?? 0, this.evictedAt.get(`${tenant}/${service}`) ?? 0, this.wipedAt);
   }
 
   private fromStore(tenant: string, service: string): L3Version[] {

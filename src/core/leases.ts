@@ -1,29 +1,21 @@
 /**
- * Lease issuance: every non-revoked L3 version of a scope, each sealed with
- * HPKE to the Gateway's recipient key inside the addon. The lease carries
+ * Lease issuance (the contract: src/protocol/lease.ts). A full lease seals
+ * the scope's ACTIVE version and its hot DECRYPT_ONLY ones (at most
+ * `maxHotVersions`, review L7) with HPKE to the Gateway's recipient key
+ * inside the addon; a lease for named versions seals just those (a blob of
+ * an older version), unwrapped for this lease only. Every reply is signed
+ * by the Core over the request it answers (review M1). The lease carries
  * the current event epoch, so a Gateway that missed a revocation event
  * still drops the version at its next lease.
  */
-import { errors, KryptonError } from '../errors.js';
-import { isValidId, sealLease } from '../native/index.js';
+import { KryptonError } from '../errors.js';
+import { sealLease, type SigningKey } from '../native/index.js';
+import { checkLeaseRequest, signLeaseReply, type LeaseReply, type LeaseRequest, type LeaseVersion } from '../protocol/lease.js';
 import type { Ksi } from '../storage/ksi.js';
 import { AuditWriter } from './audit-writer.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
-import type { L3Manager } from './l3-manager.js';
-
-export interface LeaseRequest {
-  tenant: string;
-  service: string;
-  /** The Gateway's X25519 public key, 32 bytes. */
-  recipientKey: Uint8Array;
-}
-
-export interface Lease {
-  ttlSeconds: number;
-  epoch: number;
-  versions: { version: number; state: 'ACTIVE' | 'DECRYPT_ONLY'; enc: Buffer; sealed: Buffer }[];
-}
+import type { L3Manager, L3Version } from './l3-manager.js';
 
 /** Which gateway identities (SPIFFE IDs) may lease which tenants' keys. */
 export interface GatewayPolicy {
@@ -44,21 +36,20 @@ export class LeaseIssuer {
   private readonly auditor: AuditWriter;
 
   constructor(
-    ksi: Ksi,
+    private readonly ksi: Ksi,
     private readonly l3: L3Manager,
     private readonly events: EventLog,
     private readonly policy: GatewayPolicy,
     private readonly clock: Clock,
     private readonly ttlSeconds: number,
+    private readonly signer: SigningKey,
   ) {
     this.auditor = new AuditWriter(ksi);
   }
 
-  async issue(identity: string, req: LeaseRequest): Promise<Lease> {
-    if (!isValidId(req.tenant) || !isValidId(req.service)) throw errors.badRequest('tenant and service must be valid ids');
-    if (!(req.recipientKey instanceof Uint8Array) || req.recipientKey.length !== 32) {
-      throw errors.badRequest('recipientKey must be 32 bytes');
-    }
+  /** A signed reply to the request (checked here whoever calls: BAD_REQUEST naming the field). */
+  async issue(identity: string, request: LeaseRequest): Promise<LeaseReply> {
+    const req = checkLeaseRequest(request);
     const target = `${req.tenant}/${req.service}`;
     if (!this.policy.allows(identity, req.tenant)) {
       await this.audit(identity, target, 'denied');
@@ -67,19 +58,46 @@ export class LeaseIssuer {
     // The epoch is read before the versions: an event after it is replayed
     // by the event stream, never lost between the two reads.
     const epoch = await this.events.lastEpoch();
-    const versions = await this.l3.versions(req.tenant, req.service);
-    const expiresAt = this.clock.now() + this.ttlSeconds * 1000;
-    const lease: Lease = {
-      ttlSeconds: this.ttlSeconds,
-      epoch,
-      versions: versions.map((v) => ({
-        version: v.version,
-        state: v.state,
-        ...sealLease({ recipientPublicKey: req.recipientKey, key: v.handle, tenant: req.tenant, service: req.service, version: v.version, state: v.state, expiresAt }),
-      })),
-    };
-    await this.audit(identity, target, 'ok', { versions: versions.map((v) => v.version), epoch });
-    return lease;
+    // On every lease, whatever is cached (review H3): a tenant that is not
+    // ACTIVE gets nothing. Read before the versions, so nothing awaits between
+    // taking their handles and sealing them; a revocation committed after
+    // this read evicts them (sealing then fails closed) or follows the lease
+    // as an event.
+    await this.assertTenantServed(req.tenant);
+    let versions: L3Version[];
+    let release = (): void => {};
+    if (req.versions === undefined) {
+      versions = await this.l3.versions(req.tenant, req.service);
+    } else {
+      const named = await this.l3.namedVersions(req.tenant, req.service, req.versions);
+      versions = named.versions;
+      release = named.release;
+    }
+    let reply: LeaseReply;
+    try {
+      const issuedAt = this.clock.now();
+      const expiresAt = issuedAt + this.ttlSeconds * 1000;
+      const sealed = versions
+        .slice()
+        .sort((a, b) => a.version - b.version)
+        .map((v): LeaseVersion => ({
+          version: v.version,
+          state: v.state,
+          ...sealLease({ recipientPublicKey: req.recipientKey, key: v.handle, tenant: req.tenant, service: req.service, version: v.version, state: v.state, expiresAt }),
+        }));
+      const oldestIncluded = req.versions === undefined ? this.l3.oldestIncluded(req.tenant, req.service) : 0;
+      reply = signLeaseReply(this.signer, req, { nonce: Buffer.from(req.nonce), issuedAt, ttlSeconds: this.ttlSeconds, epoch, oldestIncluded, versions: sealed });
+    } finally {
+      release();
+    }
+    await this.audit(identity, target, 'ok', { versions: versions.map((v) => v.version), epoch, ...(req.versions !== undefined ? { named: true } : {}) });
+    return reply;
+  }
+
+  private async assertTenantServed(tenant: string): Promise<void> {
+    const row = await this.ksi.read((tx) => tx.getTenant(tenant));
+    if (row === null) throw new KryptonError('UNKNOWN_SERVICE', `unknown tenant ${tenant}`);
+    if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not leased`);
   }
 
   private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>): Promise<void> {

@@ -25,6 +25,7 @@ export const sealedError = (): KryptonError => new KryptonError('SEALED', 'the C
 export class MasterKey {
   private handle: KeyHandle | null = null;
   private headerMac: KeyHandle | null = null;
+  private auditMac: KeyHandle | null = null;
   private row: MasterRow | null = null;
   private pending = new Map<number, Buffer>();
   private readonly onSealed: (() => void)[] = [];
@@ -73,36 +74,61 @@ export class MasterKey {
     if (this.handle !== null) return this.status();
     // A submission is taken whole or not at all, and any refusal resets the
     // progress: an operator restarts cleanly rather than guessing which share was bad.
+    // The caller's buffers are the caller's to wipe; the copies made here are
+    // wiped on every path: when refused, once combined, or at seal while they
+    // wait for the threshold.
     const batch = new Map<number, Buffer>();
-    for (const s of shares) {
-      let problem: string | null = null;
-      if (!(s instanceof Uint8Array) || s.length !== 33) problem = 'a share is 33 bytes';
-      else if (s[0] === 0) problem = 'a share has x = 0';
-      else if (batch.has(s[0]!) || this.pending.has(s[0]!)) problem = 'the same share index was submitted twice';
-      if (problem !== null) {
-        for (const b of batch.values()) b.fill(0);
-        this.clearPending();
-        throw errors.badRequest(`${problem}; unseal progress was reset`);
+    let kept = false;
+    try {
+      for (const s of shares) {
+        let problem: string | null = null;
+        if (!(s instanceof Uint8Array) || s.length !== 33) problem = 'a share is 33 bytes';
+        else if (s[0] === 0) problem = 'a share has x = 0';
+        else if (batch.has(s[0]!) || this.pending.has(s[0]!)) problem = 'the same share index was submitted twice';
+        if (problem !== null) {
+          this.clearPending();
+          throw errors.badRequest(`${problem}; unseal progress was reset`);
+        }
+        // Backed by its own ArrayBuffer, off the V8 heap: a typed array this
+        // small made with Buffer.alloc lives on the heap, where the GC moves
+        // it (leaving stale copies) and where handing it to the addon copies it out.
+        const copy = Buffer.from(new ArrayBuffer(33));
+        copy.set(s);
+        batch.set(s[0]!, copy);
       }
-      batch.set(s[0]!, Buffer.from(s));
+      for (const [x, b] of batch) this.pending.set(x, b);
+      kept = true;
+      if (this.pending.size < row.threshold) return this.status();
+      let candidate: KeyHandle;
+      try {
+        candidate = combineShares([...this.pending.values()]);
+      } finally {
+        this.clearPending();
+      }
+      let kcv: Buffer;
+      try {
+        kcv = hmacSha256(candidate, KCV_LABEL);
+      } catch (err) {
+        destroyKey(candidate);
+        throw err;
+      }
+      if (!timingSafeEqual(kcv, row.kcv)) {
+        destroyKey(candidate);
+        throw errors.badRequest('the shares do not reconstruct the MasterKey; progress was reset');
+      }
+      this.install(candidate);
+      return this.status();
+    } finally {
+      if (!kept) for (const b of batch.values()) b.fill(0);
     }
-    for (const [x, b] of batch) this.pending.set(x, b);
-    if (this.pending.size < row.threshold) return this.status();
-    const candidate = combineShares([...this.pending.values()]);
-    this.clearPending();
-    const kcv = hmacSha256(candidate, KCV_LABEL);
-    if (!timingSafeEqual(kcv, row.kcv)) {
-      destroyKey(candidate);
-      throw errors.badRequest('the shares do not reconstruct the MasterKey; progress was reset');
-    }
-    this.install(candidate);
-    return this.status();
   }
 
   /** Wipes the MasterKey and everything registered to go with it. */
   seal(): void {
     this.clearPending();
     if (this.headerMac !== null) destroyKey(this.headerMac);
+    if (this.auditMac !== null) destroyKey(this.auditMac);
+    this.auditMac = null;
     if (this.handle !== null) destroyKey(this.handle);
     this.headerMac = null;
     this.handle = null;
@@ -124,6 +150,15 @@ export class MasterKey {
     return this.handle;
   }
 
+  /**
+   * The key of the audit chain's links (HMAC-SHA256, storage/audit-hash.ts),
+   * derived from the MasterKey inside the addon; null while sealed (rows
+   * written then are signed with the Core's signing key instead).
+   */
+  auditKey(): KeyHandle | null {
+    return this.auditMac;
+  }
+
   /** The key that authenticates IVK headers, derived from the MasterKey. */
   headerMacKey(): KeyHandle {
     if (this.headerMac === null) throw sealedError();
@@ -143,6 +178,7 @@ export class MasterKey {
   private install(handle: KeyHandle): void {
     this.handle = handle;
     this.headerMac = deriveKey(handle, 'ivk-header-mac');
+    this.auditMac = deriveKey(handle, 'audit-chain-mac');
   }
 
   private requireInit(): MasterRow {

@@ -7,14 +7,16 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createMtlsServer, type MtlsServer } from '../http/index.js';
 import { Registry } from '../metrics/registry.js';
+import { addArenaMetrics } from '../metrics/arena.js';
 import { SigningKey, startContextSweeper, storeStats } from '../native/index.js';
-import { coreRoutes } from './api.js';
+import { auditAdminRefusals, coreRoutes } from './api.js';
 import type { Clock } from './clock.js';
 import { prepareStateDir, type CoreConfig } from './config.js';
 import { Core } from './core.js';
 import { HOUR_MS, DAY_MS } from './clock.js';
 import { errors } from '../errors.js';
-import type { Mesh } from '../mesh/mesh.js';
+import { OrbitalAuth } from '../mesh/auth.js';
+import type { Mesh, MeshHub } from '../mesh/mesh.js';
 import { openMesh } from '../mesh/open.js';
 import { CoreOrbital } from './orbital/node.js';
 
@@ -30,8 +32,8 @@ export interface RunningCore {
 export interface StartCoreOptions {
   logger?: Logger;
   clock?: Clock;
-  /** An in-process mesh shared with the other actors of this process (not closed on stop). */
-  mesh?: Mesh;
+  /** An in-process bus shared with the other actors of this process: the Core takes its own endpoint on it (the bus is not closed on stop). */
+  bus?: MeshHub;
 }
 
 export async function startCore(config: CoreConfig, opts: StartCoreOptions = {}): Promise<RunningCore> {
@@ -45,6 +47,7 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
     tier2Dir: join(config.stateDir, 'ivk-tier2'),
     gateways: config.gateways,
     leaseTtlSeconds: config.leaseTtlSeconds,
+    maxHotVersions: config.maxHotVersions,
     ivkPolicy: {
       graceMs: config.ivk.graceHours * HOUR_MS,
       rotationPeriodMs: config.ivk.rotationDays === null ? null : config.ivk.rotationDays * DAY_MS,
@@ -59,15 +62,22 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
   });
   metrics.gauge('krypton_core_sealed', '1 while the Core is sealed').set(() => (core.sealStatus().sealed ? 1 : 0));
   metrics.gauge('krypton_core_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
+  addArenaMetrics(metrics);
 
   let orbital: CoreOrbital | null = null;
   let ownMesh: Mesh | null = null;
   if (config.orbital !== undefined) {
-    let mesh = opts.mesh;
-    if (mesh === undefined) {
-      if (config.orbital.mesh === 'memory') throw errors.badRequest('core config: orbital.mesh "memory" needs the other actors in this process (krypton dev)');
-      mesh = ownMesh = await openMesh(config.orbital.mesh, { logger: log });
-    }
+    // Every event the Core sends is signed with its key; what it receives must be signed by a trusted actor of the right role.
+    const auth = new OrbitalAuth({
+      id: config.orbital.id,
+      role: 'core',
+      signer: core.signer,
+      peers: config.orbital.trust,
+      maxFutureSkewMs: config.orbital.maxFutureSkewMs,
+      now: () => core.clock.now(),
+    });
+    if (opts.bus === undefined && config.orbital.mesh === 'memory') throw errors.badRequest('core config: orbital.mesh "memory" needs the other actors in this process (krypton dev)');
+    const mesh = (ownMesh = opts.bus !== undefined ? opts.bus.endpoint(auth) : await openMesh(config.orbital.mesh, { auth, logger: log }));
     orbital = await CoreOrbital.attach(core, {
       id: config.orbital.id,
       mesh,
@@ -89,6 +99,7 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
     routes: coreRoutes(core, { admins, metrics, ...(orbital !== null ? { orbital } : {}) }),
     identity: { allowed: (id) => admins.has(id) || gateways.has(id) },
     logger: log,
+    onRefused: auditAdminRefusals(core),
   });
 
   const sweeper = startContextSweeper();

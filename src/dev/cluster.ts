@@ -13,7 +13,7 @@ import type { MtlsClient } from '../http/index.js';
 import { DEFAULT_AMQP_URL, deleteAmqpNamespace } from '../mesh/amqp.js';
 import { initDevPki } from '../pki/index.js';
 import { pkiClient, runCli } from './core-process.js';
-import { spawnService, type Service } from './spawn.js';
+import { spawnService, type Service, type SpawnOptions } from './spawn.js';
 
 export type Actor = 'core' | 'registry' | 'cmk';
 
@@ -31,15 +31,23 @@ export interface ClusterOptions {
   heartbeatSeconds?: number;
   /** Tenants the Gateway accepts tokens for (tokens are read when it starts). */
   tenants?: string[];
+  /**
+   * Actor ids of the Cores that may run (default core-a, core-b, core-c):
+   * the Registry and the CMK Server trust each by the PKI's Core signing key.
+   */
+  coreIds?: string[];
 }
+
+/** A trust entry: an actor pinned to its signing key in the cluster's PKI (paths relative to the cluster folder). */
+const peer = (role: Actor) => ({ role, publicKey: `pki/${role}-sign.pub` });
 
 export interface CoreStart {
   /** Actor id (its queue); default "core-a". */
   id?: string;
   /** Local state (tier-2 IVK files); default <dir>/core-<id>. */
   stateDir?: string;
-  /** KRYPTON_TEST_CLOCK_FILE: a file holding the ms offset of the Core's clock. */
-  clockFile?: string;
+  /** Run `krypton core run` through this script instead of the CLI (a test launcher that gives the Core its own clock), with this environment. */
+  launcher?: { script: string; env?: NodeJS.ProcessEnv };
 }
 
 export class Cluster {
@@ -75,9 +83,9 @@ export class Cluster {
 
   async startCore(start: CoreStart = {}): Promise<Service> {
     const id = start.id ?? 'core-a';
+    if (!this.coreIds.includes(id)) throw new Error(`core ${id} is not among the cluster's coreIds (${this.coreIds.join(', ')}): the Registry and the CMK Server would refuse its manifests`);
     const config = this.writeCoreConfig(id, start);
-    const env = start.clockFile !== undefined ? { KRYPTON_TEST_CLOCK_FILE: start.clockFile } : undefined;
-    const svc = await this.spawn('core', ['core', 'run', '--config', config, '--unseal-file', this.unsealFile, '--no-harden'], 'core.listening', env);
+    const svc = await this.spawn('core', ['core', 'run', '--config', config, '--unseal-file', this.unsealFile, '--no-harden'], 'core.listening', start.launcher ?? {});
     // Restarts keep the port, so a Gateway configured once keeps finding its Core.
     this.corePort = svc.port;
     return svc;
@@ -102,6 +110,9 @@ export class Cluster {
         port: this.services.get('gateway')?.port ?? 0,
         coreUrl: `https://127.0.0.1:${this.corePort}`,
         coreSpiffeId: 'spiffe://krypton.dev/core',
+        coreSigningKey: 'pki/core-sign.pub',
+        // The cluster's Cores may run on a clock a test moves forward (a launcher's): allow their leases' issue times.
+        maxLeaseSkewSeconds: 4 * 3600,
         tls: { cert: 'pki/gateway.pem', key: 'pki/gateway-key.pem', ca: 'pki/ca.pem' },
         tokensFile: 'tokens.json',
       }),
@@ -164,11 +175,9 @@ export class Cluster {
     for (const name of ['gateway', 'core', 'registry', 'cmk', ...this.services.keys()]) await this.stop(name).catch(() => undefined);
   }
 
-  private async spawn(name: string, args: string[], event: string, env?: NodeJS.ProcessEnv): Promise<Service> {
+  private async spawn(name: string, args: string[], event: string, opts: SpawnOptions = {}): Promise<Service> {
     if (this.services.has(name)) throw new Error(`${name} is already running`);
-    const svc = await spawnService(args, event, {
-      ...(env !== undefined ? { env } : {}),
-    });
+    const svc = await spawnService(args, event, opts);
     this.services.set(name, svc);
     return svc;
   }
@@ -194,6 +203,7 @@ export class Cluster {
                 id,
                 manifestSeconds: this.opts.manifestSeconds ?? 1,
                 sovereignTtlSeconds: this.opts.sovereignTtlSeconds ?? 24 * 3600,
+                trust: { registry: peer('registry'), cmk: peer('cmk') },
               },
             }),
       }),
@@ -201,9 +211,16 @@ export class Cluster {
     return file;
   }
 
+  private get coreIds(): string[] {
+    return this.opts.coreIds ?? ['core-a', 'core-b', 'core-c'];
+  }
+
   private writeActorConfig(actor: 'registry' | 'cmk', extra: Record<string, unknown>): string {
     const file = join(this.opts.dir, `${actor}.json`);
-    writeFileSync(file, JSON.stringify({ port: this.services.get(actor)?.port ?? 0, store: `sqlite:${actor}/${actor}.db`, mesh: this.meshUrl(actor), ...extra }));
+    // Every event is signed (pki/<actor>-sign.key, beside the TLS key); each actor names whose events it accepts.
+    const trust: Record<string, unknown> = Object.fromEntries(this.coreIds.map((id) => [id, peer('core')]));
+    if (actor === 'cmk') trust['registry'] = peer('registry');
+    writeFileSync(file, JSON.stringify({ port: this.services.get(actor)?.port ?? 0, store: `sqlite:${actor}/${actor}.db`, mesh: this.meshUrl(actor), trust, ...extra }));
     return file;
   }
 }

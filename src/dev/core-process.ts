@@ -117,7 +117,29 @@ export interface DevControlPlanePaths extends DevCorePaths {
   cmkConfig: string;
 }
 
-/** The dev Core's files plus the Registry's and the CMK Server's configs (stores under dir). */
+/** A trust entry of an actor config: an actor of the dev control plane, pinned to its signing key in the dev PKI. */
+const devPeer = (role: 'registry' | 'cmk' | 'core') => ({ role, publicKey: `pki/${role}-sign.pub` });
+
+/**
+ * Writes an actor config unless it exists; one made before events were
+ * signed gets the trust section it now needs (and keeps everything else).
+ */
+function writeActorConfig(file: string, fresh: Record<string, unknown>): void {
+  if (!existsSync(file)) {
+    writeFileSync(file, JSON.stringify(fresh, null, 2));
+    return;
+  }
+  const current = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (current.trust === undefined) writeFileSync(file, JSON.stringify({ ...current, trust: fresh.trust }, null, 2));
+}
+
+/**
+ * The dev Core's files plus the Registry's and the CMK Server's configs
+ * (stores under dir). Each actor trusts the others by the signing keys of
+ * the dev PKI: the Registry takes manifests from the Core (id `core`), the
+ * CMK Server definitions from the Registry and manifests from the Core; the
+ * Core's own trust is set by the control plane (see control-plane.ts).
+ */
 export async function prepareDevControlPlane(
   dir: string,
   opts: DevCoreOptions & { registryPort?: number; cmkPort?: number; heartbeatSeconds?: number } = {},
@@ -125,12 +147,14 @@ export async function prepareDevControlPlane(
   const core = await prepareDevCore(dir, opts);
   const registryConfig = join(dir, 'registry.json');
   const cmkConfig = join(dir, 'cmk.json');
-  if (!existsSync(registryConfig)) {
-    writeFileSync(registryConfig, JSON.stringify({ port: opts.registryPort ?? 7444, store: 'sqlite:registry/registry.db', mesh: 'memory' }, null, 2));
-  }
-  if (!existsSync(cmkConfig)) {
-    writeFileSync(cmkConfig, JSON.stringify({ port: opts.cmkPort ?? 7445, store: 'sqlite:cmk/cmk.db', mesh: 'memory', heartbeatSeconds: opts.heartbeatSeconds ?? 30 }, null, 2));
-  }
+  writeActorConfig(registryConfig, { port: opts.registryPort ?? 7444, store: 'sqlite:registry/registry.db', mesh: 'memory', trust: { core: devPeer('core') } });
+  writeActorConfig(cmkConfig, {
+    port: opts.cmkPort ?? 7445,
+    store: 'sqlite:cmk/cmk.db',
+    mesh: 'memory',
+    heartbeatSeconds: opts.heartbeatSeconds ?? 30,
+    trust: { registry: devPeer('registry'), core: devPeer('core') },
+  });
   return { ...core, registryConfig, cmkConfig };
 }
 

@@ -23,10 +23,37 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-export async function spawnService(args: string[], event: string, opts: { env?: NodeJS.ProcessEnv; inheritStderr?: boolean } = {}): Promise<Service> {
-  const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], {
+/**
+ * glibc malloc settings for a process that receives unseal shares (the
+ * Core): no per-thread cache of freed chunks, and every freed chunk
+ * overwritten. Node's TLS and HTTP/2 layers copy each request's plaintext
+ * into buffers they free without wiping (out of reach of JS); with these,
+ * nothing of an unseal request is left behind in freed memory. The cost is
+ * a slower malloc and a memset per free, nothing the Core's request rates
+ * notice. Run a production Core with the same GLIBC_TUNABLES.
+ */
+export const CORE_MALLOC_TUNABLES = 'glibc.malloc.tcache_count=0:glibc.malloc.perturb=165';
+
+/** The environment for `krypton <args>`: a Core (alone or in the control plane) gets CORE_MALLOC_TUNABLES. */
+export function serviceEnv(args: readonly string[], env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const merged = { ...process.env, ...env };
+  if (args[0] !== 'core' && args[0] !== 'control-plane') return merged;
+  const tunables = merged.GLIBC_TUNABLES;
+  if (tunables !== undefined && /glibc\.malloc\.(perturb|tcache_count)=/.test(tunables)) return merged; // the caller chose
+  return { ...merged, GLIBC_TUNABLES: tunables ? `${tunables}:${CORE_MALLOC_TUNABLES}` : CORE_MALLOC_TUNABLES };
+}
+
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  inheritStderr?: boolean;
+  /** The script that runs the command (default: the krypton CLI); a test launcher builds the same program with its own parts. */
+  script?: string;
+}
+
+export async function spawnService(args: string[], event: string, opts: SpawnOptions = {}): Promise<Service> {
+  const child = spawn(process.execPath, ['--secure-heap=65536', opts.script ?? CLI, ...args], {
     stdio: ['ignore', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
-    env: { ...process.env, ...opts.env },
+    env: serviceEnv(args, opts.env),
   });
   live.add(child);
   child.once('exit', () => live.delete(child));

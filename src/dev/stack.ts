@@ -63,6 +63,7 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
           port: opts.gatewayPort ?? 7070,
           coreUrl: core.url,
           coreSpiffeId: 'spiffe://krypton.dev/core',
+          coreSigningKey: 'pki/core-sign.pub',
           tls: { cert: 'pki/gateway.pem', key: 'pki/gateway-key.pem', ca: 'pki/ca.pem' },
           tokensFile: 'tokens.json',
         },

@@ -4,6 +4,11 @@
  * a deadline per call, jittered exponential retries for answers that may
  * change on their own (no reply, 503), and a circuit breaker so a Core that
  * is down costs a fast local failure instead of a timeout per request.
+ *
+ * It pins the Core twice: the SPIFFE ID of its certificate, and its lease
+ * signing key (`leaseTrust`). Lease replies come back checked for shape
+ * only; the binder verifies them (src/gateway/scope-entry.ts) before it
+ * opens anything, whoever delivered them.
  */
 import {
   BrokenCircuitError,
@@ -18,10 +23,11 @@ import {
   type IPolicy,
 } from 'cockatiel';
 import { pino, type Logger } from 'pino';
-import { KryptonError, type ErrorCode } from '../errors.js';
+import { errors, KryptonError, type ErrorCode } from '../errors.js';
 import { createMtlsClient, TransportError, type MtlsClient } from '../http/client.js';
 import { MSGPACK_TYPE } from '../http/codec.js';
 import type { SINCE_NOW } from '../protocol/core-events.js';
+import { checkLeaseReply, type LeaseReply, type LeaseRequest, type LeaseTrust } from '../protocol/lease.js';
 import { followEvents, type CoreEvent, type EventFollower, type FollowerOptions, type FollowState } from './event-follower.js';
 
 export type { CoreEvent, EventFollower, FollowState } from './event-follower.js';
@@ -34,7 +40,11 @@ export interface CoreClientOptions {
   ca: string | Buffer;
   servername?: string;
   /** The SPIFFE ID the Core's certificate must carry (e.g. spiffe://krypton.dev/core). */
-  serverSpiffeId?: string;
+  serverSpiffeId: string;
+  /** The Core's raw 32-byte Ed25519 public key (`core-sign.pub`): only leases it signed are bound. */
+  corePublicKey: Uint8Array;
+  /** How far a lease's issue time may be from this clock (default 120 s). */
+  maxLeaseSkewMs?: number;
   /** Deadline of one attempt (default 5 s). */
   timeoutMs?: number;
   retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
@@ -43,18 +53,8 @@ export interface CoreClientOptions {
   logger?: Logger;
 }
 
-export interface LeaseVersion {
-  version: number;
-  state: 'ACTIVE' | 'DECRYPT_ONLY';
-  enc: Buffer;
-  sealed: Buffer;
-}
-
-export interface LeaseReply {
-  ttlSeconds: number;
-  epoch: number;
-  versions: LeaseVersion[];
-}
+/** Default skew allowed between a lease's issue time and the Gateway's clock. */
+export const DEFAULT_LEASE_SKEW_MS = 120_000;
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open';
 
@@ -83,26 +83,11 @@ export function isTransient(err: unknown): boolean {
 /** What the Gateway's callers see: the Core's final verdicts as they are; anything else fails closed. */
 function toCallerError(err: unknown): KryptonError {
   if (err instanceof KryptonError && FINAL_CODES.has(err.code)) return err;
+  // What was wrong with a reply is for the log (the caller logs it), never for the app.
+  if (err instanceof KryptonError && err.code === 'INVALID_LEASE') return new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: err });
   if (err instanceof BrokenCircuitError) return new KryptonError('KEY_UNAVAILABLE', 'the Core is unreachable (circuit open)', { cause: err });
   const why = err instanceof Error ? err.message : String(err);
   return new KryptonError('KEY_UNAVAILABLE', `the Core did not serve the lease: ${why}`, { cause: err });
-}
-
-function checkReply(body: unknown): LeaseReply {
-  const b = body as Partial<LeaseReply> | undefined;
-  const bad = (what: string): never => {
-    throw new KryptonError('INVALID_LEASE', `lease reply: ${what}`);
-  };
-  if (!b || typeof b !== 'object') bad('not an object');
-  if (!Number.isInteger(b!.ttlSeconds) || b!.ttlSeconds! < 1) bad('ttlSeconds');
-  if (!Number.isInteger(b!.epoch) || b!.epoch! < 0) bad('epoch');
-  if (!Array.isArray(b!.versions)) bad('versions');
-  const versions = b!.versions!.map((v) => {
-    if (!v || !Number.isInteger(v.version) || (v.state !== 'ACTIVE' && v.state !== 'DECRYPT_ONLY')) bad('version entry');
-    if (!(v.enc instanceof Uint8Array) || !(v.sealed instanceof Uint8Array)) bad('enc and sealed must be bytes');
-    return { version: v.version, state: v.state, enc: Buffer.from(v.enc), sealed: Buffer.from(v.sealed) };
-  });
-  return { ttlSeconds: b!.ttlSeconds!, epoch: b!.epoch!, versions };
 }
 
 export class CoreClient {
@@ -114,9 +99,20 @@ export class CoreClient {
   private readonly log: Logger;
   private openedAt = 0;
   private readonly counters = { leaseCalls: 0, leaseRequests: 0, leaseFailures: 0 };
+  /** What a lease must carry to be bound: the pinned Core signing key and the allowed clock skew. */
+  readonly leaseTrust: LeaseTrust;
 
   constructor(private readonly opts: CoreClientOptions) {
     this.log = opts.logger ?? pino({ level: 'silent' });
+    if (typeof opts.serverSpiffeId !== 'string' || !opts.serverSpiffeId.startsWith('spiffe://')) {
+      throw errors.badRequest('the Core client needs the SPIFFE ID the Core must present (serverSpiffeId)');
+    }
+    if (!(opts.corePublicKey instanceof Uint8Array) || opts.corePublicKey.length !== 32) {
+      throw errors.badRequest('the Core client needs the Core\'s 32-byte Ed25519 lease signing key (corePublicKey)');
+    }
+    const skew = opts.maxLeaseSkewMs ?? DEFAULT_LEASE_SKEW_MS;
+    if (!Number.isInteger(skew) || skew < 0) throw errors.badRequest('maxLeaseSkewMs must be a non-negative integer');
+    this.leaseTrust = Object.freeze({ corePublicKey: Buffer.from(opts.corePublicKey), maxSkewMs: skew });
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.http = createMtlsClient({
       url: opts.url,
@@ -126,7 +122,7 @@ export class CoreClient {
       timeoutMs: this.timeoutMs,
       logger: this.log,
       ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
-      ...(opts.serverSpiffeId !== undefined ? { serverSpiffeId: opts.serverSpiffeId } : {}),
+      serverSpiffeId: opts.serverSpiffeId,
     });
     const transient = handleWhen(isTransient);
     this.halfOpenAfterMs = opts.breaker?.halfOpenAfterMs ?? 5_000;
@@ -148,17 +144,26 @@ export class CoreClient {
     this.policy = wrap(retries, this.breaker);
   }
 
-  /** Every non-revoked version of a scope, sealed to `recipientKey`. Rejects with a KryptonError. */
-  async lease(tenant: string, service: string, recipientKey: Uint8Array): Promise<LeaseReply> {
+  /**
+   * Sends a lease request (src/protocol/lease.ts; its nonce fresh per
+   * request, kept across retries of it) and returns the reply, its shape
+   * checked. Not verified here: the binder verifies it against the request
+   * and `leaseTrust` before it opens anything. Rejects with a KryptonError;
+   * a malformed reply is logged and is KEY_UNAVAILABLE to the caller.
+   */
+  async lease(req: LeaseRequest): Promise<LeaseReply> {
     this.counters.leaseCalls++;
     try {
       return await this.policy.execute(async () => {
         this.counters.leaseRequests++;
-        const r = await this.http.request('POST', '/v1/leases', { tenant, service, recipientKey }, { contentType: MSGPACK_TYPE, timeoutMs: this.timeoutMs });
-        return checkReply(r.body);
+        const r = await this.http.request('POST', '/v1/leases', req, { contentType: MSGPACK_TYPE, timeoutMs: this.timeoutMs });
+        return checkLeaseReply(r.body, req);
       });
     } catch (err) {
       this.counters.leaseFailures++;
+      if (err instanceof KryptonError && err.code === 'INVALID_LEASE') {
+        this.log.error({ event: 'lease.invalid', tenant: req.tenant, service: req.service, err: err.message }, 'a lease reply from the Core was refused');
+      }
       throw toCallerError(err);
     }
   }

@@ -1,7 +1,10 @@
 /**
  * The Gateway's lease cache (DESIGN.md section 4, ADR-602): per
- * (tenant, service), every non-revoked L3 version, with the keys only in the
- * native store. One Core call per scope however many requests miss; leases
+ * (tenant, service), the L3 versions the Core leases (the ACTIVE one and
+ * its hot DECRYPT_ONLY ones; an older version only when a blob names it),
+ * with the keys only in the native store. Every lease is verified before it
+ * is bound (the Core's signature over this cache's own request: see
+ * scope-entry.ts). One Core call per scope however many requests miss; leases
  * refreshed ahead of expiry; a Core outage ridden out until the lease
  * expires, then the scope is zeroized and requests fail closed; revocations
  * from the event stream applied within a second.
@@ -17,10 +20,11 @@ import { errors, KryptonError } from '../errors.js';
 import { requireId } from '../native/ids.js';
 import { HpkeRecipient, scopes, type ScopeRef } from '../native/index.js';
 import { SINCE_NOW } from '../protocol/core-events.js';
+import { newLeaseRequest } from '../protocol/lease.js';
 import type { CoreClient, CoreEvent, EventFollower } from './core-client.js';
 import { applyEvent, type EventTarget } from './lease-events.js';
 import { MissCache } from './miss-cache.js';
-import { asKrypton, bindLease, evictEntry, hasActive, isLive, newEntry, revokeVersion, type ScopeEntry } from './scope-entry.js';
+import { asKrypton, bindLease, bindNamed, evictEntry, hasActive, isLive, newEntry, revokeVersion, type ScopeEntry } from './scope-entry.js';
 
 export interface LeaseCacheOptions {
   core: CoreClient;
@@ -43,8 +47,13 @@ export interface LeaseCacheOptions {
   probeIntervalMs?: number;
   /** How long a lease's newer epoch may wait for the stream to deliver its events before the stream is replayed (default 1 s). */
   epochGraceMs?: number;
+  /** Versions older than the Core's hot set, leased on demand, kept per scope (default 32); the oldest-bound one goes first. */
+  maxColdVersions?: number;
   logger?: Logger;
 }
+
+/** On-demand failures remembered per scope, at most. */
+const MAX_OLDER_FAILURES = 256;
 
 export interface Readiness {
   ready: boolean;
@@ -94,6 +103,7 @@ export class LeaseCache {
   private readonly maxScopesPerTenant: number;
   private readonly probeIntervalMs: number;
   private readonly epochGraceMs: number;
+  private readonly maxColdVersions: number;
   /** tenant -> service -> entry, leased or being fetched; nested so the hot path looks up without building a key string. */
   private readonly table = new Map<string, Map<string, ScopeEntry>>();
   private readonly misses: MissCache;
@@ -121,6 +131,8 @@ export class LeaseCache {
     this.maxScopesPerTenant = opts.maxScopesPerTenant ?? 1024;
     this.probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.epochGraceMs = opts.epochGraceMs ?? 1_000;
+    this.maxColdVersions = opts.maxColdVersions ?? 32;
+    if (!Number.isInteger(this.maxColdVersions) || this.maxColdVersions < 1) throw errors.badRequest('maxColdVersions must be a positive integer');
     this.misses = new MissCache(opts.maxMissesPerTenant ?? 1024);
     this.log = opts.logger ?? pino({ level: 'silent' });
     this.holder = scopes.newHolder();
@@ -163,23 +175,30 @@ export class LeaseCache {
    * For the decrypt path after the native open said INVALID_BLOB: is the
    * blob's version one we hold, one that is revoked, or neither? A version
    * we cannot place is looked up at the Core once (single-flight), so a
-   * blob from a new version or a cold scope opens after one fetch.
+   * blob from a new version or a cold scope opens after one fetch; one
+   * older than the lease's hot versions is leased on its own, on demand
+   * (review L7), so it is never taken for absent.
    */
   async ensureVersion(tenant: string, service: string, version: number): Promise<'held' | 'revoked' | 'absent'> {
     let e = this.table.get(tenant)?.get(service);
-    const known = e === undefined ? null : this.placeVersion(e, version);
-    if (known !== null) return known;
-    try {
-      const next = this.entryToFetch(tenant, service);
-      if (next instanceof KryptonError) throw next;
-      e = next;
-      await this.fetch(e);
-    } catch (err) {
-      // A blob naming a service that does not exist is simply not a blob we can open.
-      if (err instanceof KryptonError && err.code === 'UNKNOWN_SERVICE') return 'absent';
-      throw err;
+    let place = e === undefined ? null : this.placeVersion(e, version);
+    if (place === null) {
+      try {
+        const next = this.entryToFetch(tenant, service);
+        if (next instanceof KryptonError) throw next;
+        e = next;
+        await this.fetch(e);
+      } catch (err) {
+        // A blob naming a service that does not exist is simply not a blob we can open.
+        if (err instanceof KryptonError && err.code === 'UNKNOWN_SERVICE') return 'absent';
+        throw err;
+      }
+      place = this.placeVersion(e, version) ?? 'absent';
     }
-    return this.placeVersion(e, version) ?? 'absent';
+    if (place !== 'older') return place;
+    await this.fetchOlder(e!, version);
+    const now = this.placeVersion(e!, version);
+    return now === 'held' || now === 'revoked' ? now : 'absent';
   }
 
   /** Why nothing may be served for this tenant now (an event for it failed to apply), or null. */
@@ -313,12 +332,23 @@ export class LeaseCache {
     if (services.size === 0) this.table.delete(e.tenant);
   }
 
-  /** What we can say about a version without asking the Core, or null when only the Core can tell. */
-  private placeVersion(e: ScopeEntry, version: number): 'held' | 'revoked' | 'absent' | null {
+  /**
+   * What we can say about a version without asking the Core; null when
+   * only a full lease can tell, 'older' when only a lease of that version can.
+   */
+  private placeVersion(e: ScopeEntry, version: number): 'held' | 'revoked' | 'absent' | 'older' | null {
     if (e.revoked.has(version)) return 'revoked';
     if (!isLive(e, Date.now())) return null;
-    if (e.versions.has(version)) return 'held';
-    // The lease named every non-revoked version up to maxVersion, so an older one we lack is not real.
+    if (e.versions.has(version)) {
+      // Another thread's cache may have retired it from the shared store since (its lease is newer): ask again.
+      if (scopes.list(e.tenant, e.service).some((v) => v.version === version && v.state !== 'REVOKED')) return 'held';
+      e.versions.delete(version);
+      e.cold.delete(version);
+      return null;
+    }
+    // Older than the hot versions: it may exist at the Core, which leases it on its own.
+    if (version < e.oldestIncluded) return 'older';
+    // The lease named every non-revoked version from oldestIncluded up to maxVersion, so one we lack is not real.
     if (version <= e.maxVersion) return 'absent';
     if (e.inflight !== null) return null;
     // Newer than our lease: worth one look at the Core, but not once per bogus blob.
@@ -339,9 +369,11 @@ export class LeaseCache {
 
   private async load(e: ScopeEntry): Promise<ScopeRef> {
     this.counters.fetches++;
-    let lease;
+    // A fresh nonce per request: only the Core's signed reply to this very request is bound.
+    const req = newLeaseRequest(e.tenant, e.service, this.recipient.publicKey);
+    let reply;
     try {
-      lease = await this.core.lease(e.tenant, e.service, this.recipient.publicKey);
+      reply = await this.core.lease(req);
       this.lastCoreOk = true;
     } catch (err) {
       return this.failed(e, asKrypton(err));
@@ -349,14 +381,15 @@ export class LeaseCache {
     if (this.stopped) throw errors.keyUnavailable('the lease cache is stopped');
     // Dropped while the call was out (tenant revoked, scope deleted): binding it now would leave keys nobody expires.
     if (!this.isCurrent(e)) throw errors.keyUnavailable('the scope was dropped while its lease was fetched');
+    let lease;
     try {
-      bindLease(this.recipient, e, lease, this.maxTtlSeconds, Date.now());
+      lease = bindLease(this.recipient, e, req, reply, this.core.leaseTrust, this.maxTtlSeconds, Date.now());
     } catch (err) {
       const k = asKrypton(err);
       if (k.code !== 'INVALID_LEASE') return this.failed(e, k);
-      // Not the app's problem to name: it fails closed like any other missing lease.
-      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease from the Core did not open');
-      return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'the lease from the Core did not open', { cause: k }));
+      // Not the app's problem to name: it fails closed like any other missing lease, and nothing of it was bound.
+      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease reply was refused');
+      return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: k }));
     }
     this.revokedTenants.delete(e.tenant);
     this.schedule(e);
@@ -365,6 +398,57 @@ export class LeaseCache {
     if (lease.epoch < e.wantEpoch) queueMicrotask(() => this.refresh(e));
     this.log.debug({ event: 'lease.bound', tenant: e.tenant, service: e.service, versions: [...e.versions.keys()], epoch: lease.epoch }, 'lease bound');
     return e.ref!;
+  }
+
+  /**
+   * Leases one version older than the hot ones (a blob names it) and binds
+   * it as a cold version of the held scope: single-flight per version, a
+   * failure remembered for failureTtlMs. Throws what the Core said
+   * (KEY_REVOKED for a revoked version), or KEY_UNAVAILABLE.
+   */
+  private fetchOlder(e: ScopeEntry, version: number): Promise<void> {
+    const inflight = e.older.get(version);
+    if (inflight !== undefined) return inflight;
+    const failure = e.olderFailures.get(version);
+    if (failure !== undefined) {
+      if (Date.now() < failure.until) return Promise.reject(failure.err);
+      e.olderFailures.delete(version);
+    }
+    const p = this.loadOlder(e, version).catch((err: unknown) => {
+      const k = asKrypton(err);
+      if (e.olderFailures.size >= MAX_OLDER_FAILURES) e.olderFailures.delete(e.olderFailures.keys().next().value!);
+      e.olderFailures.set(version, { err: k, until: Date.now() + this.failureTtlMs });
+      throw k;
+    });
+    e.older.set(version, p);
+    const clear = (): void => {
+      if (e.older.get(version) === p) e.older.delete(version);
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async loadOlder(e: ScopeEntry, version: number): Promise<void> {
+    this.counters.fetches++;
+    const req = newLeaseRequest(e.tenant, e.service, this.recipient.publicKey, [version]);
+    let reply;
+    try {
+      reply = await this.core.lease(req);
+      this.lastCoreOk = true;
+    } catch (err) {
+      this.counters.failures++;
+      throw asKrypton(err);
+    }
+    if (this.stopped || !this.isCurrent(e)) throw errors.keyUnavailable('the scope was dropped while a lease of an older version was fetched');
+    try {
+      bindNamed(this.recipient, e, req, reply, this.core.leaseTrust, this.maxColdVersions, Date.now());
+    } catch (err) {
+      this.counters.failures++;
+      const k = asKrypton(err);
+      if (k.code !== 'INVALID_LEASE') throw k;
+      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, version, err: k.message }, 'a lease reply was refused');
+      throw new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: k });
+    }
   }
 
   /**

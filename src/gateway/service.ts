@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { Registry } from '../metrics/registry.js';
-import { startContextSweeper, storeStats } from '../native/index.js';
+import { addArenaMetrics } from '../metrics/arena.js';
+import { loadPublicKey, startContextSweeper, storeStats } from '../native/index.js';
 import { BulkPool } from './bulk.js';
 import { CoreClient } from './core-client.js';
 import { LeaseCache } from './lease-cache.js';
@@ -19,8 +20,15 @@ export interface GatewayConfig {
   port: number;
   coreUrl: string;
   tls: { cert: string; key: string; ca: string };
-  /** The SPIFFE ID the Core must present. */
-  coreSpiffeId?: string;
+  /** The SPIFFE ID the Core must present (mandatory). */
+  coreSpiffeId: string;
+  /**
+   * The Core's lease signing public key (`core-sign.pub` of `krypton pki
+   * init`, SPKI PEM; mandatory): a lease binds only if the Core signed it.
+   */
+  coreSigningKey: string;
+  /** How far a lease's issue time may be from this Gateway's clock (default 120 s). */
+  maxLeaseSkewSeconds?: number;
   tokensFile: string;
   maxLeaseTtlSeconds?: number;
   /** Scopes leased or being fetched per tenant (default 1024); one more is OVERLOADED. */
@@ -54,7 +62,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     cert: readFileSync(config.tls.cert),
     key: readFileSync(config.tls.key),
     ca: readFileSync(config.tls.ca),
-    ...(config.coreSpiffeId !== undefined ? { serverSpiffeId: config.coreSpiffeId } : {}),
+    serverSpiffeId: config.coreSpiffeId,
+    corePublicKey: loadPublicKey(config.coreSigningKey),
+    ...(config.maxLeaseSkewSeconds !== undefined ? { maxLeaseSkewMs: config.maxLeaseSkewSeconds * 1000 } : {}),
     logger: log,
   });
   const cache = new LeaseCache({
@@ -70,6 +80,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const circuit = metrics.gauge('krypton_gateway_core_circuit_open', '1 while the circuit to the Core is open, 0.5 half-open');
   circuit.set(() => ({ closed: 0, 'half-open': 0.5, open: 1 })[core.circuitState()]);
   metrics.gauge('krypton_gateway_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
+  addArenaMetrics(metrics);
   metrics.gauge('krypton_gateway_revocation_delay_seconds', 'Delay of the last revocation, from the Core commit to it taking effect').set(
     () => (cache.stats().revocationDelayMs.last ?? 0) / 1000,
   );

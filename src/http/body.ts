@@ -19,9 +19,10 @@ export function checkDeclaredLength(header: string | undefined, limit: number): 
 /**
  * Collects the body, failing with FRAME_TOO_LARGE as soon as it passes the
  * limit (a missing or lying content-length must not let it grow), and
- * stops reading at that point.
+ * stops reading at that point. With `wipe` (a secret body), every chunk
+ * that is not itself the returned body is zeroed, on every path.
  */
-export function readBody(stream: ServerHttp2Stream, limit: number): Promise<Buffer> {
+export function readBody(stream: ServerHttp2Stream, limit: number, wipe = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -30,11 +31,17 @@ export function readBody(stream: ServerHttp2Stream, limit: number): Promise<Buff
       stream.off('end', onEnd);
       stream.off('close', onClose);
     };
+    const drop = (): void => {
+      if (wipe) for (const c of chunks) c.fill(0);
+      chunks.length = 0;
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
         cleanup();
         stream.pause(); // stop consuming: flow control holds the sender back
+        if (wipe) chunk.fill(0);
+        drop();
         reject(tooLarge(limit));
         return;
       }
@@ -42,10 +49,17 @@ export function readBody(stream: ServerHttp2Stream, limit: number): Promise<Buff
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (chunks.length === 1) {
+        resolve(chunks[0]!);
+        return;
+      }
+      const body = Buffer.concat(chunks, size);
+      drop();
+      resolve(body);
     };
     const onClose = (): void => {
       cleanup();
+      drop();
       reject(new KryptonError('BAD_REQUEST', 'request closed before its body ended'));
     };
     stream.on('data', onData);

@@ -33,6 +33,13 @@ export type BodyContentType = typeof JSON_TYPE | typeof MSGPACK_TYPE;
 export interface RequestOptions {
   contentType?: BodyContentType;
   timeoutMs?: number;
+  /**
+   * The body carries secrets: it is sent as msgpack (JSON would copy its
+   * bytes into strings, which cannot be wiped) and the encoded payload is
+   * zeroed once the request has settled, whatever the outcome. The caller
+   * wipes its own buffers.
+   */
+  secret?: boolean;
 }
 
 export interface MtlsResponse<T = unknown> {
@@ -155,7 +162,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
 
   function request<T>(method: string, path: string, body?: unknown, ro: RequestOptions = {}): Promise<MtlsResponse<T>> {
     return new Promise((resolve, reject) => {
-      const format = formatOf(ro.contentType);
+      const format = ro.secret ? 'msgpack' : formatOf(ro.contentType);
       const type = format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE;
       let payload: Buffer | undefined;
       let req: ClientHttp2Stream;
@@ -168,6 +175,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
         }
         req = open(headers);
       } catch (err) {
+        if (ro.secret) payload?.fill(0);
         reject(err instanceof KryptonError ? err : asTransportError(err));
         return;
       }
@@ -177,6 +185,8 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        // Settled: the body was sent (or never will be), so its bytes are no longer needed.
+        if (ro.secret) payload?.fill(0);
         if (err) reject(err);
         else resolve(value!);
       };

@@ -43,6 +43,15 @@ export interface UnaryRoute extends RouteBase {
   stream?: false;
   /** Top-level body fields that carry bytes: base64-decoded from JSON, checked as bin in msgpack. */
   bytes?: string[];
+  /**
+   * The body carries secrets (unseal shares): it is taken as msgpack only (a
+   * JSON body is refused with BAD_REQUEST before it is parsed: JSON would
+   * turn its bytes into strings, which cannot be wiped), and every buffer
+   * that held it (the chunks read, the body, so the bin fields decoded from
+   * it) is zeroed once the handler has returned or thrown. The handler must
+   * keep no reference to body bytes.
+   */
+  secret?: boolean;
   /** The returned value is the 200 reply body; undefined replies 204 with no body. */
   handler: (ctx: RequestContext) => Promise<unknown>;
 }

@@ -15,6 +15,7 @@ import { contentTypeOf, decodeBytes, decodeBody, encodeBody, formatOfContentType
 import { peerIdentity, type PeerIdentity } from './identity.js';
 import { errorReply } from './reply.js';
 import { parseTarget, Router, type RequestContext, type Route, type StreamRoute, type UnaryRoute } from './router.js';
+import { scrubStack } from './stack-scrub.js';
 import { openStreamWriter } from './stream-writer.js';
 
 export interface MtlsServerLimits {
@@ -46,6 +47,24 @@ export interface MtlsServerOptions {
   identity: { allowed: (spiffeId: string) => boolean };
   limits?: MtlsServerLimits;
   logger?: Logger;
+  /**
+   * Called for every request refused with an error (unknown or refused
+   * identity, no route, a route's `allow`, a bad body, a handler's error),
+   * before the refusal is sent; the reply waits for it (audit). If it
+   * throws, that is logged and the refusal goes out unchanged.
+   */
+  onRefused?: (r: RefusedRequest) => Promise<void>;
+}
+
+export interface RefusedRequest {
+  method: string;
+  /** The path as requested (without the query). */
+  path: string;
+  /** The matched route's pattern, e.g. `/v1/admin/tenants/:tenant`; undefined when none matched. */
+  route: string | undefined;
+  /** The caller's SPIFFE ID; undefined when it had none usable. */
+  identity: string | undefined;
+  error: unknown;
 }
 
 export interface MtlsServer {
@@ -72,6 +91,8 @@ interface SessionState {
 }
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** OpenSSL 3's SSL_OP_BIT(1) (not in node:crypto's constants). */
+const SSL_OP_CLEANSE_PLAINTEXT = 1 << 1;
 
 export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsServer> {
   const limits = { ...DEFAULTS, ...opts.limits };
@@ -94,6 +115,10 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
     maxSessionMemory: limits.maxSessionMemoryMb,
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: 16 * 1024 },
     maxHeaderListPairs: 64,
+    // OpenSSL keeps each decrypted record in its read buffer until the next
+    // one overwrites it; this zeroes it once delivered (request bodies may
+    // carry secrets: unseal shares).
+    secureOptions: SSL_OP_CLEANSE_PLAINTEXT,
   });
   server.maxConnections = limits.maxSessions;
 
@@ -155,6 +180,7 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
     const accept = headers['accept'];
     let format: BodyFormat = 'json';
     let identity: string | undefined;
+    let routePath: string | undefined;
     let bodyUnread = true;
     const done = (status: number): void =>
       log.debug({ method, path, status, identity, ms: +(performance.now() - started).toFixed(3) }, 'request');
@@ -165,6 +191,7 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
       identity = state.identity.spiffeId;
       if (!opts.identity.allowed(identity)) throw new KryptonError('FORBIDDEN', 'identity not allowed');
       const { route, params } = router.match(method, path);
+      routePath = route.path;
       if (route.allow && !route.allow(identity)) throw new KryptonError('FORBIDDEN', 'identity not allowed on this route');
 
       const controller = new AbortController();
@@ -184,14 +211,34 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
       });
       const inFormat = formatOfContentType(headers['content-type']);
       checkDeclaredLength(headers['content-length'], limits.maxBodyBytes);
-      const raw = await readBody(stream, limits.maxBodyBytes);
+      const secret = route.secret === true;
+      const raw = await readBody(stream, limits.maxBodyBytes, secret);
       bodyUnread = false;
-      ctx.body = decodeWithBytes(raw, inFormat, route);
-      const result = await route.handler(ctx);
+      let result: unknown;
+      try {
+        // Read (so it can be wiped) but never parsed: JSON would leave the secret in strings.
+        if (secret && raw.length > 0 && inFormat !== 'msgpack') throw new KryptonError('BAD_REQUEST', 'this route takes application/msgpack only');
+        ctx.body = decodeWithBytes(raw, inFormat, route);
+        result = await route.handler(ctx);
+      } finally {
+        if (secret) {
+          raw.fill(0); // and with it every bin field decoded from it (msgpackr hands out views)
+          ctx.body = undefined;
+          // The TLS plaintext Node left on the C++ stack; from a callback of its own, below the event loop.
+          setImmediate(() => scrubStack());
+        }
+      }
       if (result === undefined) reply(stream, 204, format, undefined, false);
       else reply(stream, 200, format, result, false);
       done(result === undefined ? 204 : 200);
     } catch (err) {
+      if (opts.onRefused) {
+        try {
+          await opts.onRefused({ method, path, route: routePath, identity, error: err });
+        } catch (hookErr) {
+          log.error({ err: hookErr, method, path, identity }, 'refusal hook failed');
+        }
+      }
       const { status, body } = errorReply(err, log, { method, path, identity });
       reply(stream, status, format, body, bodyUnread);
       done(status);

@@ -15,9 +15,11 @@ import { SqlOrbitalTx, type OrbitalTx } from '../storage/orbital-sql.js';
 import { num, str, type SqlRecord } from '../storage/sql-base.js';
 import { openStore } from '../storage/open.js';
 import type { Store, StoreSchema } from '../storage/store.js';
-import type { EventType } from './events.js';
+import { SigningKey } from '../native/signing.js';
+import type { ActorRole, AuditHead, EventType } from '../protocol/orbital-events.js';
+import { futureSkewMs, OrbitalAuth, parseTrust, pathFrom, requireSenders, type TrustedPeer } from './auth.js';
 import { handleOnce, type TxHandler } from './idempotent.js';
-import { CONSUMER_NAME, type Mesh, type Subscription } from './mesh.js';
+import { CONSUMER_NAME, type Mesh, type MeshHub, type Subscription } from './mesh.js';
 import { isMeshUrl, openMesh } from './open.js';
 import { Outbox } from './outbox.js';
 import { startRetention } from './retention.js';
@@ -35,17 +37,29 @@ export interface ActorConfig {
   tls: { cert: string; key: string; ca: string };
   /** SPIFFE IDs allowed on the admin API. */
   admins: string[];
+  /**
+   * The actor's Ed25519 signing key (PKCS#8 PEM, `<name>-sign.key` of
+   * `krypton pki init`; default: beside tls.key). Every event it sends is
+   * signed with it; loaded into the addon's arena at start.
+   */
+  signingKey: string;
+  /** The actors whose events this one accepts: id, role and pinned public key (config field `trust`). */
+  trust: TrustedPeer[];
+  /** Events dated further ahead than this are dead-lettered (config field maxFutureSkewSeconds, default 300). */
+  maxFutureSkewMs: number;
 }
 
 export interface ActorDefaults {
-  /** 'registry' or 'cmk': names messages, env variables, metrics and default files. */
-  name: string;
+  /** 'registry' or 'cmk': names messages, env variables, metrics and default files; also the actor's role. */
+  name: Extract<ActorRole, 'registry' | 'cmk'>;
   port: number;
+  /** The event types it consumes: its trust must name a sender for each. */
+  consumes: readonly EventType[];
 }
 
 export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
 export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
-const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins'];
+const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins', 'signingKey', 'trust', 'maxFutureSkewSeconds'];
 
 export function configError(name: string, message: string): KryptonError {
   return errors.badRequest(`${name} config: ${message}`);
@@ -60,7 +74,7 @@ export function configInt(name: string, field: string, v: unknown, min: number, 
 
 /**
  * Reads an actor's JSON config: relative paths resolve against the file's
- * folder, KRYPTON_<NAME>_{ID,HOST,PORT,STORE,MESH} override the file.
+ * folder, KRYPTON_<NAME>_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS} override the file.
  * Returns the validated base config and the raw object, so the actor can
  * read its own fields (listed in `extraFields`; any other field is refused,
  * since a misspelt one would otherwise be silently ignored).
@@ -103,6 +117,12 @@ export function loadActorConfig(
   if (!Array.isArray(admins) || admins.length === 0 || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) {
     throw configError(name, 'admins must be a non-empty list of spiffe:// IDs');
   }
+  const fail = (message: string): never => {
+    throw configError(name, message);
+  };
+  const tlsKey = path(t.key ?? `pki/${name}-key.pem`, 'tls.key');
+  const trust = parseTrust(o.trust, 'trust', pathFrom(base), fail);
+  requireSenders(trust, defaults.consumes, 'trust', fail);
   return {
     config: {
       id,
@@ -111,8 +131,11 @@ export function loadActorConfig(
       store,
       mesh,
       // The dev PKI's layout, next to the config, unless told otherwise.
-      tls: { cert: path(t.cert ?? `pki/${name}.pem`, 'tls.cert'), key: path(t.key ?? `pki/${name}-key.pem`, 'tls.key'), ca: path(t.ca ?? 'pki/ca.pem', 'tls.ca') },
+      tls: { cert: path(t.cert ?? `pki/${name}.pem`, 'tls.cert'), key: tlsKey, ca: path(t.ca ?? 'pki/ca.pem', 'tls.ca') },
       admins: admins as string[],
+      signingKey: o.signingKey === undefined ? join(dirname(tlsKey), `${name}-sign.key`) : path(o.signingKey, 'signingKey'),
+      trust,
+      maxFutureSkewMs: futureSkewMs(envOf('MAX_FUTURE_SKEW_SECONDS') ?? o.maxFutureSkewSeconds, 'maxFutureSkewSeconds', fail),
     },
     raw: o,
   };
@@ -128,8 +151,8 @@ function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) =>
 }
 
 export interface ActorOptions {
-  /** An in-process mesh shared with other actors: used as is, and not closed on stop. */
-  mesh?: Mesh;
+  /** An in-process bus shared with other actors: the actor takes its own endpoint on it (the bus is not closed on stop). */
+  bus?: MeshHub;
   logger?: Logger;
   now?: () => number;
 }
@@ -162,7 +185,7 @@ export interface ActorRuntime<Tx extends OrbitalTx> {
  * fails it must call stop(), which undoes whatever had started.
  */
 export async function openActor<Tx extends OrbitalTx>(
-  name: string,
+  name: ActorDefaults['name'],
   config: ActorConfig,
   schema: StoreSchema<Tx>,
   opts: ActorOptions = {},
@@ -171,15 +194,23 @@ export async function openActor<Tx extends OrbitalTx>(
   const now = opts.now ?? Date.now;
   const sqliteFile = config.store.startsWith('sqlite:') ? config.store.slice(7) : /^[a-z][a-z0-9+.-]*:\/\//i.test(config.store) ? null : config.store;
   if (sqliteFile !== null && sqliteFile !== ':memory:') mkdirSync(dirname(resolve(sqliteFile)), { recursive: true, mode: 0o700 });
-  const store = await openStore(config.store, schema);
-  let mesh: Mesh;
+  const signer = SigningKey.load(config.signingKey);
+  let store: Store<Tx>;
   try {
-    mesh = opts.mesh ?? (await openMesh(config.mesh, { logger }));
+    store = await openStore(config.store, schema);
   } catch (err) {
-    await store.close();
+    signer.destroy();
     throw err;
   }
-  const ownsMesh = opts.mesh === undefined;
+  const auth = new OrbitalAuth({ id: config.id, role: name, signer, peers: config.trust, maxFutureSkewMs: config.maxFutureSkewMs, now });
+  let mesh: Mesh;
+  try {
+    mesh = opts.bus !== undefined ? opts.bus.endpoint(auth) : await openMesh(config.mesh, { auth, logger });
+  } catch (err) {
+    await store.close();
+    signer.destroy();
+    throw err;
+  }
   const outbox = new Outbox(store, { mesh, logger, now });
   outbox.start();
 
@@ -278,8 +309,10 @@ export async function openActor<Tx extends OrbitalTx>(
       if (server) await step('closing the server', () => server?.close());
       for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
       await step('stopping the outbox', () => outbox.stop());
-      if (ownsMesh) await step('closing the mesh', () => mesh.close());
+      // Its own connection, or its endpoint on a shared bus (the bus stays).
+      await step('closing the mesh', () => mesh.close());
       await step('closing the store', () => store.close());
+      signer.destroy();
       logger.info(`${name} stopped`);
       if (first !== undefined) throw first;
     },
@@ -289,7 +322,9 @@ export async function openActor<Tx extends OrbitalTx>(
 
 // The last State.Manifest of each Core, kept by every actor that reconciles
 // against manifests: for status, and to skip a manifest older than one
-// already reconciled (a late redelivery).
+// already reconciled (a late redelivery). With it, the head of the Core's
+// audit chain it carried: the anchor `krypton core audit --head` checks
+// the Core's audit log against (a truncated or rewritten tail misses it).
 
 export interface ManifestRow {
   core: string;
@@ -298,6 +333,18 @@ export interface ManifestRow {
   receivedAt: number;
   tenants: number;
   scopes: number;
+}
+
+/** The highest audit head a Core published, as this actor recorded it. */
+export interface RecordedAuditHead extends AuditHead {
+  /** The manifest that carried it (the Core's time). */
+  at: number;
+  receivedAt: number;
+}
+
+export interface ManifestView extends ManifestRow {
+  /** `<seq>:<hash>`, ready for `krypton core audit --head`; null before the Core published one. */
+  auditHead: (RecordedAuditHead & { arg: string }) | null;
 }
 
 export const manifestOf = (r: SqlRecord): ManifestRow => ({
@@ -316,6 +363,15 @@ export const manifestTable = (bigint: string, text: string, suffix: string) => `
   scopes ${bigint} NOT NULL
 )${suffix}`;
 
+/** Its own table (not columns of manifests), so stores made before it get it by CREATE IF NOT EXISTS. */
+export const auditHeadTable = (bigint: string, text: string, suffix: string) => `CREATE TABLE IF NOT EXISTS audit_heads (
+  core ${text} PRIMARY KEY,
+  seq ${bigint} NOT NULL CHECK (seq >= 1),
+  hash ${text} NOT NULL,
+  at ${bigint} NOT NULL,
+  received_at ${bigint} NOT NULL
+)${suffix}`;
+
 export class ManifestTx extends SqlOrbitalTx {
   /** Records a manifest unless a newer one of the same Core is on file; false when it is stale. */
   putManifest(m: ManifestRow): Promise<boolean> {
@@ -329,7 +385,67 @@ export class ManifestTx extends SqlOrbitalTx {
     );
   }
 
-  listManifests(): Promise<ManifestRow[]> {
-    return this.op('listManifests', async () => (await this.db.all('SELECT * FROM manifests ORDER BY core', [])).map(manifestOf));
+  listManifests(): Promise<ManifestView[]> {
+    return this.op('listManifests', async () =>
+      (
+        await this.db.all(
+          `SELECT m.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, h.received_at AS head_received_at
+           FROM manifests m LEFT JOIN audit_heads h ON h.core = m.core ORDER BY m.core`,
+          [],
+        )
+      ).map((r) => {
+        const head: ManifestView['auditHead'] =
+          r.head_seq === null || r.head_seq === undefined
+            ? null
+            : { seq: num(r.head_seq), hash: str(r.head_hash), at: num(r.head_at), receivedAt: num(r.head_received_at), arg: `${num(r.head_seq)}:${str(r.head_hash)}` };
+        return { ...manifestOf(r), auditHead: head };
+      }),
+    );
+  }
+
+  getAuditHead(core: string): Promise<RecordedAuditHead | null> {
+    return this.op('getAuditHead', () =>
+      this.one('SELECT * FROM audit_heads WHERE core = ?', [core], (r) => ({ seq: num(r.seq), hash: str(r.hash), at: num(r.at), receivedAt: num(r.received_at) })),
+    );
+  }
+
+  /**
+   * Records a Core's audit head unless a higher one is on file. A head
+   * below the recorded one is refused (the evidence is kept) and reported:
+   * the Core's audit log lost rows since (truncated, or restored from an
+   * older copy). The same seq with another hash is a rewritten row.
+   */
+  putAuditHead(core: string, head: AuditHead, at: number, receivedAt: number): Promise<{ recorded: boolean; previous: RecordedAuditHead | null }> {
+    return this.op('putAuditHead', async () => {
+      const previous = await this.one('SELECT * FROM audit_heads WHERE core = ?', [core], (r) => ({
+        seq: num(r.seq),
+        hash: str(r.hash),
+        at: num(r.at),
+        receivedAt: num(r.received_at),
+      }));
+      if (previous !== null && (head.seq < previous.seq || (head.seq === previous.seq && head.hash !== previous.hash))) return { recorded: false, previous };
+      await this.db.run(
+        `INSERT INTO audit_heads (core, seq, hash, at, received_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (core) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at, received_at = excluded.received_at`,
+        [core, head.seq, head.hash, at, receivedAt],
+      );
+      return { recorded: true, previous };
+    });
+  }
+}
+
+/**
+ * What the Registry and the CMK Server do with a fresh manifest's audit
+ * head: record it, or, when it goes backwards, keep the one on file and
+ * say so loudly (the Core's audit log is not what it was).
+ */
+export async function recordAuditHead(tx: ManifestTx, core: string, head: AuditHead | undefined, at: number, receivedAt: number, logger: Logger, name: string): Promise<void> {
+  if (head === undefined) return;
+  const r = await tx.putAuditHead(core, head, at, receivedAt);
+  if (!r.recorded) {
+    logger.error(
+      { core, published: head, recorded: r.previous === null ? null : { seq: r.previous.seq, hash: r.previous.hash } },
+      `${name}: the audit head ${core} published is behind the one on file: its audit log was truncated or rewritten (the recorded head is kept)`,
+    );
   }
 }

@@ -17,8 +17,10 @@
  * that throws gets the event again: it is re-sent to its queue with an
  * attempt count in a header (x-krypton-attempts, which survives restarts)
  * and the original acked; at maxAttempts it goes to the dead letters. A
- * body that fails validation goes straight there, with a log line, and the
- * consumer carries on.
+ * body that fails validation or authentication (the actor's EventAuth:
+ * signature, signer's role, date) goes straight there, with a log line and
+ * the reason in a header, and the consumer carries on. Every publish is
+ * signed by the same EventAuth: one AmqpMesh is one actor.
  *
  * When the connection drops, publish rejects (the outbox keeps the event)
  * and a loop reconnects with jittered exponential backoff, declares the
@@ -29,8 +31,8 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
-import { decodeEvent, encodeEvent, isEventType, isPriority, type EventType, type OrbitalEvent } from './events.js';
-import { CONSUMER_NAME, DEFAULT_MAX_ATTEMPTS, meshDown, type Handler, type Mesh, type MeshStatus, type Subscription } from './mesh.js';
+import { isEventType, isPriority, type EventType, type OrbitalEvent } from '../protocol/orbital-events.js';
+import { CONSUMER_NAME, DEFAULT_MAX_ATTEMPTS, meshDown, type EventAuth, type Handler, type Mesh, type MeshStatus, type Subscription } from './mesh.js';
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const ATTEMPTS_HEADER = 'x-krypton-attempts';
@@ -39,6 +41,8 @@ export const CONSUMER_HEADER = 'x-krypton-consumer';
 const PRIORITY_HIGH = 9;
 
 export interface AmqpMeshOptions {
+  /** The actor this connection belongs to: signs what it publishes, checks what it receives. */
+  auth: EventAuth;
   url?: string;
   /** Prefix of every exchange and queue name (default "krypton.orbital"). */
   namespace?: string;
@@ -77,6 +81,7 @@ interface Link {
 
 export class AmqpMesh implements Mesh {
   readonly topology: AmqpTopology;
+  private readonly auth: EventAuth;
   private readonly url: string;
   private readonly prefetch: number;
   private readonly maxAttempts: number;
@@ -94,15 +99,10 @@ export class AmqpMesh implements Mesh {
   private waiters: Array<() => void> = [];
   private readonly counts = { published: 0, delivered: 0, retried: 0, deadLettered: 0, reconnects: 0 };
 
-  constructor(options: AmqpMeshOptions = {}) {
+  constructor(options: AmqpMeshOptions) {
+    this.auth = options.auth;
     this.url = options.url ?? DEFAULT_AMQP_URL;
-    const ns = options.namespace ?? 'krypton.orbital';
-    this.topology = {
-      exchange: ns,
-      deadLetterExchange: `${ns}.dlx`,
-      deadLetterQueue: `${ns}.dead`,
-      queueFor: (consumer) => `${ns}.q.${consumer}`,
-    };
+    this.topology = amqpTopology(options.namespace);
     this.prefetch = Math.max(1, Math.floor(options.prefetch ?? 16));
     this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS));
     this.initialDelayMs = options.initialDelayMs ?? 100;
@@ -142,10 +142,11 @@ export class AmqpMesh implements Mesh {
   }
 
   async publish(event: OrbitalEvent): Promise<void> {
-    const checked = decodeEvent(JSON.stringify(event));
+    // Signing validates: a malformed event, or one this actor may not send, is refused at its source.
+    const { event: checked, body } = this.auth.seal(event);
     const link = this.link;
     if (!link) throw meshDown();
-    await this.confirmed(link.pub, this.topology.exchange, checked.type, encodeEvent(checked), {
+    await this.confirmed(link.pub, this.topology.exchange, checked.type, body, {
       persistent: true,
       priority: isPriority(checked.type) ? PRIORITY_HIGH : 0,
       messageId: checked.id,
@@ -200,15 +201,6 @@ export class AmqpMesh implements Mesh {
 
   status(): MeshStatus & { reconnects: number } {
     return { connected: this.link !== null, transport: 'amqp', ...this.counts };
-  }
-
-  /**
-   * Test hook: kills the socket under the connection, as a network failure
-   * or a broker restart would, without telling the mesh.
-   */
-  dropConnectionForTests(): void {
-    const conn = this.link?.model.connection as unknown as { stream?: { destroy(err?: Error): void } } | undefined;
-    conn?.stream?.destroy(new Error('connection dropped by test'));
   }
 
   private async reconnect(): Promise<void> {
@@ -326,7 +318,8 @@ export class AmqpMesh implements Mesh {
     if (sub.cancelled || this.link !== link) return;
     let event: OrbitalEvent;
     try {
-      event = decodeEvent(msg.content);
+      // Parsed, validated and authenticated before the handler sees it.
+      event = this.auth.open(msg.content);
     } catch (err) {
       await this.deadLetter(link, sub.consumer, msg, (err as Error).message);
       return;
@@ -426,8 +419,17 @@ function safely(fn: () => void): void {
  * dead letters, both exchanges): benchmarks and test clusters share the
  * broker and must not leave their topology behind.
  */
+export function amqpTopology(namespace = 'krypton.orbital'): AmqpTopology {
+  return {
+    exchange: namespace,
+    deadLetterExchange: `${namespace}.dlx`,
+    deadLetterQueue: `${namespace}.dead`,
+    queueFor: (consumer) => `${namespace}.q.${consumer}`,
+  };
+}
+
 export async function deleteAmqpNamespace(url: string, namespace: string, consumers: readonly string[]): Promise<void> {
-  const t = new AmqpMesh({ url, namespace }).topology;
+  const t = amqpTopology(namespace);
   const c = await amqp.connect(url, { timeout: 5_000 });
   try {
     const ch = await c.createChannel();

@@ -7,7 +7,7 @@
  * does the whole work.
  */
 import type { OrbitalTx } from '../storage/orbital-sql.js';
-import type { OrbitalEvent } from './events.js';
+import type { OrbitalEvent } from '../protocol/orbital-events.js';
 import type { Outbox } from './outbox.js';
 
 /** Returns the events to emit (possibly none). */

@@ -1,24 +1,28 @@
 /**
  * The in-process transport, the default when the control-plane actors share
  * one process. It keeps the semantics of the AMQP transport so that actors
- * behave alike on both: bodies travel encoded (a handler never shares an
- * object with the publisher or another consumer), every body is validated on
- * delivery, each consumer has its own queue that outlives its subscriptions,
- * L1.Revoke jumps the queue, a throwing handler sees the event again up to
- * maxAttempts, and what cannot be delivered lands in the dead letters.
+ * behave alike on both: each actor has its own endpoint (a Mesh) that signs
+ * what it publishes and checks every body delivered to it (auth.ts), bodies
+ * travel encoded (a handler never shares an object with the publisher or
+ * another consumer), each consumer has its own queue that outlives its
+ * subscriptions, L1.Revoke jumps the queue, a throwing handler sees the
+ * event again up to maxAttempts, and what cannot be delivered (a body that
+ * fails validation or authentication included) lands in the dead letters.
  * Nothing here survives the process: durability across restarts is the
  * outbox's job (outbox.ts).
  */
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
-import { decodeEvent, encodeEvent, isEventType, isPriority, type EventType, type OrbitalEvent } from './events.js';
+import { isEventType, isPriority, type EventType, type OrbitalEvent } from '../protocol/orbital-events.js';
 import {
   CONSUMER_NAME,
   DEFAULT_MAX_ATTEMPTS,
   meshDown,
   type DeadLetter,
+  type EventAuth,
   type Handler,
   type Mesh,
+  type MeshHub,
   type MeshStatus,
   type Subscription,
 } from './mesh.js';
@@ -40,10 +44,13 @@ interface ConsumerQueue {
   readonly priority: Entry[];
   readonly routine: Entry[];
   handler: Handler | null;
+  /** The subscribed actor's check of each body (its EventAuth). */
+  open: ((body: string) => OrbitalEvent) | null;
   pumping: boolean;
 }
 
-export class MemoryBus implements Mesh {
+/** The shared bus: queues and dead letters. Actors reach it through endpoint(auth). */
+export class MemoryBus implements MeshHub {
   private readonly queues = new Map<string, ConsumerQueue>();
   private readonly dead: DeadLetter[] = [];
   private readonly maxAttempts: number;
@@ -56,38 +63,49 @@ export class MemoryBus implements Mesh {
     this.logger = options.logger ?? pino({ name: 'orbital-memory' });
   }
 
-  async publish(event: OrbitalEvent): Promise<void> {
-    if (this.closed) throw meshDown('orbital: the bus is closed');
-    // Encoding through the validator refuses a malformed event at its source.
-    this.route(encodeEvent(decodeEvent(JSON.stringify(event))).toString('utf8'));
-    this.counts.published++;
+  /** An actor's Mesh on this bus: it publishes signed by `auth` and receives only what `auth` accepts. */
+  endpoint(auth: EventAuth): Mesh {
+    return new MemoryEndpoint(this, auth);
   }
 
   /**
-   * Puts a body on the bus without validating it, as a foreign or buggy
-   * producer would: for tests of the consumer side. It is routed on its
-   * `type` field if it has one.
+   * Puts a body on the bus as it is, without signing or validating it, as a
+   * foreign or hostile producer with access to the bus would: for tests of
+   * the consumer side. It is routed on its `type` field if it has one.
    */
   publishRaw(body: string): void {
     if (this.closed) throw meshDown('orbital: the bus is closed');
     this.route(body);
   }
 
+  /** @internal a sealed body from an endpoint. */
+  send(body: string, type: EventType): void {
+    if (this.closed) throw meshDown('orbital: the bus is closed');
+    this.route(body, type);
+    this.counts.published++;
+  }
+
+  /** Creates a consumer's queue (and bindings) without consuming, as a broker would. */
   async declare(consumer: string, types: readonly EventType[]): Promise<void> {
     this.queueFor(consumer, types);
   }
 
-  async subscribe(consumer: string, types: readonly EventType[], handler: Handler): Promise<Subscription> {
+  /** @internal */
+  attach(consumer: string, types: readonly EventType[], handler: Handler, auth: EventAuth): Subscription {
     if (this.closed) throw meshDown('orbital: the bus is closed');
     const q = this.queueFor(consumer, types);
     // One handler per queue keeps "one at a time, in order" true.
     if (q.handler) throw errors.badRequest(`consumer ${consumer} already has a subscriber`);
     q.handler = handler;
+    q.open = (body) => auth.open(body);
     void this.pump(q);
     return {
       consumer,
       cancel: async () => {
-        if (q.handler === handler) q.handler = null;
+        if (q.handler === handler) {
+          q.handler = null;
+          q.open = null;
+        }
       },
     };
   }
@@ -95,6 +113,10 @@ export class MemoryBus implements Mesh {
   async close(): Promise<void> {
     this.closed = true;
     for (const q of this.queues.values()) q.handler = null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   status(): MeshStatus {
@@ -128,7 +150,7 @@ export class MemoryBus implements Mesh {
     for (const t of types) if (!isEventType(t)) throw errors.badRequest(`unknown event type ${String(t)}`);
     let q = this.queues.get(consumer);
     if (!q) {
-      q = { name: consumer, types: new Set(), priority: [], routine: [], handler: null, pumping: false };
+      q = { name: consumer, types: new Set(), priority: [], routine: [], handler: null, open: null, pumping: false };
       this.queues.set(consumer, q);
     }
     // Bindings only grow, as on a broker: a queue keeps the bindings it had.
@@ -136,12 +158,14 @@ export class MemoryBus implements Mesh {
     return q;
   }
 
-  private route(body: string): void {
-    let type: unknown;
-    try {
-      type = (JSON.parse(body) as { type?: unknown } | null)?.type;
-    } catch {
-      type = undefined;
+  private route(body: string, known?: EventType): void {
+    let type: unknown = known;
+    if (type === undefined) {
+      try {
+        type = (JSON.parse(body) as { type?: unknown } | null)?.type;
+      } catch {
+        type = undefined;
+      }
     }
     const targets = isEventType(type) ? [...this.queues.values()].filter((q) => q.types.has(type)) : [];
     if (targets.length === 0) {
@@ -162,13 +186,14 @@ export class MemoryBus implements Mesh {
       // Let the publisher's synchronous burst land first, so a revocation
       // published right after routine events still overtakes them.
       await new Promise((resolve) => setImmediate(resolve));
-      while (q.handler && !this.closed) {
+      while (q.handler && q.open && !this.closed) {
         const lane = q.priority.length > 0 ? q.priority : q.routine;
         const entry = lane.shift();
         if (!entry) break;
         let event: OrbitalEvent;
         try {
-          event = decodeEvent(entry.body);
+          // Parsed, validated and authenticated before any handler sees it.
+          event = q.open(entry.body);
         } catch (err) {
           this.deadLetter(q.name, (err as Error).message, entry.body);
           continue;
@@ -198,5 +223,43 @@ export class MemoryBus implements Mesh {
     this.dead.push({ consumer, reason, body, at: Date.now() });
     this.counts.deadLettered++;
     this.logger.error({ consumer, reason, bytes: body.length }, 'orbital: event dead-lettered');
+  }
+}
+
+/** One actor's Mesh on a MemoryBus. Closing it ends its subscriptions; the bus and its queues stay. */
+class MemoryEndpoint implements Mesh {
+  private closed = false;
+  private readonly subs: Subscription[] = [];
+
+  constructor(
+    private readonly bus: MemoryBus,
+    private readonly auth: EventAuth,
+  ) {}
+
+  async publish(event: OrbitalEvent): Promise<void> {
+    if (this.closed) throw meshDown('orbital: the endpoint is closed');
+    // Signing validates: a malformed event, or one this actor may not send, is refused at its source.
+    const sealed = this.auth.seal(event);
+    this.bus.send(sealed.body.toString('utf8'), sealed.event.type);
+  }
+
+  declare(consumer: string, types: readonly EventType[]): Promise<void> {
+    return this.bus.declare(consumer, types);
+  }
+
+  async subscribe(consumer: string, types: readonly EventType[], handler: Handler): Promise<Subscription> {
+    if (this.closed) throw meshDown('orbital: the endpoint is closed');
+    const sub = this.bus.attach(consumer, types, handler, this.auth);
+    this.subs.push(sub);
+    return sub;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.subs.splice(0)) await s.cancel();
+  }
+
+  status(): MeshStatus {
+    return { ...this.bus.status(), connected: !this.closed && !this.bus.isClosed };
   }
 }

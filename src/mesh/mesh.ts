@@ -3,10 +3,35 @@
  * bus or RabbitMQ). Delivery is at-least-once: a handler may see an event
  * again (a redelivery after a crash, a retry, a duplicate publish from the
  * outbox), so handlers must be idempotent, keyed on the event id.
+ *
+ * A Mesh belongs to one actor: it signs what that actor publishes and
+ * checks what it delivers to that actor with the actor's EventAuth
+ * (auth.ts). There is no unsigned way onto it and no unchecked way off it.
  */
 import { KryptonError } from '../errors.js';
 import { ID_PATTERN } from '../native/ids.js';
-import type { EventType, OrbitalEvent } from './events.js';
+import type { EventType, OrbitalEvent } from '../protocol/orbital-events.js';
+
+/** A validated event and its signed wire body. */
+export interface SealedEvent {
+  event: OrbitalEvent;
+  body: Buffer;
+}
+
+/** How one actor signs and checks events (OrbitalAuth in auth.ts). */
+export interface EventAuth {
+  /** The actor's id (the source of what it sends). */
+  readonly id: string;
+  /** Validates and signs an event this actor sends; throws BAD_REQUEST for one it may not send. */
+  seal(event: OrbitalEvent): SealedEvent;
+  /** Parses, validates and authenticates a received body; throws (the reason) when it must be dead-lettered. */
+  open(body: Buffer | string): OrbitalEvent;
+}
+
+/** A transport several actors of one process share (the in-process bus): each gets its own Mesh on it. */
+export interface MeshHub {
+  endpoint(auth: EventAuth): Mesh;
+}
 
 export type Handler = (event: OrbitalEvent) => Promise<void>;
 

@@ -9,9 +9,11 @@ import type { Logger } from 'pino';
 import { errors } from '../errors.js';
 import { AmqpMesh } from './amqp.js';
 import { MemoryBus } from './memory-bus.js';
-import type { Mesh } from './mesh.js';
+import type { EventAuth, Mesh } from './mesh.js';
 
 export interface OpenMeshOptions {
+  /** The actor the mesh belongs to: it signs what the actor sends and checks what it receives. */
+  auth: EventAuth;
   logger?: Logger;
   /** How long to wait for the broker at start; the actor starts anyway (default 5 s). */
   connectTimeoutMs?: number;
@@ -21,8 +23,8 @@ export function isMeshUrl(url: string): boolean {
   return url === 'memory' || /^amqps?:\/\//i.test(url);
 }
 
-export async function openMesh(url: string, opts: OpenMeshOptions = {}): Promise<Mesh> {
-  if (url === 'memory') return new MemoryBus(opts.logger !== undefined ? { logger: opts.logger } : {});
+export async function openMesh(url: string, opts: OpenMeshOptions): Promise<Mesh> {
+  if (url === 'memory') return new MemoryBus(opts.logger !== undefined ? { logger: opts.logger } : {}).endpoint(opts.auth);
   if (!/^amqps?:\/\//i.test(url)) throw errors.badRequest('mesh must be "memory" or an amqp:// URL');
   let parsed: URL;
   try {
@@ -34,6 +36,7 @@ export async function openMesh(url: string, opts: OpenMeshOptions = {}): Promise
   parsed.searchParams.delete('namespace');
   if (namespace !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(namespace)) throw errors.badRequest('mesh namespace must match [A-Za-z0-9._-]{1,100}');
   const mesh = new AmqpMesh({
+    auth: opts.auth,
     url: parsed.toString(),
     ...(namespace !== undefined ? { namespace } : {}),
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),

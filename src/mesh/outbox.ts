@@ -15,7 +15,7 @@ import { errors } from '../errors.js';
 import type { OrbitalTx, OutboxRow } from '../storage/orbital-sql.js';
 import type { Store } from '../storage/store.js';
 import { Mutex } from '../storage/mutex.js';
-import { decodeEvent, encodeEvent, type OrbitalEvent } from './events.js';
+import { decodeEvent, encodeEvent, type OrbitalEvent } from '../protocol/orbital-events.js';
 import type { Mesh } from './mesh.js';
 
 export type { OutboxRow };

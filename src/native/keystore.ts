@@ -54,6 +54,7 @@ interface KeystoreNative {
   scopeBind(tenant: Buffer, service: Buffer, version: number, state: number, handle: number): number;
   scopeSetState(tenant: Buffer, service: Buffer, version: number, state: number): void;
   scopeEvict(tenant: Buffer, service: Buffer): boolean;
+  scopeRetire(tenant: Buffer, service: Buffer, version: number): boolean;
   scopeHolder(): number;
   scopeHold(tenant: Buffer, service: Buffer, holder: number): number;
   scopeRelease(tenant: Buffer, service: Buffer, holder: number): number;
@@ -114,15 +115,34 @@ export function zeroizeAll(): void {
 }
 
 export const scopes = {
-  /** Binds a key to (tenant, service, version); returns the scope id. An ACTIVE binding demotes the previous ACTIVE. */
+  /**
+   * Binds a key to (tenant, service, version); returns the scope id. An
+   * ACTIVE binding demotes the previous ACTIVE. States only move forward
+   * (ACTIVE, DECRYPT_ONLY, REVOKED): ACTIVE for a version the scope holds as
+   * DECRYPT_ONLY, or below any version it knows (tombstones included), binds
+   * DECRYPT_ONLY, so a stale lease never demotes the current ACTIVE version.
+   */
   bind(tenant: string, service: string, version: number, state: 'ACTIVE' | 'DECRYPT_ONLY', handle: KeyHandle): number {
     checkVersion(version);
     return call(() => native.scopeBind(idBytes(tenant), idBytes(service), version, KeyState[state], handle));
   },
-  /** Changes a version's state; REVOKED destroys its key at once and stays revoked. */
+  /**
+   * Changes a version's state; REVOKED destroys its key at once and stays
+   * revoked. Forward only: ACTIVE for a version that is not ACTIVE is BAD_REQUEST.
+   */
   setState(tenant: string, service: string, version: number, state: KeyStateName): void {
     checkVersion(version);
     call(() => native.scopeSetState(idBytes(tenant), idBytes(service), version, KeyState[state]));
+  },
+  /**
+   * Forgets an old DECRYPT_ONLY version without revoking it (it left the
+   * hot set): its key is destroyed at once and a later lease may bind it
+   * again. False when the version is not held, or is revoked (the
+   * revocation stays); the ACTIVE version cannot be retired (BAD_REQUEST).
+   */
+  retire(tenant: string, service: string, version: number): boolean {
+    checkVersion(version);
+    return call(() => native.scopeRetire(idBytes(tenant), idBytes(service), version));
   },
   /**
    * Forced: destroys every key of the scope whoever holds it; false if

@@ -17,7 +17,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   KEY_REVOKED: 'key version is revoked',
   KEY_UNAVAILABLE: 'no usable key',
   BAD_REQUEST: 'invalid argument',
-  ARENA_EXHAUSTED: 'secure key arena is full',
+  ARENA_EXHAUSTED: 'the locked key arena is full: raise KRYPTON_ARENA_BYTES (see krypton_arena_used_bytes)',
   INVALID_LEASE: 'invalid lease',
 };
 

@@ -14,11 +14,14 @@
  * - a scope never defined here, or a tenant unknown here, is left alone and
  *   logged: the Registry only corrects what it has authority over.
  * A manifest older than one already reconciled for the same Core is
- * recorded as handled and ignored.
+ * recorded as handled and ignored. A fresh one's audit head is recorded
+ * (the anchor of `krypton core audit --head`); one behind the head on file
+ * is kept out and logged as an error.
  */
 import type { Logger } from 'pino';
+import { recordAuditHead } from '../mesh/actor-runtime.js';
 import { repairDue } from '../mesh/drift-repair.js';
-import type { Envelope, OrbitalEvent } from '../mesh/events.js';
+import type { Envelope, OrbitalEvent } from '../protocol/orbital-events.js';
 import type { TenantRegistry } from './registry.js';
 import type { RegistryTx, TenantRow } from './store.js';
 
@@ -33,6 +36,7 @@ export function manifestHandler(registry: TenantRegistry, logger: Logger, now: (
       logger.info({ core: m.core, at: m.at }, 'registry: stale manifest ignored');
       return [];
     }
+    await recordAuditHead(tx, m.core, m.audit, m.at, now(), logger, 'registry');
     const tenants = new Map<string, TenantRow | null>();
     const tenantOf = async (t: string) => {
       if (!tenants.has(t)) tenants.set(t, await tx.getTenant(t));

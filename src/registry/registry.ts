@@ -6,9 +6,9 @@
  * nothing: repeating a command is harmless.
  */
 import { errors } from '../errors.js';
-import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../mesh/events.js';
+import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../protocol/orbital-events.js';
 import type { Outbox } from '../mesh/outbox.js';
-import type { ManifestRow } from '../mesh/actor-runtime.js';
+import type { ManifestView } from '../mesh/actor-runtime.js';
 import { requireId } from '../native/ids.js';
 import type { Store } from '../storage/store.js';
 import type { RegistryTx, ScopeRow, TenantRow } from './store.js';
@@ -120,7 +120,8 @@ export class TenantRegistry {
     });
   }
 
-  manifests(): Promise<ManifestRow[]> {
+  /** The last manifest of each Core, with the last audit head it published. */
+  manifests(): Promise<ManifestView[]> {
     return this.store.read((tx) => tx.listManifests());
   }
 

@@ -10,9 +10,9 @@ import { REGISTRY_SCHEMA, type RegistryTx } from './store.js';
 
 export type RegistryConfig = ActorConfig;
 
-export const REGISTRY_DEFAULTS = { name: 'registry', port: 7444 } as const;
+export const REGISTRY_DEFAULTS = { name: 'registry', port: 7444, consumes: ['State.Manifest'] } as const;
 
-/** Reads and validates the file; KRYPTON_REGISTRY_{ID,HOST,PORT,STORE,MESH} override it. */
+/** Reads and validates the file (its trust's public keys included); KRYPTON_REGISTRY_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS} override it. */
 export function loadRegistryConfig(file: string, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
   return loadActorConfig(file, REGISTRY_DEFAULTS, [], env).config;
 }
@@ -31,7 +31,7 @@ export async function startRegistry(config: RegistryConfig, opts: ActorOptions =
   try {
     const registry = new TenantRegistry(rt.store, rt.outbox, config.id, rt.now);
     const status = async () => ({ ...(await rt.orbitalStatus()), manifests: await registry.manifests() });
-    await rt.consume(['State.Manifest'], manifestHandler(registry, rt.logger, rt.now));
+    await rt.consume(REGISTRY_DEFAULTS.consumes, manifestHandler(registry, rt.logger, rt.now));
     const port = await rt.listen(registryRoutes(registry, new Set(config.admins), status));
     rt.logger.info({ id: config.id, port }, 'registry listening');
     return { registry, runtime: rt, port, status, stop: () => rt.stop() };

@@ -4,7 +4,7 @@
  * each Core sent, and the Orbital tables. States are CHECKed in the schema
  * so a bug cannot store a state the rules do not know.
  */
-import { ManifestTx, manifestTable } from '../mesh/actor-runtime.js';
+import { auditHeadTable, ManifestTx, manifestTable } from '../mesh/actor-runtime.js';
 import { orbitalStatements } from '../storage/orbital-sql.js';
 import { num, numOrNull, str, type SqlRecord } from '../storage/sql-base.js';
 import type { StoreSchema } from '../storage/store.js';
@@ -127,6 +127,7 @@ export const REGISTRY_SCHEMA: StoreSchema<RegistryTx> = {
         PRIMARY KEY (tenant, service)
       )${d.tableSuffix}`,
       manifestTable(bigint, text, d.tableSuffix),
+      auditHeadTable(bigint, text, d.tableSuffix),
       ...orbitalStatements(d),
     ];
   },

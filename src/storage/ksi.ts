@@ -110,9 +110,9 @@ export interface AuditEntry {
 export interface AuditRow extends AuditEntry {
   seq: number;
   ts: number;
-  /** Hex SHA-256 of the previous row ('' for the first). */
+  /** The previous row's link ('' for the first). */
   prevHash: string;
-  /** Hex SHA-256 over prevHash and this row's canonical content (see audit-hash.ts). */
+  /** This row's link over prevHash and its canonical content: keyed (m1:), signed (s1:) or unkeyed (see audit-hash.ts). */
   hash: string;
 }
 
@@ -158,6 +158,8 @@ export interface KsiTx extends OrbitalTx {
   appendAudit(entry: AuditEntry, ts?: number): Promise<AuditRow>;
   /** Rows with seq > since, ascending, at most limit. */
   auditSince(since: number, limit: number): Promise<AuditRow[]>;
+  /** The chain's head: the last row's seq and link (null when empty). */
+  lastAudit(): Promise<{ seq: number; hash: string } | null>;
 }
 
 /** The KSI is a Store whose transactions are KsiTx. */

@@ -19,6 +19,7 @@
 import type { KsiTx } from './ksi.js';
 import { orbitalStatements } from './orbital-sql.js';
 import { SqlKsiTx } from './sql-tx.js';
+import { UNKEYED_LINKER, type AuditLinker } from './audit-hash.js';
 import type { StoreSchema } from './store.js';
 
 export interface Dialect {
@@ -173,13 +174,18 @@ export const POSTGRES_AUDIT_TRIGGERS = [
    END $$`,
 ];
 
-/** The KSI: its tables, the engine's audit triggers and the Orbital tables. */
-export const KSI_SCHEMA: StoreSchema<KsiTx> = {
-  name: 'KSI',
-  statements: (d, engine) => [
-    ...schemaStatements(d),
-    ...(engine === 'sqlite' ? SQLITE_AUDIT_TRIGGERS : POSTGRES_AUDIT_TRIGGERS),
-    ...orbitalStatements(d),
-  ],
-  makeTx: (exec, state) => new SqlKsiTx(exec, state),
-};
+/** The KSI: its tables, the engine's audit triggers and the Orbital tables; audit rows linked by `linker`. */
+export function ksiSchema(linker: AuditLinker): StoreSchema<KsiTx> {
+  return {
+    name: 'KSI',
+    statements: (d, engine) => [
+      ...schemaStatements(d),
+      ...(engine === 'sqlite' ? SQLITE_AUDIT_TRIGGERS : POSTGRES_AUDIT_TRIGGERS),
+      ...orbitalStatements(d),
+    ],
+    makeTx: (exec, state) => new SqlKsiTx(exec, state, linker),
+  };
+}
+
+/** The KSI with unkeyed audit links: opened by tools and tests, never by a Core (Core.open links with its keys). */
+export const KSI_SCHEMA: StoreSchema<KsiTx> = ksiSchema(UNKEYED_LINKER);

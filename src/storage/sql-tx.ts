@@ -1,4 +1,4 @@
-import { auditHash, normalizeDetails } from './audit-hash.js';
+import { normalizeDetails, UNKEYED_LINKER, type AuditLinker } from './audit-hash.js';
 import type {
   AuditEntry,
   AuditRow,
@@ -14,7 +14,7 @@ import type {
   TenantRow,
   TenantState,
 } from './ksi.js';
-import { bool, buf, bufOrNull, limitOf, num, numOrNull, str, strOrNull, type SqlRecord } from './sql-base.js';
+import { bool, buf, bufOrNull, limitOf, num, numOrNull, str, strOrNull, type SqlExec, type SqlRecord, type TxState } from './sql-base.js';
 import { SqlOrbitalTx } from './orbital-sql.js';
 
 /**
@@ -101,6 +101,14 @@ function toAudit(r: SqlRecord): AuditRow {
 }
 
 export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
+  constructor(
+    db: SqlExec,
+    state: TxState,
+    /** How appended audit rows are linked (a Core's keys; unkeyed for a KSI opened without one). */
+    private readonly linker: AuditLinker = UNKEYED_LINKER,
+  ) {
+    super(db, state);
+  }
 
   getMaster(): Promise<MasterRow | null> {
     return this.op('getMaster', () =>
@@ -323,7 +331,7 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
         outcome: entry.outcome,
       };
       const prevHash = last?.hash ?? '';
-      const hash = auditHash(prevHash, { ...base, details: details ?? undefined });
+      const hash = this.linker.link(prevHash, { ...base, details: details ?? undefined });
       await this.db.run(`INSERT INTO audit (${AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
         base.seq,
         base.ts,
@@ -339,6 +347,10 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
       if (details !== null) row.details = details;
       return row;
     });
+  }
+
+  lastAudit(): Promise<{ seq: number; hash: string } | null> {
+    return this.op('lastAudit', () => this.one('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1', [], (r) => ({ seq: num(r.seq), hash: str(r.hash) })));
   }
 
   auditSince(since: number, limit: number): Promise<AuditRow[]> {

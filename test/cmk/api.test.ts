@@ -4,7 +4,7 @@ import { pkiClient } from '../../src/dev/core-process.js';
 import type { MtlsClient } from '../../src/http/index.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { captureLogger } from '../mesh/helpers.js';
-import { actorConfig, collect, tempPki, type TempPki } from '../registry/fixtures.js';
+import { actorConfig, collect, tempPki, type TempPki, meshAs } from '../registry/fixtures.js';
 
 describe('CMK Server admin API (HTTP/2, mTLS)', () => {
   let t: TempPki;
@@ -18,7 +18,7 @@ describe('CMK Server admin API (HTTP/2, mTLS)', () => {
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
     await bus.declare('core-hb', ['Sovereign.Heartbeat']);
-    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds: 3600 }, { mesh: bus, logger });
+    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds: 3600 }, { bus, logger });
     const url = `https://127.0.0.1:${cmk.port}`;
     admin = pkiClient(t.pki, url, 'admin');
     gateway = pkiClient(t.pki, url, 'gateway');
@@ -33,7 +33,7 @@ describe('CMK Server admin API (HTTP/2, mTLS)', () => {
   });
 
   it('links, lists and unlinks; the events reach the mesh', async () => {
-    const got = await collect(bus, 'core', ['L1.Reference', 'L1.Revoke']);
+    const got = await collect(meshAs(bus, t, 'core'), 'core', ['L1.Reference', 'L1.Revoke']);
     expect((await admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/keys/acme.key' })).body).toMatchObject({ state: 'LINKED', changed: true });
     expect((await admin.request<{ links: unknown[] }>('GET', '/v1/cmk/links')).body.links).toEqual([expect.objectContaining({ tenant: 'acme', kind: 'soft', state: 'LINKED' })]);
     expect((await admin.request('DELETE', '/v1/cmk/tenants/acme/l1')).body).toMatchObject({ state: 'UNLINKED' });

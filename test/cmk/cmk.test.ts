@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCmk, type RunningCmk } from '../../src/cmk/service.js';
-import { makeEvent, type OrbitalEvent } from '../../src/mesh/events.js';
+import { makeEvent, type OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { REPAIR_EVERY_MS } from '../../src/mesh/drift-repair.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
-import { actorConfig, collect, summary, tempPki, type TempPki } from '../registry/fixtures.js';
+import { actorConfig, collect, summary, tempPki, type TempPki, meshAs, publishAs } from '../registry/fixtures.js';
 
 let t: TempPki;
 beforeAll(async () => {
@@ -25,10 +25,10 @@ describe('CMK Server', () => {
   const start = async (heartbeatSeconds = 3600) => {
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
-    got = await collect(bus, 'core', ['L1.Reference', 'L1.Revoke']);
-    beats = await collect(bus, 'core-hb', ['Sovereign.Heartbeat']);
+    got = await collect(meshAs(bus, t, 'core'), 'core', ['L1.Reference', 'L1.Revoke']);
+    beats = await collect(meshAs(bus, t, 'core'), 'core-hb', ['Sovereign.Heartbeat']);
     clock = Date.now();
-    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds }, { mesh: bus, logger, now: () => clock });
+    cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds }, { bus, logger, now: () => clock });
   };
   const settle = async () => {
     await bus.idle();
@@ -82,10 +82,10 @@ describe('CMK Server', () => {
 
     it('records the tenants the Registry defines, in any order with links', async () => {
       await cmk.links.link('acme', 'soft', SOFT);
-      await bus.publish(makeEvent('Tenant.Define', 'registry', { tenant: 'acme', action: 'onboard' }));
+      await publishAs(bus, t, makeEvent('Tenant.Define', 'registry', { tenant: 'acme', action: 'onboard' }));
       await settle();
       expect((await cmk.links.links())[0]?.registry).toBe('ACTIVE');
-      await bus.publish(makeEvent('Tenant.Define', 'registry', { tenant: 'acme', action: 'offboard' }));
+      await publishAs(bus, t, makeEvent('Tenant.Define', 'registry', { tenant: 'acme', action: 'offboard' }));
       await settle();
       expect((await cmk.links.links())[0]?.registry).toBe('OFFBOARDED');
     });
@@ -103,7 +103,7 @@ describe('CMK Server', () => {
     });
 
     it('revokes tenants served without a linked L1 and re-sends links missing from the Core', async () => {
-      await bus.publish(manifest(['linked', 'cut', 'stranger']));
+      await publishAs(bus, t, manifest(['linked', 'cut', 'stranger']));
       await settle();
       // L1.Revoke travels in the priority lane, so it arrives first.
       expect(summary(got)).toEqual([
@@ -115,8 +115,8 @@ describe('CMK Server', () => {
     });
 
     it('sends a missing link to a Core again only once the repair period has passed, but revokes every time', async () => {
-      await bus.publish(manifest(['cut'], 1_000));
-      await bus.publish(manifest(['cut'], 2_000));
+      await publishAs(bus, t, manifest(['cut'], 1_000));
+      await publishAs(bus, t, manifest(['cut'], 2_000));
       await settle();
       expect(summary(got).map(([type, p]) => `${type}:${(p as { tenant: string }).tenant}`).sort()).toEqual([
         'L1.Reference:hsm',
@@ -125,18 +125,18 @@ describe('CMK Server', () => {
         'L1.Revoke:cut',
       ]);
       clock += REPAIR_EVERY_MS;
-      await bus.publish(manifest(['cut'], 3_000));
+      await publishAs(bus, t, manifest(['cut'], 3_000));
       await settle();
       expect(got).toHaveLength(7);
     });
 
     it('a Core in line gets nothing; a duplicated manifest changes nothing', async () => {
       const m = manifest(['linked', 'hsm'], 5_000);
-      await bus.publish(m);
+      await publishAs(bus, t, m);
       await settle();
       const rows = await cmk.runtime.outbox.rows();
-      await bus.publish(manifest(['cut'], 4_000)); // older: ignored
-      await bus.publish(m);
+      await publishAs(bus, t, manifest(['cut'], 4_000)); // older: ignored
+      await publishAs(bus, t, m);
       await settle();
       expect(got).toEqual([]);
       expect(await cmk.runtime.outbox.rows()).toEqual(rows);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deriveK1, xaesOpenNode } from '../../bench/lib/xaes-node.js';
 import { HpkeRecipient } from '../../src/native/index.js';
+import { newLeaseRequest } from '../../src/protocol/lease.js';
 import { openKsi } from '../../src/storage/open.js';
 import { describeWithTool, gcoreFinds } from '../helpers/core-dump.js';
 import { referenceCombine } from '../helpers/shamir-ref.js';
@@ -34,7 +35,7 @@ describeWithTool('gcore', 'a running Core in a core dump', (gcore) => {
       const r = cli([...admin, ...args]);
       expect(r.status, r.stderr).toBe(0);
     }
-    const lease = await core.client('gateway').request('POST', '/v1/leases', { tenant: 'acme', service: 'billing', recipientKey: HpkeRecipient.generate().publicKey });
+    const lease = await core.client('gateway').request('POST', '/v1/leases', newLeaseRequest('acme', 'billing', HpkeRecipient.generate().publicKey));
     expect(lease.status).toBe(200);
 
     const { shares } = JSON.parse(readFileSync(core.unsealFile, 'utf8')) as { shares: string[] };

@@ -10,6 +10,7 @@ import { Core } from '../../src/core/core.js';
 import { HpkeRecipient } from '../../src/native/index.js';
 import type { L3Row } from '../../src/storage/ksi.js';
 import { GATEWAY } from './core-fixture.js';
+import { newLeaseRequest } from '../../src/protocol/lease.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CORE_MODULE = join(root, 'dist', 'src', 'core', 'core.js');
@@ -100,7 +101,7 @@ for (const engine of engines) {
           expect(after).toHaveLength(point === 'rotate:after-tx' ? 4 : 3);
           expect(after.at(-1)!.state).toBe('ACTIVE');
           // Every version still unwraps: a lease carries them all, and rotation goes on.
-          const lease = await core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: HpkeRecipient.generate().publicKey });
+          const lease = await core.issueLease(GATEWAY, newLeaseRequest(T, S, HpkeRecipient.generate().publicKey));
           expect(lease.versions).toHaveLength(after.length);
           expect(await core.rotate(T, S)).toBe(after.length + 1);
         } finally {

@@ -5,6 +5,7 @@ import { HOUR_MS } from '../../src/core/clock.js';
 import type { Core } from '../../src/core/core.js';
 import { createKey, HpkeRecipient, openBlob, openLease, scopeRef, scopes, storeStats } from '../../src/native/index.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
+import { newLeaseRequest } from '../../src/protocol/lease.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 let cleanups: (() => Promise<void>)[] = [];
@@ -34,7 +35,7 @@ describe('MasterKey: init, seal, unseal', () => {
     core.seal();
     expect(core.sealStatus()).toMatchObject({ initialized: true, sealed: true, threshold: 3, shares: 5 });
     await expect(core.rotate('acme', 'billing')).rejects.toThrow(code('SEALED'));
-    await expect(core.issueLease(GATEWAY, { tenant: 'acme', service: 'billing', recipientKey: Buffer.alloc(32) })).rejects.toThrow(code('SEALED'));
+    await expect(core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', Buffer.alloc(32)))).rejects.toThrow(code('SEALED'));
 
     const restarted = await reopen();
     expect(restarted.sealStatus().sealed).toBe(true);
@@ -63,7 +64,7 @@ describe('MasterKey: init, seal, unseal', () => {
     const before = storeStats().keys;
     await core.init();
     await withTenant(core);
-    await core.issueLease(GATEWAY, { tenant: 'acme', service: 'billing', recipientKey: HpkeRecipient.generate().publicKey });
+    await core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', HpkeRecipient.generate().publicKey));
     expect(storeStats().keys).toBeGreaterThan(before);
     core.seal();
     expect(storeStats().keys).toBe(before);
@@ -145,7 +146,7 @@ describe('L3 keys, leases and events', () => {
     const { tenant, service } = await withTenant(core);
     await core.rotate(tenant, service);
     const recipient = HpkeRecipient.generate();
-    const lease = await core.issueLease(GATEWAY, { tenant, service, recipientKey: recipient.publicKey });
+    const lease = await core.issueLease(GATEWAY, newLeaseRequest(tenant, service, recipient.publicKey));
     expect(lease.versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'DECRYPT_ONLY'],
       [2, 'ACTIVE'],
@@ -165,9 +166,9 @@ describe('L3 keys, leases and events', () => {
     await withTenant(core, 'acme');
     await withTenant(core, 'globex');
     const pk = HpkeRecipient.generate().publicKey;
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', { tenant: 'globex', service: 'billing', recipientKey: pk })).rejects.toThrow(code('FORBIDDEN'));
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/other', { tenant: 'acme', service: 'billing', recipientKey: pk })).rejects.toThrow(code('FORBIDDEN'));
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', { tenant: 'acme', service: 'nope', recipientKey: pk })).rejects.toThrow(code('UNKNOWN_SERVICE'));
+    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('globex', 'billing', pk))).rejects.toThrow(code('FORBIDDEN'));
+    await expect(core.issueLease('spiffe://krypton.dev/gateway/other', newLeaseRequest('acme', 'billing', pk))).rejects.toThrow(code('FORBIDDEN'));
+    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('acme', 'nope', pk))).rejects.toThrow(code('UNKNOWN_SERVICE'));
   });
 
   it('rotation and revocation append events with monotonic epochs; a subscriber catches up from its epoch', async () => {
@@ -186,7 +187,7 @@ describe('L3 keys, leases and events', () => {
       [3, 'revocation', 2],
       [4, 'rotation', 3],
     ]);
-    const lease = await core.issueLease(GATEWAY, { tenant, service, recipientKey: HpkeRecipient.generate().publicKey });
+    const lease = await core.issueLease(GATEWAY, newLeaseRequest(tenant, service, HpkeRecipient.generate().publicKey));
     expect(lease.epoch).toBe(4);
     expect(lease.versions.map((v) => [v.version, v.state])).toEqual([[3, 'ACTIVE']]);
   });

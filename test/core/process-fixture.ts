@@ -14,8 +14,9 @@ import type { MtlsClient } from '../../src/http/index.js';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+/** Runs the CLI; `input` is written to its stdin (e.g. unseal shares, which never go on the command line). */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000, ...(input !== undefined ? { input } : {}) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,6 +3,7 @@ import { createPkcs11L1Key, destroyPkcs11L1Key } from '../../src/core/l1/index.j
 import { createKey, HpkeRecipient, openBlob, openLease, scopeRef, scopes } from '../../src/native/index.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
 import { missing, PIN, skip, SoftHsm } from './l1/softhsm.js';
+import { newLeaseRequest } from '../../src/protocol/lease.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 const T = 'sovereign-co';
@@ -37,12 +38,12 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       expect(events).toEqual([`tenant.revoked:${T}`]);
       expect(scopeRef(T, S)).toBeNull();
       const recipient = HpkeRecipient.generate();
-      await expect(core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: recipient.publicKey })).rejects.toThrow(code('KEY_REVOKED'));
+      await expect(core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey))).rejects.toThrow(code('KEY_REVOKED'));
 
       // The IVK-side binding is lost too (as in a region loss): only the L1 can bring the L2 back.
       await core.ksi.tx(async (tx) => tx.updateL2({ ...l2!, wrappedActive: Buffer.alloc(l2!.wrappedActive.length) }));
       await core.tenants.linkL1(T, { kind: 'pkcs11', ref });
-      const lease = await core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: recipient.publicKey });
+      const lease = await core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey));
       scopes.evict(T, S);
       for (const v of lease.versions) openLease(recipient, { tenant: T, service: S, enc: v.enc, sealed: v.sealed });
       expect(openBlob(T, before.blob).equals(before.plaintext)).toBe(true);

@@ -7,11 +7,15 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createSoftL1Key } from '../../src/core/l1/index.js';
-import { Cluster, type Actor, type ClusterOptions } from '../../src/dev/cluster.js';
+import { Cluster, type Actor, type ClusterOptions, type CoreStart } from '../../src/dev/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { connect, type WsClient } from '../gateway/ws-fixture.js';
+
+/** The launcher that runs `krypton core run` with a Core clock read from KRYPTON_TEST_CLOCK_FILE. */
+const CORE_WITH_CLOCK = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'core-with-clock.mjs');
 
 export const SKIP_AMQP = process.env.KRYPTON_SKIP_AMQP === '1';
 
@@ -21,9 +25,10 @@ export interface Stage {
   proxies: Record<Actor, TcpProxy>;
   /** The soft L1 key file of tenant t (created on first use). */
   l1(tenant: string): string;
-  /** Moves the Core's clock forward (KRYPTON_TEST_CLOCK_FILE). */
+  /** Moves the Core's clock forward (every Core started with `coreStart`). */
   advanceCore(ms: number): void;
-  clockFile: string;
+  /** Starts a Core on the stage's movable clock (the test launcher test/fixtures/core-with-clock.mjs). */
+  coreStart(id?: string): CoreStart;
   /** Registry + CMK Server: onboard, define, link; resolves once the Core serves the scope. */
   defineAndLink(tenant: string, service: string, rotateAfterSeconds?: number | null): Promise<void>;
   /** Resolves once the Core serves (tenant, service) with an ACTIVE version. */
@@ -84,7 +89,7 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
     dir,
     proxies,
     l1,
-    clockFile,
+    coreStart: (id) => ({ ...(id !== undefined ? { id } : {}), launcher: { script: CORE_WITH_CLOCK, env: { KRYPTON_TEST_CLOCK_FILE: clockFile } } }),
     advanceCore: (ms) => {
       offset += ms;
       writeFileSync(clockFile, String(offset));
@@ -107,7 +112,7 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
   try {
     await cluster.startRegistry();
     await cluster.startCmk();
-    await cluster.startCore({ clockFile });
+    await cluster.startCore(stage.coreStart());
     await cluster.startGateway();
     await stage.defineAndLink('demo', 'app', opts.demoRotateAfterSeconds ?? null);
   } catch (err) {

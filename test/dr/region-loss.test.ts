@@ -50,7 +50,7 @@ describe.skipIf(SKIP_AMQP)('DR 3: region loss', () => {
     await cluster.call('registry', 'POST', '/v1/registry/tenants/demo/services/later', {});
 
     // The survivor: a new Core (its own queue, empty local state) on the same KSI.
-    await cluster.startCore({ id: 'core-b', clockFile: stage.clockFile });
+    await cluster.startCore(stage.coreStart('core-b'));
     await cluster.startGateway();
     expect((await stage.served('demo', 'app')).map((v) => [v.version, v.state])).toEqual(before);
     await stage.served('demo', 'later');

@@ -28,7 +28,7 @@ describe.skipIf(SKIP_AMQP)('DR 4: split brain', () => {
     expect((await create(gw, 'billing')).ok).toBe(true);
     await cluster.stop('core');
     await cluster.call('registry', 'DELETE', '/v1/registry/tenants/demo/services/billing');
-    await cluster.startCore({ id: 'core-b', clockFile: stage.clockFile });
+    await cluster.startCore(stage.coreStart('core-b'));
 
     const refused = await waitUntil('the Gateway to refuse billing', async () => {
       const r = await create(gw, 'billing');
@@ -51,7 +51,7 @@ describe.skipIf(SKIP_AMQP)('DR 4: split brain', () => {
     expect((await create(gw, 'app')).ok).toBe(true);
     await cluster.stop('core');
     await cluster.call('cmk', 'DELETE', '/v1/cmk/tenants/other/l1');
-    await cluster.startCore({ id: 'core-c', clockFile: stage.clockFile });
+    await cluster.startCore(stage.coreStart('core-c'));
 
     const refused = await waitUntil('the Gateway to refuse tenant other', async () => {
       const r = await create(gw, 'app');

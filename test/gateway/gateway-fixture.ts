@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreClient, type CoreClientOptions } from '../../src/gateway/core-client.js';
 import type { MtlsClient } from '../../src/http/index.js';
+import { loadPublicKey } from '../../src/native/index.js';
 import { ROOT, type CoreProcess } from '../core/process-fixture.js';
 
 const run = promisify(execFile);
+
+/** The Core's lease signing public key in its PKI folder (what a Gateway pins). */
+export const corePublicKeyOf = (core: Pick<CoreProcess, 'pki'>): Buffer => loadPublicKey(join(core.pki, 'core-sign.pub'));
 
 export function coreClientFor(core: Pick<CoreProcess, 'url' | 'pki'>, opts: Partial<CoreClientOptions> = {}): CoreClient {
   return new CoreClient({
@@ -20,6 +24,7 @@ export function coreClientFor(core: Pick<CoreProcess, 'url' | 'pki'>, opts: Part
     key: readFileSync(join(core.pki, 'gateway-key.pem')),
     ca: readFileSync(join(core.pki, 'ca.pem')),
     serverSpiffeId: 'spiffe://krypton.dev/core',
+    corePublicKey: corePublicKeyOf(core),
     timeoutMs: 2_000,
     ...opts,
   });

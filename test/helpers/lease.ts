@@ -44,3 +44,74 @@ export function expectScopeKeyIs(tenant: string, service: string, known: Buffer)
   const opened = kat.xaesOpen(known, blob.subarray(h, h + 24), blob.subarray(h + 24, h + 72), blob.subarray(0, h));
   expect(opened.equals(plaintext)).toBe(true);
 }
+
+/** A lease request as a Gateway sent it (the attacker sees it on the wire). */
+export interface SeenRequest {
+  tenant: string;
+  service: string;
+  recipientKey: Uint8Array;
+  nonce?: Uint8Array;
+  versions?: number[];
+}
+
+export interface ReplyFields {
+  nonce: Uint8Array;
+  issuedAt: number;
+  epoch: number;
+  ttlSeconds: number;
+  oldestIncluded: number;
+  versions: { version: number; state: 'ACTIVE' | 'DECRYPT_ONLY'; enc: Uint8Array; sealed: Uint8Array }[];
+}
+
+/**
+ * The bytes a Core signs for a lease reply (src/protocol/lease.ts), written
+ * out here from the documented layout, so an attacker in a test can sign
+ * with a key of its own.
+ */
+export function leaseReplyBytes(req: SeenRequest, r: ReplyFields): Buffer {
+  const int = (n: number | bigint, size: 1 | 2 | 4 | 8) => {
+    const b = Buffer.alloc(size);
+    if (size === 8) b.writeBigUInt64BE(BigInt(n));
+    else b.writeUIntBE(Number(n), 0, size);
+    return b;
+  };
+  const named = req.versions ?? [];
+  return Buffer.concat([
+    Buffer.from('krypton lease reply v1\0', 'latin1'),
+    int(req.tenant.length, 1),
+    Buffer.from(req.tenant, 'latin1'),
+    int(req.service.length, 1),
+    Buffer.from(req.service, 'latin1'),
+    Buffer.from(req.recipientKey),
+    Buffer.from(r.nonce),
+    int(named.length, 1),
+    ...named.map((v) => int(v, 4)),
+    int(r.issuedAt, 8),
+    int(r.epoch, 8),
+    int(r.ttlSeconds, 4),
+    int(r.oldestIncluded, 4),
+    int(r.versions.length, 2),
+    ...r.versions.flatMap((v) => [int(v.version, 4), int(v.state === 'ACTIVE' ? 1 : 2, 1), Buffer.from(v.enc), int(v.sealed.length, 2), Buffer.from(v.sealed)]),
+  ]);
+}
+
+/**
+ * A lease reply made by someone who is not the Core: `key` (an L3 of the
+ * attacker's choosing) sealed with HPKE to the Gateway's real recipient key
+ * as version `version`, ACTIVE, echoing the request's nonce, and signed with
+ * `signer` (another Ed25519 key) or not at all (a signature of zeros).
+ */
+export async function forgedLease(req: SeenRequest, key: Buffer, opts: { version?: number; signer?: { sign(m: Uint8Array): Buffer } } = {}): Promise<ReplyFields & { signature: Buffer }> {
+  const version = opts.version ?? 1;
+  const issuedAt = Date.now();
+  const { enc, sealed } = await coreSeal(req.recipientKey, leaseMessage(req.tenant, req.service, version, 1, issuedAt + 300_000, key));
+  const fields: ReplyFields = {
+    nonce: req.nonce ?? Buffer.alloc(16),
+    issuedAt,
+    epoch: 0,
+    ttlSeconds: 300,
+    oldestIncluded: 1,
+    versions: [{ version, state: 'ACTIVE', enc, sealed }],
+  };
+  return { ...fields, signature: opts.signer?.sign(leaseReplyBytes(req, fields)) ?? Buffer.alloc(64) };
+}

@@ -3,7 +3,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AmqpMesh, DEFAULT_AMQP_URL } from '../../src/mesh/amqp.js';
-import { makeEvent } from '../../src/mesh/events.js';
+import { makeEvent } from '../../src/protocol/orbital-events.js';
+import { testKeyring } from '../mesh/keyring.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -95,8 +96,9 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('tcp proxy against Rab
     proxied.port = String(proxy.port);
     const namespace = `krypton.test.proxy.${randomBytes(4).toString('hex')}`;
     const opts = { namespace, initialDelayMs: 20, maxDelayMs: 200, confirmTimeoutMs: 5_000 };
-    const behind = new AmqpMesh({ ...opts, url: proxied.toString(), logger: captureLogger().logger });
-    const direct = new AmqpMesh({ ...opts, url: URL, logger: captureLogger().logger });
+    const keys = testKeyring(['registry', 'core']);
+    const behind = new AmqpMesh({ ...opts, auth: keys.auth('registry'), url: proxied.toString(), logger: captureLogger().logger });
+    const direct = new AmqpMesh({ ...opts, auth: keys.auth('core'), url: URL, logger: captureLogger().logger });
     const got: string[] = [];
     try {
       await direct.start(5_000);
@@ -124,6 +126,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('tcp proxy against Rab
     } finally {
       await behind.close();
       await direct.close();
+      keys.destroy();
       await proxy.close();
       const admin = await amqp.connect(URL, { timeout: 5_000 });
       const ch = await admin.createChannel();

@@ -6,9 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTenantStore } from './tenant-store.js';
-import { makeEvent, type OrbitalEvent } from '../../src/mesh/events.js';
 import { Outbox } from '../../src/mesh/outbox.js';
+import { encodeSignedEvent, makeEvent, signingInput, type OrbitalEvent } from '../../src/protocol/orbital-events.js';
+import { dropConnection } from '../helpers/amqp-drop.js';
 import { captureLogger, waitFor } from './helpers.js';
+import { freshKey, testKeyring } from './keyring.js';
 
 /**
  * Against the real RabbitMQ of CI. Unreachable broker = failure, unless
@@ -17,6 +19,9 @@ import { captureLogger, waitFor } from './helpers.js';
  */
 const URL = process.env['KRYPTON_TEST_AMQP_URL'] ?? DEFAULT_AMQP_URL;
 const RUN = randomBytes(4).toString('hex');
+
+const keys = testKeyring();
+afterAll(() => keys.destroy());
 
 const define = (service: string) => makeEvent('Key.Define', 'registry', { tenant: 't1', service, action: 'define' });
 const revoke = () => makeEvent('L1.Revoke', 'cmk', { tenant: 't1', reason: 'L1 unlinked' });
@@ -52,6 +57,8 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
   async function open(names: string[], extra: { maxAttempts?: number } = {}) {
     const { logger, lines } = captureLogger();
     const mesh = new AmqpMesh({
+      // One connection playing the Registry and the CMK Server (each event signed by its source's key) and receiving as a Core.
+      auth: keys.anyone('core'),
       url: URL,
       namespace: `krypton.test.${RUN}.${++n}`,
       logger,
@@ -134,9 +141,45 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     const dead = await deadLetters(mesh, 3);
     expect(dead).toHaveLength(3);
     const reasons = dead.map((d) => d.properties.headers?.[REASON_HEADER] ?? 'unroutable');
-    expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/event.id/), expect.stringMatching(/not valid JSON/), 'unroutable']));
+    expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/not signed/), expect.stringMatching(/not valid JSON/), 'unroutable']));
     expect(dead.filter((d) => d.properties.headers?.[CONSUMER_HEADER] === 'core')).toHaveLength(2);
     expect(lines.filter((l) => l['msg'] === 'orbital: event dead-lettered')).toHaveLength(2);
+  });
+
+  it('dead-letters what fails authentication (unsigned, a stranger, the wrong role, dated far ahead) with the reason, before the handler runs', async () => {
+    const { mesh, lines } = await open(['core']);
+    const got: string[] = [];
+    await mesh.subscribe('core', ['Key.Purge'], async (e) => void got.push(e.id));
+    const purge = (source = 'registry', at = Date.now()) => makeEvent('Key.Purge', source, { tenant: 't1', service: 's1' }, { at });
+    const signed = (e: OrbitalEvent, id: string) => encodeSignedEvent(e, keys.key(id).sign(signingInput(e)));
+    const stranger = freshKey();
+    const ch = await admin.createConfirmChannel();
+    try {
+      for (const body of [
+        Buffer.from(JSON.stringify(purge())),
+        encodeSignedEvent(purge(), stranger.sign(signingInput(purge()))),
+        signed(purge('cmk'), 'cmk'),
+        signed(purge('registry', Number.MAX_SAFE_INTEGER), 'registry'),
+      ]) {
+        ch.publish(mesh.topology.exchange, 'Key.Purge', body, { persistent: true });
+      }
+      await ch.waitForConfirms();
+    } finally {
+      await ch.close();
+      stranger.destroy();
+    }
+    const good = purge();
+    await mesh.publish(good);
+    await waitFor(() => got.length === 1);
+    expect(got).toEqual([good.id]);
+    const reasons = (await deadLetters(mesh, 4)).map((d) => String(d.properties.headers?.[REASON_HEADER]));
+    expect(reasons).toEqual([
+      expect.stringMatching(/not signed/),
+      expect.stringMatching(/does not verify under the key of registry/),
+      expect.stringMatching(/cmk \(role cmk\) may not send Key.Purge/),
+      expect.stringMatching(/in the future/),
+    ]);
+    expect(lines.filter((l) => l['msg'] === 'orbital: event dead-lettered')).toHaveLength(4);
   });
 
   it('delivers an L1.Revoke ahead of 50 queued routine events', async () => {
@@ -159,7 +202,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     await mesh.publish(define('before'));
     await waitFor(() => got.length === 1);
 
-    mesh.dropConnectionForTests();
+    dropConnection(mesh);
     await waitFor(() => !mesh.status().connected, 5_000, 'the drop to be seen');
     await expect(mesh.publish(define('while-down'))).rejects.toMatchObject({ code: 'INTERNAL' });
 
@@ -191,6 +234,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     });
     // The Registry's own mesh, not connected yet: every publish rejects.
     const registry = new AmqpMesh({
+      auth: keys.auth('registry'),
       url: URL,
       namespace: consumerSide.topology.exchange,
       logger: captureLogger().logger,
@@ -222,7 +266,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
   });
 
   it('rejects publish before it has connected', async () => {
-    const mesh = new AmqpMesh({ url: URL, namespace: `krypton.test.${RUN}.unused`, logger: captureLogger().logger });
+    const mesh = new AmqpMesh({ auth: keys.auth('registry'), url: URL, namespace: `krypton.test.${RUN}.unused`, logger: captureLogger().logger });
     await expect(mesh.publish(define('s1'))).rejects.toMatchObject({ code: 'INTERNAL' });
     await mesh.close();
   });

@@ -1,20 +1,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeEvent, type EventType, type OrbitalEvent } from '../../src/mesh/events.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
+import { makeEvent, type EventType, type OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { meshDown, type Handler, type Mesh, type MeshStatus, type Subscription } from '../../src/mesh/mesh.js';
 import { Outbox } from '../../src/mesh/outbox.js';
 import type { SqliteStore } from '../../src/storage/sqlite.js';
 import { captureLogger, waitFor } from './helpers.js';
+import { testKeyring } from './keyring.js';
 import { openTenantStore, type TenantTx } from './tenant-store.js';
+
+const keys = testKeyring();
+afterAll(() => keys.destroy());
 
 /** A mesh whose broker can be switched off: publish rejects while down. */
 class SwitchableMesh implements Mesh {
   down = false;
   attempts = 0;
-  constructor(readonly inner: MemoryBus) {}
+  constructor(readonly inner: Mesh) {}
   async publish(event: OrbitalEvent): Promise<void> {
     this.attempts++;
     if (this.down) throw meshDown();
@@ -49,10 +53,10 @@ describe('Outbox', () => {
     db = await openTenantStore(join(dir, 'registry.db'));
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
-    mesh = new SwitchableMesh(bus);
+    mesh = new SwitchableMesh(keys.on(bus, 'registry'));
     outbox = new Outbox(db, { mesh, logger, initialDelayMs: 5, maxDelayMs: 20 });
     received = [];
-    await bus.subscribe('cmk', ['Tenant.Define'], async (e) => {
+    await keys.on(bus, 'cmk').subscribe('cmk', ['Tenant.Define'], async (e) => {
       if (e.type === 'Tenant.Define') received.push(e.payload.tenant);
     });
   });
@@ -60,6 +64,7 @@ describe('Outbox', () => {
   afterEach(async () => {
     await outbox.stop();
     await mesh.close();
+    await bus.close();
     await db.close();
     rmSync(dir, { recursive: true, force: true });
   });

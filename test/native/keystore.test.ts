@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   arenaInfo,
@@ -26,6 +29,7 @@ import {
   wipeCryptoContexts,
   wrapKey,
 } from '../../src/native/index.js';
+import { ROOT } from '../core/process-fixture.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 
@@ -278,6 +282,117 @@ describe('leased scopes', () => {
     expect(() => scopes.bind(T, S, 0, 'ACTIVE', h)).toThrow(code('BAD_REQUEST'));
     expect(() => scopes.bind(T, S, 1, 'REVOKED' as 'ACTIVE', h)).toThrow(code('BAD_REQUEST'));
     destroyKey(h);
+  });
+});
+
+describe('version states only move forward (review M1: a stale lease never demotes the current ACTIVE version)', () => {
+  const T = 'forward-tenant';
+  const states = (s: string) => scopes.list(T, s).map((v) => [v.version, v.state]);
+
+  it('a stale ACTIVE binding of a version held DECRYPT_ONLY binds it DECRYPT_ONLY; the current ACTIVE stays', () => {
+    const S = 'stale';
+    scopes.bind(T, S, 1, 'ACTIVE', generateKey());
+    const current = createKey(scopeRef(T, S)!);
+    scopes.bind(T, S, 2, 'ACTIVE', generateKey());
+    // A replayed v1 ACTIVE lease (the review's repro): v2 must stay ACTIVE.
+    scopes.bind(T, S, 1, 'ACTIVE', generateKey());
+    expect(states(S)).toEqual([
+      [1, 'DECRYPT_ONLY'],
+      [2, 'ACTIVE'],
+    ]);
+    expect(createKey(scopeRef(T, S)!).version).toBe(2);
+    expect(current.version).toBe(1);
+    scopes.evict(T, S);
+  });
+
+  it('ACTIVE below any version the scope knows binds DECRYPT_ONLY, a revocation tombstone included', () => {
+    const S = 'below';
+    scopes.bind(T, S, 5, 'ACTIVE', generateKey());
+    scopes.bind(T, S, 3, 'ACTIVE', generateKey());
+    expect(states(S)).toEqual([
+      [3, 'DECRYPT_ONLY'],
+      [5, 'ACTIVE'],
+    ]);
+    scopes.evict(T, S);
+    scopes.setState(T, S, 9, 'REVOKED');
+    scopes.bind(T, S, 8, 'ACTIVE', generateKey());
+    expect(states(S)).toEqual([
+      [8, 'DECRYPT_ONLY'],
+      [9, 'REVOKED'],
+    ]);
+    scopes.evict(T, S);
+  });
+
+  it('the state a lease opened into is the state bound: a stale ACTIVE lease reports DECRYPT_ONLY', () => {
+    const S = 'lease';
+    const recipient = HpkeRecipient.generate();
+    const key = importKey(randomBytes(32));
+    const lease = (version: number) => sealLease({ recipientPublicKey: recipient.publicKey, key, tenant: T, service: S, version, state: 'ACTIVE', expiresAt: Date.now() + 60_000 });
+    const v1 = lease(1);
+    expect(openLease(recipient, { tenant: T, service: S, ...lease(2) }).state).toBe('ACTIVE');
+    expect(openLease(recipient, { tenant: T, service: S, ...v1 }).state).toBe('DECRYPT_ONLY');
+    expect(states(S)).toEqual([
+      [1, 'DECRYPT_ONLY'],
+      [2, 'ACTIVE'],
+    ]);
+    destroyKey(key);
+    recipient.destroy();
+    scopes.evict(T, S);
+  });
+
+  it('setState never promotes back to ACTIVE (BAD_REQUEST); ACTIVE -> DECRYPT_ONLY -> REVOKED is allowed', () => {
+    const S = 'set';
+    scopes.bind(T, S, 1, 'ACTIVE', generateKey());
+    scopes.bind(T, S, 2, 'ACTIVE', generateKey());
+    expect(() => scopes.setState(T, S, 1, 'ACTIVE')).toThrow(code('BAD_REQUEST'));
+    scopes.setState(T, S, 2, 'ACTIVE'); // already ACTIVE: no change
+    scopes.setState(T, S, 2, 'DECRYPT_ONLY');
+    scopes.setState(T, S, 2, 'REVOKED');
+    expect(states(S)).toEqual([
+      [1, 'DECRYPT_ONLY'],
+      [2, 'REVOKED'],
+    ]);
+    scopes.evict(T, S);
+  });
+});
+
+describe('retiring old versions (review L7)', () => {
+  const T = 'retire-tenant';
+
+  it('retire destroys a DECRYPT_ONLY version without a tombstone, so a later lease binds it again; ACTIVE cannot be retired; a tombstone stays', () => {
+    const S = 'old';
+    const keys0 = storeStats().keys;
+    const old = generateKey();
+    scopes.bind(T, S, 1, 'ACTIVE', old);
+    const blob = createKey(scopeRef(T, S)!);
+    scopes.bind(T, S, 2, 'ACTIVE', generateKey());
+    expect(scopes.retire(T, S, 1)).toBe(true);
+    expect(() => keyLength(old)).toThrow(code('KEY_UNAVAILABLE'));
+    expect(scopes.list(T, S).map((v) => v.version)).toEqual([2]);
+    expect(storeStats().keys).toBe(keys0 + 1);
+    expect(() => openBlob(T, blob.blob)).toThrow(code('INVALID_BLOB'));
+    expect(scopes.retire(T, S, 1)).toBe(false);
+    expect(() => scopes.retire(T, S, 2)).toThrow(code('BAD_REQUEST'));
+    scopes.setState(T, S, 7, 'REVOKED');
+    expect(scopes.retire(T, S, 7)).toBe(false);
+    expect(scopes.list(T, S).find((v) => v.version === 7)?.state).toBe('REVOKED');
+    scopes.evict(T, S);
+    expect(storeStats().keys).toBe(keys0);
+  });
+
+  it('running out of arena is ARENA_EXHAUSTED, and the message names KRYPTON_ARENA_BYTES', () => {
+    const script = [
+      `const n = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'native', 'index.js')).href)});`,
+      'try { for (;;) n.generateKey(); } catch (err) { process.stdout.write(JSON.stringify({ code: err.code, message: err.message })); }',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--secure-heap=65536', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, KRYPTON_ARENA_BYTES: String(256 * 1024) },
+      timeout: 30_000,
+    });
+    const out = JSON.parse(r.stdout) as { code: string; message: string };
+    expect(out.code).toBe('ARENA_EXHAUSTED');
+    expect(out.message).toMatch(/KRYPTON_ARENA_BYTES/);
   });
 });
 

@@ -262,7 +262,10 @@ describeWithTool('gdb', 'guard pages fault on access', (gdb) => {
     const r = await c.next<Ready>();
     const base = BigInt(r.base);
     const out = callMemcmp(r.pid, base, base + BigInt(r.size) - 1n, false);
-    expect(out).toMatch(/\$1 = -?\d+/);
+    // gdb 13 on a CPU with AMX state cannot write the extended registers back
+    // after an inferior call ("Couldn't write extended state status"): the
+    // call ran, and the child's clean exit below is what shows it did not fault.
+    if (!out.includes("Couldn't write extended state status")) expect(out).toMatch(/\$1 = -?\d+/);
     expect(out).not.toContain('SIGSEGV');
     c.send('exit');
     expect(await c.exited).toEqual({ code: 0, signal: null });

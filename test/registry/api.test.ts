@@ -4,7 +4,7 @@ import type { MtlsClient } from '../../src/http/index.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { startRegistry, type RunningRegistry } from '../../src/registry/service.js';
 import { captureLogger } from '../mesh/helpers.js';
-import { actorConfig, collect, summary, tempPki, type TempPki } from './fixtures.js';
+import { actorConfig, collect, summary, tempPki, type TempPki, meshAs } from './fixtures.js';
 
 describe('Registry admin API (HTTP/2, mTLS)', () => {
   let t: TempPki;
@@ -17,7 +17,7 @@ describe('Registry admin API (HTTP/2, mTLS)', () => {
     t = await tempPki('registry-api');
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
-    reg = await startRegistry(actorConfig('registry', t), { mesh: bus, logger });
+    reg = await startRegistry(actorConfig('registry', t), { bus, logger });
     const url = `https://127.0.0.1:${reg.port}`;
     admin = pkiClient(t.pki, url, 'admin');
     gateway = pkiClient(t.pki, url, 'gateway');
@@ -32,7 +32,7 @@ describe('Registry admin API (HTTP/2, mTLS)', () => {
   });
 
   it('onboards, defines, lists, deletes and offboards; each change reaches the mesh', async () => {
-    const got = await collect(bus);
+    const got = await collect(meshAs(bus, t, 'core'));
     expect((await admin.request('POST', '/v1/registry/tenants/acme')).body).toMatchObject({ tenant: 'acme', state: 'ACTIVE', changed: true });
     expect((await admin.request('POST', '/v1/registry/tenants/acme/services/app', { rotateAfterSeconds: 600 })).body).toMatchObject({
       service: 'app',

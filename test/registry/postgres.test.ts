@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCmk } from '../../src/cmk/service.js';
-import { makeEvent } from '../../src/mesh/events.js';
+import { makeEvent } from '../../src/protocol/orbital-events.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { startRegistry } from '../../src/registry/service.js';
 import { captureLogger } from '../mesh/helpers.js';
-import { actorConfig, collect, summary, tempPki, type TempPki } from './fixtures.js';
+import { actorConfig, collect, summary, tempPki, type TempPki, meshAs, publishAs } from './fixtures.js';
 
 const PG_URL = process.env.KRYPTON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUN = randomBytes(5).toString('hex');
@@ -33,18 +33,18 @@ describe.skipIf(process.env.KRYPTON_SKIP_PG === '1')('Registry and CMK Server on
   it('onboards, links, reconciles a manifest once, and keeps its state across a restart', async () => {
     const { logger } = captureLogger();
     const bus = new MemoryBus({ logger });
-    const got = await collect(bus, 'core', ['Tenant.Define', 'Key.Define', 'L1.Reference', 'L1.Revoke', 'Key.Purge']);
+    const got = await collect(meshAs(bus, t, 'core'), 'core', ['Tenant.Define', 'Key.Define', 'L1.Reference', 'L1.Revoke', 'Key.Purge']);
     const regConfig = actorConfig('registry', t, { store: urlFor(schemas[0]!) });
     const cmkConfig = { ...actorConfig('cmk', t, { store: urlFor(schemas[1]!) }), heartbeatSeconds: 3600 };
-    let reg = await startRegistry(regConfig, { mesh: bus, logger });
-    const cmk = await startCmk(cmkConfig, { mesh: bus, logger });
+    let reg = await startRegistry(regConfig, { bus, logger });
+    const cmk = await startCmk(cmkConfig, { bus, logger });
     try {
       await reg.registry.onboard('acme');
       await reg.registry.defineScope('acme', 'app', 3600);
       await cmk.links.link('acme', 'soft', '/keys/acme.key');
       const m = makeEvent('State.Manifest', 'core-eu1', { core: 'core-eu1', tenants: [], scopes: [], at: 1 });
-      await bus.publish(m);
-      await bus.publish(m);
+      await publishAs(bus, t, m);
+      await publishAs(bus, t, m);
       await bus.idle();
       await reg.runtime.outbox.flush();
       await cmk.runtime.outbox.flush();
@@ -55,7 +55,7 @@ describe.skipIf(process.env.KRYPTON_SKIP_PG === '1')('Registry and CMK Server on
       expect((await cmk.links.links())[0]).toMatchObject({ tenant: 'acme', state: 'LINKED', registry: 'ACTIVE' });
 
       await reg.stop();
-      reg = await startRegistry(regConfig, { mesh: bus, logger });
+      reg = await startRegistry(regConfig, { bus, logger });
       expect(await reg.registry.list()).toEqual([expect.objectContaining({ tenant: 'acme', scopes: [expect.objectContaining({ service: 'app', rotateAfterSeconds: 3600 })] })]);
       expect(await reg.runtime.outbox.pending()).toBe(0);
     } finally {

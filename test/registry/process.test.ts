@@ -7,9 +7,9 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, spawnService, type Service } from '../../src/dev/spawn.js';
 import { AmqpMesh, DEFAULT_AMQP_URL } from '../../src/mesh/amqp.js';
-import type { OrbitalEvent } from '../../src/mesh/events.js';
+import type { OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
-import { ALL_TYPES, tempPki, type TempPki } from './fixtures.js';
+import { ALL_TYPES, pkiAuth, tempPki, type TempPki } from './fixtures.js';
 
 /**
  * `krypton registry run` and `krypton cmk run` as real processes on the
@@ -24,6 +24,7 @@ const run = promisify(execFile);
 describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk processes on RabbitMQ', () => {
   let t: TempPki;
   let core: AmqpMesh;
+  let coreKey: { destroy(): void } | undefined;
   const got: OrbitalEvent[] = [];
   const services: Service[] = [];
   let registryUrl: string;
@@ -37,9 +38,14 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
     expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
     t = await tempPki('actors-proc');
     const mesh = `${AMQP}?namespace=${NS}`;
-    writeFileSync(join(t.dir, 'registry.json'), JSON.stringify({ port: 0, mesh, store: 'state/registry.db' }));
-    writeFileSync(join(t.dir, 'cmk.json'), JSON.stringify({ port: 0, mesh, store: 'state/cmk.db', heartbeatSeconds: 1 }));
-    core = new AmqpMesh({ url: AMQP, namespace: NS, logger: captureLogger().logger });
+    // Each process signs with its key of the PKI and trusts the others by theirs.
+    const peer = (role: string) => ({ role, publicKey: `pki/${role}-sign.pub` });
+    writeFileSync(join(t.dir, 'registry.json'), JSON.stringify({ port: 0, mesh, store: 'state/registry.db', trust: { 'core-eu1': peer('core') } }));
+    writeFileSync(join(t.dir, 'cmk.json'), JSON.stringify({ port: 0, mesh, store: 'state/cmk.db', heartbeatSeconds: 1, trust: { registry: peer('registry'), 'core-eu1': peer('core') } }));
+    // The stand-in Core: id core-eu1, the PKI's Core key.
+    const as = pkiAuth(t, 'core-eu1');
+    coreKey = as;
+    core = new AmqpMesh({ auth: as.auth, url: AMQP, namespace: NS, logger: captureLogger().logger });
     await core.start(5_000);
     await core.subscribe('core', ALL_TYPES, async (e) => {
       got.push(e);
@@ -55,6 +61,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
   afterAll(async () => {
     for (const s of services) await s.stop();
     await core?.close();
+    coreKey?.destroy();
     const c = await amqp.connect(AMQP);
     const ch = await c.createChannel();
     for (const q of ['core', 'registry', 'cmk']) await ch.deleteQueue(core.topology.queueFor(q));

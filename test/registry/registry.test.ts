@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeEvent, type OrbitalEvent, type Scope } from '../../src/mesh/events.js';
+import { makeEvent, type OrbitalEvent, type Scope } from '../../src/protocol/orbital-events.js';
 import { REPAIR_EVERY_MS } from '../../src/mesh/drift-repair.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import { startRegistry, type RunningRegistry } from '../../src/registry/service.js';
 import { captureLogger } from '../mesh/helpers.js';
-import { actorConfig, collect, summary, tempPki, type TempPki } from './fixtures.js';
+import { actorConfig, collect, summary, tempPki, type TempPki, meshAs, publishAs } from './fixtures.js';
 
 let t: TempPki;
 beforeAll(async () => {
@@ -28,8 +28,8 @@ describe('Registry', () => {
     const config = actorConfig('registry', t);
     store = config.store.slice('sqlite:'.length);
     clock = Date.now();
-    reg = await startRegistry(config, { mesh: bus, logger: captured.logger, now: () => clock });
-    got = await collect(bus);
+    reg = await startRegistry(config, { bus, logger: captured.logger, now: () => clock });
+    got = await collect(meshAs(bus, t, 'core'));
   });
 
   afterEach(async () => {
@@ -44,7 +44,7 @@ describe('Registry', () => {
     await bus.idle();
   };
   const manifest = (tenants: string[], scopes: Scope[], at = 1_000, core = 'core-eu1') =>
-    makeEvent('State.Manifest', 'core-eu1', { core, tenants, scopes, at });
+    makeEvent('State.Manifest', core, { core, tenants, scopes, at });
 
   it('emits exactly one event per change, and none when nothing changes', async () => {
     const r = reg.registry;
@@ -130,7 +130,7 @@ describe('Registry', () => {
     });
 
     it('purges deleted scopes and those of offboarded tenants, re-offboards tenants, leaves unknown ones alone', async () => {
-      await bus.publish(
+      await publishAs(bus, t, 
         manifest(['acme', 'gone', 'stranger'], [
           { tenant: 'acme', service: 'billing' },
           { tenant: 'acme', service: 'old' },
@@ -149,7 +149,7 @@ describe('Registry', () => {
     });
 
     it('repairs drift: a fresh Core that serves nothing gets every live tenant and scope again', async () => {
-      await bus.publish(manifest([], []));
+      await publishAs(bus, t, manifest([], []));
       await settle();
       expect(summary(got)).toEqual([
         ['Tenant.Define', { tenant: 'acme', action: 'onboard' }],
@@ -158,35 +158,35 @@ describe('Registry', () => {
     });
 
     it('repeats a repair to the same Core only once the repair period has passed; another Core gets it at once', async () => {
-      await bus.publish(manifest([], [], 1_000));
+      await publishAs(bus, t, manifest([], [], 1_000));
       await settle();
       expect(got).toHaveLength(2);
-      await bus.publish(manifest([], [], 2_000));
-      await bus.publish(manifest([], [], 2_000, 'core-us1'));
+      await publishAs(bus, t, manifest([], [], 2_000));
+      await publishAs(bus, t, manifest([], [], 2_000, 'core-us1'));
       await settle();
       expect(got).toHaveLength(4);
       clock += REPAIR_EVERY_MS;
-      await bus.publish(manifest([], [], 3_000));
+      await publishAs(bus, t, manifest([], [], 3_000));
       await settle();
       expect(got).toHaveLength(6);
     });
 
     it('a Core in line with the intent gets nothing', async () => {
-      await bus.publish(manifest(['acme'], [{ tenant: 'acme', service: 'billing' }]));
+      await publishAs(bus, t, manifest(['acme'], [{ tenant: 'acme', service: 'billing' }]));
       await settle();
       expect(got).toEqual([]);
     });
 
     it('a duplicated or redelivered manifest changes nothing; an older one of the same Core is ignored', async () => {
       const m = manifest([], [], 2_000);
-      await bus.publish(m);
+      await publishAs(bus, t, m);
       await settle();
       const rows = await reg.runtime.outbox.rows();
       expect(got).toHaveLength(2);
-      await bus.publish(m);
+      await publishAs(bus, t, m);
       await settle();
       expect(await reg.runtime.outbox.rows()).toEqual(rows);
-      await bus.publish(manifest([], [], 1_500));
+      await publishAs(bus, t, manifest([], [], 1_500));
       await settle();
       expect(await reg.runtime.outbox.rows()).toEqual(rows);
       expect(got).toHaveLength(2);

@@ -58,6 +58,7 @@ export async function openStage(opts: StageOptions): Promise<Stage> {
       port: 0,
       coreUrl: core.url,
       coreSpiffeId: 'spiffe://krypton.dev/core',
+      coreSigningKey: join(core.pki, 'core-sign.pub'),
       tls: { cert: join(core.pki, 'gateway.pem'), key: join(core.pki, 'gateway-key.pem'), ca: join(core.pki, 'ca.pem') },
       tokensFile,
       ...opts.gateway,

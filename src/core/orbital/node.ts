@@ -3,15 +3,19 @@
  * Server's events (idempotently: the handled id is checked before and kept
  * after the reaction, and a per-subject mark drops news older than what was
  * applied), emits its State.Manifest through the outbox in its KSI, and
- * runs the deadman switch on the CMK Server's heartbeats.
+ * runs the deadman switch on the CMK Server's heartbeats. Every event it
+ * sees was authenticated by the mesh (signature, signer's role, date); a
+ * replay of a genuine one changes nothing: a handled id is a duplicate, an
+ * event older than the subject's mark is stale, and a heartbeat not newer
+ * than the last one accepted from its CMK Server does not count.
  *
  * It consumes only while unsealed: a sealed Core cannot build keys, and a
  * handler that failed for that reason would burn the event's attempts and
  * dead-letter it. Events wait in the Core's durable queue meanwhile.
  */
 import type { Logger } from 'pino';
-import type { EventType, OrbitalEvent } from '../../mesh/events.js';
-import { makeEvent } from '../../mesh/events.js';
+import type { Envelope, EventType, OrbitalEvent } from '../../protocol/orbital-events.js';
+import { makeEvent } from '../../protocol/orbital-events.js';
 import type { Mesh, Subscription } from '../../mesh/mesh.js';
 import { Outbox } from '../../mesh/outbox.js';
 import { startRetention } from '../../mesh/retention.js';
@@ -37,6 +41,8 @@ export interface CoreOrbitalOptions {
 export const CORE_CONSUMES: readonly EventType[] = ['Tenant.Define', 'Key.Define', 'L1.Reference', 'Sovereign.Heartbeat', 'Key.Purge', 'L1.Revoke'];
 
 const LAST_HEARD_MARK = 'deadman:last-heard';
+/** Per CMK Server: the signed time of the newest heartbeat accepted from it. */
+const lastBeatMark = (cmk: string) => `deadman:last-beat:${cmk}`;
 /** Persisting the time last heard at most this often: heartbeats come every few seconds. */
 const PERSIST_EVERY_MS = 10_000;
 
@@ -62,6 +68,7 @@ export class CoreOrbital {
   private subscription: Subscription | null = null;
   private timer: NodeJS.Timeout | null = null;
   private persistedAt = 0;
+  private readonly lastBeat = new Map<string, number>();
   private stopped = false;
   private readonly counts = new Map<string, number>();
   private lastManifestAt: number | null = null;
@@ -185,8 +192,7 @@ export class CoreOrbital {
 
   private async handle(e: OrbitalEvent): Promise<void> {
     if (e.type === 'Sovereign.Heartbeat') {
-      await this.heard(e.payload.cmk);
-      this.count(e.type, 'applied');
+      this.count(e.type, await this.heard(e));
       return;
     }
     const subject = subjectOf(e);
@@ -233,7 +239,28 @@ export class CoreOrbital {
     }
   }
 
-  private async heard(cmk: string): Promise<void> {
+  /**
+   * A heartbeat counts only if its signed time is after the last one
+   * accepted from that CMK Server: a replayed (or reordered) beat proves
+   * nothing about now, so it cannot keep the deadman switch quiet.
+   */
+  private async heard(e: Envelope<'Sovereign.Heartbeat'>): Promise<'applied' | 'stale'> {
+    const cmk = e.payload.cmk;
+    let last = this.lastBeat.get(cmk);
+    if (last === undefined) last = (await this.core.ksi.read((tx) => tx.getMark(lastBeatMark(cmk)))) ?? -1;
+    if (e.at <= last) {
+      this.lastBeat.set(cmk, last);
+      this.opts.logger.warn({ event: e.id, cmk, at: e.at, lastAt: last }, 'orbital: heartbeat not newer than the last one accepted (a replay?); ignored');
+      return 'stale';
+    }
+    // Kept before it counts: a failure here redelivers the beat, which must not then look like a replay.
+    await this.core.ksi.tx((tx) => tx.putMark(lastBeatMark(cmk), e.at));
+    this.lastBeat.set(cmk, e.at);
+    await this.beat(cmk);
+    return 'applied';
+  }
+
+  private async beat(cmk: string): Promise<void> {
     const now = this.core.clock.now();
     const wasServing = this.deadman.state().serving;
     this.deadman.heard(cmk, now);

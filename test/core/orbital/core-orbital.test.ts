@@ -2,18 +2,25 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSoftL1Key } from '../../../src/core/l1/index.js';
 import { CoreOrbital } from '../../../src/core/orbital/node.js';
-import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../../../src/mesh/events.js';
 import { MemoryBus } from '../../../src/mesh/memory-bus.js';
+import type { Mesh } from '../../../src/mesh/mesh.js';
+import { makeEvent, type EventType, type OrbitalEvent, type Payloads } from '../../../src/protocol/orbital-events.js';
+import { testKeyring } from '../../mesh/keyring.js';
 import { HpkeRecipient } from '../../../src/native/index.js';
 import { captureLogger, waitFor } from '../../mesh/helpers.js';
 import { GATEWAY, openTestCore } from '../core-fixture.js';
+import { newLeaseRequest } from '../../../src/protocol/lease.js';
 
 const HOUR = 3_600_000;
 const code = (c: string) => expect.objectContaining({ code: c });
 
+const keys = testKeyring();
+
 describe('the Core on Orbital', () => {
   let t: Awaited<ReturnType<typeof openTestCore>>;
   let bus: MemoryBus;
+  /** The actors' endpoints: the Registry and the CMK Server (played by the test) and the Core's. */
+  let as: Record<'registry' | 'cmk' | 'core', Mesh>;
   let node: CoreOrbital;
   let manifests: Array<Payloads['State.Manifest']>;
   let l1: string;
@@ -24,11 +31,12 @@ describe('the Core on Orbital', () => {
     shares = await t.core.init();
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
+    as = { registry: keys.on(bus, 'registry'), cmk: keys.on(bus, 'cmk'), core: keys.on(bus, 'core-a', { now: () => t.clock.now() }) };
     manifests = [];
-    await bus.subscribe('registry', ['State.Manifest'], async (e) => {
+    await as.registry.subscribe('registry', ['State.Manifest'], async (e) => {
       if (e.type === 'State.Manifest') manifests.push(e.payload);
     });
-    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: bus, logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
+    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: as.core, logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
     l1 = join(t.dir, 'demo.l1');
     createSoftL1Key(l1);
   });
@@ -41,13 +49,13 @@ describe('the Core on Orbital', () => {
 
   const send = async <T extends EventType>(type: T, payload: Payloads[T], source = type.startsWith('L1') || type === 'Sovereign.Heartbeat' ? 'cmk' : 'registry'): Promise<OrbitalEvent> => {
     const e = makeEvent(type, source, payload, { at: t.clock.now() }) as OrbitalEvent;
-    await bus.publish(e);
+    await as[source as 'registry' | 'cmk'].publish(e);
     await bus.idle();
     return e;
   };
   const lease = (tenant: string, service: string) => {
     const r = HpkeRecipient.generate();
-    return t.core.issueLease(GATEWAY, { tenant, service, recipientKey: r.publicKey }).finally(() => r.destroy());
+    return t.core.issueLease(GATEWAY, newLeaseRequest(tenant, service, r.publicKey)).finally(() => r.destroy());
   };
   const versions = (tenant: string, service: string) => t.core.ksi.read((tx) => tx.listL3(tenant, service));
 
@@ -77,7 +85,7 @@ describe('the Core on Orbital', () => {
     const define = await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'define' });
     const audit = async () => (await t.core.ksi.read((tx) => tx.auditSince(0, 10_000))).length;
     const before = await audit();
-    await bus.publish(define);
+    await as.registry.publish(define);
     await bus.idle();
     expect(await audit()).toBe(before);
 
@@ -85,7 +93,7 @@ describe('the Core on Orbital', () => {
     await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'delete' });
     // A define stamped before the delete (a retry that lost its place) must not bring the scope back.
     const stale = makeEvent('Key.Define', 'registry', { tenant: 'acme', service: 'billing', action: 'define' }, { at: t.clock.now() - 500 });
-    await bus.publish(stale);
+    await as.registry.publish(stale);
     await bus.idle();
     expect((await t.core.ksi.read((tx) => tx.getScope('acme', 'billing')))!.deleted).toBe(true);
     expect(node.status().events).toMatchObject({ 'Key.Define:duplicate': 1, 'Key.Define:stale': 1 });
@@ -172,7 +180,7 @@ describe('the Core on Orbital', () => {
     await send('Sovereign.Heartbeat', { cmk: 'cmk', at: t.clock.now() });
     await node.stop();
     t.clock.advance(25 * HOUR);
-    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: bus, logger: captureLogger().logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
+    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: as.core, logger: captureLogger().logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
     expect(node.deadman.state().serving).toBe(false);
   });
 

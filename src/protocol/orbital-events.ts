@@ -1,12 +1,20 @@
 /**
- * The events of Orbital (DESIGN.md section 6): their types, their payloads,
- * the envelope every event travels in, and the one validator both ends use.
- * A consumer validates every body it receives, whatever the transport: the
- * broker is shared, so a body is untrusted input until it passes here.
+ * The event contract of Orbital (DESIGN.md section 6), one home for every
+ * actor: the event types and their payloads, the envelope every event
+ * travels in, the one validator both ends use, and the signature rules:
+ * what is signed, how a signed event looks on the wire, which role may send
+ * which type, and how far in the future an event may be dated.
+ *
+ * The broker is shared infrastructure, not a trust boundary: a body is
+ * untrusted input until it parses here, its signature verifies under the
+ * key its `source` is pinned to, that source's role may send its type, and
+ * its date is not too far ahead (src/mesh/auth.ts applies these rules with
+ * the actor's keys; both transports call it).
  */
 import { randomUUID } from 'node:crypto';
-import { errors } from '../errors.js';
+import { errors, KryptonError } from '../errors.js';
 import { ID_PATTERN as ID } from '../native/ids.js';
+import { canonicalJson } from './canonical-json.js';
 
 export const EVENT_TYPES = [
   'Tenant.Define',
@@ -25,12 +33,23 @@ export interface Scope {
   service: string;
 }
 
+/**
+ * The head of a Core's audit chain when it sent a manifest: the last row's
+ * seq and its link (the keyed MAC, see src/storage/audit-hash.ts). Receivers
+ * keep the last one per Core; `krypton core audit --head` checks the chain
+ * against it (a truncated or rewritten tail no longer reaches it).
+ */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
 export interface Payloads {
   'Tenant.Define': { tenant: string; action: 'onboard' | 'offboard' };
   'Key.Define': { tenant: string; service: string; action: 'define' | 'delete'; rotateAfterSeconds?: number | null };
   'L1.Reference': { tenant: string; action: 'link' | 'unlink'; kind?: 'soft' | 'pkcs11'; ref?: string };
   'Sovereign.Heartbeat': { cmk: string; at: number };
-  'State.Manifest': { core: string; tenants: string[]; scopes: Scope[]; at: number };
+  'State.Manifest': { core: string; tenants: string[]; scopes: Scope[]; at: number; audit?: AuditHead };
   'Key.Purge': { tenant: string; service: string };
   'L1.Revoke': { tenant: string; reason: string };
 }
@@ -68,6 +87,7 @@ export function makeEvent<T extends EventType>(
   return validateEvent({ id: options.id ?? randomUUID(), type, source, at: options.at ?? Date.now(), payload }) as Envelope<T>;
 }
 
+const AUDIT_LINK = /^[A-Za-z0-9:+/=]{1,200}$/;
 const EVENT_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/i;
 const MAX_REASON = 512;
 const MAX_REF = 2048;
@@ -155,12 +175,12 @@ function payloadOf(type: EventType, p: Obj): Payloads[EventType] {
       onlyKeys(p, w, ['cmk', 'at']);
       return { cmk: id(p, 'cmk', w), at: time(p, 'at', w) };
     case 'State.Manifest': {
-      onlyKeys(p, w, ['core', 'tenants', 'scopes', 'at']);
+      onlyKeys(p, w, ['core', 'tenants', 'scopes', 'at', 'audit']);
       const tenants = p['tenants'];
       const scopes = p['scopes'];
       if (!Array.isArray(tenants) || tenants.length > MAX_LIST) throw errors.badRequest(`${w}.tenants must be an array of ids`);
       if (!Array.isArray(scopes) || scopes.length > MAX_LIST) throw errors.badRequest(`${w}.scopes must be an array of scopes`);
-      return {
+      const out: Payloads['State.Manifest'] = {
         core: id(p, 'core', w),
         tenants: tenants.map((t, i) => id({ t }, 't', `${w}.tenants[${i}]`)),
         scopes: scopes.map((s: unknown, i) => {
@@ -171,6 +191,18 @@ function payloadOf(type: EventType, p: Obj): Payloads[EventType] {
         }),
         at: time(p, 'at', w),
       };
+      const audit = p['audit'];
+      if (audit !== undefined) {
+        const aw = `${w}.audit`;
+        if (!isObj(audit)) throw errors.badRequest(`${aw} must be an object {seq, hash}`);
+        onlyKeys(audit, aw, ['seq', 'hash']);
+        const seq = audit['seq'];
+        const hash = audit['hash'];
+        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw errors.badRequest(`${aw}.seq must be a positive integer`);
+        if (typeof hash !== 'string' || !AUDIT_LINK.test(hash)) throw errors.badRequest(`${aw}.hash must be an audit link`);
+        out.audit = { seq, hash };
+      }
+      return out;
     }
     case 'Key.Purge':
       onlyKeys(p, w, ['tenant', 'service']);
@@ -200,18 +232,129 @@ export function validateEvent(raw: unknown): OrbitalEvent {
   return { id: eid, type, source, at, payload: payloadOf(type, payload) } as OrbitalEvent;
 }
 
-/** The wire form: JSON (readable in the broker's UI and the dead-letter queue). */
+/** An unsigned event as JSON: how an actor keeps it in its outbox until it is signed and sent. */
 export function encodeEvent(event: OrbitalEvent): Buffer {
   return Buffer.from(JSON.stringify(event), 'utf8');
 }
 
-/** Parses and validates a wire body; throws BAD_REQUEST for anything malformed. */
-export function decodeEvent(body: Buffer | string): OrbitalEvent {
-  let raw: unknown;
+function parseJson(body: Buffer | string): unknown {
   try {
-    raw = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    return JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch {
     throw errors.badRequest('event is not valid JSON');
   }
-  return validateEvent(raw);
+}
+
+/** Parses and validates an unsigned event (an outbox row); throws BAD_REQUEST for anything malformed. */
+export function decodeEvent(body: Buffer | string): OrbitalEvent {
+  return validateEvent(parseJson(body));
+}
+
+// ---------------------------------------------------------------------------
+// Signature rules
+
+/** The actors that sign events. */
+export const ACTOR_ROLES = ['registry', 'cmk', 'core'] as const;
+export type ActorRole = (typeof ACTOR_ROLES)[number];
+
+export function isActorRole(v: unknown): v is ActorRole {
+  return typeof v === 'string' && (ACTOR_ROLES as readonly string[]).includes(v);
+}
+
+/**
+ * Who may send what: definitions and purges are the Registry's, L1 links,
+ * revocations and heartbeats the CMK Server's, manifests a Core's. An event
+ * signed by anyone else is refused, however valid its signature.
+ */
+export const SENDER_ROLE: Readonly<Record<EventType, ActorRole>> = {
+  'Tenant.Define': 'registry',
+  'Key.Define': 'registry',
+  'Key.Purge': 'registry',
+  'L1.Reference': 'cmk',
+  'L1.Revoke': 'cmk',
+  'Sovereign.Heartbeat': 'cmk',
+  'State.Manifest': 'core',
+};
+
+/** Events dated further ahead than this (by the receiver's clock) are refused by default. */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** Ed25519 signature bytes. */
+export const EVENT_SIGNATURE_BYTES = 64;
+
+/** Domain separation: these bytes can never be read as a lease or another signed object. */
+const SIGNING_CONTEXT = Buffer.from('krypton/orbital-event/v1\n', 'utf8');
+
+/**
+ * What an actor signs: the context line, then the canonical JSON of the
+ * whole envelope (id, type, source, at, payload; keys sorted). Everything
+ * a receiver acts on is covered, `source` included, so a signature names
+ * its signer and cannot be moved to another event.
+ */
+export function signingInput(event: OrbitalEvent): Buffer {
+  return Buffer.concat([SIGNING_CONTEXT, Buffer.from(canonicalJson(event), 'utf8')]);
+}
+
+/** A refusal of a received event: the body goes to the dead letters with this message. */
+export function refused(message: string): KryptonError {
+  return new KryptonError('FORBIDDEN', `orbital: ${message}`);
+}
+
+/**
+ * The rules that do not need a key: the source's role may send this type,
+ * and an actor speaks only for itself (a heartbeat's `cmk` and a manifest's
+ * `core` are its source).
+ */
+export function checkSender(event: OrbitalEvent, role: ActorRole): void {
+  const allowed = SENDER_ROLE[event.type];
+  if (role !== allowed) throw refused(`${event.source} (role ${role}) may not send ${event.type}: only the ${allowed} may`);
+  if (event.type === 'Sovereign.Heartbeat' && event.payload.cmk !== event.source) {
+    throw refused(`Sovereign.Heartbeat from ${event.source} speaks for ${event.payload.cmk}`);
+  }
+  if (event.type === 'State.Manifest' && event.payload.core !== event.source) {
+    throw refused(`State.Manifest from ${event.source} speaks for ${event.payload.core}`);
+  }
+}
+
+/**
+ * An event dated more than maxFutureSkewMs after `now` is refused: one such
+ * event would set a subject's newest-applied mark so far ahead that every
+ * later genuine event about it would be dropped as stale. The payload's own
+ * time (heartbeats, manifests) is held to the same bound.
+ */
+export function checkDate(event: OrbitalEvent, now: number, maxFutureSkewMs: number): void {
+  const payloadAt = event.type === 'Sovereign.Heartbeat' || event.type === 'State.Manifest' ? event.payload.at : 0;
+  const at = Math.max(event.at, payloadAt);
+  if (at > now + maxFutureSkewMs) {
+    throw refused(`${event.type} ${event.id} from ${event.source} is dated ${at - now} ms in the future (at most ${maxFutureSkewMs} ms allowed)`);
+  }
+}
+
+/**
+ * The wire form of a signed event: the envelope's JSON with one more field,
+ * `sig`, the base64 Ed25519 signature of signingInput(envelope) by the key
+ * the source is pinned to. JSON keeps bodies readable in the broker's UI and
+ * the dead-letter queue.
+ */
+export type SignedEvent = OrbitalEvent & { sig: string };
+
+export function encodeSignedEvent(event: OrbitalEvent, signature: Uint8Array): Buffer {
+  if (signature.length !== EVENT_SIGNATURE_BYTES) throw errors.internal('an event signature is 64 bytes');
+  return Buffer.from(JSON.stringify({ ...event, sig: Buffer.from(signature).toString('base64') }), 'utf8');
+}
+
+const SIG_B64 = /^[A-Za-z0-9+/]{86}==$/;
+
+/**
+ * Parses a wire body into a validated event and its signature, without
+ * checking the signature (that needs the receiver's trust). Throws
+ * BAD_REQUEST for anything malformed, FORBIDDEN for an unsigned event.
+ */
+export function parseSignedEvent(body: Buffer | string): { event: OrbitalEvent; signature: Buffer } {
+  const raw = parseJson(body);
+  if (!isObj(raw)) throw errors.badRequest('event must be an object');
+  const { sig, ...rest } = raw;
+  if (sig === undefined) throw refused('the event is not signed');
+  if (typeof sig !== 'string' || !SIG_B64.test(sig)) throw errors.badRequest('event.sig must be a base64 Ed25519 signature (64 bytes)');
+  return { event: validateEvent(rest), signature: Buffer.from(sig, 'base64') };
 }
