@@ -4,11 +4,22 @@
  * into the next transaction together, so N concurrent requests cost one
  * fsync, not N. Each request still waits for the commit of its own row:
  * a request that cannot be audited fails.
+ *
+ * An entry may come with a gate: a check read inside that same transaction,
+ * just before its row is written. A gate that refuses turns the row into a
+ * denial (its reason in the details) and rejects that request alone, so a
+ * check of the current state costs no transaction of its own.
  */
-import type { AuditEntry, Ksi } from '../storage/ksi.js';
+import { KryptonError } from '../errors.js';
+import type { AuditEntry, Ksi, KsiTx } from '../storage/ksi.js';
+
+/** Reads the state the entry depends on: an error refuses the request it audits. */
+export type AuditGate = (tx: KsiTx) => Promise<KryptonError | null>;
 
 interface Pending {
   entry: AuditEntry;
+  gate: AuditGate | undefined;
+  refusal: KryptonError | null;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -22,9 +33,10 @@ export class AuditWriter {
     private readonly maxBatch = 512,
   ) {}
 
-  append(entry: AuditEntry): Promise<void> {
+  /** Resolves once the row is committed; rejects with the gate's refusal or the storage error. */
+  append(entry: AuditEntry, gate?: AuditGate): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
+      this.queue.push({ entry, gate, refusal: null, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -35,10 +47,18 @@ export class AuditWriter {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
+          // A re-run transaction (a PostgreSQL serialization retry) decides every gate again.
           await this.ksi.tx(async (tx) => {
-            for (const p of batch) await tx.appendAudit(p.entry);
+            for (const p of batch) {
+              p.refusal = p.gate === undefined ? null : await p.gate(tx);
+              const entry = p.refusal === null ? p.entry : denial(p.entry, p.refusal);
+              await tx.appendAudit(entry);
+            }
           });
-          for (const p of batch) p.resolve();
+          for (const p of batch) {
+            if (p.refusal === null) p.resolve();
+            else p.reject(p.refusal);
+          }
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
@@ -47,4 +67,8 @@ export class AuditWriter {
       this.flushing = false;
     }
   }
+}
+
+function denial(entry: AuditEntry, refusal: KryptonError): AuditEntry {
+  return { ...entry, outcome: 'denied', details: { reason: refusal.code } };
 }

@@ -11,8 +11,8 @@
 import { KryptonError } from '../errors.js';
 import { sealLease, type SigningKey } from '../native/index.js';
 import { checkLeaseRequest, signLeaseReply, type LeaseReply, type LeaseRequest, type LeaseVersion } from '../protocol/lease.js';
-import type { Ksi } from '../storage/ksi.js';
-import { AuditWriter } from './audit-writer.js';
+import type { Ksi, KsiTx } from '../storage/ksi.js';
+import { AuditWriter, type AuditGate } from './audit-writer.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
 import type { L3Manager, L3Version } from './l3-manager.js';
@@ -36,7 +36,7 @@ export class LeaseIssuer {
   private readonly auditor: AuditWriter;
 
   constructor(
-    private readonly ksi: Ksi,
+    ksi: Ksi,
     private readonly l3: L3Manager,
     private readonly events: EventLog,
     private readonly policy: GatewayPolicy,
@@ -58,12 +58,6 @@ export class LeaseIssuer {
     // The epoch is read before the versions: an event after it is replayed
     // by the event stream, never lost between the two reads.
     const epoch = await this.events.lastEpoch();
-    // On every lease, whatever is cached (review H3): a tenant that is not
-    // ACTIVE gets nothing. Read before the versions, so nothing awaits between
-    // taking their handles and sealing them; a revocation committed after
-    // this read evicts them (sealing then fails closed) or follows the lease
-    // as an event.
-    await this.assertTenantServed(req.tenant);
     let versions: L3Version[];
     let release = (): void => {};
     if (req.versions === undefined) {
@@ -90,18 +84,26 @@ export class LeaseIssuer {
     } finally {
       release();
     }
-    await this.audit(identity, target, 'ok', { versions: versions.map((v) => v.version), epoch, ...(req.versions !== undefined ? { named: true } : {}) });
+    // On every lease, whatever is cached (review H3): a tenant that is not
+    // ACTIVE gets nothing. Its state is read in the transaction that commits
+    // the lease's audit row, after the keys were sealed: a reply leaves only
+    // if the tenant was ACTIVE when its row committed, and a revocation
+    // committed later follows the lease as an event (its epoch is older).
+    const details = { versions: versions.map((v) => v.version), epoch, ...(req.versions !== undefined ? { named: true } : {}) };
+    await this.audit(identity, target, 'ok', details, (tx) => tenantRefusal(tx, req.tenant));
     return reply;
   }
 
-  private async assertTenantServed(tenant: string): Promise<void> {
-    const row = await this.ksi.read((tx) => tx.getTenant(tenant));
-    if (row === null) throw new KryptonError('UNKNOWN_SERVICE', `unknown tenant ${tenant}`);
-    if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not leased`);
-  }
-
-  private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>): Promise<void> {
+  private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>, gate?: AuditGate): Promise<void> {
     // A lease that cannot be audited is not issued: this throws, and so does the request.
-    return this.auditor.append({ actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) });
+    return this.auditor.append({ actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) }, gate);
   }
+}
+
+/** Why a tenant's keys are not leased now, or null when it is ACTIVE. */
+async function tenantRefusal(tx: KsiTx, tenant: string): Promise<KryptonError | null> {
+  const row = await tx.getTenant(tenant);
+  if (row === null) return new KryptonError('UNKNOWN_SERVICE', `unknown tenant ${tenant}`);
+  if (row.state !== 'ACTIVE') return new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not leased`);
+  return null;
 }

@@ -45,6 +45,9 @@ describe('the tenant check on every lease (H3)', () => {
       await expect(lease()).rejects.toThrow(code('KEY_REVOKED'));
       // A version leased on demand as well.
       await expect(lease([1])).rejects.toThrow(code('KEY_REVOKED'));
+      // The refusal is audited as a denial, in the transaction that read the state.
+      const last = await core.ksi.read(async (tx) => (await tx.auditSince(0, 100_000)).filter((r) => r.action === 'lease.issue').at(-1));
+      expect(last).toMatchObject({ target: `${T}/${S}`, outcome: 'denied', details: { reason: 'KEY_REVOKED' } });
     }
     await core.ksi.tx((tx) => tx.putTenant(row));
     await expect(lease()).resolves.toBeDefined();
