@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { errors } from '../errors.js';
-import { startGateway, type GatewayConfig } from '../gateway/service.js';
-import { startThreadedGateway } from '../gateway/threads.js';
+import type { GatewayConfig } from '../gateway/service.js';
 import { hardenProcess, loadPublicKey } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
 
@@ -82,8 +81,8 @@ export function registerGatewayCommands(program: Command): void {
       const config = loadGatewayConfig(flags.config);
       const running =
         threads === 1
-          ? await startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop, reloadTokens: () => void g.tokens.reload() }))
-          : await startThreadedGateway(config, threads);
+          ? await (await import('../gateway/service.js')).startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop, reloadTokens: () => void g.tokens.reload() }))
+          : await (await import('../gateway/threads.js')).startThreadedGateway(config, threads);
       console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
       // The token file is watched; SIGHUP reloads it at once.
       process.on('SIGHUP', () => running.reloadTokens());

@@ -1,22 +1,20 @@
 /**
  * Loads the NATIVE uWebSockets.js binary. The package silently falls back to
  * a JavaScript implementation when its binary does not load; Krypton loads
- * the binary itself and fails loudly instead.
+ * the binary itself and fails loudly instead (one line: uws-binary.ts).
+ * Only the Gateway imports this module.
  */
 import { createRequire } from 'node:module';
 import type * as Uws from '@trufflesuite/uws-js-unofficial';
+import { uwsBinaryId, uwsBinaryName, uwsLoadFailure } from './uws-binary.js';
 
 const require = createRequire(import.meta.url);
 
 function load(): typeof Uws {
-  const name = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
   try {
-    return require(`@trufflesuite/uws-js-unofficial/binaries/${name}`) as typeof Uws;
+    return require(uwsBinaryId()) as typeof Uws;
   } catch (err) {
-    throw new Error(
-      `krypton gateway: the native uWebSockets.js binary ${name} did not load (${(err as Error).message}). ` +
-        'Refusing to run on the slow JavaScript fallback.',
-    );
+    throw new Error(uwsLoadFailure(uwsBinaryName(), err));
   }
 }
 
