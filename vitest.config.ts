@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs (as root) or names what the tests need from the system.
+    globalSetup: ['test/setup/system-deps.ts'],
     pool: 'forks',
     // X25519 private keys live in OpenSSL's secure heap, which exists only
     // when node starts with --secure-heap.
