@@ -1,5 +1,5 @@
 /**
- * The transport comparison of DESIGN.md section 8: the same closed-loop and
+ * The transport comparison of docs/design.md section 8: the same closed-loop and
  * open-loop loads against a uWebSockets.js msgpack echo server (the
  * transport ceiling) and a node:http + node:crypto JSON key service (what a
  * team would write instead), each load from a fresh load-generator process.

@@ -1,5 +1,5 @@
 /**
- * The Gateway bench of DESIGN.md section 8, in one run on this machine: a
+ * The Gateway bench of docs/design.md section 8, in one run on this machine: a
  * real Core and Gateway (own processes, the dev stack in a temp dir) beside
  * the uWS echo server and the node:http key service, every load from a
  * separate load-generator process (bench/gateway-compare.ts).

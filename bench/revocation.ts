@@ -1,5 +1,5 @@
 /**
- * Revocation propagation (DESIGN.md section 6): from an L1.Revoke published
+ * Revocation propagation (docs/design.md section 6): from an L1.Revoke published
  * on Orbital to the Gateway refusing the tenant's requests with KEY_REVOKED.
  * The target is a refusal within 1 s of the event being published.
  *

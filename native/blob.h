@@ -1,4 +1,4 @@
-// The L4 blob format, version 1 (DESIGN.md section 3). Plain C++ with no
+// The L4 blob format, version 1 (docs/design.md section 3). Plain C++ with no
 // N-API types so that it can be fuzzed on its own.
 //
 //   0       2  magic "K4"

@@ -1,4 +1,4 @@
-// Process hardening for processes that hold keys (DESIGN.md section 2):
+// Process hardening for processes that hold keys (docs/design.md section 2):
 // PR_SET_DUMPABLE=0 stops non-root ptrace and core dumps, RLIMIT_CORE=0
 // stops core files even if something makes the process dumpable again,
 // and mlockall keeps every page (not only the arena) out of swap.

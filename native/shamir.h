@@ -1,6 +1,6 @@
 // Shamir secret sharing of stored keys over GF(2^8) (the AES field,
 // x^8 + x^4 + x^3 + x + 1), byte by byte. The MasterKey is split into
-// operator shares (3 of 5 by default, DESIGN.md section 2) and rebuilt
+// operator shares (3 of 5 by default, docs/design.md section 2) and rebuilt
 // straight into the arena. Shamir cannot tell a wrong share from a right
 // one: the Core checks the rebuilt key against its key check value.
 #pragma once

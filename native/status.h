@@ -20,7 +20,7 @@ enum Status : int32_t {
 
 const char* StatusCode(Status s);
 
-// L3 version states (DESIGN.md section 2). Values are part of the lease
+// L3 version states (docs/design.md section 2). Values are part of the lease
 // message wire format: do not renumber.
 enum class KeyState : uint8_t {
   kActive = 1,

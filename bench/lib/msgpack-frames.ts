@@ -57,7 +57,7 @@ export function patchIds(t: FrameTemplate, first: number): void {
   for (let i = 0; i < offs.length; i++) t.buf.writeUInt32BE((first + i) >>> 0, offs[i]!);
 }
 
-/** Thrown (once, not per reply) when a reply is not the shape DESIGN.md section 4 promises. */
+/** Thrown (once, not per reply) when a reply is not the shape docs/design.md section 4 promises. */
 export class ReplyFormatError extends Error {}
 
 /** Reads an unsigned msgpack integer at pos; returns the value and sets `end.pos`. */

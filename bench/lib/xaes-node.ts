@@ -57,7 +57,7 @@ export function xaesOpenNode(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Ar
 /**
  * The same L4 blob create a node:crypto service would do: a fresh L4, a
  * random 24-byte nonce, XAES over it with the blob header (and context) as
- * AAD. Returns [L4 || blob] in the blob format of DESIGN.md section 3.
+ * AAD. Returns [L4 || blob] in the blob format of docs/design.md section 3.
  */
 export function createBlobNode(l3: Uint8Array, header: Buffer, context?: Uint8Array): Buffer {
   const l4 = randomBytes(32);

@@ -1,6 +1,6 @@
 /**
  * The transport ceiling: a uWebSockets.js msgpack echo server speaking the
- * Gateway's frame protocol (DESIGN.md section 4) without doing any work.
+ * Gateway's frame protocol (docs/design.md section 4) without doing any work.
  * Every request `[id, op, params]` gets `[id, 0, {}]`, in the same shape
  * (single or array) and order.
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `krypton`: one executable for every component (DESIGN.md section 1).
+ * `krypton`: one executable for every component (docs/design.md section 1).
  */
 import { buildProgram } from './program.js';
 

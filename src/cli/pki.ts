@@ -1,5 +1,5 @@
 /**
- * `krypton pki`: makes the development PKI (DESIGN.md section 1) and issues
+ * `krypton pki`: makes the development PKI (docs/design.md section 1) and issues
  * further certificates from its CA. Wired into main.ts by whoever owns it.
  */
 import { existsSync } from 'node:fs';

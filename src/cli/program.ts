@@ -1,5 +1,5 @@
 /**
- * The `krypton` command tree (DESIGN.md section 1). main.ts runs it; a test
+ * The `krypton` command tree (docs/design.md section 1). main.ts runs it; a test
  * launcher may build it with a Core clock of its own (nothing a production
  * process reads from its environment can change the Core's time).
  */

@@ -1,5 +1,5 @@
 /**
- * KryptonClient: the Node client of the Gateway's WebSocket API (DESIGN.md
+ * KryptonClient: the Node client of the Gateway's WebSocket API (docs/design.md
  * section 4). One socket, reconnected by itself; concurrent calls are
  * batched into frames and pipelined; error replies are KryptonErrors with
  * the catalogue's code, transport failures KryptonConnectionErrors.

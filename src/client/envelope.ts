@@ -9,7 +9,7 @@
  * | 0       | 2    | magic `0x4B 0x45` ("KE")       |
  * | 2       | 1    | format version `0x01`          |
  * | 3       | 2    | blob length B                  |
- * | 5       | B    | DEK blob (DESIGN.md section 3) |
+ * | 5       | B    | DEK blob (docs/design.md section 3) |
  * | 5+B     | 12   | GCM nonce                      |
  * | 17+B    | n    | ciphertext                     |
  * | 17+B+n  | 16   | GCM tag                        |

@@ -1,5 +1,5 @@
 /**
- * The wire format of the Gateway's WebSocket (DESIGN.md section 4): msgpack,
+ * The wire format of the Gateway's WebSocket (docs/design.md section 4): msgpack,
  * a frame is an array of requests `[id, op, params]`, the reply frame has the
  * same shape and order. Requests are encoded one by one when they are made,
  * so a frame can be cut exactly under the server's size limit by adding up

@@ -1,5 +1,5 @@
 /**
- * The Core's HTTP/2 routes (DESIGN.md sections 1 and 5). Gateways lease and
+ * The Core's HTTP/2 routes (docs/design.md sections 1 and 5). Gateways lease and
  * follow events; admin identities unseal, rotate, revoke and onboard. While
  * sealed only unseal, status and health answer; everything else is SEALED.
  */

@@ -43,7 +43,7 @@ export interface CoreConfig {
   tickSeconds: number;
   /** PIN for pkcs11 L1 providers (from KRYPTON_L1_PIN, never the file). */
   l1Pin?: string;
-  /** Orbital (DESIGN.md section 6); absent: the Core runs alone, managed through its admin API. */
+  /** Orbital (docs/design.md section 6); absent: the Core runs alone, managed through its admin API. */
   orbital?: OrbitalConfig;
 }
 

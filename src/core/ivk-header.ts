@@ -1,5 +1,5 @@
 /**
- * The authenticated IVK header (ADR-304, DESIGN.md section 10): the HMAC
+ * The authenticated IVK header (ADR-304, docs/design.md section 10): the HMAC
  * covers version, state, creation, grace end and hard expiry, and the
  * wrapped key, so no field can be changed in the KSI or on disk unnoticed.
  */

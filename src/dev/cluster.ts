@@ -1,6 +1,6 @@
 /**
  * A distributed Krypton on one machine: every actor in its own process on
- * RabbitMQ (DESIGN.md section 6) — Core, Registry, CMK Server — and a
+ * RabbitMQ (docs/design.md section 6) — Core, Registry, CMK Server — and a
  * Gateway, under one folder and one broker namespace. The disaster-recovery
  * tests and the revocation benchmark drive it: they start, kill and restart
  * actors, and can route each actor's broker link through a proxy they cut.

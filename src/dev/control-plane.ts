@@ -1,5 +1,5 @@
 /**
- * The control plane of `krypton dev` in one process (DESIGN.md section 1):
+ * The control plane of `krypton dev` in one process (docs/design.md section 1):
  * the Core, the Registry and the CMK Server on one in-process Orbital bus.
  * Each keeps its own store and its own admin API (Core :7443, Registry
  * :7444, CMK Server :7445); only the bus is shared, and each actor has its

@@ -1,5 +1,5 @@
 /**
- * `krypton dev`: the whole local stack on embedded defaults (DESIGN.md
+ * `krypton dev`: the whole local stack on embedded defaults (docs/design.md
  * section 1): dev PKI; the control plane (an unsealed Core on SQLite, the
  * Registry and the CMK Server, on the in-process bus) in one process; tenant
  * `demo` with service `app`, onboarded through the Registry and linked to a

@@ -1,5 +1,5 @@
 /**
- * The Gateway's client for the Core (DESIGN.md sections 4, 5 and 7): one
+ * The Gateway's client for the Core (docs/design.md sections 4, 5 and 7): one
  * long-lived HTTP/2 mTLS session shared by lease calls and the event stream,
  * a deadline per call, jittered exponential retries for answers that may
  * change on their own (no reply, 503), and a circuit breaker so a Core that

@@ -1,5 +1,5 @@
 /**
- * The HTTP entrance, `POST /v1/keys/{create,decrypt,rewrap}` (DESIGN.md
+ * The HTTP entrance, `POST /v1/keys/{create,decrypt,rewrap}` (docs/design.md
  * section 4), for clients without WebSocket: the params map in msgpack or in
  * JSON with bytes as base64, the bearer token in `Authorization`. A body
  * becomes the very request a WebSocket frame would carry and goes through

@@ -1,5 +1,5 @@
 /**
- * The Gateway's lease cache (DESIGN.md section 4, ADR-602): per
+ * The Gateway's lease cache (docs/design.md section 4, ADR-602): per
  * (tenant, service), the L3 versions the Core leases (the ACTIVE one and
  * its hot DECRYPT_ONLY ones; an older version only when a blob names it),
  * with the keys only in the native store. Every lease is verified before it

@@ -1,5 +1,5 @@
 /**
- * The Gateway's limits (DESIGN.md section 9), filled with defaults and
+ * The Gateway's limits (docs/design.md section 9), filled with defaults and
  * checked once, at start. Frames and bodies over `maxFrameBytes` are
  * FRAME_TOO_LARGE; deeper or larger structures, and frames naming more than
  * `maxScopesPerFrame` services, are BAD_REQUEST; requests past

@@ -1,5 +1,5 @@
 /**
- * The Gateway's front door: one uWebSockets.js app (DESIGN.md section 4)
+ * The Gateway's front door: one uWebSockets.js app (docs/design.md section 4)
  * composed of its entrances, the WebSocket `/v1/ws` and HTTP
  * `POST /v1/keys/*`, both feeding the one request pipeline; the probes
  * `/healthz`, `/readyz` and `/metrics`; listen, drain and close.

@@ -3,7 +3,7 @@
  * Gateway keeps only SHA-256 digests of tokens (a stolen token file grants
  * nothing), and the tenant always comes from the token, never the request.
  *
- * Tokens reload without a restart (DESIGN.md section 4): a store made with
+ * Tokens reload without a restart (docs/design.md section 4): a store made with
  * `TokenStore.load(file)` re-reads its file on `reload()` or, once `watch()`
  * is called, whenever the file changes. A file that cannot be parsed keeps
  * the tokens the store already has; a missing file means no tokens. Every

@@ -1,5 +1,5 @@
 /**
- * The WebSocket entrance, `/v1/ws` (DESIGN.md section 4): bearer token on
+ * The WebSocket entrance, `/v1/ws` (docs/design.md section 4): bearer token on
  * the upgrade, binary msgpack frames, one reply frame per frame. Every uWS
  * callback runs inside exactly one try/catch, so no exception crosses into
  * uWS. Limits: connection cap, in-flight requests per connection, lease

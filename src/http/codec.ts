@@ -1,5 +1,5 @@
 /**
- * Request and response bodies (DESIGN.md sections 4 and 5): JSON with bytes
+ * Request and response bodies (docs/design.md sections 4 and 5): JSON with bytes
  * as base64 strings, or msgpack with bytes as bin, chosen by content-type.
  */
 import { Packr, Unpackr } from 'msgpackr';
@@ -12,7 +12,7 @@ export const NDJSON_TYPE = 'application/x-ndjson';
 
 export type BodyFormat = 'json' | 'msgpack';
 
-/** Nesting deeper than this is refused (DESIGN.md section 9). */
+/** Nesting deeper than this is refused (docs/design.md section 9). */
 export const MAX_DEPTH = 32;
 
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });

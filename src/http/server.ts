@@ -1,5 +1,5 @@
 /**
- * The Core's HTTP/2 + mutual-TLS server (DESIGN.md section 5). The handshake
+ * The Core's HTTP/2 + mutual-TLS server (docs/design.md section 5). The handshake
  * refuses certificates that do not chain to the CA or are out of their
  * validity; after it, the caller must carry exactly one SPIFFE ID that the
  * identity policy allows. Every server, session and stream has an error

@@ -1,5 +1,5 @@
 /**
- * Authenticated Orbital events (DESIGN.md section 6): the one place where an
+ * Authenticated Orbital events (docs/design.md section 6): the one place where an
  * actor signs what it publishes and checks what it receives. Both transports
  * (the in-process bus and RabbitMQ) call seal() on every publish, so the
  * outbox relay and the direct heartbeats are covered alike, and open() on

@@ -1,5 +1,5 @@
 /**
- * L4 data keys sealed in blobs (DESIGN.md section 3) under the leased L3
+ * L4 data keys sealed in blobs (docs/design.md section 3) under the leased L3
  * keys of the store. One native call per request or per batch; output
  * buffers are allocated here, in JS, and filled by the addon.
  */

@@ -1,5 +1,5 @@
 /**
- * Process hardening for processes that hold keys (DESIGN.md section 2):
+ * Process hardening for processes that hold keys (docs/design.md section 2):
  * not dumpable (no non-root ptrace, no core), RLIMIT_CORE = 0, and
  * optionally every page locked in RAM.
  */

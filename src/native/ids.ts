@@ -1,6 +1,6 @@
 import { errors } from '../errors.js';
 
-/** Tenant and service ids: 1..64 bytes of [A-Za-z0-9._~-] (DESIGN.md section 3). */
+/** Tenant and service ids: 1..64 bytes of [A-Za-z0-9._~-] (docs/design.md section 3). */
 export const ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export function isValidId(id: unknown): id is string {

@@ -1,5 +1,5 @@
 /**
- * Shamir secret sharing of stored keys over GF(2^8) (DESIGN.md section 2:
+ * Shamir secret sharing of stored keys over GF(2^8) (docs/design.md section 2:
  * the MasterKey is split into operator shares, 3 of 5 by default).
  *
  * A share is x (1 byte, 1..N) || y (key length bytes). Shares go to

@@ -1,5 +1,5 @@
 /**
- * The development PKI under `.krypton/dev/pki/` (DESIGN.md section 1): one
+ * The development PKI under `.krypton/dev/pki/` (docs/design.md section 1): one
  * CA, server certificates for the Core, the Registry and the CMK Server, and
  * client certificates for the Gateway and the admin, and an Ed25519 signing
  * key pair for each actor that signs (the Core, the Registry, the CMK

@@ -1,6 +1,6 @@
 /**
  * SPIFFE IDs in certificates. The Core's callers are identified by the one
- * `spiffe://` URI SAN in their client certificate (DESIGN.md section 5).
+ * `spiffe://` URI SAN in their client certificate (docs/design.md section 5).
  */
 import { x509 } from './x509.js';
 

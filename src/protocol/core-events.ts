@@ -1,5 +1,5 @@
 /**
- * The Core's event stream to Gateways (`GET /v1/events?since=EPOCH`, DESIGN.md
+ * The Core's event stream to Gateways (`GET /v1/events?since=EPOCH`, docs/design.md
  * section 5): revocations and rotations with a monotonic epoch. One
  * definition for both ends of the stream.
  */

@@ -1,5 +1,5 @@
 /**
- * The Gateway's request frames (DESIGN.md section 4), typed and validated
+ * The Gateway's request frames (docs/design.md section 4), typed and validated
  * once: a frame is one request `[id, op, params]` or an array of them, and
  * the reply frame has the same shape and order, `[id, 0, result]` or
  * `[id, 1, {code, message}]`. Every rule a request must meet (op names, the
@@ -17,7 +17,7 @@ const OP_SET: ReadonlySet<string> = new Set(OPS);
 export const MAX_BATCH = 4096;
 /** Largest caller context bound into the AAD. */
 export const MAX_CONTEXT_BYTES = 4096;
-/** Largest blob: 82 fixed bytes plus a tenant and a service of 64 bytes each (DESIGN.md section 3). */
+/** Largest blob: 82 fixed bytes plus a tenant and a service of 64 bytes each (docs/design.md section 3). */
 export const MAX_BLOB_BYTES = 82 + 64 + 64;
 
 export type RequestId = number | string;

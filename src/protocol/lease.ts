@@ -1,5 +1,5 @@
 /**
- * The lease contract between the Core and its Gateways (DESIGN.md sections 2
+ * The lease contract between the Core and its Gateways (docs/design.md sections 2
  * and 5, review M1 and L7), in one place for both ends: the request, the
  * reply, the exact bytes the Core signs, and the one validator of a reply.
  *

@@ -1,5 +1,5 @@
 /**
- * The event contract of Orbital (DESIGN.md section 6), one home for every
+ * The event contract of Orbital (docs/design.md section 6), one home for every
  * actor: the event types and their payloads, the envelope every event
  * travels in, the one validator both ends use, and the signature rules:
  * what is signed, how a signed event looks on the wire, which role may send

@@ -9,7 +9,7 @@ import { CLI } from '../core/process-fixture.js';
 import { connect } from '../gateway/ws-fixture.js';
 
 describe('krypton dev', () => {
-  it('lays out .krypton/dev as DESIGN.md says, and a restart reuses it: blobs made before still decrypt', async () => {
+  it('lays out .krypton/dev as docs/design.md says, and a restart reuses it: blobs made before still decrypt', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'krypton-devstack-'));
     try {
       const first = await startDevStack({ dir, corePort: 0, gatewayPort: 0, registryPort: 0, cmkPort: 0 });

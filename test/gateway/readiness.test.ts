@@ -1,5 +1,5 @@
 /**
- * Readiness that works for an orchestrator (DESIGN.md section 4): the
+ * Readiness that works for an orchestrator (docs/design.md section 4): the
  * Gateway reaches the Core's event stream at start, so /readyz is 200 with
  * no request made; it stays 200 through a Core outage while every held
  * lease is live; and, being unauthenticated, it names no tenant or service.

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md section 2, "The proof is a test": the key arena is locked,
+ * docs/design.md section 2, "The proof is a test": the key arena is locked,
  * excluded from core dumps, wiped on fork and fenced by guard pages, and a
  * key imported into it does not show up in a real core dump of a real
  * process. Every claim is checked through the kernel (/proc/<pid>/smaps),

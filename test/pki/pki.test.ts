@@ -103,7 +103,7 @@ describe('initDevPki', () => {
 
   const FILES = ['ca', 'core', 'registry', 'cmk', 'gateway', 'admin'];
 
-  it('writes the DESIGN.md layout: CA, core, registry and cmk servers, gateway and admin clients, keys 0600', async () => {
+  it('writes the docs/design.md layout: CA, core, registry and cmk servers, gateway and admin clients, keys 0600', async () => {
     const pki = await initDevPki(dir);
     for (const name of FILES) {
       expect((await stat(join(dir, `${name}-key.pem`))).mode & 0o777).toBe(0o600);

@@ -2,7 +2,7 @@
  * Attacks with a token: a token names one tenant and the services it may
  * use, and those services bound every operation that touches a key, on
  * every entrance (review H2); a stolen token is revoked without a restart,
- * and its open sessions close (DESIGN.md section 4).
+ * and its open sessions close (docs/design.md section 4).
  */
 import { spawnSync } from 'node:child_process';
 import { pack } from 'msgpackr';

@@ -1,6 +1,6 @@
 /**
  * What the Core does with each event from the Registry and the CMK Server
- * (DESIGN.md section 6). Every reaction is idempotent on its own (it sets a
+ * (docs/design.md section 6). Every reaction is idempotent on its own (it sets a
  * state rather than stepping one), so a redelivery that slips past the
  * handled-id check still changes nothing.
  *

@@ -1,5 +1,5 @@
 /**
- * Bytes to typed requests, validated once (DESIGN.md sections 4 and 9): the
+ * Bytes to typed requests, validated once (docs/design.md sections 4 and 9): the
  * frame's size and structure are checked before the msgpack decoder sees
  * it, then every request is parsed by the protocol's rules. The hottest
  * frame takes a byte matcher that yields the same typed frame.

@@ -1,5 +1,5 @@
 /**
- * The one permission check of every operation that touches a key (DESIGN.md
+ * The one permission check of every operation that touches a key (docs/design.md
  * section 4): a token names one tenant and the services it may use. A create
  * names its service; a blob names its tenant and service in its header, and
  * a blob this token may not use (malformed, another tenant's, a service
