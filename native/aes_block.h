@@ -12,7 +12,8 @@ namespace krypton {
 constexpr size_t kAes256RoundKeyBytes = 240;  // 15 round keys
 
 // True when the CPU has AES-NI (and SSE4.1), unless the test switch
-// KRYPTON_TEST_DISABLE_AESNI pretends it does not.
+// KRYPTON_TEST_DISABLE_AESNI pretends it does not: read only by the test
+// build (krypton_test.node, test_hooks.h), never by the addon processes load.
 bool AesNiAvailable();
 // True when AES-NI is missing and KRYPTON_ALLOW_SOFTWARE_AES permits the
 // OpenSSL fallback (whose round keys are NOT in locked memory).

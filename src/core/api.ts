@@ -9,7 +9,6 @@ import { requireId } from '../native/ids.js';
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from '../metrics/registry.js';
 import type { Core } from './core.js';
 import { SINCE_NOW, type CoreEvent } from '../protocol/core-events.js';
-import { checkLeaseRequest } from '../protocol/lease.js';
 import type { L1Link } from './tenants.js';
 import { auditRoutes } from './audit-routes.js';
 
@@ -70,7 +69,7 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       path: '/v1/leases',
       bytes: ['recipientKey', 'nonce'],
       // The request and the signed reply: src/protocol/lease.ts.
-      handler: timed('lease', unsealed(async (ctx) => core.issueLease(ctx.identity, checkLeaseRequest(ctx.body)))),
+      handler: timed('lease', unsealed(async (ctx) => core.issueLease(ctx.identity, ctx.body))),
     },
     {
       method: 'GET',

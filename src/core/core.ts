@@ -229,8 +229,8 @@ export class Core {
     await this.l3.revoke(tenant, service, version, actor);
   }
 
-  /** A signed lease reply to `req` (a lease request, checked: src/protocol/lease.ts). */
-  async issueLease(identity: string, req: LeaseRequest): Promise<LeaseReply> {
+  /** A signed lease reply to `req`, a lease request as received: checked once, by the issuer (src/protocol/lease.ts). */
+  async issueLease(identity: string, req: LeaseRequest | unknown): Promise<LeaseReply> {
     this.requireUnsealed();
     this.gate?.assertServing();
     return this.leases.issue(identity, req);

@@ -48,7 +48,7 @@ export class LeaseIssuer {
   }
 
   /** A signed reply to the request (checked here whoever calls: BAD_REQUEST naming the field). */
-  async issue(identity: string, request: LeaseRequest): Promise<LeaseReply> {
+  async issue(identity: string, request: LeaseRequest | unknown): Promise<LeaseReply> {
     const req = checkLeaseRequest(request);
     const target = `${req.tenant}/${req.service}`;
     if (!this.policy.allows(identity, req.tenant)) {

@@ -45,9 +45,13 @@ export async function missingSystemDeps(): Promise<string[]> {
     if (!onPath(tool)) missing.push(what);
   }
   if (!hasLibFuzzer()) missing.push('libclang-rt-14-dev');
-  if (!existsSync('/etc/postgresql') || readdirSync('/etc/postgresql').length === 0) missing.push('postgresql');
-  if (!(await listening(5432))) missing.push('PostgreSQL on 127.0.0.1:5432');
-  if (!(await listening(5672))) missing.push('RabbitMQ on 127.0.0.1:5672');
+  // The servers, unless a run opts out of them or names another PostgreSQL.
+  const env = process.env;
+  if (env['KRYPTON_SKIP_PG'] !== '1' && env['KRYPTON_TEST_PG_URL'] === undefined) {
+    if (!existsSync('/etc/postgresql') || readdirSync('/etc/postgresql').length === 0) missing.push('postgresql');
+    if (!(await listening(5432))) missing.push('PostgreSQL on 127.0.0.1:5432');
+  }
+  if (env['KRYPTON_SKIP_AMQP'] !== '1' && !(await listening(5672))) missing.push('RabbitMQ on 127.0.0.1:5672');
   return [...new Set(missing)];
 }
 
