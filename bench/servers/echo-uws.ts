@@ -12,9 +12,8 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { flag } from '../lib/args.js';
-import { loadNativeUws } from '../lib/uws-native.js';
+import { uws } from '../../src/gateway/uws.js';
 
-const uws = loadNativeUws();
 const port = Number(flag('port', '0'));
 const token = flag('token');
 const delayMs = Number(flag('delay-ms', '0'));

@@ -1,4 +1,4 @@
-import { uwsStatusLine } from '../gateway/uws-binary.js';
+import { probeUws } from '../gateway/uws-binary.js';
 import { arenaInfo, capabilities } from '../native/index.js';
 
 /** What the native foundation reports about key-memory protection on this host. */
@@ -10,8 +10,8 @@ export function selfCheck(): { ok: boolean; lines: string[] } {
       `${a.dontDump ? 'excluded from core dumps' : 'IN CORE DUMPS'}, ${a.wipeOnFork ? 'wiped on fork' : 'NOT wiped on fork'}, ` +
       `guard pages of ${a.guardBytes} bytes`,
     `AES block function: ${c.aesNi ? 'AES-NI, round keys in the locked arena' : 'OpenSSL fallback, round keys NOT locked'}`,
-    // Informational: the Core, the control plane and the CLI run without it.
-    uwsStatusLine(),
+    // Informational (asked of a child process): the Core, the control plane and the CLI run without uWS.
+    probeUws().line,
   ];
   return { ok: a.locked && a.dontDump && c.aesNi, lines };
 }

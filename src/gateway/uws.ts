@@ -1,21 +1,20 @@
 /**
- * Loads the NATIVE uWebSockets.js binary. The package silently falls back to
- * a JavaScript implementation when its binary does not load; Krypton loads
- * the binary itself and fails loudly instead (one line: uws-binary.ts).
+ * Loads a NATIVE uWebSockets.js binary (the first build of UWS_BUILDS that
+ * loads on this Node). The packages silently fall back to a JavaScript
+ * implementation when their binary does not load; Krypton loads the binary
+ * itself and fails loudly instead, in one line (uws-binary.ts).
  * Only the Gateway imports this module.
  */
 import { createRequire } from 'node:module';
 import type * as Uws from '@trufflesuite/uws-js-unofficial';
-import { uwsBinaryId, uwsBinaryName, uwsLoadFailure } from './uws-binary.js';
+import { pickUws, uwsLoadFailure } from './uws-binary.js';
 
 const require = createRequire(import.meta.url);
 
 function load(): typeof Uws {
-  try {
-    return require(uwsBinaryId()) as typeof Uws;
-  } catch (err) {
-    throw new Error(uwsLoadFailure(uwsBinaryName(), err));
-  }
+  const pick = pickUws((path) => require(path) as typeof Uws);
+  if (!pick.ok) throw new Error(uwsLoadFailure(pick.tried));
+  return pick.module;
 }
 
 export const uws = load();
