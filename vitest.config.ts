@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // The client package's own tests run here too (and alone: npm test -w @krypton/client).
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     // Installs (as root) or names what the tests need from the system.
     globalSetup: ['test/setup/system-deps.ts'],
     pool: 'forks',

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { KryptonClient, KryptonError } from '../src/client/index.js';
+import { KryptonClient, KryptonError } from '@krypton/client';
 
 export async function run(url: string, token: string): Promise<string> {
   const client = await KryptonClient.connect({ url, token });

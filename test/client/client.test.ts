@@ -1,6 +1,6 @@
 /** KryptonClient against the real local stack (Core and Gateway processes). */
 import { describe, expect, it } from 'vitest';
-import { KryptonClient, KryptonConnectionError, KryptonError } from '../../src/client/index.js';
+import { KryptonClient, KryptonConnectionError, KryptonError } from '@krypton/client';
 import { refusedWith, useStackClient } from './stack.js';
 
 const t = useStackClient();

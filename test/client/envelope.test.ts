@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { run as runExample } from '../../examples/envelope.js';
-import { decrypt, encrypt } from '../../src/client/index.js';
+import { decrypt, encrypt } from '@krypton/client';
 import { ROOT, refusedWith, useStackClient } from './stack.js';
 
 const exec = promisify(execFile);
@@ -73,15 +73,15 @@ describe('examples/envelope.ts', () => {
     expect(await runExample(t.stack.gatewayUrl, t.stack.token)).toBe('ada@example.com');
   });
 
-  it('is the example docs/client.md shows, verbatim', () => {
+  it('is the example the README of @krypton/client shows, verbatim', () => {
     const example = readFileSync(join(ROOT, 'examples', 'envelope.ts'), 'utf8');
     const start = example.indexOf("import { KryptonClient");
     const end = example.indexOf('\n}\n', example.indexOf('export async function run')) + 2;
     const body = example.slice(start, end); // from the t.client import to the end of run()
-    expect(readFileSync(join(ROOT, 'docs', 'client.md'), 'utf8')).toContain(body);
+    expect(readFileSync(join(ROOT, 'packages', 'client', 'README.md'), 'utf8')).toContain(body);
   });
 
-  it('runs as documented in docs/client.md (compiled, its own process)', async () => {
+  it('runs as its README documents (compiled, its own process)', async () => {
     await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'examples')], { cwd: ROOT });
     const { stdout } = await exec(process.execPath, [join(ROOT, 'dist', 'examples', 'envelope.js')], {
       cwd: ROOT,

@@ -9,7 +9,7 @@
  * follows it.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KryptonClient, KryptonConnectionError } from '../../src/client/index.js';
+import { KryptonClient, KryptonConnectionError } from '@krypton/client';
 import { join } from 'node:path';
 import { createToken } from '../../src/gateway/tokens.js';
 import { startTcpProxy, type TcpProxy } from '../gateway/tcp-proxy.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { KryptonClient, KryptonError } from '../../src/client/index.js';
+import { KryptonClient, KryptonError } from '@krypton/client';
 import { spawnService, type Service } from '../../src/dev/spawn.js';
 import { startDevStack, type DevStack } from '../../src/dev/stack.js';
 

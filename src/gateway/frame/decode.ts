@@ -5,7 +5,7 @@
  * frame takes a byte matcher that yields the same typed frame.
  */
 import { errors, KryptonError } from '../../errors.js';
-import { createUnpackr } from '../../protocol/codec.js';
+import { createUnpackr } from '@krypton/client/codec';
 import { parseFrame, parseRequest, type GatewayFrame, type GatewayRequest, type Op, type RefusedRequest } from '../../protocol/gateway-frame.js';
 import { parseFastCreate } from './fast-create.js';
 import { scanMsgpack, type ScanLimits } from './scan.js';

@@ -5,7 +5,7 @@
  * so a frame can be cut exactly under the server's size limit by adding up
  * their lengths, then joined behind one array header without re-encoding.
  */
-import { createPackr, createUnpackr } from '../protocol/codec.js';
+import { createPackr, createUnpackr } from './codec.js';
 
 // The Gateway's wire settings, from their one home. copyBuffers: every
 // plaintext key gets its own Buffer (the caller may wipe it), so the

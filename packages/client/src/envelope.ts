@@ -19,7 +19,7 @@
  * also bound into the blob itself (the Gateway checks it on decrypt).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { KryptonError } from '../errors.js';
+import { KryptonError } from './catalogue.js';
 
 export interface EnvelopeOptions {
   /** The service whose keys seal the DEK. */

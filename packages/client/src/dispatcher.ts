@@ -6,7 +6,7 @@
  * the socket drops. Requests made while the socket is down wait in the queue
  * for the reconnect, bounded by their deadline.
  */
-import { KryptonError } from '../errors.js';
+import { KryptonError } from './catalogue.js';
 import type { Connection } from './connection.js';
 import { KryptonConnectionError } from './errors.js';
 import { replyError } from './errors.js';

@@ -4,7 +4,7 @@
  * batched into frames and pipelined; error replies are KryptonErrors with
  * the catalogue's code, transport failures KryptonConnectionErrors.
  */
-import { KryptonError } from '../errors.js';
+import { KryptonError } from './catalogue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Connection } from './connection.js';
 import { Dispatcher, type ClientStats } from './dispatcher.js';

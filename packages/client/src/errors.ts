@@ -5,7 +5,7 @@
  * so code that fails closed on "no usable key" also fails closed here, yet
  * can tell the two apart with `instanceof` and `reason`.
  */
-import { isErrorCode, KryptonError } from '../errors.js';
+import { isErrorCode, KryptonError } from './catalogue.js';
 
 export type ConnectionFailure =
   /** The socket dropped while the request was in flight: it may or may not have run. */

@@ -5,7 +5,7 @@
  * and their fate are not this file's business.
  */
 import WebSocket from 'ws';
-import { KryptonError } from '../errors.js';
+import { KryptonError } from './catalogue.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { KryptonConnectionError } from './errors.js';
 

@@ -4,4 +4,4 @@ export { KryptonConnectionError, type ConnectionFailure } from './errors.js';
 export { decryptEnvelope as decrypt, encryptEnvelope as encrypt, type EnvelopeOptions, type KeySource } from './envelope.js';
 export type { ClientStats } from './dispatcher.js';
 export type { BackoffOptions } from './backoff.js';
-export { ERROR_CATALOGUE, KryptonError, type ErrorCode } from '../errors.js';
+export { ERROR_CATALOGUE, isErrorCode, KryptonError, type ErrorCode } from './catalogue.js';

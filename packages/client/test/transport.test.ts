@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/client/backoff.js';
-import { KryptonClient, KryptonConnectionError, KryptonError } from '../../src/client/index.js';
+import { backoffDelay } from '../src/backoff.js';
+import { KryptonClient, KryptonConnectionError, KryptonError } from '../src/index.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
