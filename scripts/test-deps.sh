@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the tests need from the system, installed and started: gdb (gcore),
-# SoftHSM2, clang with libFuzzer, util-linux tools, and running PostgreSQL
+# SoftHSM2, clang with libFuzzer, util-linux tools, qemu-user with arm64
+# libraries, and running PostgreSQL
 # and RabbitMQ (Redis and NATS when installed). Debian 12; as root.
 # `.ci/run` runs it, and so does `npm test` when it runs as root and
 # something is missing (test/setup/system-deps.ts); otherwise run:
@@ -22,6 +23,11 @@ command -v clang++ >/dev/null 2>&1 || missing+=(clang)
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   missing+=(libclang-rt-14-dev)
 fi
+# An arm64 user-mode emulator and arm64 libraries: the client package is run
+# on an arm64 Node (test/client/other-platforms.test.ts).
+command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+[ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing+=(libstdc++6-arm64-cross)
 # The servers the storage and broker tests talk to.
 [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || missing+=(postgresql)
 [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
@@ -51,7 +57,7 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
     fi
   done
 else
-  echo "all present (gdb/gcore, softhsm2, clang, libFuzzer runtime, python3, make, g++, setpriv, prlimit)"
+  echo "all present (gdb/gcore, softhsm2, clang, libFuzzer runtime, qemu-aarch64 with arm64 libraries, python3, make, g++, setpriv, prlimit)"
 fi
 
 # ---------------------------------------------------------------------------

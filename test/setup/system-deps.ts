@@ -45,6 +45,10 @@ export async function missingSystemDeps(): Promise<string[]> {
     if (!onPath(tool)) missing.push(what);
   }
   if (!hasLibFuzzer()) missing.push('libclang-rt-14-dev');
+  // The client package on an arm64 Node, under user-mode emulation.
+  if (!onPath('qemu-aarch64')) missing.push('qemu-user');
+  if (!existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1')) missing.push('libc6-arm64-cross');
+  if (!existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6')) missing.push('libstdc++6-arm64-cross');
   // The servers, unless a run opts out of them or names another PostgreSQL.
   const env = process.env;
   if (env['KRYPTON_SKIP_PG'] !== '1' && env['KRYPTON_TEST_PG_URL'] === undefined) {

@@ -1,8 +1,9 @@
 /**
  * The package as an app installs it (issue 11): its `exports` map gives the
  * same API to ESM `import` and CommonJS `require`, with type declarations
- * for both, and nothing in it or in what it must install is native code, so
- * it installs on macOS, Windows and arm64 as on Linux x86-64.
+ * for both, and nothing in it or in what it requires is native code, so it
+ * installs on macOS, Windows and arm64 as on Linux x86-64 (msgpackr's
+ * optional accelerator aside: test/client/other-platforms.test.ts).
  * Runs against the built package (`npm run build`).
  */
 import { execFileSync } from 'node:child_process';
@@ -61,7 +62,7 @@ describe('@krypton/client as a package', () => {
     expect(readFileSync(join(ROOT, 'dist/cjs/index.d.ts'), 'utf8')).toContain('KryptonClient');
   });
 
-  it('has no native code: no install scripts, no .node or binding.gyp, and no dependency that needs either', () => {
+  it('has no native code: no install scripts, no .node or binding.gyp, and no required dependency that needs either', () => {
     expect(Object.keys(manifest.scripts).filter((s) => /^(pre|post)?install$/.test(s))).toEqual([]);
     const shipped = manifest.files.map((f) => join(ROOT, f));
     const walk = (p: string): string[] => (statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(join(p, n))) : [p]);
