@@ -8,6 +8,9 @@ import { errors } from '../errors.js';
 import type { GatewayConfig } from '../gateway/service.js';
 import { hardenProcess, loadPublicKey } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
+import { refuseUnknownFields } from '../config/fields.js';
+
+const FIELDS = ['host', 'port', 'coreUrl', 'tls', 'coreSpiffeId', 'coreSigningKey', 'maxLeaseSkewSeconds', 'tokensFile', 'maxLeaseTtlSeconds', 'maxScopesPerTenant', 'limits', 'bulkThreshold', 'bulkThreads'];
 
 function positiveInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw errors.badRequest(`gateway config: ${name} must be a positive integer`);
@@ -22,12 +25,18 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw errors.badRequest(`gateway config: cannot read ${file}: ${(err as Error).message}`);
   }
+  const fail = (message: string): never => {
+    throw errors.badRequest(`gateway config: ${message}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${file} must hold a JSON object`);
+  refuseUnknownFields(raw, FIELDS, '', fail);
   const base = dirname(resolve(file));
   const path = (p: unknown, name: string): string => {
     if (typeof p !== 'string' || p === '') throw errors.badRequest(`gateway config: ${name} must be a path`);
     return isAbsolute(p) ? p : join(base, p);
   };
   const tls = (raw.tls ?? {}) as Record<string, unknown>;
+  refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
   const port = Number(env.KRYPTON_GATEWAY_PORT ?? raw.port ?? 7070);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.badRequest('gateway config: port must be 0..65535');
   const coreUrl = String(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl ?? 'https://127.0.0.1:7443');

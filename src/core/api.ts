@@ -11,6 +11,7 @@ import type { Core } from './core.js';
 import { SINCE_NOW, type CoreEvent } from '../protocol/core-events.js';
 import type { L1Link } from './tenants.js';
 import { auditRoutes } from './audit-routes.js';
+import { PROBE_PATHS } from '../http/health-listener.js';
 
 export interface CoreApiOptions {
   admins: ReadonlySet<string>;
@@ -187,13 +188,13 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       handler: timed('ivk.rotate', unsealed(async () => ({ version: await core.ivk.rotate('admin') }))),
     },
     { method: 'GET', path: '/metrics', handler: async () => new RawBody(PROMETHEUS_CONTENT_TYPE, opts.metrics.render()) },
-    { method: 'GET', path: '/healthz', handler: async () => ({ ok: true }) },
+    { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
     {
       method: 'GET',
-      path: '/readyz',
+      path: PROBE_PATHS.ready,
       handler: async () => {
-        if (core.sealStatus().sealed) throw new KryptonError('SEALED', 'the Core is sealed');
-        if (!(await core.ksi.ping())) throw errors.keyUnavailable('the KSI does not answer');
+        const notReady = await coreNotReady(core);
+        if (notReady !== null) throw notReady;
         return { ok: true };
       },
     },
@@ -268,4 +269,11 @@ export function auditAdminRefusals(core: Core): (r: RefusedRequest) => Promise<v
       details: { code, path: r.path.slice(0, 256) },
     });
   };
+}
+
+/** Why the Core cannot serve, or null when it can: the one readiness check (the mTLS /readyz and the health port). */
+export async function coreNotReady(core: Core): Promise<KryptonError | null> {
+  if (core.sealStatus().sealed) return new KryptonError('SEALED', 'the Core is sealed');
+  if (!(await core.ksi.ping())) return errors.keyUnavailable('the KSI does not answer');
+  return null;
 }

@@ -9,6 +9,8 @@ import { futureSkewMs, parseTrust, pathFrom, requireSenders, type TrustedPeer } 
 import { isMeshUrl } from '../mesh/open.js';
 import { isValidId } from '../native/ids.js';
 import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT } from '../protocol/lease.js';
+import { refuseUnknownFields } from '../config/fields.js';
+import { parseHealthEndpoint, type HealthEndpoint } from '../http/health-listener.js';
 import { DEFAULT_SOVEREIGN_TTL_SECONDS } from './orbital/deadman.js';
 import { CORE_CONSUMES } from './orbital/node.js';
 
@@ -45,7 +47,12 @@ export interface CoreConfig {
   l1Pin?: string;
   /** Orbital (docs/design.md section 6); absent: the Core runs alone, managed through its admin API. */
   orbital?: OrbitalConfig;
+  /** The unauthenticated health port (/healthz, /readyz only) for probes; env KRYPTON_CORE_HEALTH_PORT. */
+  health?: HealthEndpoint;
 }
+
+const FIELDS = ['host', 'port', 'stateDir', 'ksi', 'tls', 'signingKey', 'gateways', 'admins', 'leaseTtlSeconds', 'maxHotVersions', 'ivk', 'tickSeconds', 'orbital', 'health'];
+const ORBITAL_FIELDS = ['mesh', 'id', 'trust', 'maxFutureSkewSeconds', 'manifestSeconds', 'sovereignTtlSeconds'];
 
 export interface OrbitalConfig {
   /** "memory" (only with actors in the same process) or an amqp:// URL (`?namespace=` optional). */
@@ -93,12 +100,16 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     fail(`cannot read ${file}: ${(err as Error).message}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${file} must hold a JSON object`);
+  refuseUnknownFields(raw, FIELDS, '', fail);
   const base = dirname(resolve(file));
   const path = (p: unknown, name: string): string => {
     if (typeof p !== 'string' || p === '') fail(`${name} must be a path`);
     return isAbsolute(p) ? p : join(base, p);
   };
   const tls = (raw.tls ?? {}) as Record<string, unknown>;
+  refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
+  refuseUnknownFields((raw.ivk ?? {}) as Record<string, unknown>, Object.keys(DEFAULTS.ivk), 'ivk.', fail);
   const ivk = { ...DEFAULTS.ivk, ...((raw.ivk ?? {}) as Record<string, unknown>) };
   let ksi = (env.KRYPTON_CORE_KSI ?? raw.ksi) as unknown;
   if (typeof ksi !== 'string' || ksi === '') fail('ksi must be sqlite:<path>, a path or a postgres:// URL');
@@ -132,6 +143,8 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
   const orbital = orbitalConfig(raw.orbital, env, base);
   if (orbital !== undefined) config.orbital = orbital;
   if (env.KRYPTON_L1_PIN !== undefined) config.l1Pin = env.KRYPTON_L1_PIN;
+  const health = parseHealthEndpoint(raw.health, env.KRYPTON_CORE_HEALTH_PORT, fail);
+  if (health !== undefined) config.health = health;
   return config;
 }
 
@@ -139,6 +152,7 @@ function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv, base: string): Orbi
   if ((raw === undefined || raw === null) && env.KRYPTON_CORE_MESH === undefined) return undefined;
   if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) fail('orbital must be an object');
   const o = (raw ?? {}) as Record<string, unknown>;
+  refuseUnknownFields(o, ORBITAL_FIELDS, 'orbital.', fail);
   const mesh = env.KRYPTON_CORE_MESH ?? o.mesh;
   if (typeof mesh !== 'string' || !isMeshUrl(mesh)) fail('orbital.mesh must be "memory" or an amqp:// URL');
   const id = o.id ?? 'core';

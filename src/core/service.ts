@@ -9,7 +9,8 @@ import { createMtlsServer, type MtlsServer } from '../http/index.js';
 import { Registry } from '../metrics/registry.js';
 import { addArenaMetrics } from '../metrics/arena.js';
 import { SigningKey, startContextSweeper, storeStats } from '../native/index.js';
-import { auditAdminRefusals, coreRoutes } from './api.js';
+import { auditAdminRefusals, coreNotReady, coreRoutes } from './api.js';
+import { startHealthListener, type HealthListener } from '../http/health-listener.js';
 import type { Clock } from './clock.js';
 import { prepareStateDir, type CoreConfig } from './config.js';
 import { Core } from './core.js';
@@ -23,6 +24,8 @@ import { CoreOrbital } from './orbital/node.js';
 export interface RunningCore {
   core: Core;
   server: MtlsServer;
+  /** The unauthenticated health port, when configured. */
+  health: HealthListener | null;
   metrics: Registry;
   /** Present when the config has an `orbital` section. */
   orbital: CoreOrbital | null;
@@ -102,6 +105,20 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
     onRefused: auditAdminRefusals(core),
   });
 
+  let health: HealthListener | null = null;
+  if (config.health !== undefined) {
+    try {
+      health = await startHealthListener(config.health, async () => (await coreNotReady(core)) === null);
+    } catch (err) {
+      // The port is taken (or the host wrong): undo what started, keys zeroized, then say why.
+      await server.close().catch(() => undefined);
+      await orbital?.stop().catch(() => undefined);
+      await ownMesh?.close().catch(() => undefined);
+      await core.close();
+      throw err;
+    }
+  }
+
   const sweeper = startContextSweeper();
   let ticking = false;
   const timer = setInterval(() => {
@@ -114,15 +131,17 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
   }, config.tickSeconds * 1000);
   timer.unref();
 
-  log.info({ port: server.port, sealed: core.sealStatus().sealed }, 'core listening');
+  log.info({ port: server.port, healthPort: health?.port, sealed: core.sealStatus().sealed }, 'core listening');
   return {
     core,
     server,
+    health,
     metrics,
     orbital,
     stop: async () => {
       clearInterval(timer);
       sweeper.stop();
+      await health?.close();
       await server.close();
       await orbital?.stop();
       await ownMesh?.close();

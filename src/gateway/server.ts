@@ -14,6 +14,7 @@ import { Pipeline, type Outcomes } from './pipeline.js';
 import type { TokenStore } from './tokens.js';
 import { uws, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 import { wsEntrance } from './ws.js';
+import { PROBE_PATHS } from '../http/health-listener.js';
 
 export { DEFAULT_LIMITS, type GatewayLimits } from './limits.js';
 
@@ -70,9 +71,9 @@ function registerProbes(app: TemplatedApp, cache: LeaseCache, metrics: Registry,
       json(res, '500 INTERNAL', { code: 'INTERNAL', message: 'internal error' });
     }
   };
-  app.get('/healthz', guarded((res) => json(res, '200 OK', { ok: true })));
+  app.get(PROBE_PATHS.live, guarded((res) => json(res, '200 OK', { ok: true })));
   app.get(
-    '/readyz',
+    PROBE_PATHS.ready,
     guarded((res) => {
       const r = cache.readiness();
       const ready = r.ready && !draining();

@@ -23,6 +23,8 @@ import { CONSUMER_NAME, type Mesh, type MeshHub, type Subscription } from './mes
 import { isMeshUrl, openMesh } from './open.js';
 import { Outbox } from './outbox.js';
 import { startRetention } from './retention.js';
+import { refuseUnknownFields } from '../config/fields.js';
+import { parseHealthEndpoint, PROBE_PATHS, startHealthListener, type HealthEndpoint, type HealthListener } from '../http/health-listener.js';
 
 export interface ActorConfig {
   /** Event source and consumer (queue) name. */
@@ -47,6 +49,8 @@ export interface ActorConfig {
   trust: TrustedPeer[];
   /** Events dated further ahead than this are dead-lettered (config field maxFutureSkewSeconds, default 300). */
   maxFutureSkewMs: number;
+  /** The unauthenticated health port (/healthz, /readyz only) for probes; env KRYPTON_<NAME>_HEALTH_PORT. */
+  health?: HealthEndpoint;
 }
 
 export interface ActorDefaults {
@@ -59,7 +63,7 @@ export interface ActorDefaults {
 
 export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
 export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
-const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins', 'signingKey', 'trust', 'maxFutureSkewSeconds'];
+const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins', 'signingKey', 'trust', 'maxFutureSkewSeconds', 'health'];
 
 export function configError(name: string, message: string): KryptonError {
   return errors.badRequest(`${name} config: ${message}`);
@@ -94,7 +98,10 @@ export function loadActorConfig(
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(name, `${file} must hold a JSON object`);
   const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (![...BASE_FIELDS, ...extraFields].includes(k)) throw configError(name, `unknown field "${k}"`);
+  const fail = (message: string): never => {
+    throw configError(name, message);
+  };
+  refuseUnknownFields(o, [...BASE_FIELDS, ...extraFields], '', fail);
   const envOf = (key: string) => env[`KRYPTON_${name.toUpperCase()}_${key}`];
   const base = dirname(resolve(file));
   const path = (p: unknown, field: string): string => {
@@ -117,9 +124,6 @@ export function loadActorConfig(
   if (!Array.isArray(admins) || admins.length === 0 || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) {
     throw configError(name, 'admins must be a non-empty list of spiffe:// IDs');
   }
-  const fail = (message: string): never => {
-    throw configError(name, message);
-  };
   const tlsKey = path(t.key ?? `pki/${name}-key.pem`, 'tls.key');
   const trust = parseTrust(o.trust, 'trust', pathFrom(base), fail);
   requireSenders(trust, defaults.consumes, 'trust', fail);
@@ -136,9 +140,14 @@ export function loadActorConfig(
       signingKey: o.signingKey === undefined ? join(dirname(tlsKey), `${name}-sign.key`) : path(o.signingKey, 'signingKey'),
       trust,
       maxFutureSkewMs: futureSkewMs(envOf('MAX_FUTURE_SKEW_SECONDS') ?? o.maxFutureSkewSeconds, 'maxFutureSkewSeconds', fail),
+      ...healthOf(parseHealthEndpoint(o.health, envOf('HEALTH_PORT'), fail)),
     },
     raw: o,
   };
+}
+
+function healthOf(health: HealthEndpoint | undefined): { health?: HealthEndpoint } {
+  return health === undefined ? {} : { health };
 }
 
 function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) => string): string {
@@ -224,7 +233,11 @@ export async function openActor<Tx extends OrbitalTx>(
   const subs: Subscription[] = [];
   const stopHooks: Array<() => void | Promise<void>> = [];
   let server: MtlsServer | null = null;
+  let health: HealthListener | null = null;
   let stopped = false;
+  // The one readiness check (the mTLS /readyz and the health port). The mesh is not
+  // required: an actor keeps serving on its own state while it is down (ACD-402).
+  const ready = () => store.ping();
 
   const runtime: ActorRuntime<Tx> = {
     name,
@@ -271,18 +284,18 @@ export async function openActor<Tx extends OrbitalTx>(
               return new RawBody(PROMETHEUS_CONTENT_TYPE, metrics.render());
             },
           },
-          { method: 'GET', path: '/healthz', handler: async () => ({ ok: true }) },
+          { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
           {
             method: 'GET',
-            path: '/readyz',
-            // The mesh is not required: an actor keeps serving on its own state while it is down (ACD-402).
+            path: PROBE_PATHS.ready,
             handler: async () => {
-              if (!(await store.ping())) throw errors.keyUnavailable(`the ${name} store does not answer`);
+              if (!(await ready())) throw errors.keyUnavailable(`the ${name} store does not answer`);
               return { ok: true, mesh: mesh.status().connected };
             },
           },
         ],
       });
+      if (config.health !== undefined) health = await startHealthListener(config.health, ready);
       return server.port;
     },
     async orbitalStatus() {
@@ -306,6 +319,7 @@ export async function openActor<Tx extends OrbitalTx>(
       };
       stopRetention();
       for (const fn of stopHooks.splice(0)) await step('a stop hook', fn);
+      if (health) await step('closing the health port', () => health?.close());
       if (server) await step('closing the server', () => server?.close());
       for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
       await step('stopping the outbox', () => outbox.stop());
