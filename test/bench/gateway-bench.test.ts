@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { distBench, ROOT } from '../../bench/lib/paths.js';
 import { requireBuilt } from './fixtures.js';
+import { GATEWAY_HISTOGRAM, sloFrom } from '../../bench/gateway.js';
 
 type GatewayBench = typeof import('../../bench/gateway.js');
 
@@ -16,7 +17,11 @@ describe('gateway bench', () => {
     expect(r.slo.samples).toBeGreaterThan(500);
     expect(r.slo.quantiles.map((q) => q.display)).not.toContain('no samples');
     expect(r.slo.verdicts.map((v) => v.name)).toEqual(['p50 (ADR-604)', 'p99 (ADR-604)', 'p99.9 (ADR-604)', 'p99 (Gateway target)']);
-    for (const v of [...r.slo.verdicts, ...r.closed.verdicts, ...r.batched.verdicts]) expect(typeof v.pass).toBe('boolean');
+    // Each SLO verdict is its quantile against its target (the rule itself is tested below on known histograms).
+    for (const [i, v] of r.slo.verdicts.entries()) {
+      const q = r.slo.quantiles[i === 3 ? 1 : i]!;
+      expect(v.pass, v.name).toBe(q.ms !== null && q.ms <= Number(/< ([\d.]+) ms/.exec(v.target)![1]));
+    }
 
     expect(r.client.gateway!.count).toBeGreaterThan(0);
     expect(r.client.echo!.count).toBeGreaterThan(0);
@@ -30,4 +35,43 @@ describe('gateway bench', () => {
     }
     expect(r.batched.rows.find((x) => x.target === 'gateway' && x.run === 'count=256')!.deksPerSec).toBeGreaterThan(r.batched.rows[0]!.opsPerSec);
   }, 120_000);
+
+  describe('SLO verdicts from the Gateway histogram (/metrics deltas)', () => {
+    const BOUNDS = ['0.0001', '0.00025', '0.0005', '0.001', '0.0025', '0.005', '0.01', '+Inf'];
+    /** The Gateway's key.create histogram as /metrics prints it, with these cumulative counts. */
+    const metrics = (cumulative: number[], other = 0) =>
+      [
+        ...BOUNDS.map((le, i) => `${GATEWAY_HISTOGRAM}_bucket{op="key.create",outcome="ok",le="${le}"} ${cumulative[i]}`),
+        `${GATEWAY_HISTOGRAM}_sum{op="key.create",outcome="ok"} 0.05`,
+        `${GATEWAY_HISTOGRAM}_count{op="key.create",outcome="ok"} ${cumulative.at(-1)}`,
+        // Another op's series must not count.
+        `${GATEWAY_HISTOGRAM}_bucket{op="key.decrypt",outcome="ok",le="+Inf"} ${other}`,
+      ].join('\n');
+    const zero = metrics([0, 0, 0, 0, 0, 0, 0, 0]);
+    const passes = (after: string, before = zero) => sloFrom(before, after).verdicts.map((v) => [v.name, v.pass]);
+
+    it('all under 0.1 ms: every target met', () => {
+      expect(passes(metrics([1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000], 5000)).every(([, p]) => p)).toBe(true);
+    });
+
+    it('a tail between 1 and 2.5 ms misses the p99 targets and meets p50 and p99.9', () => {
+      expect(passes(metrics([980, 980, 980, 980, 1000, 1000, 1000, 1000]))).toEqual([
+        ['p50 (ADR-604)', true],
+        ['p99 (ADR-604)', false],
+        ['p99.9 (ADR-604)', true],
+        ['p99 (Gateway target)', false],
+      ]);
+    });
+
+    it('only the delta counts: what was there before the run is subtracted', () => {
+      const before = metrics([0, 0, 0, 0, 0, 0, 0, 1000]); // 1000 slow requests before the run
+      const after = metrics([1000, 1000, 1000, 1000, 1000, 1000, 1000, 2000]); // then 1000 fast ones
+      expect(passes(after, before).every(([, p]) => p)).toBe(true);
+    });
+
+    it('samples beyond the last finite bucket, or none at all, fail every target', () => {
+      expect(passes(metrics([0, 0, 0, 0, 0, 0, 0, 1000])).some(([, p]) => p)).toBe(false);
+      expect(passes(zero).some(([, p]) => p)).toBe(false);
+    });
+  });
 });

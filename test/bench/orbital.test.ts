@@ -15,16 +15,22 @@ describe('ms percentiles', () => {
 });
 
 describe('send clock', () => {
-  it('times marked ids once and ignores redeliveries and strangers', () => {
+  it('times marked ids once, from mark to arrival, and ignores redeliveries and strangers', async () => {
     const c = new SendClock();
     c.mark('a');
     c.mark('b');
-    expect(c.arrive('a')).toBeGreaterThanOrEqual(0);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 30));
+    const elapsed = c.arrive('a')!;
+    // At least the wait, and no more than the time since the mark (the clock counts mark -> arrive).
+    expect(elapsed).toBeGreaterThanOrEqual(29);
+    expect(elapsed).toBeLessThanOrEqual(performance.now() - t0 + 1);
+    expect(c.samples).toEqual([elapsed]);
     expect(c.arrive('a')).toBeUndefined();
     expect(c.arrive('zzz')).toBeUndefined();
     c.forget('b');
     expect(c.pending).toBe(0);
-    expect(c.samples).toHaveLength(1);
+    expect(c.samples).toEqual([elapsed]);
   });
 });
 
