@@ -8,8 +8,10 @@ import { view } from './addon.js';
 import { idBytes } from './ids.js';
 import { statusError } from './status.js';
 
-export const L4_BYTES = 32;
-export const BLOB_FIXED_BYTES = 82;
+/** Sizes from the addon, their one home (native/blob.h): a data key, and a blob without its names. */
+const sizes = view<{ L4_BYTES: number; BLOB_FIXED_BYTES: number }>();
+export const L4_BYTES = sizes.L4_BYTES;
+export const BLOB_FIXED_BYTES = sizes.BLOB_FIXED_BYTES;
 /** Largest caller context bound into the AAD. */
 export const MAX_CONTEXT_BYTES = 4096;
 /** Largest `count` of one create, and of one batch of blobs. */
