@@ -16,10 +16,13 @@ describe.skipIf(SKIP_AMQP)('DR 2: the Registry is killed', () => {
 
   it('the Core serves and rotates without it; a committed definition survives the crash', async () => {
     const { cluster, proxies } = stage;
+    // The set-up's own events have left the outbox (on a loaded machine they may still be on their way).
+    const pending = async () => ((await cluster.call('registry', 'GET', '/v1/registry/status')) as { outboxPending: number }).outboxPending;
+    await waitUntil('the Registry outbox drained', async () => ((await pending()) === 0 ? true : null));
     // A definition committed while the Registry cannot reach the broker, then the crash.
     await proxies.registry.cut();
     await cluster.call('registry', 'POST', '/v1/registry/tenants/demo/services/billing', { rotateAfterSeconds: null });
-    expect(((await cluster.call('registry', 'GET', '/v1/registry/status')) as { outboxPending: number }).outboxPending).toBe(1);
+    expect(await pending()).toBe(1);
     await cluster.kill('registry');
     proxies.registry.heal();
 
