@@ -210,7 +210,10 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     expect(mesh.status().reconnects).toBe(1);
     await mesh.publish(define('after'));
     await waitFor(() => got.includes('after'), 5_000, 'the event after reconnecting');
-    expect(got).toEqual(['before', 'after']);
+    // At-least-once: if the drop beat the ack of 'before', the broker redelivers it (handlers are
+    // idempotent: handleOnce). Nothing is lost, the event published while down is refused, not queued.
+    expect([...new Set(got)]).toEqual(['before', 'after']);
+    expect(got.filter((s) => s === 'after')).toHaveLength(1);
   });
 
   it('keeps events published while the consumer process is away (durable queue)', async () => {
