@@ -7,8 +7,16 @@
  * 503. The Core, the Registry and the CMK Server take it from their config
  * (`health: {host, port}`) or from KRYPTON_<ACTOR>_HEALTH_PORT.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
+
+// node:http through require, not an ESM import: on Node 22 the ESM facade of
+// node:http reads every export, its lazy `WebSocket` among them, which loads
+// undici and compiles its WebAssembly parser. That reserves some 10 GB of
+// address space in a key-holding process (a core dump of the Core grew from
+// 1 GB to 12 GB) for a server that never needs it.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** The probe routes every component serves (the Gateway on its app port, the others on the mTLS API and the health port). */
 export const PROBE_PATHS = { live: '/healthz', ready: '/readyz' } as const;
