@@ -8,7 +8,7 @@
 # with mlock and refuses to start when it cannot. Give the container
 # CAP_IPC_LOCK (docker --cap-add IPC_LOCK, Kubernetes
 # securityContext.capabilities.add: [IPC_LOCK]) or a memlock limit of at
-# least 2100 KiB (docker --ulimit memlock=-1, compose `ulimits: memlock`).
+# least 2112 KiB (docker --ulimit memlock=-1, compose `ulimits: memlock`).
 # Node runs with --secure-heap=65536 (the entrypoint sets it): X25519 private
 # keys live in OpenSSL's secure heap.
 #
@@ -32,7 +32,7 @@ FROM node:24-trixie-slim
 LABEL org.opencontainers.image.title="krypton" \
       org.opencontainers.image.description="Krypton key-management data plane: Core, Registry, CMK Server, Gateway" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      io.krypton.needs="CAP_IPC_LOCK or RLIMIT_MEMLOCK >= 2100 KiB (the locked key arena)"
+      io.krypton.needs="CAP_IPC_LOCK or RLIMIT_MEMLOCK >= 2112 KiB (the locked key arena)"
 COPY --from=build --chown=root:root /opt/krypton /opt/krypton
 RUN groupadd --system --gid 10001 krypton \
  && useradd --system --uid 10001 --gid krypton --home-dir /var/lib/krypton --shell /usr/sbin/nologin krypton \

@@ -68,11 +68,11 @@ fi
 # lock its 2 MiB key arena; a build container's memlock limit is often 64 KiB,
 # so there the smoke check alone runs with the development override.
 MAIN="$DEST/dist/src/cli/main.js"
-if [ "$(ulimit -l)" = unlimited ] || [ "$(ulimit -l)" -ge 2100 ]; then
+if [ "$(ulimit -l)" = unlimited ] || [ "$(ulimit -l)" -ge 2112 ]; then
   node --secure-heap=65536 "$MAIN" --help >/dev/null
   node --secure-heap=65536 "$MAIN" selfcheck
 else
-  echo "install-krypton: memlock limit $(ulimit -l) KiB < 2100: checking --help with KRYPTON_ALLOW_UNLOCKED_MEMORY=1 (build only)"
+  echo "install-krypton: memlock limit $(ulimit -l) KiB < 2112: checking --help with KRYPTON_ALLOW_UNLOCKED_MEMORY=1 (build only)"
   KRYPTON_ALLOW_UNLOCKED_MEMORY=1 node --secure-heap=65536 "$MAIN" --help >/dev/null
 fi
 echo "install-krypton: staged in $DEST ($(du -sh "$DEST" | cut -f1)) in $((SECONDS - T0)) s"
