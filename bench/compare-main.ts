@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     openRate: num(flag('rate')),
     targets,
     log: (l) => console.error(l),
-  } as Parameters<typeof runTransportComparison>[0]);
+  });
   console.log(`\nTransport comparison: node ${r.node}, ${r.cpus}; ${r.options.durationSec} s per run after ${r.options.warmupSec} s warm-up`);
   table(r);
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -19,6 +19,7 @@ missing=()
 command -v gcore >/dev/null 2>&1 || missing+=(gdb)  # gcore, for the core dump tests
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)  # the pkcs11 L1 provider tests
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
+command -v clang-format-14 >/dev/null 2>&1 || missing+=(clang-format-14)  # npm run lint (native/)
 # clang alone lacks the libFuzzer runtime (libclang_rt.fuzzer-x86_64.a).
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   missing+=(libclang-rt-14-dev)
@@ -57,7 +58,7 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
     fi
   done
 else
-  echo "all present (gdb/gcore, softhsm2, clang, libFuzzer runtime, qemu-aarch64 with arm64 libraries, python3, make, g++, setpriv, prlimit)"
+  echo "all present (gdb/gcore, softhsm2, clang, clang-format-14, libFuzzer runtime, qemu-aarch64 with arm64 libraries, python3, make, g++, setpriv, prlimit)"
 fi
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ function readmeErrorTable(): Map<string, number> {
   const rows = new Map<string, number>();
   for (const line of section.split('\n')) {
     const m = /^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/.exec(line);
-    if (m) rows.set(m[1]!, Number(m[2]));
+    if (m) rows.set(m[1], Number(m[2]));
   }
   return rows;
 }

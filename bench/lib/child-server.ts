@@ -32,7 +32,7 @@ export function startServer(rel: string, args: string[] = [], timeoutMs = 10_000
       void stop(0);
       reject(new Error(`${rel} did not report a port within ${timeoutMs} ms: ${stderr}`));
     }, timeoutMs);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       clearTimeout(timer);
       lines.close();

@@ -61,7 +61,7 @@ export interface Counts {
 
 export function buildReport(spec: LoadSpec, h: Histogram, c: Counts): LoadReport {
   const opsPerSec = c.elapsedSec > 0 ? c.completed / c.elapsedSec : 0;
-  const count = typeof spec.params?.['count'] === 'number' ? (spec.params['count'] as number) : 1;
+  const count = typeof spec.params?.['count'] === 'number' ? (spec.params['count']) : 1;
   return {
     spec,
     elapsedSec: c.elapsedSec,

@@ -54,7 +54,7 @@ export function makeFrameTemplate(op: string, params: unknown, perFrame = 1, arr
 /** Writes ids first, first+1, ... into the frame in place. */
 export function patchIds(t: FrameTemplate, first: number): void {
   const offs = t.idOffsets;
-  for (let i = 0; i < offs.length; i++) t.buf.writeUInt32BE((first + i) >>> 0, offs[i]!);
+  for (let i = 0; i < offs.length; i++) t.buf.writeUInt32BE((first + i) >>> 0, offs[i]);
 }
 
 /** Thrown (once, not per reply) when a reply is not the shape docs/design.md section 4 promises. */

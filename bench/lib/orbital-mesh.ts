@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { AmqpMesh, DEFAULT_AMQP_URL, deleteAmqpNamespace } from '../../src/mesh/amqp.js';
 import { OrbitalAuth } from '../../src/mesh/auth.js';
 import { SigningKey } from '../../src/native/signing.js';
-import type { ActorRole } from '../../src/protocol/orbital-events.js';
 
 /** The broker the benches use: KRYPTON_BENCH_AMQP_URL, else the dev default. */
 export function benchAmqpUrl(): string {
@@ -58,7 +57,7 @@ function benchKey(): SigningKey {
  */
 export function benchAuths(): { publisher: OrbitalAuth; consumer: OrbitalAuth; destroy(): void } {
   const keys = { registry: benchKey(), core: benchKey() };
-  const peers = (Object.keys(keys) as Array<'registry' | 'core'>).map((id) => ({ id, role: id as ActorRole, publicKey: keys[id].publicKey }));
+  const peers = (Object.keys(keys) as Array<'registry' | 'core'>).map((id) => ({ id, role: id, publicKey: keys[id].publicKey }));
   return {
     publisher: new OrbitalAuth({ id: 'registry', role: 'registry', signer: keys.registry, peers }),
     consumer: new OrbitalAuth({ id: 'core', role: 'core', signer: keys.core, peers }),

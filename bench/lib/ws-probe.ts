@@ -84,7 +84,10 @@ export class GatewayProbe {
     }
     this.waiting = null;
     if (reply[1] === 0) w.resolve({ ok: true, at });
-    else w.resolve({ ok: false, code: String((reply[2] as { code?: unknown } | null)?.code ?? 'UNKNOWN'), at });
+    else {
+      const code = (reply[2] as { code?: unknown } | null)?.code;
+      w.resolve({ ok: false, code: typeof code === 'string' ? code : 'UNKNOWN', at });
+    }
   }
 
   private onClose(err?: Error): void {

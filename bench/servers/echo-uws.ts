@@ -27,7 +27,7 @@ interface Conn {
 }
 
 function replyFor(req: unknown): unknown {
-  const id = Array.isArray(req) ? req[0] : undefined;
+  const id: unknown = Array.isArray(req) ? req[0] : undefined;
   if (typeof id !== 'number') return [0, 1, { code: 'BAD_REQUEST', message: 'a request is [id, op, params]' }];
   return [id, 0, EMPTY];
 }
@@ -95,7 +95,7 @@ uws
       process.exit(1);
     }
     listenSocket = ls;
-    process.stdout.write(JSON.stringify({ port: uws.us_socket_local_port(ls as unknown as import('@trufflesuite/uws-js-unofficial').us_socket), pid: process.pid }) + '\n');
+    process.stdout.write(JSON.stringify({ port: uws.us_socket_local_port(ls), pid: process.pid }) + '\n');
   });
 
 function shutdown(): void {

@@ -29,7 +29,7 @@ export function withAdminFlags(cmd: Command, defaultUrl: string, urlFlag = 'url'
     .option('--ca <file>', 'CA (default <pki>/ca.pem)');
   return () => {
     const o = cmd.opts<Record<string, string | undefined>>();
-    return { ...(o as Omit<AdminClientFlags, 'url'>), url: o[urlFlag]! } as AdminClientFlags;
+    return { ...(o as Omit<AdminClientFlags, 'url'>), url: o[urlFlag]! };
   };
 }
 

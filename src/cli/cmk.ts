@@ -20,7 +20,7 @@ export function registerCmkCommand(program: Command): Command {
     .action(async (flags: { config: string }) => {
       const running = await startCmk(loadCmkConfig(flags.config));
       console.log(JSON.stringify({ event: 'cmk.listening', port: running.port }));
-      stopOnSignals(running.stop);
+      stopOnSignals(() => running.stop());
     });
   cmk
     .command('link')

@@ -70,7 +70,7 @@ export function registerCoreCommand(program: Command, opts: { clock?: Clock } = 
         shares.forEach((s) => s.fill(0));
       }
       console.log(JSON.stringify({ event: 'core.listening', port: running.server.port, sealed: running.core.sealStatus().sealed }));
-      stopOnSignals(running.stop);
+      stopOnSignals(() => running.stop());
     });
   const audit = core
     .command('audit')

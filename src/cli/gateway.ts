@@ -12,6 +12,13 @@ import { refuseUnknownFields } from '../config/fields.js';
 
 const FIELDS = ['host', 'port', 'coreUrl', 'tls', 'coreSpiffeId', 'coreSigningKey', 'maxLeaseSkewSeconds', 'tokensFile', 'maxLeaseTtlSeconds', 'maxScopesPerTenant', 'limits', 'bulkThreshold', 'bulkThreads'];
 
+/** A string setting: absent gives the default; anything but a string is refused. */
+function text(v: unknown, name: string, fallback: string): string {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string') throw errors.badRequest(`gateway config: ${name} must be a string`);
+  return v;
+}
+
 function positiveInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw errors.badRequest(`gateway config: ${name} must be a positive integer`);
   return v;
@@ -39,7 +46,7 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
   refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
   const port = Number(env.KRYPTON_GATEWAY_PORT ?? raw.port ?? 7070);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.badRequest('gateway config: port must be 0..65535');
-  const coreUrl = String(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl ?? 'https://127.0.0.1:7443');
+  const coreUrl = text(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl, 'coreUrl', 'https://127.0.0.1:7443');
   if (!coreUrl.startsWith('https://')) throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
   // The Gateway pins its Core twice, both mandatory (review M1): the SPIFFE ID
   // of its certificate, and the key that signs its leases.
@@ -60,7 +67,7 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
     throw errors.badRequest('gateway config: maxLeaseSkewSeconds must be an integer from 1 to 86400');
   }
   return {
-    host: String(raw.host ?? '127.0.0.1'),
+    host: text(raw.host, 'host', '127.0.0.1'),
     port,
     coreUrl,
     tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
@@ -90,11 +97,11 @@ export function registerGatewayCommands(program: Command): void {
       const config = loadGatewayConfig(flags.config);
       const running =
         threads === 1
-          ? await (await import('../gateway/service.js')).startGateway(config).then((g) => ({ port: g.server.port, stop: g.stop, reloadTokens: () => void g.tokens.reload() }))
+          ? await (await import('../gateway/service.js')).startGateway(config).then((g) => ({ port: g.server.port, stop: () => g.stop(), reloadTokens: () => void g.tokens.reload() }))
           : await (await import('../gateway/threads.js')).startThreadedGateway(config, threads);
       console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
       // The token file is watched; SIGHUP reloads it at once.
       process.on('SIGHUP', () => running.reloadTokens());
-      stopOnSignals(running.stop);
+      stopOnSignals(() => running.stop());
     });
 }

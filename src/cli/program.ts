@@ -65,7 +65,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
           'Ctrl-C stops everything (drained and zeroized).',
         ].join('\n'),
       );
-      stopOnSignals(stack.stop);
+      stopOnSignals(() => stack.stop());
     });
 
   program
@@ -87,7 +87,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       console.log(
         JSON.stringify({ event: 'control-plane.listening', port: plane.core.server.port, registryPort: plane.registry.port, cmkPort: plane.cmk.port }),
       );
-      stopOnSignals(plane.stop);
+      stopOnSignals(() => plane.stop());
     });
 
   registerCoreCommand(program, opts.coreClock !== undefined ? { clock: opts.coreClock } : {});

@@ -20,7 +20,7 @@ export function registerRegistryCommand(program: Command): Command {
     .action(async (flags: { config: string }) => {
       const running = await startRegistry(loadRegistryConfig(flags.config));
       console.log(JSON.stringify({ event: 'registry.listening', port: running.port }));
-      stopOnSignals(running.stop);
+      stopOnSignals(() => running.stop());
     });
 
   const tenant = registry.command('tenant').description('onboard or offboard tenants');

@@ -54,7 +54,6 @@ export function decodeShareLine(line: Uint8Array): Buffer | null {
       out[o++] = (acc >> bits) & 0xff;
     }
   }
-  acc = 0;
   return out;
 }
 
@@ -126,7 +125,7 @@ function promptShares(stdin: NodeJS.ReadStream, out: NodeJS.WritableStream): Pro
       out.write('\n');
       if (err !== undefined) {
         for (const s of shares) s.fill(0);
-        reject(err);
+        reject(err instanceof Error ? err : new Error('reading the shares failed'));
       } else {
         resolve(shares);
       }

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { recordAuditHead } from '../mesh/actor-runtime.js';
 import { repairDue } from '../mesh/drift-repair.js';
-import type { Envelope, OrbitalEvent } from '../protocol/orbital-events.js';
+import type { OrbitalEvent } from '../protocol/orbital-events.js';
 import type { LinkManager } from './links.js';
 import type { CmkTx } from './store.js';
 
@@ -22,12 +22,12 @@ export const REVOKE_UNLINKED = 'served without a linked L1';
 export function cmkHandler(links: LinkManager, logger: Logger, now: () => number) {
   return async (tx: CmkTx, event: OrbitalEvent): Promise<OrbitalEvent[]> => {
     if (event.type === 'Tenant.Define') {
-      const { tenant, action } = (event as Envelope<'Tenant.Define'>).payload;
+      const { tenant, action } = event.payload;
       await tx.putTenant({ tenant, state: action === 'onboard' ? 'ACTIVE' : 'OFFBOARDED', updatedAt: now() });
       return [];
     }
     if (event.type !== 'State.Manifest') return [];
-    const m = (event as Envelope<'State.Manifest'>).payload;
+    const m = event.payload;
     if (!(await tx.putManifest({ core: m.core, at: m.at, receivedAt: now(), tenants: m.tenants.length, scopes: m.scopes.length }))) {
       logger.info({ core: m.core, at: m.at }, 'cmk: stale manifest ignored');
       return [];

@@ -111,7 +111,7 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
   refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
   refuseUnknownFields((raw.ivk ?? {}) as Record<string, unknown>, Object.keys(DEFAULTS.ivk), 'ivk.', fail);
   const ivk = { ...DEFAULTS.ivk, ...((raw.ivk ?? {}) as Record<string, unknown>) };
-  let ksi = (env.KRYPTON_CORE_KSI ?? raw.ksi) as unknown;
+  let ksi = (env.KRYPTON_CORE_KSI ?? raw.ksi);
   if (typeof ksi !== 'string' || ksi === '') fail('ksi must be sqlite:<path>, a path or a postgres:// URL');
   if (ksi.startsWith('sqlite:')) ksi = `sqlite:${path(ksi.slice(7), 'ksi')}`;
   else if (!/^postgres(ql)?:\/\//.test(ksi)) ksi = path(ksi, 'ksi');

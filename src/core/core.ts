@@ -18,7 +18,7 @@ import { DEFAULT_IVK_POLICY, IvkManager, type IvkPolicy, type TamperReport } fro
 import { L2Manager } from './l2-manager.js';
 import { L3Manager, type CrashPoint } from './l3-manager.js';
 import { gatewayPolicy, LeaseIssuer, type GatewayPolicy } from './leases.js';
-import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT, MAX_LEASE_TTL_SECONDS, type LeaseReply, type LeaseRequest } from '../protocol/lease.js';
+import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT, MAX_LEASE_TTL_SECONDS, type LeaseReply } from '../protocol/lease.js';
 import { MasterKey, sealedError, type SealStatus } from './master-key.js';
 import { L1Links, Tenants, type L1Link } from './tenants.js';
 
@@ -230,7 +230,7 @@ export class Core {
   }
 
   /** A signed lease reply to `req`, a lease request as received: checked once, by the issuer (src/protocol/lease.ts). */
-  async issueLease(identity: string, req: LeaseRequest | unknown): Promise<LeaseReply> {
+  async issueLease(identity: string, req: unknown): Promise<LeaseReply> {
     this.requireUnsealed();
     this.gate?.assertServing();
     return this.leases.issue(identity, req);

@@ -10,7 +10,7 @@
  */
 import { KryptonError } from '../errors.js';
 import { sealLease, type SigningKey } from '../native/index.js';
-import { checkLeaseRequest, signLeaseReply, type LeaseReply, type LeaseRequest, type LeaseVersion } from '../protocol/lease.js';
+import { checkLeaseRequest, signLeaseReply, type LeaseReply, type LeaseVersion } from '../protocol/lease.js';
 import type { Ksi, KsiTx } from '../storage/ksi.js';
 import { AuditWriter, type AuditGate } from './audit-writer.js';
 import type { Clock } from './clock.js';
@@ -48,7 +48,7 @@ export class LeaseIssuer {
   }
 
   /** A signed reply to the request (checked here whoever calls: BAD_REQUEST naming the field). */
-  async issue(identity: string, request: LeaseRequest | unknown): Promise<LeaseReply> {
+  async issue(identity: string, request: unknown): Promise<LeaseReply> {
     const req = checkLeaseRequest(request);
     const target = `${req.tenant}/${req.service}`;
     if (!this.policy.allows(identity, req.tenant)) {
@@ -65,7 +65,7 @@ export class LeaseIssuer {
     } else {
       const named = await this.l3.namedVersions(req.tenant, req.service, req.versions);
       versions = named.versions;
-      release = named.release;
+      release = () => named.release();
     }
     let reply: LeaseReply;
     try {

@@ -57,11 +57,11 @@ export async function startControlPlane(files: ControlPlaneFiles): Promise<Contr
   };
   try {
     const core = await startCore(coreConfig, { bus, logger: logger.child({ actor: 'core' }) });
-    started.push(core.stop);
+    started.push(() => core.stop());
     const registry = await startRegistry(registryConfig, { bus, logger: logger.child({ actor: 'registry' }) });
-    started.push(registry.stop);
+    started.push(() => registry.stop());
     const cmk = await startCmk(cmkConfig, { bus, logger: logger.child({ actor: 'cmk' }) });
-    started.push(cmk.stop);
+    started.push(() => cmk.stop());
     return { core, registry, cmk, bus, stop: stopAll };
   } catch (err) {
     await stopAll();

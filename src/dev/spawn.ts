@@ -62,7 +62,7 @@ export async function spawnService(args: string[], event: string, opts: SpawnOpt
   const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = new RegExp(`^\\{"event":"${event}","port":\\d+.*\\}$`, 'm').exec(out);
       if (m) {
         child.stdout!.off('data', onData);

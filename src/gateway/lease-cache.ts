@@ -305,7 +305,7 @@ export class LeaseCache {
     if (e !== undefined) return e;
     const miss = this.misses.get(tenant, service, Date.now());
     if (miss !== null) return miss;
-    if (services === undefined) this.table.set(tenant, (services = new Map()));
+    if (services === undefined) this.table.set(tenant, (services = new Map<string, ScopeEntry>()));
     if (services.size >= this.maxScopesPerTenant) {
       return new KryptonError('OVERLOADED', `this Gateway already holds ${this.maxScopesPerTenant} scopes of the tenant`);
     }

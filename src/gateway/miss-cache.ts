@@ -28,7 +28,7 @@ export class MissCache {
 
   set(tenant: string, service: string, error: KryptonError, until: number): void {
     let services = this.byTenant.get(tenant);
-    if (services === undefined) this.byTenant.set(tenant, (services = new Map()));
+    if (services === undefined) this.byTenant.set(tenant, (services = new Map<string, Miss>()));
     services.delete(service); // re-inserted last: Map order is age order
     if (services.size >= this.maxPerTenant) services.delete(services.keys().next().value!);
     services.set(service, { error, until });

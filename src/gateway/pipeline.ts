@@ -170,7 +170,7 @@ export class Pipeline {
         if (named[i] === undefined) return;
         if (r instanceof RefusedRequest) return;
         if (r.op === 'key.create') services.add(r.service);
-        else if (r.op !== 'key.info') for (const s of named[i]!) services.add(s.service);
+        else if (r.op !== 'key.info') for (const s of named[i]) services.add(s.service);
       });
       if (services.size > this.opts.maxScopesPerFrame) {
         const tooMany = errors.badRequest(`a frame may name at most ${this.opts.maxScopesPerFrame} services`);

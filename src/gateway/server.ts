@@ -127,7 +127,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(opts.host, opts.port, (s) => (s ? resolve(s) : reject(new Error(`gateway: cannot listen on ${opts.host}:${opts.port}`))));
   });
-  const port = uws.us_socket_local_port(listenSocket as never);
+  const port = uws.us_socket_local_port(listenSocket);
   log.info({ host: opts.host, port }, 'gateway listening');
 
   let closed = false;

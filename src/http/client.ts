@@ -278,7 +278,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
     });
     req.on('end', () => {
       if (status === 0) {
-        end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req!) }));
+        end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
         return;
       }
       if (status === 200) {
@@ -294,7 +294,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
       end(replyError(status, body));
     });
     req.on('error', (err) => end(asTransportError(err)));
-    req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req!.rstCode})`, 'reset')));
+    req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req.rstCode})`, 'reset')));
     req.end();
     return { close: () => end() };
   }

@@ -121,7 +121,7 @@ export function parseTrust(raw: unknown, field: string, resolvePath: (p: string)
   const out: TrustedPeer[] = [];
   for (const [id, entry] of Object.entries(raw as Record<string, unknown>)) {
     const where = `${field}.${id}`;
-    if (!isValidId(id)) fail(`${field}: actor id "${id}" must match [A-Za-z0-9._~-]{1,64}`);
+    if (!isValidId(id)) fail(`${field}: actor id ${JSON.stringify(id)} must match [A-Za-z0-9._~-]{1,64}`);
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`${where} must be an object {role, publicKey}`);
     const e = entry as Record<string, unknown>;
     for (const k of Object.keys(e)) if (k !== 'role' && k !== 'publicKey') fail(`${where}: unknown field "${k}"`);

@@ -25,7 +25,7 @@ function findBinary(): string {
 const require = createRequire(import.meta.url);
 
 /** The raw exports. Typed views are declared next to their wrappers. */
-export const addon: Record<string, unknown> = require(findBinary());
+export const addon = require(findBinary()) as Record<string, unknown>;
 
 /** A typed view of the raw exports. */
 export function view<T>(): T {

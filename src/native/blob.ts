@@ -20,9 +20,9 @@ export const MAX_BATCH = 4096;
 interface BlobNative {
   blobCreate(scope: number, context: Uint8Array | null, count: number, out: Uint8Array, stride?: number, l4At?: number, blobAt?: number): number;
   blobOpen(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobOpenBatch(tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
+  blobOpenBatch(this: void, tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
   blobRewrap(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobRewrapBatch(tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
+  blobRewrapBatch(this: void, tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
   blobInfo(blob: Uint8Array): { tenant: string; service: string; version: number } | null;
   scopeLookup(tenant: Buffer, service: Buffer): number;
 }
@@ -106,7 +106,7 @@ export function createKeys(scope: ScopeRef, count: number, context?: Uint8Array)
   const rec = scope.recordBytes;
   const out = Buffer.allocUnsafe(count * rec);
   const version = createInto(scope, count, context, out);
-  const keys: DataKey[] = new Array(count);
+  const keys = new Array<DataKey>(count);
   for (let i = 0; i < count; i++) {
     const at = i * rec;
     keys[i] = { plaintext: out.subarray(at, at + L4_BYTES), blob: out.subarray(at + L4_BYTES, at + rec) };

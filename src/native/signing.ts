@@ -60,7 +60,6 @@ function pemBody(pem: Uint8Array, label: string): Buffer {
       out[n++] = (acc >> bits) & 0xff;
     }
   }
-  acc = 0;
   return out.subarray(0, n);
 }
 

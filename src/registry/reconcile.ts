@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import { recordAuditHead } from '../mesh/actor-runtime.js';
 import { repairDue } from '../mesh/drift-repair.js';
-import type { Envelope, OrbitalEvent } from '../protocol/orbital-events.js';
+import type { OrbitalEvent } from '../protocol/orbital-events.js';
 import type { TenantRegistry } from './registry.js';
 import type { RegistryTx, TenantRow } from './store.js';
 
@@ -30,7 +30,7 @@ const key = (tenant: string, service: string) => `${tenant}\u0000${service}`;
 export function manifestHandler(registry: TenantRegistry, logger: Logger, now: () => number) {
   return async (tx: RegistryTx, event: OrbitalEvent): Promise<OrbitalEvent[]> => {
     if (event.type !== 'State.Manifest') return [];
-    const m = (event as Envelope<'State.Manifest'>).payload;
+    const m = event.payload;
     const fresh = await tx.putManifest({ core: m.core, at: m.at, receivedAt: now(), tenants: m.tenants.length, scopes: m.scopes.length });
     if (!fresh) {
       logger.info({ core: m.core, at: m.at }, 'registry: stale manifest ignored');

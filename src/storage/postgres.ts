@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { KsiTx } from './ksi.js';
 import { Mutex } from './mutex.js';
 import { KSI_SCHEMA, POSTGRES_DIALECT } from './schema.js';
-import type { SqlExec, SqlParam, TxState } from './sql-base.js';
+import type { SqlExec, SqlParam, SqlRecord, TxState } from './sql-base.js';
 import type { Store, StoreSchema } from './store.js';
 import { driverCode, storageError } from './storage-error.js';
 import { assertNotNested, runInTx } from './tx-guard.js';
@@ -40,7 +40,7 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary'
       ? parseInt8
-      : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+      : (pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** '?' placeholders (the SQL shared with SQLite) to PostgreSQL's $1, $2, ... */
@@ -182,7 +182,7 @@ export class PostgresStore<Tx> implements Store<Tx> {
       const exec: SqlExec = {
         all: async (sql, params) => {
           try {
-            return (await client.query({ text: toPg(sql), values: params as SqlParam[] })).rows;
+            return (await client.query<SqlRecord>({ text: toPg(sql), values: params as SqlParam[] })).rows;
           } catch (err) {
             statementError = err;
             throw err;

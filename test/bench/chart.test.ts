@@ -11,9 +11,9 @@ function checkWellFormed(svg: string): string[] {
     if (close) {
       expect(stack.pop()).toBe(name);
     } else if (!selfClose) {
-      if (stack.length === 0) roots.push(name!);
-      stack.push(name!);
-    } else if (stack.length === 0) roots.push(name!);
+      if (stack.length === 0) roots.push(name);
+      stack.push(name);
+    } else if (stack.length === 0) roots.push(name);
   }
   expect(stack).toEqual([]);
   return roots;
@@ -39,7 +39,7 @@ describe('latency chart', () => {
     for (const label of ['p90', 'p99', 'p99.9', 'p99.99', '1 ms', '0.01 ms', 'uws-echo', 'node-http &lt;json &amp; crypto&gt;']) expect(svg).toContain(label);
     // Every point is a finite coordinate pair.
     for (const m of svg.matchAll(/points="([^"]*)"/g)) {
-      for (const pt of m[1]!.split(' ')) expect(pt).toMatch(/^\d+(\.\d+)?,\d+(\.\d+)?$/);
+      for (const pt of m[1].split(' ')) expect(pt).toMatch(/^\d+(\.\d+)?,\d+(\.\d+)?$/);
     }
   });
 
@@ -54,18 +54,18 @@ describe('latency chart', () => {
     expect(checkWellFormed(svg)).toEqual(['svg']);
     for (const label of ['p50 &lt; 0.2 ms', 'p99 &lt; 1 ms', 'p99.9 &lt; 10 ms', 'target (ADR-604)']) expect(svg).toContain(label);
     const step = /<polyline fill="none" stroke="#555555"[^>]*points="([^"]*)"><title>targets<\/title>/.exec(svg);
-    const pts = step![1]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+    const pts = step![1].split(' ').map((p) => p.split(',').map(Number) as [number, number]);
     expect(pts).toHaveLength(6);
     // Three flat segments, each ceiling higher on the page than the last (a longer latency), each ending further right.
-    for (let i = 0; i < 6; i += 2) expect(pts[i]![1]).toBe(pts[i + 1]![1]);
-    expect(pts[2]![1]).toBeLessThan(pts[0]![1]);
-    expect(pts[4]![1]).toBeLessThan(pts[2]![1]);
-    expect(pts[1]![0]).toBeLessThan(pts[3]![0]);
-    expect(pts[3]![0]).toBeLessThan(pts[5]![0]);
+    for (let i = 0; i < 6; i += 2) expect(pts[i][1]).toBe(pts[i + 1][1]);
+    expect(pts[2][1]).toBeLessThan(pts[0][1]);
+    expect(pts[4][1]).toBeLessThan(pts[2][1]);
+    expect(pts[1][0]).toBeLessThan(pts[3][0]);
+    expect(pts[3][0]).toBeLessThan(pts[5][0]);
     // p99 is two nines and p99.9 three: the p99 ceiling ends two thirds of the way to the p99.9 one.
-    const x0 = pts[0]![0];
-    const width = (pts[5]![0] - x0) / 3; // p99.9 is three nines
-    expect(pts[3]![0] - x0).toBeCloseTo(2 * width, 0);
+    const x0 = pts[0][0];
+    const width = (pts[5][0] - x0) / 3; // p99.9 is three nines
+    expect(pts[3][0] - x0).toBeCloseTo(2 * width, 0);
     // The y axis reaches the 10 ms target though no sample is near it.
     expect(svg).toContain('>10 ms<');
   });

@@ -19,7 +19,7 @@ describe('gateway bench', () => {
     expect(r.slo.verdicts.map((v) => v.name)).toEqual(['p50 (ADR-604)', 'p99 (ADR-604)', 'p99.9 (ADR-604)', 'p99 (Gateway target)']);
     // Each SLO verdict is its quantile against its target (the rule itself is tested below on known histograms).
     for (const [i, v] of r.slo.verdicts.entries()) {
-      const q = r.slo.quantiles[i === 3 ? 1 : i]!;
+      const q = r.slo.quantiles[i === 3 ? 1 : i];
       expect(v.pass, v.name).toBe(q.ms !== null && q.ms <= Number(/< ([\d.]+) ms/.exec(v.target)![1]));
     }
 
@@ -33,7 +33,7 @@ describe('gateway bench', () => {
       expect(row.opsPerSec, `${row.run} ${row.target}`).toBeGreaterThan(0);
       expect(row.errors, `${row.run} ${row.target}: ${row.note}`).toBe(0);
     }
-    expect(r.batched.rows.find((x) => x.target === 'gateway' && x.run === 'count=256')!.deksPerSec).toBeGreaterThan(r.batched.rows[0]!.opsPerSec);
+    expect(r.batched.rows.find((x) => x.target === 'gateway' && x.run === 'count=256')!.deksPerSec).toBeGreaterThan(r.batched.rows[0].opsPerSec);
   }, 120_000);
 
   describe('SLO verdicts from the Gateway histogram (/metrics deltas)', () => {

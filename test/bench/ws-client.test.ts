@@ -95,8 +95,8 @@ describe('lean WebSocket client against the uWS echo server', () => {
     patchIds(big, 100_000);
     client.send(big.buf);
     await nextReplies(2, frames);
-    expect(collect(frames[0]!).map(([id]) => id)).toEqual(Array.from({ length: 20 }, (_, i) => 1000 + i));
-    const second = collect(frames[1]!);
+    expect(collect(frames[0]).map(([id]) => id)).toEqual(Array.from({ length: 20 }, (_, i) => 1000 + i));
+    const second = collect(frames[1]);
     expect(second).toHaveLength(3000);
     expect(second[2999]).toEqual([102_999, 0]);
     client.close();

@@ -62,7 +62,7 @@ describe('krypton token (the built CLI)', () => {
       [idOne, 'revoked'],
       [idTwo, 'active'],
     ]);
-    expect(parsed[0]!.revokedAt).toEqual(expect.any(String));
+    expect(parsed[0].revokedAt).toEqual(expect.any(String));
     for (const s of secrets) expect(json.stdout).not.toContain(s);
     expect(json.stdout).not.toContain('sha256');
 
@@ -79,7 +79,7 @@ describe('krypton token (the built CLI)', () => {
     expect(krypton('create', '--tenant', 'demo', '--file', other).status).toBe(0);
     const [id] = (JSON.parse(await readFile(other, 'utf8')) as { tokens: { id: string }[] }).tokens.map((r) => r.id);
     expect(krypton('list', '--file', other).stdout).toContain(id);
-    expect(krypton('revoke', id!, '--file', other).status).toBe(0);
+    expect(krypton('revoke', id, '--file', other).status).toBe(0);
     expect(krypton('list', '--file', other, '--json').stdout).toContain('"revoked"');
     expect(krypton('list', '--file', join(cwd, 'none.json')).stdout.trim()).toBe(`no tokens in ${join(cwd, 'none.json')}`);
   });

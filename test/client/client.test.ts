@@ -23,7 +23,7 @@ describe('keys', () => {
     const before = t.client.stats();
     const plain = await t.client.decryptKeys(keys.map((k) => k.blob));
     expect(t.client.stats().requestsSent - before.requestsSent).toBeGreaterThan(1); // ~140 KB of blobs: several requests
-    plain.forEach((p, i) => expect(p.equals(keys[i]!.plaintext)).toBe(true));
+    plain.forEach((p, i) => expect(p.equals(keys[i].plaintext)).toBe(true));
     expect(await t.client.decryptKeys([])).toEqual([]);
   });
 
@@ -37,7 +37,7 @@ describe('keys', () => {
     expect(new Set(keys.map((k) => k.plaintext.toString('hex'))).size).toBe(1000);
     // And back, again batched.
     const plain = await Promise.all(keys.map((k) => t.client.decryptKey(k.blob)));
-    plain.forEach((p, i) => expect(p.equals(keys[i]!.plaintext)).toBe(true));
+    plain.forEach((p, i) => expect(p.equals(keys[i].plaintext)).toBe(true));
     expect(t.client.stats().framesSent - after.framesSent).toBeLessThanOrEqual(8);
   });
 
@@ -49,7 +49,7 @@ describe('keys', () => {
       // Every call went out at once, in its own frame, before any reply was read.
       expect(one.stats()).toMatchObject({ framesSent: 50, requestsSent: 50, inflight: 50 });
       const plain = await Promise.all(calls);
-      plain.forEach((p, i) => expect(p.equals(keys[i]!.plaintext)).toBe(true));
+      plain.forEach((p, i) => expect(p.equals(keys[i].plaintext)).toBe(true));
       expect(one.stats().inflight).toBe(0);
     } finally {
       await one.close();
@@ -61,7 +61,7 @@ describe('typed errors', () => {
   it('a tampered blob is INVALID_BLOB', async () => {
     const { blob } = await t.client.createKey('app');
     const bad = Buffer.from(blob);
-    bad[bad.length - 1]! ^= 1;
+    bad[bad.length - 1] ^= 1;
     expect(await refusedWith(t.client.decryptKey(bad))).toBe('INVALID_BLOB');
     expect(await refusedWith(t.client.decryptKey(Buffer.from('not a blob')))).toBe('INVALID_BLOB');
   });
@@ -98,7 +98,7 @@ describe('context binding', () => {
     expect(await refusedWith(t.client.decryptKey(k.blob, { context: Buffer.from('tenant-row:43') }))).toBe('INVALID_BLOB');
     const many = await t.client.createKeys('app', 3, { context });
     const plain = await t.client.decryptKeys(many.map((m) => m.blob), { context });
-    plain.forEach((p, i) => expect(p.equals(many[i]!.plaintext)).toBe(true));
+    plain.forEach((p, i) => expect(p.equals(many[i].plaintext)).toBe(true));
   });
 });
 
@@ -119,6 +119,6 @@ describe('rotation', () => {
     expect((await t.client.decryptKey(blob, { context })).equals(k.plaintext)).toBe(true);
     expect((await t.client.decryptKey(k.blob, { context })).equals(k.plaintext)).toBe(true); // the old one still opens
     const [again] = await t.client.rewrapKeys([k.blob], { context });
-    expect((await t.client.info(again!)).version).toBe(version);
+    expect((await t.client.info(again)).version).toBe(version);
   });
 });

@@ -44,7 +44,7 @@ describe('envelopes', () => {
     const codes = await Promise.all(
       Array.from({ length: env.length }, (_, i) => {
         const bad = Buffer.from(env);
-        bad[i]! ^= 0x01;
+        bad[i] ^= 0x01;
         return refusedWith(t.client.decrypt(bad, { context })).then((code) => `${i}:${code}`);
       }),
     );

@@ -31,7 +31,7 @@ let tarball: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'krypton-client-platforms-'));
   const { stdout } = await npm(['pack', '--workspace', '@krypton/client', '--pack-destination', work, '--json'], ROOT);
-  tarball = join(work, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+  tarball = join(work, (JSON.parse(stdout) as Array<{ filename: string }>)[0].filename);
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

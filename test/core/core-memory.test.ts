@@ -52,7 +52,7 @@ describeWithTool('gcore', 'a running Core in a core dump', (gcore) => {
         needles[`IVK ${row.version} K1`] = deriveK1(ivks.get(row.version)!);
       }
       const [l2row] = await ksi.read((tx) => tx.listL2('acme'));
-      const l2 = unwrap(ivks.get(l2row!.ivkVersion)!, l2row!.wrappedActive, `krypton:l2:acme@${l2row!.version}`);
+      const l2 = unwrap(ivks.get(l2row.ivkVersion)!, l2row.wrappedActive, `krypton:l2:acme@${l2row.version}`);
       needles.L2 = l2;
       needles['L2 K1'] = deriveK1(l2);
       for (const row of await ksi.read((tx) => tx.listL3('acme', 'billing'))) {

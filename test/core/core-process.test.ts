@@ -55,8 +55,8 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
       { tenant: T, service: S, recipientKey: recipient.publicKey.toString('base64'), nonce: randomBytes(16).toString('base64') },
       { contentType: 'application/json' },
     );
-    expect(typeof r.body.versions[0]!.enc).toBe('string');
-    expect(Buffer.from(r.body.versions[0]!.enc, 'base64')).toHaveLength(32);
+    expect(typeof r.body.versions[0].enc).toBe('string');
+    expect(Buffer.from(r.body.versions[0].enc, 'base64')).toHaveLength(32);
     expect(Buffer.from(r.body.signature, 'base64')).toHaveLength(64);
     recipient.destroy();
   });
@@ -113,7 +113,7 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
     const first = cli(['admin', '--core', core.url, '--pki', core.pki, 'unseal'], {}, `${shares[0]}\n${shares[3]}\n`);
     expect(first.status, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ sealed: true, progress: 2 });
-    const bin = (i: number) => Buffer.from(shares[i]!, 'base64');
+    const bin = (i: number) => Buffer.from(shares[i], 'base64');
     await expect(admin.request('POST', '/v1/admin/unseal', { shares: [bin(3)] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(code('BAD_REQUEST'));
     await admin.request('POST', '/v1/admin/unseal', { shares: [bin(0), bin(3), bin(4)] }, { contentType: MSGPACK_TYPE, secret: true });
     const lease = await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', leaseReq(T, S, HpkeRecipient.generate().publicKey));

@@ -39,8 +39,8 @@ describe('MasterKey: init, seal, unseal', () => {
 
     const restarted = await reopen();
     expect(restarted.sealStatus().sealed).toBe(true);
-    expect((await restarted.unseal([shares[4]!, shares[1]!])).progress).toBe(2);
-    expect((await restarted.unseal([shares[2]!])).sealed).toBe(false);
+    expect((await restarted.unseal([shares[4], shares[1]])).progress).toBe(2);
+    expect((await restarted.unseal([shares[2]])).sealed).toBe(false);
     expect(await restarted.rotate('acme', 'billing')).toBe(2);
   });
 
@@ -49,13 +49,13 @@ describe('MasterKey: init, seal, unseal', () => {
     const shares = await core.init();
     const other = await (await fresh()).core.init();
     const c = await reopen();
-    await expect(c.unseal([shares[0]!, shares[0]!])).rejects.toThrow(code('BAD_REQUEST'));
-    await expect(c.unseal([shares[0]!, shares[1]!, other[2]!])).rejects.toThrow(/do not reconstruct/);
+    await expect(c.unseal([shares[0], shares[0]])).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(c.unseal([shares[0], shares[1], other[2]])).rejects.toThrow(/do not reconstruct/);
     expect(c.sealStatus()).toMatchObject({ sealed: true, progress: 0 });
-    const forged = Buffer.from(shares[2]!);
-    forged[5]! ^= 1;
-    await expect(c.unseal([shares[0]!, shares[1]!, forged])).rejects.toThrow(/do not reconstruct/);
-    expect((await c.unseal([shares[0]!, shares[1]!, shares[2]!])).sealed).toBe(false);
+    const forged = Buffer.from(shares[2]);
+    forged[5] ^= 1;
+    await expect(c.unseal([shares[0], shares[1], forged])).rejects.toThrow(/do not reconstruct/);
+    expect((await c.unseal([shares[0], shares[1], shares[2]])).sealed).toBe(false);
     await expect(c.init()).rejects.toThrow(/already initialized/);
   });
 
@@ -94,7 +94,7 @@ describe('IVK manager (ADR-304)', () => {
     core.l2.evict('acme');
     await core.defineScope('acme', 'billing');
     const l2 = await core.ksi.read((tx) => tx.listL2('acme'));
-    expect(l2[0]!.ivkVersion).toBe(2);
+    expect(l2[0].ivkVersion).toBe(2);
   });
 
   it('rotates on schedule and after the wrap count', async () => {
@@ -217,6 +217,6 @@ describe('L3 keys, leases and events', () => {
     const rows = await core.ksi.read((tx) => tx.auditSince(0, 100));
     expect(rows.map((r) => r.action)).toEqual(['master.init', 'ivk.rotate', 'tenant.onboard', 'l2.create', 'scope.define', 'l3.rotate']);
     expect(rows.at(-1)).toMatchObject({ actor: 'spiffe://krypton.dev/admin', target: 'acme/billing@2' });
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prevHash).toBe(rows[i - 1]!.hash);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].prevHash).toBe(rows[i - 1].hash);
   });
 });

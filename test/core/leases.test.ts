@@ -78,7 +78,7 @@ describe('lease issuance', () => {
   });
 
   it('refuses a request without a nonce (BAD_REQUEST), and a maxHotVersions outside 1..1024', async () => {
-    await expect(core.issueLease(GATEWAY, { tenant: T, service: 'signed', recipientKey: recipient.publicKey } as unknown as LeaseRequest)).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(core.issueLease(GATEWAY, { tenant: T, service: 'signed', recipientKey: recipient.publicKey })).rejects.toThrow(code('BAD_REQUEST'));
     await expect(t.reopen({ maxHotVersions: 0 })).rejects.toThrow(code('BAD_REQUEST'));
   });
 });

@@ -28,7 +28,7 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       await core.onboardTenant(T, { kind: 'pkcs11', ref });
       await core.defineScope(T, S);
       const [l2] = await core.ksi.read((tx) => tx.listL2(T));
-      expect(l2!.wrappedSovereign).not.toBeNull();
+      expect(l2.wrappedSovereign).not.toBeNull();
       await core.l3.versions(T, S); // hydrate the scope into the store
       const before = createKey(scopeRef(T, S)!);
 
@@ -41,7 +41,7 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       await expect(core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey))).rejects.toThrow(code('KEY_REVOKED'));
 
       // The IVK-side binding is lost too (as in a region loss): only the L1 can bring the L2 back.
-      await core.ksi.tx(async (tx) => tx.updateL2({ ...l2!, wrappedActive: Buffer.alloc(l2!.wrappedActive.length) }));
+      await core.ksi.tx(async (tx) => tx.updateL2({ ...l2, wrappedActive: Buffer.alloc(l2.wrappedActive.length) }));
       await core.tenants.linkL1(T, { kind: 'pkcs11', ref });
       const lease = await core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey));
       scopes.evict(T, S);

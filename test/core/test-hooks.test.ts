@@ -32,7 +32,7 @@ describe('krypton core run and the test hooks', () => {
     await admin(core).tenant('acme');
     await admin(core).scope('acme', 'app');
     const r = await core.client('admin').request<{ scopes: { versions: { createdAt: number }[] }[] }>('GET', '/v1/admin/tenants/acme');
-    const createdAt = r.body.scopes[0]!.versions[0]!.createdAt;
+    const createdAt = r.body.scopes[0].versions[0].createdAt;
     expect(Math.abs(createdAt - Date.now())).toBeLessThan(60_000);
   });
 });

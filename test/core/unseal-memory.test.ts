@@ -38,7 +38,7 @@ describeWithTool('gcore', 'unseal shares in a core dump of the Core (M5)', (gcor
 
   it('refuses shares in JSON, before they count', async () => {
     const admin = core.client('admin');
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0]!.toString('base64')] })).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0].toString('base64')] })).rejects.toThrow(code('BAD_REQUEST'));
     // JSON with bytes is still JSON (base64 strings on the wire): refused as well.
     await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0]] }, { contentType: 'application/json' })).rejects.toThrow(code('BAD_REQUEST'));
     expect((await admin.request<{ seal: Status }>('GET', '/v1/admin/status')).body.seal).toMatchObject({ sealed: true, progress: 0 });
@@ -47,12 +47,12 @@ describeWithTool('gcore', 'unseal shares in a core dump of the Core (M5)', (gcor
   it('after a refused submission and an unseal in two parts (client, then `krypton admin unseal` on stdin), no share is in the dump', async () => {
     const admin = core.client('admin');
     // Refused: the wrong share with two good ones do not rebuild the MasterKey (the progress resets).
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [Buffer.from(wrong), Buffer.from(shares[1]!), Buffer.from(shares[2]!)] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(
+    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [Buffer.from(wrong), Buffer.from(shares[1]), Buffer.from(shares[2])] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(
       code('BAD_REQUEST'),
     );
-    const first = await admin.request<Status>('POST', '/v1/admin/unseal', { shares: [Buffer.from(shares[0]!)] }, { contentType: MSGPACK_TYPE, secret: true });
+    const first = await admin.request<Status>('POST', '/v1/admin/unseal', { shares: [Buffer.from(shares[0])] }, { contentType: MSGPACK_TYPE, secret: true });
     expect(first.body).toMatchObject({ sealed: true, progress: 1 });
-    const typed = `share 4: ${shares[3]!.toString('base64')}\n\n${shares[4]!.toString('base64')}\n`;
+    const typed = `share 4: ${shares[3].toString('base64')}\n\n${shares[4].toString('base64')}\n`;
     const r = cli(['admin', '--core', core.url, '--pki', core.pki, 'unseal'], {}, typed);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ sealed: false });

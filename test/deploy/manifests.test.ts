@@ -45,13 +45,13 @@ function parseCommandLine(args: readonly string[]): { path: string; opts: Record
   let i = 0;
   const names: string[] = [];
   for (; i < args.length; i++) {
-    const sub = cmd.commands.find((c) => c.name() === args[i] || c.aliases().includes(args[i]!));
+    const sub = cmd.commands.find((c) => c.name() === args[i] || c.aliases().includes(args[i]));
     if (sub === undefined) break;
     cmd = sub;
     names.push(sub.name());
   }
   if (cmd.commands.length > 0) throw new Error(`\`krypton ${args.join(' ')}\` names no runnable command`);
-  const { operands, unknown } = cmd.parseOptions(args.slice(i) as string[]);
+  const { operands, unknown } = cmd.parseOptions(args.slice(i));
   if (unknown.length > 0) throw new Error(`\`krypton ${args.join(' ')}\`: unknown ${unknown.join(' ')}`);
   const expected = (cmd as unknown as { registeredArguments: unknown[] }).registeredArguments.length;
   if (operands.length > expected) throw new Error(`\`krypton ${args.join(' ')}\`: unexpected ${operands.join(' ')}`);
@@ -106,7 +106,7 @@ function loadConfig(kind: Kind, text: string, pkiDir: string, env: Record<string
 
 /** Every trusted peer's key file a config names (loaded by the loader, so it must be mounted too). */
 function keyFilesOf(text: string): string[] {
-  return [...text.matchAll(/"(?:publicKey|coreSigningKey)":\s*"([^"]+)"/g)].map((m) => m[1]!);
+  return [...text.matchAll(/"(?:publicKey|coreSigningKey)":\s*"([^"]+)"/g)].map((m) => m[1]);
 }
 
 const under = (path: string, mounts: readonly string[]) => mounts.some((m) => path === m || path.startsWith(`${m}/`));
@@ -115,7 +115,7 @@ const under = (path: string, mounts: readonly string[]) => mounts.some((m) => pa
 function probeUrl(command: readonly string[]): { port: number; path: string } {
   const m = /http:\/\/127\.0\.0\.1:(\d+)(\/[a-z]+)/.exec(command.join(' '));
   if (!m) throw new Error(`no probe URL in ${command.join(' ')}`);
-  return { port: Number(m[1]), path: m[2]! };
+  return { port: Number(m[1]), path: m[2] };
 }
 
 /** The port a component answers probes on: the health port, or the Gateway's app port. */
@@ -135,7 +135,7 @@ describe('deploy/compose.yaml', () => {
   /** container path -> host folder, for the binds of ./compose. */
   const bindOf = (s: Obj) => {
     const mounts = (s.volumes as string[]).map((v) => v.split(':'));
-    return { mounts: mounts.map((m) => m[1]!), configDir: mounts.find((m) => m[0] === './compose')?.[1] };
+    return { mounts: mounts.map((m) => m[1]), configDir: mounts.find((m) => m[0] === './compose')?.[1] };
   };
 
   it('runs every Krypton process from the one image, built from the Dockerfile, with the memlock it needs', () => {
@@ -152,7 +152,7 @@ describe('deploy/compose.yaml', () => {
   const running = krypton.filter(([n]) => n !== 'init');
   it.each(running.map(([n, s]) => [n, s] as const))('%s: its command parses, its config loads, and its paths, ports and healthcheck match', (name, s) => {
     const line = parseCommandLine(s.command as string[]);
-    const kind = KIND_OF[line.path]!;
+    const kind = KIND_OF[line.path];
     expect(kind, line.path).toBe(name === 'gateway' ? 'gateway' : name);
     const { mounts, configDir } = bindOf(s);
     const configPath = line.opts['config'] as string;
@@ -168,14 +168,14 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('init.sh: every krypton line parses, and it makes the files the others read, where they read them', () => {
-    const init = services['init']!;
+    const init = services['init'];
     const { configDir } = bindOf(init);
     expect(init.entrypoint).toEqual(['/bin/sh', `${configDir}/init.sh`]);
     const script = readFileSync(join(DEPLOY, 'compose', 'init.sh'), 'utf8');
-    const lines = [...script.matchAll(/^\s*krypton (.+)$/gm)].map((m) => [...m[1]!.matchAll(/'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2]!));
+    const lines = [...script.matchAll(/^\s*krypton (.+)$/gm)].map((m) => [...m[1].matchAll(/'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2]));
     expect(lines.length).toBeGreaterThanOrEqual(6);
     const parsed = lines.map(parseCommandLine);
-    const core = parseCommandLine(services['core']!.command as string[]);
+    const core = parseCommandLine(services['core'].command as string[]);
     const coreInit = parsed.find((p) => p.path === 'core init')!;
     expect(coreInit.opts['config']).toBe(core.opts['config']);
     expect(coreInit.opts['unsealFile']).toBe(core.opts['unsealFile']);
@@ -222,7 +222,7 @@ describe('deploy/kubernetes', () => {
 
   const containers = workloads.flatMap((w) => {
     const spec = w.doc.spec.template.spec as Obj;
-    return [...(spec.initContainers ?? []), ...spec.containers].map((c: Obj) => ({ workload: w.doc as Obj, spec, c }));
+    return [...(spec.initContainers ?? []), ...spec.containers].map((c: Obj) => ({ workload: w.doc, spec, c }));
   });
   const kryptonContainers = containers.filter((x) => x.c.image === 'krypton');
 
@@ -230,7 +230,7 @@ describe('deploy/kubernetes', () => {
     '%s: its args parse, its config loads from the mounted ConfigMap, and its paths, ports and probes match',
     (_name, { workload, spec, c }) => {
       const line = parseCommandLine(c.args as string[]);
-      const kind = KIND_OF[line.path]!;
+      const kind = KIND_OF[line.path];
       expect(kind).toBeDefined();
       const mounts = (c.volumeMounts as Obj[]).map((m) => m.mountPath as string);
       // The config file: mount -> volume -> ConfigMap item.
@@ -298,7 +298,7 @@ describe('deploy/kubernetes', () => {
     for (const d of docs.filter((x) => x.doc.kind === 'Service')) {
       const pods = podsOf(d.doc.spec.selector as Obj);
       expect(pods.length, d.doc.metadata.name).toBe(1);
-      const named = (pods[0]!.doc.spec.template.spec.containers as Obj[]).flatMap((c) => (c.ports as Obj[]).map((p) => p.name));
+      const named = (pods[0].doc.spec.template.spec.containers as Obj[]).flatMap((c) => (c.ports as Obj[]).map((p) => p.name));
       for (const p of d.doc.spec.ports as Obj[]) expect(named, d.doc.metadata.name).toContain(p.targetPort);
     }
     const pdbs = docs.filter((x) => x.doc.kind === 'PodDisruptionBudget');
@@ -327,22 +327,22 @@ describe('Dockerfile', () => {
   it('builds in one stage with scripts/install-krypton.sh and runs the staged tree in another, on Debian 13 with Node 24', () => {
     expect(stages.length).toBe(2);
     for (const s of stages) expect(s.split('\n')[0]).toMatch(/^node:24-trixie-slim\b/);
-    const run = /^RUN bash (scripts\/install-krypton\.sh) (\S+)$/m.exec(stages[0]!);
+    const run = /^RUN bash (scripts\/install-krypton\.sh) (\S+)$/m.exec(stages[0]);
     expect(run).not.toBeNull();
-    expect(existsSync(join(ROOT, run![1]!))).toBe(true);
+    expect(existsSync(join(ROOT, run![1]))).toBe(true);
     expect(stages[1]).toContain(`COPY --from=build --chown=root:root ${run![2]} ${run![2]}`);
     // The Gateway's loader tries this build first on Node 24.
-    const uws = /^ENV KRYPTON_UWS_SOURCE=(\S+)$/m.exec(stages[0]!)![1]!;
-    expect(UWS_BUILDS[0]!.install).toContain(uws.replace(/^github:/, ''));
+    const uws = /^ENV KRYPTON_UWS_SOURCE=(\S+)$/m.exec(stages[0])![1];
+    expect(UWS_BUILDS[0].install).toContain(uws.replace(/^github:/, ''));
   });
 
   it('runs as a non-root user, with the secure heap, the Core malloc settings and the staged CLI', () => {
-    const user = /^USER (\S+)$/m.exec(stages[1]!)![1]!;
+    const user = /^USER (\S+)$/m.exec(stages[1])![1];
     expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
-    const entry = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(stages[1]!)![1]!) as string[];
+    const entry = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(stages[1])![1]) as string[];
     expect(entry).toEqual(['node', '--secure-heap=65536', '/opt/krypton/dist/src/cli/main.js']);
     expect(stages[1]).toContain(`GLIBC_TUNABLES=${CORE_MALLOC_TUNABLES}`);
-    const cmd = JSON.parse(/^CMD (.+)$/m.exec(stages[1]!)![1]!) as string[];
+    const cmd = JSON.parse(/^CMD (.+)$/m.exec(stages[1])![1]) as string[];
     expect(parseCommandLine(cmd).path).toBe('selfcheck');
   });
 });

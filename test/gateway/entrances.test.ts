@@ -72,9 +72,9 @@ describe('every entrance answers alike', () => {
         return { error: e };
       };
     }
-    ws = (await clients(stage.tokens.app!)).ws;
-    bulkWs = (await clients(stage.tokens.app!)).bulk;
-    other = ((await (await clients(stage.tokens.other!)).ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { blob: Buffer }])[2].blob;
+    ws = (await clients(stage.tokens.app)).ws;
+    bulkWs = (await clients(stage.tokens.app)).bulk;
+    other = ((await (await clients(stage.tokens.other)).ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { blob: Buffer }])[2].blob;
   });
   afterAll(async () => {
     ws?.close();
@@ -82,14 +82,14 @@ describe('every entrance answers alike', () => {
     await stage?.stop();
   });
 
-  const across = async (op: string, params: Params, token = stage.tokens.app!) => {
+  const across = async (op: string, params: Params, token = stage.tokens.app) => {
     const out: Record<string, Answer> = {};
     for (const [name, e] of Object.entries(entrances)) out[name] = await e(token)(op, params);
     return out;
   };
   const expectAlike = (answers: Record<string, Answer>) => {
     const shapes = Object.entries(answers).map(([name, a]) => [name, shape(a)] as const);
-    for (const [name, s] of shapes) expect(s, `${name} vs ${shapes[0]![0]}`).toEqual(shapes[0]![1]);
+    for (const [name, s] of shapes) expect(s, `${name} vs ${shapes[0][0]}`).toEqual(shapes[0][1]);
   };
 
   it('creates of every shape: the same result, and a key made through one entrance opens through every other', async () => {
@@ -120,9 +120,9 @@ describe('every entrance answers alike', () => {
   it('every refusal: the same code and message on every entrance', async () => {
     const k = ((await ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { blob: Buffer }])[2];
     const tampered = Buffer.from(k.blob);
-    tampered[tampered.length - 1]! ^= 1;
+    tampered[tampered.length - 1] ^= 1;
     const payroll = Buffer.from(k.blob);
-    payroll.write('payrol', 6 + payroll[4]!, 'latin1'); // names acme/payroll, outside the token
+    payroll.write('payrol', 6 + payroll[4], 'latin1'); // names acme/payroll, outside the token
     const cases: [string, Params, string][] = [
       ['key.create', { service: 'payroll' }, 'FORBIDDEN'],
       ['key.create', { service: 'bad/id' }, 'BAD_REQUEST'],

@@ -242,9 +242,9 @@ describe('bulk requests', () => {
       const keys = big.keys as { plaintext: Buffer; blob: Buffer }[];
       expect(keys).toHaveLength(2048);
       const opened = ok(await c.call([2, 'key.decrypt', { blobs: keys.slice(0, 500).map((k) => k.blob) }])); // >= 256: a worker opens them
-      expect((opened.plaintexts as Buffer[]).every((p, i) => p.equals(keys[i]!.plaintext))).toBe(true);
-      const small = ok(await c.call([3, 'key.decrypt', { blob: keys[2047]!.blob }]));
-      expect(small.plaintext.equals(keys[2047]!.plaintext)).toBe(true);
+      expect((opened.plaintexts as Buffer[]).every((p, i) => p.equals(keys[i].plaintext))).toBe(true);
+      const small = ok(await c.call([3, 'key.decrypt', { blob: keys[2047].blob }]));
+      expect(small.plaintext.equals(keys[2047].plaintext)).toBe(true);
       const metrics = await (await fetch(`http://127.0.0.1:${stack.gateway.port}/metrics`)).text();
       expect(metrics).toContain('krypton_gateway_bulk_tasks_total{op="create"} 1');
       expect(metrics).toContain('krypton_gateway_bulk_tasks_total{op="open"} 1');
@@ -276,6 +276,6 @@ describe('--threads', () => {
       await stack.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(threaded!.child.exitCode).toBe(0);
+    expect(threaded.child.exitCode).toBe(0);
   });
 });

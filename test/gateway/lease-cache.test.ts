@@ -44,7 +44,7 @@ describe('lease cache against a real Core process', () => {
     expect(new Set(refs).size).toBe(1);
     // The hot path now answers without a promise, with the very same object.
     expect(cache.scopeSync(T, 'burst')).toBe(refs[0]);
-    const k = createKey(refs[0]!);
+    const k = createKey(refs[0]);
     expect(openBlob(T, k.blob).equals(k.plaintext)).toBe(true);
   });
 
@@ -207,7 +207,7 @@ describe('lease cache through a Core outage', () => {
     try {
       const ref = await cache.scope(T, 'down');
       const k = createKey(ref);
-      const ttlLeft = cache.stats().scopes[0]!.ttlLeftMs;
+      const ttlLeft = cache.stats().scopes[0].ttlLeftMs;
       expect(ttlLeft).toBeGreaterThan(TTL * 1000 - 1_000);
       expect(ttlLeft).toBeLessThanOrEqual(TTL * 1000);
       const expiresAt = Date.now() + ttlLeft;
@@ -237,10 +237,10 @@ describe('lease cache through a Core outage', () => {
       await expect.poll(() => cache.readiness().ready, { timeout: 3_000 }).toBe(true);
 
       // And it keeps the lease alive by refreshing ahead of expiry.
-      const first = cache.stats().scopes[0]!;
+      const first = cache.stats().scopes[0];
       await sleep(TTL * 1000 + 200);
       expect(cache.scopeSync(T, 'down')).not.toBeNull();
-      expect(cache.stats().scopes[0]!.leaseAgeMs).toBeLessThan(first.leaseAgeMs + TTL * 1000);
+      expect(cache.stats().scopes[0].leaseAgeMs).toBeLessThan(first.leaseAgeMs + TTL * 1000);
     } finally {
       cache.stop();
       await client.close();

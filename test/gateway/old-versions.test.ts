@@ -29,7 +29,7 @@ describe('old versions (review L7)', () => {
   beforeAll(async () => {
     stage = await openStage({ tenants: { [T]: ['old', 'meter', 'cold'] }, tokens: { app: { tenant: T, services: ['*'] } } });
     coreUsedBefore = metric(await coreMetrics(), 'krypton_arena_used_bytes');
-    const c = await stage.ws(stage.tokens.app!);
+    const c = await stage.ws(stage.tokens.app);
     for (let v = 1; v <= 40; v++) {
       if (v > 1) expect(await admin(stage.core).rotate(T, 'old')).toBe(v);
       // Through the Gateway that follows the rotations: its lease moves on with them.
@@ -47,7 +47,7 @@ describe('old versions (review L7)', () => {
 
   it('a scope with 40 versions is leased as 33 (ACTIVE and the newest 32), and a blob of version 1 still decrypts through a fresh Gateway, leased on demand', async () => {
     const g = await stage.startGateway();
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app);
     try {
       expect(ok(await c.call([1, 'key.create', { service: 'old' }])).blob.readUInt32BE(6 + T.length + 3)).toBe(40);
       const leased = () => g.cache.stats().scopes.find((s) => s.service === 'old')!;
@@ -69,7 +69,7 @@ describe('old versions (review L7)', () => {
   it('a revoked old version is KEY_REVOKED when a blob names it, not absent', async () => {
     await admin(stage.core).revoke(T, 'old', 2);
     const g = await stage.startGateway();
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app);
     try {
       const r = (await c.call([1, 'key.decrypt', { blob: blobs.get(2)!.blob }])) as [number, number, { code: string }];
       expect(r[1]).toBe(1);
@@ -111,7 +111,7 @@ describe('old versions (review L7)', () => {
     const gatewayMetrics = async () => (await fetch(`${stage.httpUrl}/metrics`)).text();
     const before = await gatewayMetrics();
     expect(metric(before, 'krypton_arena_bytes')).toBeGreaterThanOrEqual(256 * 1024);
-    const c = await stage.ws(stage.tokens.app!);
+    const c = await stage.ws(stage.tokens.app);
     ok(await c.call([1, 'key.create', { service: 'meter' }]));
     expect(metric(await gatewayMetrics(), 'krypton_arena_used_bytes')).toBeGreaterThan(metric(before, 'krypton_arena_used_bytes'));
   });

@@ -36,7 +36,7 @@ describe('/readyz', () => {
 
   it('a lease past its expiry whose timers have not run yet (a busy event loop) is reported without its tenant or service', async () => {
     const g = await stage.startGateway({ maxLeaseTtlSeconds: 1 });
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.app);
     try {
       ok(await c.call([1, 'key.create', { service: 'payroll-secret-service' }]));
       // Hold the event loop past the lease's end: neither its refresh nor its expiry timer can run.
@@ -51,7 +51,7 @@ describe('/readyz', () => {
   });
 
   it('stays 200 through a Core outage while the held lease is live, then 503 once it expired; and never names a tenant or service', async () => {
-    const c = await stage.ws(stage.tokens.app!);
+    const c = await stage.ws(stage.tokens.app);
     ok(await c.call([1, 'key.create', { service: 'payroll-secret-service' }]));
     await stage.core.stop();
     const during = await readyz(stage);

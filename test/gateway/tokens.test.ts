@@ -182,11 +182,11 @@ describe('TokenStore reload, watch and revocation', () => {
     const a = createToken(file, 'demo', ['billing', 'mail']);
     expect(a.grant.id).toMatch(/^[0-9a-f]{12}$/);
     expect(revokeToken(file, a.grant.id)).toBe(true);
-    const first = listTokens(file)[0]!.revokedAt;
+    const first = listTokens(file)[0].revokedAt;
     expect(first).toBeDefined();
     await sleep(5);
     expect(revokeToken(file, a.grant.id)).toBe(true);
-    expect(listTokens(file)[0]!.revokedAt).toBe(first);
+    expect(listTokens(file)[0].revokedAt).toBe(first);
     expect(revokeToken(file, '0123456789ab')).toBe(false);
     expect(revokeToken(join(dir, 'none.json'), '0123456789ab')).toBe(false);
     expect(() => revokeToken(file, '../../etc')).toThrow(/12 hex/);

@@ -86,7 +86,7 @@ function withCoreDump<T>(gcore: string, pid: number, dir: string, read: (file: s
 
 /** Which of the named needles occur anywhere in a gcore dump of the live process. */
 export function gcoreFinds(gcore: string, pid: number, dir: string, needles: Record<string, Buffer>): string[] {
-  return withCoreDump(gcore, pid, dir, (file) => Object.keys(needles).filter((name) => fileContains(file, needles[name]!)));
+  return withCoreDump(gcore, pid, dir, (file) => Object.keys(needles).filter((name) => fileContains(file, needles[name])));
 }
 
 /** Which of many needles (at least 4 bytes each) occur in a gcore dump of the live process, in one pass over it. */
@@ -102,8 +102,8 @@ export function fileContainsAny(file: string, needles: readonly Buffer[]): numbe
   let longest = 0;
   needles.forEach((n, i) => {
     if (n.length < 4) throw new Error('needles must be at least 4 bytes');
-    const k = n[0]! | (n[1]! << 8) | (n[2]! << 16);
-    bits[k >>> 3]! |= 1 << (k & 7);
+    const k = n[0] | (n[1] << 8) | (n[2] << 16);
+    bits[k >>> 3] |= 1 << (k & 7);
     byPrefix.set(k, [...(byPrefix.get(k) ?? []), i]);
     longest = Math.max(longest, n.length);
   });
@@ -119,10 +119,10 @@ export function fileContainsAny(file: string, needles: readonly Buffer[]): numbe
       pos += n;
       const have = carry + n;
       for (let at = 0; at + 3 <= have; at++) {
-        const k = chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16);
-        if ((bits[k >>> 3]! & (1 << (k & 7))) === 0) continue;
+        const k = chunk[at] | (chunk[at + 1] << 8) | (chunk[at + 2] << 16);
+        if ((bits[k >>> 3] & (1 << (k & 7))) === 0) continue;
         for (const i of byPrefix.get(k) ?? []) {
-          const needle = needles[i]!;
+          const needle = needles[i];
           if (at + needle.length <= have && chunk.compare(needle, 0, needle.length, at, at + needle.length) === 0) found.add(i);
         }
       }
@@ -185,7 +185,7 @@ export class ArenaChild {
     // A small heap keeps the dumps small.
     const argv = ['--max-old-space-size=16', '--max-semi-space-size=1', ARENA_CHILD, addon, mode, markerFile];
     const [cmd, ...args] = prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
-    this.proc = spawn(cmd!, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((res) => this.proc.on('exit', (code, signal) => res({ code, signal })));
     this.proc.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();

@@ -11,8 +11,8 @@ const LOG = new Uint8Array(256);
     v &= 0xff;
   }
 }
-export const gmul = (a: number, b: number): number => (a === 0 || b === 0 ? 0 : EXP[LOG[a]! + LOG[b]!]!);
-export const ginv = (a: number): number => EXP[255 - LOG[a]!]!;
+export const gmul = (a: number, b: number): number => (a === 0 || b === 0 ? 0 : EXP[LOG[a] + LOG[b]]);
+export const ginv = (a: number): number => EXP[255 - LOG[a]];
 
 /** Shares of `secret` for the polynomial secret + c1 x + c2 x^2 + ... (coefficients per byte). */
 export function referenceShares(secret: Buffer, coefficients: Buffer[], xs: number[]): Buffer[] {
@@ -20,11 +20,11 @@ export function referenceShares(secret: Buffer, coefficients: Buffer[], xs: numb
     const share = Buffer.alloc(1 + secret.length);
     share[0] = x;
     for (let j = 0; j < secret.length; j++) {
-      let y = secret[j]!;
+      let y = secret[j];
       let xp = 1;
       for (const c of coefficients) {
         xp = gmul(xp, x);
-        y ^= gmul(c[j]!, xp);
+        y ^= gmul(c[j], xp);
       }
       share[1 + j] = y;
     }
@@ -34,13 +34,13 @@ export function referenceShares(secret: Buffer, coefficients: Buffer[], xs: numb
 
 /** Lagrange interpolation at 0 with the reference field. */
 export function referenceCombine(shares: Buffer[]): Buffer {
-  const out = Buffer.alloc(shares[0]!.length - 1);
+  const out = Buffer.alloc(shares[0].length - 1);
   shares.forEach((si, i) => {
     let l = 1;
     shares.forEach((sj, j) => {
-      if (j !== i) l = gmul(l, gmul(sj[0]!, ginv(sj[0]! ^ si[0]!)));
+      if (j !== i) l = gmul(l, gmul(sj[0], ginv(sj[0] ^ si[0])));
     });
-    for (let b = 0; b < out.length; b++) out[b]! ^= gmul(l, si[1 + b]!);
+    for (let b = 0; b < out.length; b++) out[b] ^= gmul(l, si[1 + b]);
   });
   return out;
 }

@@ -52,7 +52,7 @@ export async function makeTestPki(): Promise<TestPki> {
     ]);
   return {
     ca, server, gateway, admin, intruder, otherCa, fromOtherCa, expired, notYetValid, noSpiffe, twoSpiffe, serverOnly,
-  } as TestPki;
+  };
 }
 
 export interface RawReply {

@@ -481,7 +481,7 @@ describe('streaming routes', () => {
         await until(() => frames.length >= 5);
         handle.close();
         expect(frames.slice(0, 5).map((f) => f.epoch)).toEqual([7, 8, 9, 10, 11]);
-        const key = frames[0]!.key;
+        const key = frames[0].key;
         expect(contentType === 'application/json' ? Buffer.from(key as string, 'base64') : Buffer.from(key as Uint8Array)).toEqual(
           Buffer.from([7, 1, 2]),
         );

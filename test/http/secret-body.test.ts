@@ -27,7 +27,7 @@ const routes: Route[] = [
       const shares = (ctx.body as { shares: Buffer[] }).shares;
       seen.push(shares);
       if (shares.length > 1) throw new KryptonError('BAD_REQUEST', 'one only');
-      return { length: shares[0]!.length, first: shares[0]![0] };
+      return { length: shares[0].length, first: shares[0][0] };
     },
   },
   {

@@ -114,9 +114,9 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     await waitFor(() => (calls.get('poison') ?? 0) === 3 && mesh.status().deadLettered === 1, 5_000, 'retries');
     expect(calls.get('flaky')).toBe(2);
     const [dead] = await deadLetters(mesh, 1);
-    expect(JSON.parse(dead!.content.toString()).payload.service).toBe('poison');
-    expect(dead!.properties.headers?.[REASON_HEADER]).toMatch(/3 times: always/);
-    expect(dead!.properties.headers?.[ATTEMPTS_HEADER]).toBe(2);
+    expect(JSON.parse(dead.content.toString()).payload.service).toBe('poison');
+    expect(dead.properties.headers?.[REASON_HEADER]).toMatch(/3 times: always/);
+    expect(dead.properties.headers?.[ATTEMPTS_HEADER]).toBe(2);
     expect(lines.some((l) => l['msg'] === 'orbital: event dead-lettered')).toBe(true);
   });
 

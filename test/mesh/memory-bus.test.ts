@@ -18,7 +18,7 @@ function openBus(opts: ConstructorParameters<typeof MemoryBus>[0] = {}) {
   const cmk = keys.on(bus, 'cmk');
   const core = keys.on(bus, 'core');
   /** Publishes through the endpoint of the event's source. */
-  const publish = (e: OrbitalEvent) => ({ registry, cmk, core } as Record<string, Mesh>)[e.source]!.publish(e);
+  const publish = (e: OrbitalEvent) => ({ registry, cmk, core } as Record<string, Mesh>)[e.source].publish(e);
   return { bus, registry, cmk, core, publish };
 }
 

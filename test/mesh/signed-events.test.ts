@@ -92,7 +92,7 @@ describe('forged events at the Registry and the CMK Server', () => {
     const forged = makeEvent('Tenant.Define', 'core-eu1', { tenant: 'acme', action: 'offboard' });
     await publishAs(bus, t, manifest()); // a trusted Core, so the key is genuine; only the role is wrong
     await settle();
-    const before = (await cmk.links.links())[0]!.registry;
+    const before = (await cmk.links.links())[0].registry;
     expect(before).toBe('ACTIVE');
     const coreKey = pkiAuth(t, 'core-eu1');
     try {
@@ -101,7 +101,7 @@ describe('forged events at the Registry and the CMK Server', () => {
     } finally {
       coreKey.destroy();
     }
-    expect((await cmk.links.links())[0]!.registry).toBe('ACTIVE');
+    expect((await cmk.links.links())[0].registry).toBe('ACTIVE');
     expect(reasons().at(-1)).toMatch(/core-eu1 \(role core\) may not send Tenant.Define: only the registry may/);
   });
 
@@ -111,7 +111,7 @@ describe('forged events at the Registry and the CMK Server', () => {
     const older = makeEvent('State.Manifest', 'core-eu1', { core: 'core-eu1', tenants: [], scopes: [], at: Date.now() + 1, audit: { seq: 42, hash: `m1:${'1'.repeat(64)}` } });
     await publishAs(bus, t, older);
     await settle();
-    expect((await reg.registry.manifests())[0]!.auditHead).toMatchObject({ seq: 99 });
+    expect((await reg.registry.manifests())[0].auditHead).toMatchObject({ seq: 99 });
     expect(lines.some((l) => /audit head core-eu1 published is behind the one on file/.test(String(l['msg'])))).toBe(true);
   });
 });

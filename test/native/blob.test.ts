@@ -52,7 +52,7 @@ describe('L4 blob create and open', () => {
     expect(new Set(keys.map((k) => k.plaintext.toString('hex'))).size).toBe(1024);
     expect(new Set(keys.map((k) => k.blob.subarray(h, h + 24).toString('hex'))).size).toBe(1024);
     const opened = openBlobs(T, keys.map((k) => k.blob));
-    opened.forEach((l4, i) => expect((l4 as Buffer).equals(keys[i]!.plaintext)).toBe(true));
+    opened.forEach((l4, i) => expect((l4 as Buffer).equals(keys[i].plaintext)).toBe(true));
   });
 
   it('refuses counts outside 1..4096 and contexts over 4096 bytes', () => {
@@ -187,7 +187,7 @@ describe('blob properties', () => {
     const { blob } = createKey(scope);
     for (let bit = 0; bit < blob.length * 8; bit++) {
       const bad = Buffer.from(blob);
-      bad[bit >> 3]! ^= 1 << (bit & 7);
+      bad[bit >> 3] ^= 1 << (bit & 7);
       expect(() => openBlob(T, bad), `bit ${bit}`).toThrow(invalid);
     }
   });
@@ -202,7 +202,7 @@ describe('blob properties', () => {
         (ctx, otherCtx, pos, mask) => {
           const k = createKey(scope, ctx);
           const bad = Buffer.from(k.blob);
-          bad[pos % bad.length]! ^= mask;
+          bad[pos % bad.length] ^= mask;
           expect(() => openBlob(T, bad, ctx)).toThrow(invalid);
           const same = Buffer.compare(Buffer.from(ctx ?? []), Buffer.from(otherCtx ?? [])) === 0;
           if (same) expect(openBlob(T, k.blob, otherCtx).equals(k.plaintext)).toBe(true);
@@ -228,7 +228,7 @@ describe('batches read every array element before taking a pointer (review L2)',
   function withGetter(blobs: Uint8Array[], steal: () => void, onRead = 1): Uint8Array[] {
     const arr = [...blobs];
     let reads = 0;
-    const second = blobs[1]!;
+    const second = blobs[1];
     Object.defineProperty(arr, 1, {
       enumerable: true,
       get() {
@@ -286,7 +286,7 @@ describe('batches read every array element before taking a pointer (review L2)',
     const key = generateKey();
     const shares = splitKey(key, { threshold: 2, shares: 3 }).map((s) => new Uint8Array(s));
     // The first read of element 1 is the JS-side check; the second is the addon's.
-    const arr = withGetter(shares, () => structuredClone(shares[0]!.buffer, { transfer: [shares[0]!.buffer] }), 2);
+    const arr = withGetter(shares, () => structuredClone(shares[0].buffer, { transfer: [shares[0].buffer] }), 2);
     expect(() => combineShares(arr)).toThrow(code('BAD_REQUEST'));
     destroyKey(key);
   });
@@ -295,7 +295,7 @@ describe('batches read every array element before taking a pointer (review L2)',
     const { keys } = createKeys(scope, 3);
     const blobs = keys.map((k) => k.blob);
     const n = blobs.length;
-    const blobLen = blobs[0]!.length;
+    const blobLen = blobs[0].length;
     const untouched = (ab: ArrayBuffer, before: Uint8Array) => expect(Buffer.from(ab).equals(before)).toBe(true);
 
     // out and statuses share a byte.
@@ -309,16 +309,16 @@ describe('batches read every array element before taking a pointer (review L2)',
     // out overlaps a blob (the blob sits in out's last 32 bytes and beyond).
     ab = new ArrayBuffer(n * 32 + blobLen);
     const inside = new Uint8Array(ab, n * 32 - 32, blobLen);
-    inside.set(blobs[2]!);
+    inside.set(blobs[2]);
     snap = new Uint8Array(ab.slice(0));
-    expect(() => openBlobsInto(T, [blobs[0]!, blobs[1]!, inside], undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(n))).toThrow(
+    expect(() => openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(n))).toThrow(
       code('BAD_REQUEST'),
     );
     untouched(ab, snap);
 
     // statuses overlaps a blob; out overlaps the context.
     const statusesInBlob = new Uint8Array(inside.buffer, inside.byteOffset, n);
-    expect(() => openBlobsInto(T, [blobs[0]!, blobs[1]!, inside], undefined, new Uint8Array(n * 32), statusesInBlob)).toThrow(
+    expect(() => openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(n * 32), statusesInBlob)).toThrow(
       code('BAD_REQUEST'),
     );
     untouched(ab, snap);
@@ -337,25 +337,25 @@ describe('batches read every array element before taking a pointer (review L2)',
 
   it('fills caller buffers: L4s or new blobs in order, a status per blob, zero bytes for a failed one', () => {
     const { keys } = createKeys(scope, 3);
-    const blobs = [keys[0]!.blob, Buffer.from('not a blob'), keys[2]!.blob];
+    const blobs = [keys[0].blob, Buffer.from('not a blob'), keys[2].blob];
     const out = new Uint8Array(3 * 32).fill(0xaa);
     const statuses = new Uint8Array(3);
     expect(openBlobsInto(T, blobs, undefined, out, statuses)).toBe(1);
     expect([...statuses]).toEqual([0, 1, 0]);
-    expect(Buffer.from(out.subarray(0, 32)).equals(keys[0]!.plaintext)).toBe(true);
+    expect(Buffer.from(out.subarray(0, 32)).equals(keys[0].plaintext)).toBe(true);
     expect(out.subarray(32, 64).every((b) => b === 0)).toBe(true);
-    expect(Buffer.from(out.subarray(64)).equals(keys[2]!.plaintext)).toBe(true);
+    expect(Buffer.from(out.subarray(64)).equals(keys[2].plaintext)).toBe(true);
 
     const good = keys.map((k) => k.blob);
     const rewrapped = new Uint8Array(good.reduce((n, b) => n + b.length, 0)).fill(0xaa);
     const rs = new Uint8Array(3);
-    const tampered = Buffer.from(good[1]!);
-    tampered[tampered.length - 1]! ^= 1;
-    expect(rewrapBlobsInto(T, [good[0]!, tampered, good[2]!], undefined, rewrapped, rs)).toBe(1);
+    const tampered = Buffer.from(good[1]);
+    tampered[tampered.length - 1] ^= 1;
+    expect(rewrapBlobsInto(T, [good[0], tampered, good[2]], undefined, rewrapped, rs)).toBe(1);
     expect([...rs]).toEqual([0, 1, 0]);
-    const len = good[0]!.length;
-    expect(openBlob(T, rewrapped.subarray(0, len)).equals(keys[0]!.plaintext)).toBe(true);
+    const len = good[0].length;
+    expect(openBlob(T, rewrapped.subarray(0, len)).equals(keys[0].plaintext)).toBe(true);
     expect(rewrapped.subarray(len, 2 * len).every((b) => b === 0)).toBe(true);
-    expect(openBlob(T, rewrapped.subarray(2 * len)).equals(keys[2]!.plaintext)).toBe(true);
+    expect(openBlob(T, rewrapped.subarray(2 * len)).equals(keys[2].plaintext)).toBe(true);
   });
 });

@@ -169,12 +169,12 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const open = (e: Buffer, s: Buffer) => () => openLease(recipient, { tenant: 'tamper', service: 'svc', enc: e, sealed: s });
     for (let bit = 0; bit < enc.length * 8; bit++) {
       const bad = Buffer.from(enc);
-      bad[bit >> 3]! ^= 1 << (bit & 7);
+      bad[bit >> 3] ^= 1 << (bit & 7);
       expect(open(bad, sealed)).toThrow(code('INVALID_LEASE'));
     }
     for (let bit = 0; bit < sealed.length * 8; bit++) {
       const bad = Buffer.from(sealed);
-      bad[bit >> 3]! ^= 1 << (bit & 7);
+      bad[bit >> 3] ^= 1 << (bit & 7);
       expect(open(enc, bad)).toThrow(code('INVALID_LEASE'));
     }
     expect(open(enc.subarray(0, 31), sealed)).toThrow(code('INVALID_LEASE'));

@@ -151,7 +151,7 @@ describe('handles above 2^32 (a slot past 4096 generations)', () => {
     // Bound to a scope, listed, and sealed in a lease by its big handle.
     const l3 = bigHandle();
     scopes.bind('big-tenant', 'svc', 1, 'ACTIVE', l3);
-    expect(scopes.list('big-tenant', 'svc')[0]!.handle).toBe(l3);
+    expect(scopes.list('big-tenant', 'svc')[0].handle).toBe(l3);
     const recipient = HpkeRecipient.generate();
     const lease = sealLease({
       recipientPublicKey: recipient.publicKey,
@@ -164,7 +164,7 @@ describe('handles above 2^32 (a slot past 4096 generations)', () => {
     });
     churn();
     openLease(recipient, { tenant: 'big-tenant', service: 'leased', ...lease });
-    const leased = scopes.list('big-tenant', 'leased')[0]!.handle;
+    const leased = scopes.list('big-tenant', 'leased')[0].handle;
     expect(leased).toBeGreaterThan(2 ** 32);
     const k = createKey(scopeRef('big-tenant', 'leased')!);
     expect(openBlob('big-tenant', k.blob).equals(k.plaintext)).toBe(true);
@@ -217,7 +217,7 @@ describe('key-under-key wrapping', () => {
     expect(wrapped.length).toBe(24 + 64 + 16);
     for (let i = 0; i < wrapped.length; i++) {
       const bad = Buffer.from(wrapped);
-      bad[i]! ^= 0x01;
+      bad[i] ^= 0x01;
       expect(() => unwrapKey(kek, bad)).toThrow(code('INVALID_BLOB'));
     }
     expect(() => unwrapKey(kek, wrapped.subarray(0, wrapped.length - 1))).toThrow(code('INVALID_BLOB'));

@@ -37,15 +37,15 @@ function readSmaps(pid: number | 'self'): Mapping[] {
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) /.exec(line);
     if (head) {
-      cur = { start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), perms: head[3]!, fields: new Map(), vmFlags: [] };
+      cur = { start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), perms: head[3], fields: new Map(), vmFlags: [] };
       out.push(cur);
       continue;
     }
     if (cur === null) continue;
     const field = /^(\w+):\s+(.*)$/.exec(line);
     if (!field) continue;
-    if (field[1] === 'VmFlags') cur.vmFlags = field[2]!.trim().split(/\s+/);
-    else cur.fields.set(field[1]!, field[2]!.trim());
+    if (field[1] === 'VmFlags') cur.vmFlags = field[2].trim().split(/\s+/);
+    else cur.fields.set(field[1], field[2].trim());
   }
   return out;
 }
@@ -200,7 +200,7 @@ const NO_MLOCK: string[] | null =
 describe.skipIf(NO_MLOCK === null)(`locking refusal${NO_MLOCK === null ? ' (needs prlimit and, as root, setpriv from util-linux)' : ''}`, () => {
   function loadInfo(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
     const [cmd, ...args] = [...NO_MLOCK!, process.execPath, CHILD, ADDON, 'info'];
-    const r = spawnSync(cmd!, args, { env: childEnv(env), cwd: work, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(cmd, args, { env: childEnv(env), cwd: work, encoding: 'utf8', timeout: 30_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 

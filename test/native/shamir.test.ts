@@ -70,7 +70,7 @@ describe('Shamir secret sharing of stored keys', () => {
     const shares = splitKey(key, { threshold: 2, shares: 3 });
     for (const s of shares) expect(s.length).toBe(49);
     expect(new Set(shares.map((s) => s.buffer)).size).toBe(3);
-    expect(sameKey(key, track(combineShares([shares[2]!, shares[0]!])))).toBe(true);
+    expect(sameKey(key, track(combineShares([shares[2], shares[0]])))).toBe(true);
   });
 
   it('2 shares of a 3-threshold split rebuild a different key (no error: Shamir cannot tell)', () => {
@@ -82,19 +82,19 @@ describe('Shamir secret sharing of stored keys', () => {
   it('a tampered share rebuilds a different key', () => {
     const key = track(generateKey(32));
     const shares = splitKey(key);
-    const bad = Buffer.from(shares[1]!);
-    bad[7]! ^= 0x01;
-    expect(sameKey(key, track(combineShares([shares[0]!, bad, shares[2]!])))).toBe(false);
-    const movedX = Buffer.from(shares[1]!);
+    const bad = Buffer.from(shares[1]);
+    bad[7] ^= 0x01;
+    expect(sameKey(key, track(combineShares([shares[0], bad, shares[2]])))).toBe(false);
+    const movedX = Buffer.from(shares[1]);
     movedX[0] = 9; // right y, wrong x
-    expect(sameKey(key, track(combineShares([shares[0]!, movedX, shares[2]!])))).toBe(false);
+    expect(sameKey(key, track(combineShares([shares[0], movedX, shares[2]])))).toBe(false);
   });
 
   it('two splits of one key give different shares (fresh random polynomials)', () => {
     const key = track(generateKey(32));
     const a = splitKey(key);
     const b = splitKey(key);
-    expect(a[0]!.equals(b[0]!)).toBe(false);
+    expect(a[0].equals(b[0])).toBe(false);
   });
 
   it('refuses one share, no shares, duplicate x, x = 0 and mismatched lengths (BAD_REQUEST)', () => {
@@ -151,8 +151,8 @@ describe('Shamir secret sharing of stored keys', () => {
     const shares = referenceShares(secret, [c1, c2], [1, 2, 3, 0x53, 0xff]);
     // Byte 0 at x = 1: 0x00 ^ 0x57 ^ 0x83 = 0xd4; at x = 2: 0x57*2 ^ 0x83*4 = 0xae ^ 0x3a = 0x94
     // (0x83*2 = 0x106 ^ 0x11b = 0x1d, 0x1d*2 = 0x3a).
-    expect(shares[0]![1]).toBe(0xd4);
-    expect(shares[1]![1]).toBe(0x94);
+    expect(shares[0][1]).toBe(0xd4);
+    expect(shares[1][1]).toBe(0x94);
     const known = track(importKey(secret));
     for (const set of subsets(shares, 3)) expect(sameKey(known, track(combineShares(set)))).toBe(true);
   });
@@ -185,10 +185,10 @@ describe('Shamir secret sharing of stored keys', () => {
         ({ shares, threshold, length, order, extra }) => {
           const key = track(generateKey(length));
           const all = splitKey(key, { threshold, shares });
-          const enough = order.slice(0, Math.min(shares, threshold + extra)).map((i) => all[i]!);
+          const enough = order.slice(0, Math.min(shares, threshold + extra)).map((i) => all[i]);
           expect(sameKey(key, track(combineShares(enough)))).toBe(true);
           if (threshold > 2) {
-            const short = order.slice(0, threshold - 1).map((i) => all[i]!);
+            const short = order.slice(0, threshold - 1).map((i) => all[i]);
             expect(sameKey(key, track(combineShares(short)))).toBe(false);
           }
           for (const h of made.splice(0)) destroyKey(h);

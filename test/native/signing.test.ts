@@ -74,7 +74,7 @@ describe('Ed25519 signing keys in the arena', () => {
     const msg = Buffer.from('lease');
     const sig = key.sign(msg);
     const bad = Buffer.from(sig);
-    bad[5]! ^= 1;
+    bad[5] ^= 1;
     expect(verifySignature(key.publicKey, msg, bad)).toBe(false);
     expect(verifySignature(key.publicKey, Buffer.from('lease!'), sig)).toBe(false);
     expect(verifySignature(other.publicKey, msg, sig)).toBe(false);

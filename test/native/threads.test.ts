@@ -81,7 +81,7 @@ describe('one key store for every thread', () => {
       expect(opened.out.subarray(50 * 32).every((b) => b === 0)).toBe(true);
       const rewrapped = (await pool.run({ op: 'rewrap', tenant: T, blobs })) as BulkResult & { op: 'rewrap' };
       expect([...rewrapped.statuses]).toEqual(Array<number>(50).fill(0));
-      const len = blobs[0]!.length;
+      const len = blobs[0].length;
       expect(rewrapped.out.byteLength).toBe(50 * len);
       keys.forEach((k, i) => expect(openBlob(T, rewrapped.out.subarray(i * len, (i + 1) * len)).equals(k.plaintext)).toBe(true));
       // A refusal comes back as a value with its code (an Error crossing the thread would keep only its message).

@@ -113,10 +113,10 @@ describe('the lease contract', () => {
     const reply = signLeaseReply(core, req, unsigned(req));
     const flip = (b: Buffer, i = 0) => {
       const c = Buffer.from(b);
-      c[i]! ^= 1;
+      c[i] ^= 1;
       return c;
     };
-    const v0 = reply.versions[0]!;
+    const v0 = reply.versions[0];
     const altered: unknown[] = [
       { ...reply, issuedAt: reply.issuedAt + 1 },
       { ...reply, epoch: reply.epoch + 1 },
@@ -162,13 +162,13 @@ describe('the lease contract', () => {
       { ...good, oldestIncluded: 0 },
       { ...good, oldestIncluded: 4 },
       { ...good, versions: [] },
-      { ...good, versions: [{ ...v[0]!, enc: randomBytes(31) }, v[1]] },
-      { ...good, versions: [{ ...v[0]!, sealed: randomBytes(SEALED + 1) }, v[1]] },
+      { ...good, versions: [{ ...v[0], enc: randomBytes(31) }, v[1]] },
+      { ...good, versions: [{ ...v[0], sealed: randomBytes(SEALED + 1) }, v[1]] },
       { ...good, versions: [v[1], v[0]] },
-      { ...good, versions: [{ ...v[0]!, state: 'ACTIVE' }, v[1]] },
+      { ...good, versions: [{ ...v[0], state: 'ACTIVE' }, v[1]] },
       { ...good, versions: [v[0]] },
-      { ...good, versions: [{ ...v[0]!, state: 'REVOKED' }, v[1]] },
-      { ...good, versions: [{ ...v[0]!, enc: 'x'.repeat(32) }, v[1]] },
+      { ...good, versions: [{ ...v[0], state: 'REVOKED' }, v[1]] },
+      { ...good, versions: [{ ...v[0], enc: 'x'.repeat(32) }, v[1]] },
     ];
     for (const b of bad) expect(() => checkLeaseReply(b, req)).toThrow(code('INVALID_LEASE'));
     // Named versions: exactly those, oldestIncluded 0.

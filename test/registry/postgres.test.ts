@@ -34,8 +34,8 @@ describe.skipIf(process.env.KRYPTON_SKIP_PG === '1')('Registry and CMK Server on
     const { logger } = captureLogger();
     const bus = new MemoryBus({ logger });
     const got = await collect(meshAs(bus, t, 'core'), 'core', ['Tenant.Define', 'Key.Define', 'L1.Reference', 'L1.Revoke', 'Key.Purge']);
-    const regConfig = actorConfig('registry', t, { store: urlFor(schemas[0]!) });
-    const cmkConfig = { ...actorConfig('cmk', t, { store: urlFor(schemas[1]!) }), heartbeatSeconds: 3600 };
+    const regConfig = actorConfig('registry', t, { store: urlFor(schemas[0]) });
+    const cmkConfig = { ...actorConfig('cmk', t, { store: urlFor(schemas[1]) }), heartbeatSeconds: 3600 };
     let reg = await startRegistry(regConfig, { bus, logger });
     const cmk = await startCmk(cmkConfig, { bus, logger });
     try {

@@ -19,7 +19,7 @@ import { openAuditStage, type AuditStage } from './audit-stage.js';
 function relink(s: AuditStage, rows: AuditRow[], from: number, change: (r: AuditRow) => AuditRow): void {
   const db = s.db();
   const update = db.prepare('UPDATE audit SET actor = ?, action = ?, prev_hash = ?, hash = ? WHERE seq = ?');
-  let prev = from === 1 ? '' : rows[from - 2]!.hash;
+  let prev = from === 1 ? '' : rows[from - 2].hash;
   for (const row of rows.slice(from - 1)) {
     const r = change(row);
     const hash = auditHash(prev, r);
@@ -53,7 +53,7 @@ describe('rewriting the audit log', () => {
     // A row in the middle, its link left alone.
     db.prepare("UPDATE audit SET actor = 'someone-else' WHERE seq = 3").run();
     expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 3 });
-    db.prepare('UPDATE audit SET actor = ? WHERE seq = 3').run(rows[2]!.actor);
+    db.prepare('UPDATE audit SET actor = ? WHERE seq = 3').run(rows[2].actor);
     // The last row (nothing after it links to it), its link recomputed the way anyone can: still caught.
     const last = rows.at(-1)!;
     db.prepare('UPDATE audit SET actor = ?, hash = ? WHERE seq = ?').run('someone-else', auditHash(last.prevHash, { ...last, actor: 'someone-else' }), last.seq);

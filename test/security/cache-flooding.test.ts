@@ -12,7 +12,7 @@ import { ok, openStage, refusal, type Stage } from './stage.js';
 /** A copy of an acme/app blob naming another 3-letter service (same layout, valid header). */
 function renamed(blob: Buffer, service: string): Buffer {
   const b = Buffer.from(blob);
-  b.write(service, 6 + b[4]!, 'latin1');
+  b.write(service, 6 + b[4], 'latin1');
   return b;
 }
 const names = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(2, '0')}`);
@@ -43,7 +43,7 @@ describe('flooding the lease cache', () => {
       tenants: { acme: ['app', ...names(6, 's')] },
       tokens: { wide: { tenant: 'acme', services: ['*'] } },
     });
-    const c = await stage.ws(stage.tokens.wide!);
+    const c = await stage.ws(stage.tokens.wide);
     blob = ok(await c.call([1, 'key.create', { service: 'app' }])).blob;
   });
   afterAll(async () => {
@@ -51,7 +51,7 @@ describe('flooding the lease cache', () => {
   });
 
   it('one decrypt frame of 300 blobs naming 300 services is BAD_REQUEST (at most 32 per frame), with no Core call', async () => {
-    const c = await stage.ws(stage.tokens.wide!);
+    const c = await stage.ws(stage.tokens.wide);
     const served = await stage.leasesServed();
     const blobs = names(300, 'z').map((s) => renamed(blob, s));
     expect(refusal(await c.call([1, 'key.decrypt', { blobs }]))).toBe('BAD_REQUEST');
@@ -64,7 +64,7 @@ describe('flooding the lease cache', () => {
   it('blobs naming unknown services are one Core call per service, then answered from memory; no entry stays in the table', async () => {
     const g = await stage.startGateway();
     const calls = countLeases(g);
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide);
     try {
       const blobs = names(20, 'u').map((s) => renamed(blob, s));
       expect(refusal(await c.call([1, 'key.decrypt', { blobs }]))).toBe('INVALID_BLOB');
@@ -81,7 +81,7 @@ describe('flooding the lease cache', () => {
 
   it("a tenant's scopes are capped: the one past maxScopesPerTenant is OVERLOADED, and the held ones keep serving", async () => {
     const g = await stage.startGateway({ maxScopesPerTenant: 3 });
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide);
     try {
       for (const s of names(3, 's')) ok(await c.call([1, 'key.create', { service: s }]));
       expect(refusal(await c.call([2, 'key.create', { service: 's03' }]))).toBe('OVERLOADED');
@@ -95,7 +95,7 @@ describe('flooding the lease cache', () => {
   it("a frame's lease fetches run concurrently, at most the connection's budget at a time", async () => {
     const g = await stage.startGateway({ limits: { maxLeaseFetchesPerConnection: 2 } });
     const calls = countLeases(g);
-    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide!);
+    const c = await connect(`ws://127.0.0.1:${g.server.port}/v1/ws`, stage.tokens.wide);
     try {
       const replies = (await c.call(names(6, 's').map((s, i) => [i, 'key.create', { service: s }]))) as unknown[];
       replies.forEach(ok);

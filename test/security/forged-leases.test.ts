@@ -179,7 +179,7 @@ describe('a planted lease through the running Gateway', () => {
 
   it('fails the app closed with KEY_UNAVAILABLE and a message that names nothing of the lease; nothing is bound', async () => {
     intercept(stage.gateway.core, (req) => forgedLease(req, randomBytes(32)));
-    const c = await connect(stage.wsUrl, stage.tokens.app!);
+    const c = await connect(stage.wsUrl, stage.tokens.app);
     try {
       const r = (await c.call([1, 'key.create', { service: 'planted' }])) as [number, number, { code: string; message: string }];
       expect(refusal(r)).toBe('KEY_UNAVAILABLE');

@@ -26,7 +26,7 @@ interface Known {
 /** tenant and service named by a blob's header, read independently of the addon. */
 function header(b: Uint8Array): { tenant: string; service: string } | null {
   if (b.length < 7 || b[0] !== 0x4b || b[1] !== 0x34) return null;
-  const t = b[4]!;
+  const t = b[4];
   const s = b[5 + t];
   if (s === undefined) return null;
   return { tenant: Buffer.from(b.subarray(5, 5 + t)).toString('latin1'), service: Buffer.from(b.subarray(6 + t, 6 + t + s)).toString('latin1') };
@@ -38,7 +38,7 @@ const GRANTS: Record<string, { tenant: string; services: string[] }> = {
   other: { tenant: 'other', services: ['*'] },
 };
 const allowed = (token: string, tenant: string, service: string) => {
-  const g = GRANTS[token]!;
+  const g = GRANTS[token];
   return g.tenant === tenant && (g.services.includes('*') || g.services.includes(service));
 };
 
@@ -51,10 +51,10 @@ describe('fuzzing whole frames', () => {
 
   beforeAll(async () => {
     stage = await openStage({ tenants: { acme: ['app', 'payroll'], other: ['app', 'payroll'] }, tokens: GRANTS });
-    for (const name of Object.keys(GRANTS)) clients[name] = await stage.ws(stage.tokens[name]!);
+    for (const name of Object.keys(GRANTS)) clients[name] = await stage.ws(stage.tokens[name]);
     for (const [token, tenant, service] of [['wide', 'acme', 'app'], ['wide', 'acme', 'payroll'], ['other', 'other', 'app'], ['other', 'other', 'payroll']] as const) {
       for (const context of [undefined, Buffer.from('ctx')]) {
-        const r = ok(await clients[token]!.call([1, 'key.create', { service, count: 2, ...(context ? { context } : {}) }]));
+        const r = ok(await clients[token].call([1, 'key.create', { service, count: 2, ...(context ? { context } : {}) }]));
         for (const k of r.keys as { plaintext: Buffer; blob: Buffer }[]) {
           known.set(k.blob.toString('hex'), { tenant, service, plaintext: k.plaintext.toString('hex'), context: context?.toString('hex') ?? '' });
           seeds.push(k.blob);
@@ -71,7 +71,7 @@ describe('fuzzing whole frames', () => {
       fc.constantFrom(...seeds),
       fc.tuple(fc.constantFrom(...seeds), fc.nat(), fc.integer({ min: 1, max: 255 })).map(([b, i, x]) => {
         const m = Buffer.from(b);
-        m[i % m.length]! ^= x; // a flipped byte anywhere: header, nonce, ciphertext, tag
+        m[i % m.length] ^= x; // a flipped byte anywhere: header, nonce, ciphertext, tag
         return m;
       }),
       fc.tuple(fc.constantFrom(...seeds), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)),
@@ -111,7 +111,7 @@ describe('fuzzing whole frames', () => {
     await fc.assert(
       fc.asyncProperty(token, frame, async (tok, f) => {
         frames++;
-        const reply = await clients[tok]!.raw(f.bytes);
+        const reply = await clients[tok].raw(f.bytes);
         const sent = requestsOf(f.bytes);
         const replies = Array.isArray(reply) && Array.isArray(reply[0]) ? (reply as unknown[][]) : [reply as unknown[]];
         for (const [k, r] of replies.entries()) {
@@ -133,7 +133,7 @@ describe('fuzzing whole frames', () => {
       { numRuns: 1_000_000, interruptAfterTimeLimit: FUZZ_MS, markInterruptAsFailure: false },
     );
     // Still serving, and it saw a fair number of frames.
-    ok(await clients.wide!.call([1, 'ping', {}]));
+    ok(await clients.wide.call([1, 'ping', {}]));
     expect(frames).toBeGreaterThan(100);
   });
 
@@ -157,7 +157,7 @@ describe('fuzzing whole frames', () => {
         const keys = (result.keys ?? [result]) as { plaintext: Uint8Array; blob: Uint8Array }[];
         for (const k of keys) {
           const h = header(k.blob)!;
-          expect(h).toEqual({ tenant: GRANTS[tok]!.tenant, service: p.service });
+          expect(h).toEqual({ tenant: GRANTS[tok].tenant, service: p.service });
           expect(allowed(tok, h.tenant, h.service)).toBe(true);
           known.set(Buffer.from(k.blob).toString('hex'), { ...h, plaintext: Buffer.from(k.plaintext).toString('hex'), context: ctx });
         }
@@ -173,8 +173,8 @@ describe('fuzzing whole frames', () => {
         const got = (result.blobs ?? [result.blob]) as Uint8Array[];
         const want = opens(blobsOf());
         got.forEach((b, i) => {
-          expect(header(b)).toEqual({ tenant: want[i]!.tenant, service: want[i]!.service });
-          known.set(Buffer.from(b).toString('hex'), want[i]!);
+          expect(header(b)).toEqual({ tenant: want[i].tenant, service: want[i].service });
+          known.set(Buffer.from(b).toString('hex'), want[i]);
         });
         return;
       }

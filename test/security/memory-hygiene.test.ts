@@ -69,7 +69,7 @@ describe('batch calls and JS getters (review L2)', () => {
     const statuses = new Uint8Array(4);
     let stolen: ArrayBuffer | null = null;
     const blobs = keys.map((k) => k.blob as Uint8Array);
-    const second = blobs[1]!;
+    const second = blobs[1];
     Object.defineProperty(blobs, 1, {
       get() {
         stolen ??= structuredClone(out.buffer, { transfer: [out.buffer] });

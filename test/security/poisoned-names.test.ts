@@ -15,7 +15,7 @@ const POISON = ['not/an-id', '', 'x'.repeat(65), 'a b', 'caf\u00e9', 'new\nline'
 /** A valid blob of acme/app with its service id bytes replaced (same length), so only the id rule can refuse it. */
 function withServiceBytes(blob: Buffer, service: string): Buffer {
   const b = Buffer.from(blob);
-  const t = b[4]!;
+  const t = b[4];
   b.write(service, 6 + t, 'latin1');
   return b;
 }
@@ -31,14 +31,14 @@ describe('names that are not ids', () => {
   });
 
   it('a create naming a service that is not an id is BAD_REQUEST on every entrance, with no Core call and nothing cached', async () => {
-    const c = await stage.ws(stage.tokens.wide!);
+    const c = await stage.ws(stage.tokens.wide);
     const served = await stage.leasesServed();
     for (const service of POISON) {
       expect(refusal(await c.call([1, 'key.create', { service }])), JSON.stringify(service)).toBe('BAD_REQUEST');
       expect(refusal(await c.call([2, 'key.create', { service, count: 2 }]))).toBe('BAD_REQUEST');
       expect(refusal(((await c.call([[3, 'key.create', { service }]])) as unknown[])[0])).toBe('BAD_REQUEST');
       for (const format of ['json', 'msgpack'] as const) {
-        expect((await httpCall(stage, stage.tokens.wide!, 'create', { service }, format)).body.code).toBe('BAD_REQUEST');
+        expect((await httpCall(stage, stage.tokens.wide, 'create', { service }, format)).body.code).toBe('BAD_REQUEST');
       }
     }
     expect(await stage.leasesServed()).toBe(served);
@@ -46,7 +46,7 @@ describe('names that are not ids', () => {
   });
 
   it('a blob whose header names a service that is not an id is INVALID_BLOB, with no Core call', async () => {
-    const c = await stage.ws(stage.tokens.wide!);
+    const c = await stage.ws(stage.tokens.wide);
     const good = ok(await c.call([1, 'key.create', { service: 'app' }])).blob as Buffer;
     const served = await stage.leasesServed();
     for (const bad of ['a/p', 'a p', 'a\0p', 'a\u00e9']) {
@@ -59,7 +59,7 @@ describe('names that are not ids', () => {
   });
 
   it('after poisoned requests, an unlink of the tenant (tenant.revoked) still drops every one of its scopes: nothing is served from them', async () => {
-    const c = await stage.ws(stage.tokens.wide!);
+    const c = await stage.ws(stage.tokens.wide);
     const app = ok(await c.call([1, 'key.create', { service: 'app' }]));
     ok(await c.call([2, 'key.create', { service: 'payroll' }]));
     for (const service of POISON) refusal(await c.call([3, 'key.create', { service }]));
@@ -119,7 +119,7 @@ describe('the event follower', () => {
       await expect.poll(() => seen.length, { timeout: 3_000 }).toBeGreaterThanOrEqual(3);
       // The first rotation failed, was delivered again, and only then came the second.
       expect(seen[0]).toBe(seen[1]);
-      expect(seen[2]).toBeGreaterThan(seen[1]!);
+      expect(seen[2]).toBeGreaterThan(seen[1]);
       expect(follower.lastEpoch()).toBe(seen[2]);
     } finally {
       follower.close();

@@ -146,7 +146,7 @@ for (const backend of backends) {
       const { core, T, S, shares, lease } = await stage({ l1: true });
       await underOlderIvk(core, shares, lease);
       const [before] = await core.ksi.read((tx) => tx.listL2(T));
-      expect(before!.ivkVersion).not.toBe(core.ivk.active);
+      expect(before.ivkVersion).not.toBe(core.ivk.active);
 
       const stop = stopOnce(core.ivk, 'unwrap', 'before');
       const racing = settle(lease());
@@ -160,7 +160,7 @@ for (const backend of backends) {
       expectNothingCached(core, T, S);
       // The load's lazy re-wrap did not write back the IVK-side binding the unlink destroyed.
       const [after] = await core.ksi.read((tx) => tx.listL2(T));
-      expect(after!.wrappedActive.length).toBe(0);
+      expect(after.wrappedActive.length).toBe(0);
       expect((await core.tenants.get(T))!.state).toBe('REVOKED');
     });
 

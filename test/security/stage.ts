@@ -129,7 +129,7 @@ export async function httpCall(stage: Stage, token: string, op: 'create' | 'decr
   const decoded = (format === 'json' ? JSON.parse(raw.toString('utf8')) : unpack(raw)) as Record<string, unknown>;
   if (format === 'json') {
     // Byte fields back to Buffers, as msgpack gives them.
-    for (const k of ['plaintext', 'blob']) if (typeof decoded[k] === 'string') decoded[k] = Buffer.from(decoded[k] as string, 'base64');
+    for (const k of ['plaintext', 'blob']) if (typeof decoded[k] === 'string') decoded[k] = Buffer.from(decoded[k], 'base64');
     for (const k of ['plaintexts', 'blobs']) if (Array.isArray(decoded[k])) decoded[k] = (decoded[k] as string[]).map((x) => Buffer.from(x, 'base64'));
     if (Array.isArray(decoded.keys)) decoded.keys = (decoded.keys as { plaintext: string; blob: string }[]).map((k) => ({ plaintext: Buffer.from(k.plaintext, 'base64'), blob: Buffer.from(k.blob, 'base64') }));
   }

@@ -25,11 +25,11 @@ describe('a token limited to one service', () => {
       tenants: { acme: ['app', 'payroll'] },
       tokens: { wide: { tenant: 'acme', services: ['*'] }, narrow: { tenant: 'acme', services: ['app'] } },
     });
-    const wide = await stage.ws(stage.tokens.wide!);
+    const wide = await stage.ws(stage.tokens.wide);
     payroll = ok(await wide.call([1, 'key.create', { service: 'payroll' }])).blob;
     app = ok(await wide.call([2, 'key.create', { service: 'app' }])) as { plaintext: Buffer; blob: Buffer };
     tampered = Buffer.from(app.blob);
-    tampered[tampered.length - 1]! ^= 1;
+    tampered[tampered.length - 1] ^= 1;
     payrollMany = (ok(await wide.call([3, 'key.create', { service: 'payroll', count: 300 }])).keys as { blob: Buffer }[]).map((k) => k.blob);
   });
   afterAll(async () => {
@@ -37,7 +37,7 @@ describe('a token limited to one service', () => {
   });
 
   it('cannot decrypt, rewrap or inspect a blob of another service over WebSocket, even though that key is leased here: the same INVALID_BLOB as a tampered blob', async () => {
-    const n = await stage.ws(stage.tokens.narrow!);
+    const n = await stage.ws(stage.tokens.narrow);
     const tamperedAnswer = errorOf(await n.call([1, 'key.decrypt', { blob: tampered }]));
     expect(tamperedAnswer.code).toBe('INVALID_BLOB');
     for (const [op, params] of [
@@ -64,29 +64,29 @@ describe('a token limited to one service', () => {
   it('cannot decrypt or rewrap it over HTTP, in JSON or in msgpack', async () => {
     for (const format of ['json', 'msgpack'] as const) {
       for (const op of ['decrypt', 'rewrap'] as const) {
-        const r = await httpCall(stage, stage.tokens.narrow!, op, { blob: payroll }, format);
+        const r = await httpCall(stage, stage.tokens.narrow, op, { blob: payroll }, format);
         expect(r, `${op} ${format}`).toMatchObject({ status: 400, body: { code: 'INVALID_BLOB' } });
       }
-      const own = await httpCall(stage, stage.tokens.narrow!, 'decrypt', { blob: app.blob }, format);
+      const own = await httpCall(stage, stage.tokens.narrow, 'decrypt', { blob: app.blob }, format);
       expect(Buffer.from(own.body.plaintext as Uint8Array).equals(app.plaintext)).toBe(true);
     }
   });
 
   it('cannot open them in bulk either (300 blobs go to the worker threads): refused before any of them is opened', async () => {
-    const n = await stage.ws(stage.tokens.narrow!);
+    const n = await stage.ws(stage.tokens.narrow);
     const bulkBefore = await bulkTasks(stage);
     expect(refusal(await n.call([1, 'key.decrypt', { blobs: payrollMany }]))).toBe('INVALID_BLOB');
     expect(refusal(await n.call([2, 'key.rewrap', { blobs: payrollMany }]))).toBe('INVALID_BLOB');
     expect(await bulkTasks(stage)).toBe(bulkBefore); // decided before any crypto: no task ran
     // The wide token opens the same batch on the worker threads.
-    const w = await stage.ws(stage.tokens.wide!);
+    const w = await stage.ws(stage.tokens.wide);
     expect((ok(await w.call([3, 'key.decrypt', { blobs: payrollMany }])).plaintexts as Buffer[]).length).toBe(300);
     expect(await bulkTasks(stage)).toBe(bulkBefore + 1);
   });
 
   it('a blob of another service does not make the Gateway lease that service for it', async () => {
     const fresh = await stage.startGateway();
-    const n = await connect(`ws://127.0.0.1:${fresh.server.port}/v1/ws`, stage.tokens.narrow!);
+    const n = await connect(`ws://127.0.0.1:${fresh.server.port}/v1/ws`, stage.tokens.narrow);
     try {
       const served = await stage.leasesServed();
       expect(refusal(await n.call([1, 'key.decrypt', { blob: payroll }]))).toBe('INVALID_BLOB');
@@ -117,27 +117,27 @@ describe('a stolen token, revoked', () => {
   });
 
   it('`krypton token revoke` closes its open sessions within 1 s and refuses it from then on; other tokens keep working, with no restart', async () => {
-    const victim = await stage.ws(stage.tokens.stolen!);
-    const bystander = await stage.ws(stage.tokens.other!);
+    const victim = await stage.ws(stage.tokens.stolen);
+    const bystander = await stage.ws(stage.tokens.other);
     ok(await victim.call([1, 'key.create', { service: 'app' }]));
     const closed = new Promise<{ code: number; at: number }>((resolve) => victim.ws.once('close', (code: number) => resolve({ code, at: Date.now() })));
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.stolen!, '--file', stage.tokensFile], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.stolen, '--file', stage.tokensFile], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const { code, at } = await closed;
     expect(code).toBe(4401);
     expect(at - t0).toBeLessThan(1_000);
-    await expect(connect(stage.wsUrl, stage.tokens.stolen!)).rejects.toMatchObject({ status: 401 });
-    expect((await httpCall(stage, stage.tokens.stolen!, 'create', { service: 'app' }, 'json')).status).toBe(401);
+    await expect(connect(stage.wsUrl, stage.tokens.stolen)).rejects.toMatchObject({ status: 401 });
+    expect((await httpCall(stage, stage.tokens.stolen, 'create', { service: 'app' }, 'json')).status).toBe(401);
     ok(await bystander.call([2, 'key.create', { service: 'app' }]));
   });
 
   it('a frame that races the revocation is not served: the session is closed instead', async () => {
-    const victim = await stage.ws(stage.tokens.other!);
+    const victim = await stage.ws(stage.tokens.other);
     ok(await victim.call([1, 'ping', {}]));
     const closed = new Promise<number>((resolve) => victim.ws.once('close', (code: number) => resolve(code)));
     // Revoke in the file, then send at once, before the watcher can have noticed.
-    spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.other!, '--file', stage.tokensFile]);
+    spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.other, '--file', stage.tokensFile]);
     stage.gateway.tokens.reload();
     victim.ws.send(pack([2, 'key.create', { service: 'app' }]));
     expect(await closed).toBe(4401);

@@ -40,11 +40,11 @@ describe('audit links', () => {
 
   it('links keyed while the key is there, signed while it is not; the head is the last row', async () => {
     expect(rows.map((r) => r.hash.slice(0, 3))).toEqual(['m1:', 'm1:', 'm1:', 's1:', 'm1:', 'm1:', 'm1:']);
-    expect(await ksi.read((tx) => tx.lastAudit())).toEqual({ seq: 7, hash: rows[6]!.hash });
+    expect(await ksi.read((tx) => tx.lastAudit())).toEqual({ seq: 7, hash: rows[6].hash });
     expect(await verifyAudit(ksi, { macKey: key, publicKey: signer.publicKey, pageSize: 2 })).toEqual({
       ok: true,
       count: 7,
-      head: { seq: 7, hash: rows[6]!.hash },
+      head: { seq: 7, hash: rows[6].hash },
       links: { keyed: 6, signed: 1, unkeyed: 0 },
     });
   });
@@ -68,8 +68,8 @@ describe('audit links', () => {
   it('the head must be reached, with the same link', async () => {
     const keys = { macKey: key, publicKey: signer.publicKey };
     expect(await verifyAudit(ksi, { ...keys, head: { seq: 9, hash: 'm1:00' } })).toMatchObject({ ok: false, brokenAt: 8, reason: expect.stringMatching(/ends at seq 7, before the published head/) });
-    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[5]!.hash } })).toMatchObject({ ok: false, brokenAt: 5, reason: expect.stringMatching(/not the one published/) });
-    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[4]!.hash } })).toMatchObject({ ok: true, count: 7 });
+    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[5].hash } })).toMatchObject({ ok: false, brokenAt: 5, reason: expect.stringMatching(/not the one published/) });
+    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[4].hash } })).toMatchObject({ ok: true, count: 7 });
   });
 
   it('a verifier with keys refuses unkeyed links unless the chain began unkeyed, and never after a keyed one', async () => {

@@ -133,7 +133,7 @@ export function defineKsiSuite(
         expect(listed).toEqual([rows[1], rows[2], rows[0]]);
         for (const r of listed) expect(Buffer.isBuffer(r.wrapped) && Buffer.isBuffer(r.mac)).toBe(true);
         expect(await ksi.read((tx) => tx.getIvk(4))).toBeNull();
-        const updated = { ...rows[0]!, state: 'DEPRECATED' as const, graceUntil: null, mac: randomBytes(32), wrapCount: 7 };
+        const updated = { ...rows[0], state: 'DEPRECATED' as const, graceUntil: null, mac: randomBytes(32), wrapCount: 7 };
         await ksi.tx((tx) => tx.updateIvk(updated));
         expect(await ksi.read((tx) => tx.getIvk(3))).toEqual(updated);
       });
@@ -431,7 +431,7 @@ export function defineKsiSuite(
           if (page.length === 0) break;
           expect(page.length).toBeLessThanOrEqual(7);
           seen.push(...page.map((e) => e.epoch));
-          since = page[page.length - 1]!.epoch;
+          since = page[page.length - 1].epoch;
         }
         expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
         expect(await ksi.read((tx) => tx.eventsSince(25, 7))).toEqual([]);
@@ -496,11 +496,11 @@ export function defineKsiSuite(
         const appended: AuditRow[] = [];
         for (let i = 1; i <= 12; i++) appended.push(await ksi.tx((tx) => tx.appendAudit(entry(i), T0 + i)));
         expect(appended.map((r) => r.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-        expect(appended[0]!.prevHash).toBe('');
-        for (let i = 1; i < 12; i++) expect(appended[i]!.prevHash).toBe(appended[i - 1]!.hash);
+        expect(appended[0].prevHash).toBe('');
+        for (let i = 1; i < 12; i++) expect(appended[i].prevHash).toBe(appended[i - 1].hash);
         const stored = await ksi.read((tx) => tx.auditSince(0, 100));
         expect(stored).toEqual(appended); // what append returned is what reads back
-        expect(stored[1]!.details).toEqual({ i: 2, nested: { z: 1, a: [1, 'two', null] }, when: new Date(T0).toISOString() });
+        expect(stored[1].details).toEqual({ i: 2, nested: { z: 1, a: [1, 'two', null] }, when: new Date(T0).toISOString() });
         expect(stored[2]).not.toHaveProperty('details');
         expect(verifyAuditChain(stored)).toMatchObject({ ok: true, count: 12 });
         expect(await verifyAudit(ksi, 5)).toMatchObject({ ok: true, count: 12 });
@@ -515,13 +515,13 @@ export function defineKsiSuite(
         const copy = (): AuditRow[] => rows.map((r) => structuredClone(r));
 
         const edited = copy();
-        edited[3]!.outcome = 'denied';
+        edited[3].outcome = 'denied';
         expect(verifyAuditChain(edited)).toMatchObject({ ok: false, brokenAt: 4 });
 
         const rehashed = copy(); // a forger who recomputes the edited row's hash breaks the next link
-        rehashed[3]!.target = 'evil';
+        rehashed[3].target = 'evil';
         const { auditHash } = await import('../../src/storage/audit-hash.js');
-        rehashed[3]!.hash = auditHash(rehashed[3]!.prevHash, rehashed[3]!);
+        rehashed[3].hash = auditHash(rehashed[3].prevHash, rehashed[3]);
         expect(verifyAuditChain(rehashed)).toMatchObject({ ok: false, brokenAt: 5 });
 
         const dropped = copy();
@@ -529,7 +529,7 @@ export function defineKsiSuite(
         expect(verifyAuditChain(dropped)).toMatchObject({ ok: false, brokenAt: 4 });
 
         const detailEdit = copy();
-        detailEdit[0]!.details = { i: 999 };
+        detailEdit[0].details = { i: 999 };
         expect(verifyAuditChain(detailEdit)).toMatchObject({ ok: false, brokenAt: 1 });
       });
 

@@ -76,7 +76,7 @@ it('a process killed mid-rotation leaves every committed rotation and exactly on
   }));
   expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   expect(versions.filter((v) => v.state === 'ACTIVE').map((v) => v.version)).toEqual([30]);
-  expect(versions[29]!.wrapped.equals(Buffer.alloc(60, 30))).toBe(true);
+  expect(versions[29].wrapped.equals(Buffer.alloc(60, 30))).toBe(true);
   expect(epoch).toBe(29);
   await ksi.close();
 });

@@ -50,7 +50,7 @@ async function fake(opts: { refuse?: number; hold?: boolean } = {}): Promise<Fak
     held: [],
     release: (order) => {
       for (const i of order) {
-        const h = f.held[i]!;
+        const h = f.held[i];
         h.ws.send(packr.pack(h.requests.map(answer)));
       }
     },
@@ -126,7 +126,7 @@ describe('batching', () => {
     const f = await fake();
     const c = await KryptonClient.connect({ url: f.url, token: 't' });
     await c.createKey('app');
-    expect(Object.keys(f.frames[0]!.requests[0]![2])).toEqual(['service']);
+    expect(Object.keys(f.frames[0].requests[0][2])).toEqual(['service']);
     await c.close();
   });
 });

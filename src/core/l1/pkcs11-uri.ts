@@ -192,8 +192,8 @@ function encode(bytes: Buffer, keep: RegExp): string {
   return out;
 }
 // "&" is read in paths (some writers leave it bare) but always printed escaped.
-const PATH_KEEP = /^[A-Za-z0-9\-._~:\[\]@!$'()*+,=]$/;
-const QUERY_KEEP = /^[A-Za-z0-9\-._~:\[\]@!$'()*+,;/?]$/;
+const PATH_KEEP = /^[A-Za-z0-9\-._~:[\]@!$'()*+,=]$/;
+const QUERY_KEEP = /^[A-Za-z0-9\-._~:[\]@!$'()*+,;/?]$/;
 const encPath = (s: string) => encode(Buffer.from(s, 'utf8'), PATH_KEEP);
 const encQuery = (s: string) => encode(Buffer.from(s, 'utf8'), QUERY_KEEP);
 

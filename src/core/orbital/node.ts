@@ -172,7 +172,7 @@ export class CoreOrbital {
     const tick = () =>
       this.publishManifest().catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'orbital: manifest not built'));
     void tick();
-    this.timer = setInterval(tick, every);
+    this.timer = setInterval(() => void tick(), every);
     this.timer.unref();
   }
 

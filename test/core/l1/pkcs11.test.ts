@@ -82,7 +82,7 @@ const TOKEN = 'krypton-l1';
         { type: pkcs11js.CKA_VALUE_LEN },
       ]);
       // CK_BBOOL is one byte, CK_ULONG is native-endian (little-endian on CI).
-      expect(attrs.map((a) => (a.value as Buffer)[0])).toEqual([1, 1, 0, 32]);
+      expect(attrs.map((a) => (a.value)[0])).toEqual([1, 1, 0, 32]);
       expect(() => token.module.lib.C_GetAttributeValue(token.session, key, [{ type: pkcs11js.CKA_VALUE }])).toThrow(
         /CKR_ATTRIBUTE_SENSITIVE/,
       );

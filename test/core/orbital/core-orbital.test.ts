@@ -68,7 +68,7 @@ describe('the Core on Orbital', () => {
 
     await send('L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: l1 });
     const [l2] = await t.core.ksi.read((tx) => tx.listL2('acme'));
-    expect(l2!.wrappedSovereign).not.toBeNull();
+    expect(l2.wrappedSovereign).not.toBeNull();
     expect((await lease('acme', 'billing')).versions.map((v) => v.version)).toEqual([1]);
 
     // The other order: the link first, then the Registry's definitions.
@@ -134,7 +134,7 @@ describe('the Core on Orbital', () => {
     // Not just a state: the IVK-side binding is gone. Even a KSI forced back
     // to ACTIVE (a bug, or someone with write access) cannot serve the L2.
     const [l2] = await t.core.ksi.read((tx) => tx.listL2('acme'));
-    expect(l2!.wrappedActive.length).toBe(0);
+    expect(l2.wrappedActive.length).toBe(0);
     const row = (await t.core.tenants.get('acme'))!;
     await t.core.ksi.tx((tx) => tx.putTenant({ ...row, state: 'ACTIVE' }));
     await expect(lease('acme', 'billing')).rejects.toThrow(/held only under its L1/);

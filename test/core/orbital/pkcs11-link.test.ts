@@ -41,9 +41,9 @@ describe.skipIf(skip)(`an HSM L1 linked over Orbital${missing ? ` (${missing})` 
       // Only the Core's own manifest (nobody consumes it here) may be a dead letter.
       expect(bus.deadLetters().filter((d) => !d.body.includes('"State.Manifest"'))).toEqual([]);
       const [fresh] = await t.core.ksi.read((tx) => tx.listL2('fresh'));
-      expect(fresh!.wrappedSovereign).not.toBeNull();
+      expect(fresh.wrappedSovereign).not.toBeNull();
       const [legacy] = await t.core.ksi.read((tx) => tx.listL2('legacy'));
-      expect(legacy!.wrappedSovereign).toBeNull();
+      expect(legacy.wrappedSovereign).toBeNull();
       expect(lines.some((l) => String(l.msg).includes('cannot bind the existing L2'))).toBe(true);
       for (const tenant of ['fresh', 'legacy']) {
         const r = HpkeRecipient.generate();
