@@ -11,7 +11,7 @@
 import { errors } from '../errors.js';
 import type { Route } from '../http/index.js';
 import type { AuditHead } from '../protocol/orbital-events.js';
-import { verifyAudit, type AuditVerdict } from '../storage/audit-hash.js';
+import { verifyAudit, type AuditVerdict } from '../storage/ksi/audit-hash.js';
 import type { Core } from './core.js';
 import { sealedError } from './master-key.js';
 

@@ -11,7 +11,7 @@
  * check of the current state costs no transaction of its own.
  */
 import { KryptonError } from '../errors.js';
-import type { AuditEntry, Ksi, KsiTx } from '../storage/ksi.js';
+import type { AuditEntry, Ksi, KsiTx } from '../storage/ksi/ksi.js';
 
 /** Reads the state the entry depends on: an error refuses the request it audits. */
 export type AuditGate = (tx: KsiTx) => Promise<KryptonError | null>;

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { errors, KryptonError } from '../errors.js';
 import { SigningKey } from '../native/index.js';
-import { openKsi } from '../storage/open.js';
-import { coreLinker } from '../storage/audit-hash.js';
-import type { AuditEntry, Ksi } from '../storage/ksi.js';
+import { openKsi } from '../storage/ksi/open.js';
+import { coreLinker } from '../storage/ksi/audit-hash.js';
+import type { AuditEntry, Ksi } from '../storage/ksi/ksi.js';
 import { AuditWriter } from './audit-writer.js';
 import { systemClock, type Clock } from './clock.js';
 import { EventLog } from './event-log.js';

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { CoreEvent, CoreEventType } from '../protocol/core-events.js';
-import type { EventRow, Ksi, KsiTx } from '../storage/ksi.js';
+import type { EventRow, Ksi, KsiTx } from '../storage/ksi/ksi.js';
 
 export type { CoreEvent, CoreEventType } from '../protocol/core-events.js';
 

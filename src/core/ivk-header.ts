@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { hmacSha256, type KeyHandle } from '../native/index.js';
-import type { IvkRow, IvkState } from '../storage/ksi.js';
+import type { IvkRow, IvkState } from '../storage/ksi/ksi.js';
 
 const STATES: Record<IvkState, number> = { ACTIVE: 1, GRACE: 2, DEPRECATED: 3, REVOKED: 4 };
 

@@ -13,7 +13,7 @@
  */
 import { errors } from '../errors.js';
 import { destroyKey, generateKey, unwrapKey, wrapKey, type KeyHandle } from '../native/index.js';
-import type { IvkRow, Ksi } from '../storage/ksi.js';
+import type { IvkRow, Ksi } from '../storage/ksi/ksi.js';
 import { DAY_MS, type Clock } from './clock.js';
 import { headerIntact, ivkAad, macHeader } from './ivk-header.js';
 import { IvkTier2 } from './ivk-tier2.js';

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IvkRow } from '../storage/ksi.js';
+import type { IvkRow } from '../storage/ksi/ksi.js';
 
 interface FileForm {
   version: number;

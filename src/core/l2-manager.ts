@@ -6,7 +6,7 @@
  */
 import { errors, KryptonError } from '../errors.js';
 import { destroyKey, generateKey, type KeyHandle } from '../native/index.js';
-import type { Ksi, L2Row, TenantRow } from '../storage/ksi.js';
+import type { Ksi, L2Row, TenantRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
 import type { IvkManager } from './ivk-manager.js';
 import type { L1Provider } from './l1/provider.js';

@@ -10,7 +10,7 @@
 import { errors, KryptonError } from '../errors.js';
 import { destroyKey, generateKey, scopes, unwrapKey, wrapKey, type KeyHandle } from '../native/index.js';
 import { requireId } from '../native/ids.js';
-import type { Ksi, KsiTx, L3Row, ScopeRow } from '../storage/ksi.js';
+import type { Ksi, KsiTx, L3Row, ScopeRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
 import type { CoreEvent, EventLog } from './event-log.js';
 import type { L2Manager } from './l2-manager.js';

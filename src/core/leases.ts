@@ -11,7 +11,7 @@
 import { KryptonError } from '../errors.js';
 import { sealLease, type SigningKey } from '../native/index.js';
 import { checkLeaseRequest, signLeaseReply, type LeaseReply, type LeaseVersion } from '../protocol/lease.js';
-import type { Ksi, KsiTx } from '../storage/ksi.js';
+import type { Ksi, KsiTx } from '../storage/ksi/ksi.js';
 import { AuditWriter, type AuditGate } from './audit-writer.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { KryptonError, errors } from '../errors.js';
 import { combineShares, deriveKey, destroyKey, generateKey, hmacSha256, splitKey, type KeyHandle } from '../native/index.js';
-import type { Ksi, MasterRow } from '../storage/ksi.js';
+import type { Ksi, MasterRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
 
 const KCV_LABEL = Buffer.from('krypton:kcv:v1');
@@ -151,7 +151,7 @@ export class MasterKey {
   }
 
   /**
-   * The key of the audit chain's links (HMAC-SHA256, storage/audit-hash.ts),
+   * The key of the audit chain's links (HMAC-SHA256, storage/ksi/audit-hash.ts),
    * derived from the MasterKey inside the addon; null while sealed (rows
    * written then are signed with the Core's signing key instead).
    */

@@ -7,7 +7,7 @@
  */
 import { errors } from '../errors.js';
 import { isValidId } from '../native/index.js';
-import type { Ksi, TenantRow } from '../storage/ksi.js';
+import type { Ksi, TenantRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
 import type { EventLog } from './event-log.js';
 import { openL1Provider } from './l1/open.js';

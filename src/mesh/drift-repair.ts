@@ -6,7 +6,7 @@
  * of one subject goes to one Core at most once per period; what revokes or
  * purges is never held back.
  */
-import type { OrbitalTx } from '../storage/orbital-sql.js';
+import type { OrbitalTx } from '../storage/orbital/orbital-tx.js';
 
 export const REPAIR_EVERY_MS = 10 * 60_000;
 

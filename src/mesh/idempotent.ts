@@ -6,7 +6,7 @@
  * nothing; a crash before the commit leaves neither, and the redelivery
  * does the whole work.
  */
-import type { OrbitalTx } from '../storage/orbital-sql.js';
+import type { OrbitalTx } from '../storage/orbital/orbital-tx.js';
 import type { OrbitalEvent } from '../protocol/orbital-events.js';
 import type { Outbox } from './outbox.js';
 

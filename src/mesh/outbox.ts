@@ -12,7 +12,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
-import type { OrbitalTx, OutboxRow } from '../storage/orbital-sql.js';
+import type { OrbitalTx, OutboxRow } from '../storage/orbital/orbital-tx.js';
 import type { Store } from '../storage/store.js';
 import { Mutex } from '../storage/mutex.js';
 import { decodeEvent, encodeEvent, type OrbitalEvent } from '../protocol/orbital-events.js';

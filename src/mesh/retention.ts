@@ -4,7 +4,7 @@
  * pruned, so an actor's Orbital tables do not grow for ever.
  */
 import type { Logger } from 'pino';
-import type { OrbitalTx } from '../storage/orbital-sql.js';
+import type { OrbitalTx } from '../storage/orbital/orbital-tx.js';
 import type { Store } from '../storage/store.js';
 import type { Outbox } from './outbox.js';
 

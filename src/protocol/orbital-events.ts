@@ -35,7 +35,7 @@ export interface Scope {
 
 /**
  * The head of a Core's audit chain when it sent a manifest: the last row's
- * seq and its link (the keyed MAC, see src/storage/audit-hash.ts). Receivers
+ * seq and its link (the keyed MAC, see src/storage/ksi/audit-hash.ts). Receivers
  * keep the last one per Core; `krypton core audit --head` checks the chain
  * against it (a truncated or rewritten tail no longer reaches it).
  */

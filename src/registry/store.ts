@@ -5,7 +5,7 @@
  * so a bug cannot store a state the rules do not know.
  */
 import { auditHeadTable, ManifestTx, manifestTable } from '../mesh/actor-runtime.js';
-import { orbitalStatements } from '../storage/orbital-sql.js';
+import { orbitalStatements } from '../storage/orbital/schema.js';
 import { num, numOrNull, str, type SqlRecord } from '../storage/sql-base.js';
 import type { StoreSchema } from '../storage/store.js';
 

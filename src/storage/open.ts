@@ -1,18 +1,6 @@
 import { errors } from '../errors.js';
-import type { Ksi, KsiTx } from './ksi.js';
-import type { AuditLinker } from './audit-hash.js';
-import { KSI_SCHEMA, ksiSchema } from './schema.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store, StoreSchema } from './store.js';
-
-/**
- * Opens (and initializes) the KSI a URL names (see openStore). Audit rows
- * it appends are linked by `linker` (a Core passes its keys); unkeyed
- * without one.
- */
-export function openKsi(url: string, linker?: AuditLinker): Promise<Ksi> {
-  return openStore<KsiTx>(url, linker === undefined ? KSI_SCHEMA : ksiSchema(linker));
-}
 
 /**
  * Opens (and initializes) a store of this schema at the place a URL names:

@@ -1,8 +1,7 @@
 import pg from 'pg';
 import { errors } from '../errors.js';
-import type { KsiTx } from './ksi.js';
 import { Mutex } from './mutex.js';
-import { KSI_SCHEMA, POSTGRES_DIALECT } from './schema.js';
+import { POSTGRES_DIALECT } from './dialect.js';
 import type { SqlExec, SqlParam, SqlRecord, TxState } from './sql-base.js';
 import type { Store, StoreSchema } from './store.js';
 import { driverCode, storageError } from './storage-error.js';
@@ -245,13 +244,6 @@ export class PostgresStore<Tx> implements Store<Tx> {
 
   private assertOpen(): void {
     if (this.closed) throw errors.internal(`storage: the ${this.definition.name} is closed`);
-  }
-}
-
-/** The KSI on PostgreSQL. */
-export class PostgresKsi extends PostgresStore<KsiTx> {
-  constructor(options: PostgresStoreOptions) {
-    super(options, KSI_SCHEMA);
   }
 }
 

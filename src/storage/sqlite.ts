@@ -1,9 +1,8 @@
 import { realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
-import type { KsiTx } from './ksi.js';
 import { Mutex } from './mutex.js';
-import { KSI_SCHEMA, SQLITE_DIALECT } from './schema.js';
+import { SQLITE_DIALECT } from './dialect.js';
 import type { SqlExec, SqlParam, SqlRecord, TxState } from './sql-base.js';
 import type { Store, StoreSchema } from './store.js';
 import { storageError } from './storage-error.js';
@@ -171,13 +170,6 @@ export class SqliteStore<Tx> implements Store<Tx> {
 
   private assertOpen(): void {
     if (this.closed) throw errors.internal(`storage: the ${this.schema.name} is closed`);
-  }
-}
-
-/** The KSI on SQLite. */
-export class SqliteKsi extends SqliteStore<KsiTx> {
-  constructor(path: string, options: SqliteStoreOptions = {}) {
-    super(path, KSI_SCHEMA, options);
   }
 }
 

@@ -1,11 +1,11 @@
 /**
  * A transactional SQL store, on SQLite or PostgreSQL, for any schema: the
- * KSI is one (ksi.ts), the Registry's and the CMK Server's stores are
+ * KSI is one (ksi/ksi.ts), the Registry's and the CMK Server's stores are
  * others. A store definition names its tables and how a transaction object
  * is made over the engine's executor; the engines (sqlite.ts, postgres.ts)
  * do the rest (locking, serializable transactions, retries).
  */
-import type { Dialect } from './schema.js';
+import type { Dialect } from './dialect.js';
 import type { SqlExec, TxState } from './sql-base.js';
 
 export type Engine = 'sqlite' | 'postgres';

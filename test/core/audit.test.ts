@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MSGPACK_TYPE } from '../../src/http/index.js';
 import { HpkeRecipient } from '../../src/native/index.js';
 import { newLeaseRequest } from '../../src/protocol/lease.js';
-import type { AuditRow } from '../../src/storage/ksi.js';
+import type { AuditRow } from '../../src/storage/ksi/ksi.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
 import { cli, launch, startCoreProcess, type CoreProcess } from './process-fixture.js';
 

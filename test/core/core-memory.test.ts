@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deriveK1, xaesOpenNode } from '../../bench/lib/xaes-node.js';
 import { HpkeRecipient } from '../../src/native/index.js';
 import { newLeaseRequest } from '../../src/protocol/lease.js';
-import { openKsi } from '../../src/storage/open.js';
+import { openKsi } from '../../src/storage/ksi/open.js';
 import { describeWithTool, gcoreFinds } from '../helpers/core-dump.js';
 import { referenceCombine } from '../helpers/shamir-ref.js';
 import { cli, startCoreProcess, type CoreProcess } from './process-fixture.js';

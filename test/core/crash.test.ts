@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Core } from '../../src/core/core.js';
 import { HpkeRecipient } from '../../src/native/index.js';
-import type { L3Row } from '../../src/storage/ksi.js';
+import type { L3Row } from '../../src/storage/ksi/ksi.js';
 import { GATEWAY } from './core-fixture.js';
 import { newLeaseRequest } from '../../src/protocol/lease.js';
 

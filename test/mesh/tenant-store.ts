@@ -1,5 +1,6 @@
-import { SQLITE_DIALECT } from '../../src/storage/schema.js';
-import { orbitalStatements, SqlOrbitalTx } from '../../src/storage/orbital-sql.js';
+import { SQLITE_DIALECT } from '../../src/storage/dialect.js';
+import { orbitalStatements } from '../../src/storage/orbital/schema.js';
+import { SqlOrbitalTx } from '../../src/storage/orbital/sql-orbital-tx.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import type { StoreSchema } from '../../src/storage/store.js';
 

@@ -10,9 +10,9 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditHash } from '../../src/storage/audit-hash.js';
+import { auditHash } from '../../src/storage/ksi/audit-hash.js';
 import { cli, launch, startCoreProcess } from '../core/process-fixture.js';
-import type { AuditRow } from '../../src/storage/ksi.js';
+import type { AuditRow } from '../../src/storage/ksi/ksi.js';
 import { openAuditStage, type AuditStage } from './audit-stage.js';
 
 /** What an attacker without the key can do to a row: change it and give it a plain SHA-256 link. */

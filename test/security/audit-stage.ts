@@ -15,8 +15,8 @@ import { Core } from '../../src/core/core.js';
 import { CoreOrbital } from '../../src/core/orbital/node.js';
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import type { AuditHead } from '../../src/protocol/orbital-events.js';
-import type { AuditVerdict } from '../../src/storage/audit-hash.js';
-import type { AuditRow } from '../../src/storage/ksi.js';
+import type { AuditVerdict } from '../../src/storage/ksi/audit-hash.js';
+import type { AuditRow } from '../../src/storage/ksi/ksi.js';
 import { captureLogger } from '../mesh/helpers.js';
 import { testKeyring } from '../mesh/keyring.js';
 

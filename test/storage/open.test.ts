@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openKsi } from '../../src/storage/open.js';
+import { openKsi } from '../../src/storage/ksi/open.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'krypton-ksi-open-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAudit } from '../../src/storage/audit-hash.js';
-import type { Ksi } from '../../src/storage/ksi.js';
-import { PostgresKsi } from '../../src/storage/postgres.js';
-import { defineKsiSuite, ivk } from './ksi-suite.js';
+import { verifyAudit } from '../../src/storage/ksi/audit-hash.js';
+import type { Ksi } from '../../src/storage/ksi/ksi.js';
+import { PostgresKsi } from '../../src/storage/ksi/postgres-ksi.js';
+import { defineKsiSuite, ivk } from './ksi/ksi-suite.js';
 
 /**
  * Runs the KSI suite against a real PostgreSQL. Unreachable PostgreSQL is a

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { SQLITE_AUDIT_TRIGGERS, SQLITE_DIALECT, schemaStatements } from '../../src/storage/schema.js';
-import { SqliteKsi } from '../../src/storage/sqlite.js';
+import { SQLITE_DIALECT } from '../../src/storage/dialect.js';
+import { SQLITE_AUDIT_TRIGGERS, schemaStatements } from '../../src/storage/ksi/schema.js';
+import { SqliteKsi } from '../../src/storage/ksi/sqlite-ksi.js';
 
 /**
  * kill -9 in the middle of a rotation. The child cannot import the

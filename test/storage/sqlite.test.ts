@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Ksi } from '../../src/storage/ksi.js';
-import { SqliteKsi } from '../../src/storage/sqlite.js';
-import { defineKsiSuite, ivk, l2, l3, scope, tenant } from './ksi-suite.js';
+import type { Ksi } from '../../src/storage/ksi/ksi.js';
+import { SqliteKsi } from '../../src/storage/ksi/sqlite-ksi.js';
+import { defineKsiSuite, ivk, l2, l3, scope, tenant } from './ksi/ksi-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'krypton-ksi-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

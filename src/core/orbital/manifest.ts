@@ -8,7 +8,7 @@
  * receivers record: the anchor a truncated or rewritten tail cannot reach.
  */
 import type { Payloads } from '../../protocol/orbital-events.js';
-import type { Ksi } from '../../storage/ksi.js';
+import type { Ksi } from '../../storage/ksi/ksi.js';
 
 export async function buildManifest(ksi: Ksi, core: string, at: number): Promise<Payloads['State.Manifest']> {
   return ksi.read(async (tx) => {

@@ -20,7 +20,7 @@ import type { Mesh, Subscription } from '../../mesh/mesh.js';
 import { Outbox } from '../../mesh/outbox.js';
 import { startRetention } from '../../mesh/retention.js';
 import type { Counter, Registry } from '../../metrics/registry.js';
-import type { KsiTx } from '../../storage/ksi.js';
+import type { KsiTx } from '../../storage/ksi/ksi.js';
 import type { Core } from '../core.js';
 import { DEFAULT_SOVEREIGN_TTL_SECONDS, SovereignDeadman } from './deadman.js';
 import { buildManifest } from './manifest.js';

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { KryptonError } from '../../errors.js';
 import type { Payloads } from '../../protocol/orbital-events.js';
-import type { TenantRow } from '../../storage/ksi.js';
+import type { TenantRow } from '../../storage/ksi/ksi.js';
 import type { Core } from '../core.js';
 
 export class CoreReactions {

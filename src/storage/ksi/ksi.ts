@@ -9,8 +9,8 @@
  * - at most one ACTIVE L3 version per (tenant, service);
  * - audit rows are append-only and hash-chained (see appendAudit).
  */
-import type { OrbitalTx } from './orbital-sql.js';
-import type { Store } from './store.js';
+import type { OrbitalTx } from '../orbital/orbital-tx.js';
+import type { Store } from '../store.js';
 
 export type IvkState = 'ACTIVE' | 'GRACE' | 'DEPRECATED' | 'REVOKED';
 export type L3State = 'ACTIVE' | 'DECRYPT_ONLY' | 'REVOKED';

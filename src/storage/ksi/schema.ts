@@ -16,44 +16,7 @@
  *   append conflict and are serialized.
  * - audit: append-only, enforced by triggers (engine-specific, below).
  */
-import type { KsiTx } from './ksi.js';
-import { orbitalStatements } from './orbital-sql.js';
-import { SqlKsiTx } from './sql-tx.js';
-import { UNKEYED_LINKER, type AuditLinker } from './audit-hash.js';
-import type { StoreSchema } from './store.js';
-
-export interface Dialect {
-  /** 32-bit-safe integers (versions, counts of shares). */
-  int: string;
-  /** Integers that may exceed 2^31: Unix ms times, epochs, counters. */
-  bigint: string;
-  text: string;
-  blob: string;
-  /** Column definition of a NOT NULL boolean named `name`. */
-  bool(name: string): string;
-  /** Table options after the closing parenthesis. */
-  tableSuffix: string;
-}
-
-export const SQLITE_DIALECT: Dialect = {
-  int: 'INTEGER',
-  bigint: 'INTEGER',
-  text: 'TEXT',
-  blob: 'BLOB',
-  bool: (name) => `${name} INTEGER NOT NULL CHECK (${name} IN (0, 1))`,
-  // STRICT: SQLite otherwise stores any type in any column; a string where a
-  // wrapped key belongs would then be kept silently.
-  tableSuffix: ' STRICT',
-};
-
-export const POSTGRES_DIALECT: Dialect = {
-  int: 'INTEGER',
-  bigint: 'BIGINT',
-  text: 'TEXT',
-  blob: 'BYTEA',
-  bool: (name) => `${name} BOOLEAN NOT NULL`,
-  tableSuffix: '',
-};
+import type { Dialect } from '../dialect.js';
 
 const IVK_STATES = `'ACTIVE', 'GRACE', 'DEPRECATED', 'REVOKED'`;
 const L3_STATES = `'ACTIVE', 'DECRYPT_ONLY', 'REVOKED'`;
@@ -173,19 +136,3 @@ export const POSTGRES_AUDIT_TRIGGERS = [
      END IF;
    END $$`,
 ];
-
-/** The KSI: its tables, the engine's audit triggers and the Orbital tables; audit rows linked by `linker`. */
-export function ksiSchema(linker: AuditLinker): StoreSchema<KsiTx> {
-  return {
-    name: 'KSI',
-    statements: (d, engine) => [
-      ...schemaStatements(d),
-      ...(engine === 'sqlite' ? SQLITE_AUDIT_TRIGGERS : POSTGRES_AUDIT_TRIGGERS),
-      ...orbitalStatements(d),
-    ],
-    makeTx: (exec, state) => new SqlKsiTx(exec, state, linker),
-  };
-}
-
-/** The KSI with unkeyed audit links: opened by tools and tests, never by a Core (Core.open links with its keys). */
-export const KSI_SCHEMA: StoreSchema<KsiTx> = ksiSchema(UNKEYED_LINKER);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifyAudit, verifyAuditChain } from '../../src/storage/audit-hash.js';
-import type { AuditRow, IvkRow, Ksi, KsiTx, L2Row, L3Row, ScopeRow, TenantRow } from '../../src/storage/ksi.js';
+import { verifyAudit, verifyAuditChain } from '../../../src/storage/ksi/audit-hash.js';
+import type { AuditRow, IvkRow, Ksi, KsiTx, L2Row, L3Row, ScopeRow, TenantRow } from '../../../src/storage/ksi/ksi.js';
 
 /**
  * The behavioural suite every KSI engine must pass. Each test gets a fresh,
@@ -520,7 +520,7 @@ export function defineKsiSuite(
 
         const rehashed = copy(); // a forger who recomputes the edited row's hash breaks the next link
         rehashed[3].target = 'evil';
-        const { auditHash } = await import('../../src/storage/audit-hash.js');
+        const { auditHash } = await import('../../../src/storage/ksi/audit-hash.js');
         rehashed[3].hash = auditHash(rehashed[3].prevHash, rehashed[3]);
         expect(verifyAuditChain(rehashed)).toMatchObject({ ok: false, brokenAt: 5 });
 

@@ -1,83 +1,10 @@
 /**
- * The tables every Orbital actor keeps in its own store (the Core's KSI,
- * the Registry's and the CMK Server's databases), so that its state change,
- * the events it causes and the events it has handled commit together:
- * - orbital_outbox: events written in the same transaction as the change,
- *   sent by the relay afterwards (src/mesh/outbox.ts);
- * - orbital_processed: (consumer, event id) of every event handled, written
- *   in the handler's transaction, so a redelivered event changes nothing;
- * - orbital_marks: named numbers (the time an actor last heard a peer, the
- *   newest event applied to a subject) that must survive a restart.
+ * OrbitalTx in SQL both engines accept, over the Orbital tables (schema.ts).
+ * An actor's own transaction class extends it: the KSI's SqlKsiTx, the
+ * Registry's and the CMK Server's through ManifestTx (src/mesh/actor-runtime.ts).
  */
-import type { Dialect } from './schema.js';
-import { limitOf, num, numOrNull, SqlTxBase, str } from './sql-base.js';
-
-export interface OutboxInsert {
-  id: string;
-  type: string;
-  /** The encoded event. */
-  body: string;
-  createdAt: number;
-}
-
-export interface OutboxRow {
-  id: string;
-  type: string;
-  createdAt: number;
-  sentAt: number | null;
-}
-
-/** What every actor's transaction offers Orbital. */
-export interface OrbitalTx {
-  enqueueOutbox(row: OutboxInsert): Promise<void>;
-  /** Unsent rows, oldest first. */
-  unsentOutbox(limit: number): Promise<Array<{ id: string; body: string }>>;
-  /** False when the row was already marked (or is gone). */
-  markOutboxSent(id: string, at: number): Promise<boolean>;
-  countUnsentOutbox(): Promise<number>;
-  /** Every row, oldest first, at most limit. */
-  listOutbox(limit: number): Promise<OutboxRow[]>;
-  /** Deletes rows sent before `before`; returns how many. */
-  pruneOutbox(before: number): Promise<number>;
-  /**
-   * Records that `consumer` handled event `eventId`. False when it already
-   * had: the caller must then change nothing (and its transaction commits
-   * nothing new).
-   */
-  markProcessed(consumer: string, eventId: string, at: number): Promise<boolean>;
-  hasProcessed(consumer: string, eventId: string): Promise<boolean>;
-  /** Drops unsent rows of a type (a periodic snapshot superseded by a newer one); returns how many. */
-  discardUnsentOutbox(type: string): Promise<number>;
-  /** Forgets handled ids older than `before` (far beyond any redelivery). */
-  pruneProcessed(before: number): Promise<number>;
-  getMark(name: string): Promise<number | null>;
-  putMark(name: string, value: number): Promise<void>;
-}
-
-export function orbitalStatements(d: Dialect): string[] {
-  const { bigint, text } = d;
-  return [
-    `CREATE TABLE IF NOT EXISTS orbital_outbox (
-      seq ${bigint} PRIMARY KEY CHECK (seq >= 1),
-      id ${text} NOT NULL UNIQUE,
-      type ${text} NOT NULL,
-      body ${text} NOT NULL,
-      created_at ${bigint} NOT NULL,
-      sent_at ${bigint}
-    )${d.tableSuffix}`,
-    `CREATE INDEX IF NOT EXISTS orbital_outbox_unsent ON orbital_outbox (seq) WHERE sent_at IS NULL`,
-    `CREATE TABLE IF NOT EXISTS orbital_processed (
-      consumer ${text} NOT NULL,
-      event_id ${text} NOT NULL,
-      processed_at ${bigint} NOT NULL,
-      PRIMARY KEY (consumer, event_id)
-    )${d.tableSuffix}`,
-    `CREATE TABLE IF NOT EXISTS orbital_marks (
-      name ${text} PRIMARY KEY,
-      value ${bigint} NOT NULL
-    )${d.tableSuffix}`,
-  ];
-}
+import { limitOf, num, numOrNull, SqlTxBase, str } from '../sql-base.js';
+import type { OrbitalTx, OutboxInsert, OutboxRow } from './orbital-tx.js';
 
 export class SqlOrbitalTx extends SqlTxBase implements OrbitalTx {
   enqueueOutbox(row: OutboxInsert): Promise<void> {

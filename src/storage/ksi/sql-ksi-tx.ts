@@ -14,8 +14,20 @@ import type {
   TenantRow,
   TenantState,
 } from './ksi.js';
-import { bool, buf, bufOrNull, limitOf, num, numOrNull, str, strOrNull, type SqlExec, type SqlRecord, type TxState } from './sql-base.js';
-import { SqlOrbitalTx } from './orbital-sql.js';
+import {
+  bool,
+  buf,
+  bufOrNull,
+  limitOf,
+  num,
+  numOrNull,
+  str,
+  strOrNull,
+  type SqlExec,
+  type SqlRecord,
+  type TxState,
+} from '../sql-base.js';
+import { SqlOrbitalTx } from '../orbital/sql-orbital-tx.js';
 
 /**
  * The KsiTx contract written once, in SQL both engines accept ('?'

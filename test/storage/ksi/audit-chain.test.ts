@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyKey, generateKey, type KeyHandle } from '../../src/native/index.js';
-import { coreLinker, verifyAudit, verifyAuditChain } from '../../src/storage/audit-hash.js';
-import type { AuditRow, Ksi } from '../../src/storage/ksi.js';
-import { openKsi } from '../../src/storage/open.js';
-import { freshKey } from '../mesh/keyring.js';
+import { destroyKey, generateKey, type KeyHandle } from '../../../src/native/index.js';
+import { coreLinker, verifyAudit, verifyAuditChain } from '../../../src/storage/ksi/audit-hash.js';
+import type { AuditRow, Ksi } from '../../../src/storage/ksi/ksi.js';
+import { openKsi } from '../../../src/storage/ksi/open.js';
+import { freshKey } from '../../mesh/keyring.js';
 
 describe('audit links', () => {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-audit-links-'));

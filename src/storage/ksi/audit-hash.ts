@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { hmacSha256 } from '../native/hmac.js';
-import type { KeyHandle } from '../native/keystore.js';
-import { verifySignature, type SigningKey } from '../native/signing.js';
-import { canonicalJson } from '../protocol/canonical-json.js';
-import type { AuditHead } from '../protocol/orbital-events.js';
+import { hmacSha256 } from '../../native/hmac.js';
+import type { KeyHandle } from '../../native/keystore.js';
+import { verifySignature, type SigningKey } from '../../native/signing.js';
+import { canonicalJson } from '../../protocol/canonical-json.js';
+import type { AuditHead } from '../../protocol/orbital-events.js';
 import type { AuditEntry, AuditRow, Ksi } from './ksi.js';
 
 export { canonicalJson };
