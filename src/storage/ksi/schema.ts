@@ -26,6 +26,11 @@ const DEFERRED = 'DEFERRABLE INITIALLY DEFERRED';
 
 /** Tables and indexes, in creation order; every statement is idempotent. */
 export function schemaStatements(d: Dialect): string[] {
+  return [...keyHierarchyTables(d), ...scopeTables(d), ...logTables(d)];
+}
+
+/** The MasterKey's check value, the IVK versions and the tenants with their L2 keys. */
+function keyHierarchyTables(d: Dialect): string[] {
   const { int, bigint, text, blob } = d;
   return [
     `CREATE TABLE IF NOT EXISTS master (
@@ -64,6 +69,13 @@ export function schemaStatements(d: Dialect): string[] {
       created_at ${bigint} NOT NULL,
       PRIMARY KEY (tenant, version)
     )${d.tableSuffix}`,
+  ];
+}
+
+/** The scopes and their L3 versions. */
+function scopeTables(d: Dialect): string[] {
+  const { int, bigint, text, blob } = d;
+  return [
     `CREATE TABLE IF NOT EXISTS scopes (
       tenant ${text} NOT NULL REFERENCES tenants (tenant) ${DEFERRED},
       service ${text} NOT NULL,
@@ -86,6 +98,13 @@ export function schemaStatements(d: Dialect): string[] {
       FOREIGN KEY (tenant, l2_version) REFERENCES l2_keys (tenant, version) ${DEFERRED}
     )${d.tableSuffix}`,
     `CREATE UNIQUE INDEX IF NOT EXISTS l3_versions_one_active ON l3_versions (tenant, service) WHERE state = 'ACTIVE'`,
+  ];
+}
+
+/** The event log the Gateways follow and the append-only audit chain. */
+function logTables(d: Dialect): string[] {
+  const { int, bigint, text } = d;
+  return [
     `CREATE TABLE IF NOT EXISTS events (
       epoch ${bigint} PRIMARY KEY CHECK (epoch >= 1),
       type ${text} NOT NULL,
