@@ -83,6 +83,9 @@ describe('the count rule (src/protocol/gateway-frame.ts)', () => {
   it('every entrance accepts a count of MAX_BATCH', () => {
     const parsed = parseRequest([7, 'key.create', { service: 'app', count: MAX_BATCH }]);
     expect(parsed).toEqual({ op: 'key.create', id: 7, service: 'app', count: MAX_BATCH });
+    // Past the count rule, the bulk task looks for the scope: none is leased here.
+    const bulk = runBulk({ op: 'create', tenant: 'acme', service: 'unleased', count: MAX_BATCH });
+    expect(bulk).toMatchObject({ op: 'failed', code: 'KEY_UNAVAILABLE' });
   });
 });
 
