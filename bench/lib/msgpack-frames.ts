@@ -4,9 +4,10 @@
  * overwritten in place, and reply ids are read straight from the bytes
  * without decoding the results. Neither allocates per request.
  */
-import { Packr } from 'msgpackr';
+import { createPackr } from '@krypton/client/codec';
 
-const packr = new Packr({ useRecords: false });
+// The client's settings, so the templates are the bytes a client sends.
+const packr = createPackr();
 
 /** A pre-encoded frame: one request, or an array of `count` requests. */
 export interface FrameTemplate {

@@ -5,10 +5,12 @@
  * what is being waited for), timed at its receipt.
  */
 import { performance } from 'node:perf_hooks';
-import { Packr } from 'msgpackr';
+import { createPackr, createUnpackr } from '@krypton/client/codec';
 import { LeanWsClient } from './ws-client.js';
 
-const packr = new Packr({ useRecords: false });
+// The client's settings: encodes as a client, and decodes replies as one.
+const packr = createPackr();
+const unpackr = createUnpackr();
 
 export interface ProbeReply {
   ok: boolean;
@@ -71,7 +73,7 @@ export class GatewayProbe {
     if (w === null) return;
     let reply: unknown;
     try {
-      reply = packr.unpack(data);
+      reply = unpackr.unpack(data);
     } catch (err) {
       this.waiting = null;
       w.reject(new Error(`undecodable reply from the Gateway: ${(err as Error).message}`));

@@ -8,7 +8,8 @@
  * rotation: they read whatever is committed.
  */
 import { errors, KryptonError } from '../errors.js';
-import { destroyKey, generateKey, scopes, unwrapKey, wrapKey, type KeyHandle } from '../native/index.js';
+import { destroyKey, generateKey, scopes, unwrapKey, wrapKey } from '../native/index.js';
+import type { KeyHandle, VersionState } from '../native/index.js';
 import { requireId } from '../native/ids.js';
 import type { Ksi, KsiTx, L3Row, ScopeRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
@@ -21,7 +22,7 @@ export const l3Aad = (tenant: string, service: string, version: number): Buffer 
 
 export interface L3Version {
   version: number;
-  state: 'ACTIVE' | 'DECRYPT_ONLY';
+  state: VersionState;
   handle: KeyHandle;
 }
 

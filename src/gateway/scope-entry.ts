@@ -7,10 +7,8 @@
  * time) before anything of it is opened, held or bound.
  */
 import { KryptonError, errors, fromNative } from '../errors.js';
-import { openLease, scopeRef, scopes, type HpkeRecipient, type ScopeRef } from '../native/index.js';
+import { openLease, scopeRef, scopes, type HpkeRecipient, type ScopeRef, type VersionState } from '../native/index.js';
 import { verifyLeaseReply, type LeaseReply, type LeaseRequest, type LeaseTrust } from '../protocol/lease.js';
-
-export type VersionState = 'ACTIVE' | 'DECRYPT_ONLY';
 
 export interface ScopeEntry {
   readonly tenant: string;

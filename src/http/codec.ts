@@ -2,6 +2,7 @@
  * Request and response bodies (docs/design.md sections 4 and 5): JSON with bytes
  * as base64 strings, or msgpack with bytes as bin, chosen by content-type.
  */
+import { MSGPACK_PACK_OPTIONS, MSGPACK_UNPACK_OPTIONS } from '@krypton/client/codec';
 import { Packr, Unpackr } from 'msgpackr';
 import { KryptonError } from '../errors.js';
 
@@ -15,9 +16,27 @@ export type BodyFormat = 'json' | 'msgpack';
 /** Nesting deeper than this is refused (docs/design.md section 9). */
 export const MAX_DEPTH = 32;
 
-const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
-// useRecords false: plain msgpack only, no msgpackr record extensions from peers.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+/**
+ * HTTP bodies take the wire's msgpack settings (@krypton/client/codec: plain
+ * maps and arrays, no records, 64-bit integers as numbers) with three
+ * differences, on purpose:
+ * - copyBuffers off: a decoded body's bytes are views of the body, so that
+ *   wiping the body wipes every secret decoded from it (src/http/server.ts).
+ * - encodeUndefinedAsNil: a reply's absent optional field goes out as nil,
+ *   as JSON leaves it out, rather than as msgpackr's undefined extension.
+ * - variableMapSize off: no byte matcher reads these bodies (the Gateway's
+ *   fast create does read the wire's fixmaps), so maps keep msgpackr's
+ *   faster fixed-size header.
+ */
+export const HTTP_PACK_OPTIONS = {
+  ...MSGPACK_PACK_OPTIONS,
+  variableMapSize: false,
+  encodeUndefinedAsNil: true,
+} as const;
+export const HTTP_UNPACK_OPTIONS = { ...MSGPACK_UNPACK_OPTIONS, copyBuffers: false } as const;
+
+const packr = new Packr(HTTP_PACK_OPTIONS);
+const unpackr = new Unpackr(HTTP_UNPACK_OPTIONS);
 
 /**
  * The format of a body from its content-type. Absent means JSON; anything

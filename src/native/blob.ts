@@ -4,18 +4,16 @@
  * buffers are allocated here, in JS, and filled by the addon.
  */
 import { errors, fromNative, type KryptonError } from '../errors.js';
+import { requireBlobList, requireContext, requireCount } from '../protocol/gateway-frame.js';
+import { L4_BYTES, openedBytes, openedL4, recordBlob, recordL4, recordSize } from '../protocol/record-layout.js';
+import type { RecordLayout } from '../protocol/record-layout.js';
 import { view } from './addon.js';
 import { idBytes } from './ids.js';
 import { statusError } from './status.js';
 
-/** Sizes from the addon, their one home (native/blob.h): a data key, and a blob without its names. */
-const sizes = view<{ L4_BYTES: number; BLOB_FIXED_BYTES: number }>();
-export const L4_BYTES = sizes.L4_BYTES;
-export const BLOB_FIXED_BYTES = sizes.BLOB_FIXED_BYTES;
-/** Largest caller context bound into the AAD. */
-export const MAX_CONTEXT_BYTES = 4096;
-/** Largest `count` of one create, and of one batch of blobs. */
-export const MAX_BATCH = 4096;
+// The limits and the record layout have their homes in src/protocol; re-exported for the addon's callers.
+export { MAX_BATCH, MAX_CONTEXT_BYTES } from '../protocol/gateway-frame.js';
+export { BLOB_FIXED_BYTES, blobSize, L4_BYTES, openedBytes, type RecordLayout } from '../protocol/record-layout.js';
 
 interface BlobNative {
   blobCreate(scope: number, context: Uint8Array | null, count: number, out: Uint8Array, stride?: number, l4At?: number, blobAt?: number): number;
@@ -28,10 +26,6 @@ interface BlobNative {
 }
 
 const native = view<BlobNative>();
-
-export function blobSize(tenant: string, service: string): number {
-  return BLOB_FIXED_BYTES + tenant.length + service.length;
-}
 
 /** A leased scope as the hot path names it: resolved once, reused per request. */
 export interface ScopeRef {
@@ -46,41 +40,17 @@ export interface ScopeRef {
 export function scopeRef(tenant: string, service: string): ScopeRef | null {
   const id = native.scopeLookup(idBytes(tenant, 'tenant'), idBytes(service, 'service'));
   if (id === 0) return null;
-  return { tenant, service, id, recordBytes: L4_BYTES + blobSize(tenant, service) };
+  return { tenant, service, id, recordBytes: recordSize(tenant, service) };
 }
 
+/** The addon's form of a context: null when there is none (the context rule: src/protocol/gateway-frame.ts). */
 function checkContext(context: Uint8Array | undefined): Uint8Array | null {
-  if (context === undefined) return null;
-  if (!(context instanceof Uint8Array) || context.length > MAX_CONTEXT_BYTES) {
-    throw errors.badRequest(`context must be at most ${MAX_CONTEXT_BYTES} bytes`);
-  }
-  return context;
-}
-
-function checkCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-    throw errors.badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
-  }
+  return context === undefined ? null : requireContext(context);
 }
 
 export interface DataKey {
   plaintext: Buffer;
   blob: Buffer;
-}
-
-/**
- * Fills `out` (count * scope.recordBytes) with [L4 || blob] records under
- * the scope's ACTIVE version and returns that version.
- */
-/**
- * Where each record goes in a caller's buffer: record i at i * stride, its
- * L4 at l4At and its blob at blobAt within it. The caller writes its own
- * framing around them in record 0; the addon copies it to the others.
- */
-export interface RecordLayout {
-  stride: number;
-  l4At: number;
-  blobAt: number;
 }
 
 /**
@@ -98,19 +68,16 @@ export function createInto(scope: ScopeRef, count: number, context: Uint8Array |
 export function createKey(scope: ScopeRef, context?: Uint8Array): DataKey & { version: number } {
   const out = Buffer.allocUnsafe(scope.recordBytes);
   const version = createInto(scope, 1, context, out);
-  return { plaintext: out.subarray(0, L4_BYTES), blob: out.subarray(L4_BYTES), version };
+  return { plaintext: recordL4(out, 0, scope.recordBytes), blob: recordBlob(out, 0, scope.recordBytes), version };
 }
 
 export function createKeys(scope: ScopeRef, count: number, context?: Uint8Array): { keys: DataKey[]; version: number } {
-  checkCount(count);
+  requireCount(count);
   const rec = scope.recordBytes;
   const out = Buffer.allocUnsafe(count * rec);
   const version = createInto(scope, count, context, out);
   const keys = new Array<DataKey>(count);
-  for (let i = 0; i < count; i++) {
-    const at = i * rec;
-    keys[i] = { plaintext: out.subarray(at, at + L4_BYTES), blob: out.subarray(at + L4_BYTES, at + rec) };
-  }
+  for (let i = 0; i < count; i++) keys[i] = { plaintext: recordL4(out, i, rec), blob: recordBlob(out, i, rec) };
   return { keys, version };
 }
 
@@ -125,12 +92,6 @@ export function openBlob(tenant: string, blob: Uint8Array, context?: Uint8Array)
   return out;
 }
 
-function checkBatch(blobs: Uint8Array[]): void {
-  if (!Array.isArray(blobs) || blobs.length < 1 || blobs.length > MAX_BATCH) {
-    throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
-  }
-}
-
 function call<T>(fn: () => T): T {
   try {
     return fn();
@@ -142,7 +103,7 @@ function call<T>(fn: () => T): T {
 type BatchCall = (tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array) => number;
 
 function batchInto(fn: BatchCall, tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
-  checkBatch(blobs);
+  requireBlobList(blobs);
   const t = idBytes(tenant, 'tenant');
   const c = checkContext(context);
   return call(() => fn(t, blobs, c, out, statuses));
@@ -171,16 +132,11 @@ export function rewrapBlobsInto(tenant: string, blobs: Uint8Array[], context: Ui
 
 /** Opens many blobs in one native call; each result is the L4 or its error. */
 export function openBlobs(tenant: string, blobs: Uint8Array[], context?: Uint8Array): (Buffer | KryptonError)[] {
-  checkBatch(blobs);
-  const out = Buffer.allocUnsafe(blobs.length * L4_BYTES);
+  requireBlobList(blobs);
+  const out = Buffer.allocUnsafe(openedBytes(blobs.length));
   const statuses = new Uint8Array(blobs.length);
   openBlobsInto(tenant, blobs, context, out, statuses);
-  return Array.from(statuses, (s, i) => {
-    const l4 = out.subarray(i * L4_BYTES, (i + 1) * L4_BYTES);
-    if (s === 0) return l4;
-    l4.fill(0);
-    return statusError(s);
-  });
+  return batchResults('open', blobs, out, statuses);
 }
 
 /** Re-seals a blob's L4 under the ACTIVE version; the L4 never leaves native memory. */
@@ -192,16 +148,43 @@ export function rewrapBlob(tenant: string, blob: Uint8Array, context?: Uint8Arra
 }
 
 export function rewrapBlobs(tenant: string, blobs: Uint8Array[], context?: Uint8Array): (Buffer | KryptonError)[] {
-  checkBatch(blobs);
+  requireBlobList(blobs);
   const out = Buffer.allocUnsafe(rewrapBytes(blobs));
   const statuses = new Uint8Array(blobs.length);
   rewrapBlobsInto(tenant, blobs, context, out, statuses);
+  return batchResults('rewrap', blobs, out, statuses);
+}
+
+/**
+ * The results of a batch open or rewrap, from the buffers the addon filled
+ * (inline, or on a worker thread): per blob its L4 (open) or its new blob
+ * (rewrap), a view of `out`, or the error of its status. A failed entry's
+ * bytes are zeroed.
+ */
+export function batchResults(
+  what: 'open' | 'rewrap',
+  blobs: readonly Uint8Array[],
+  out: Buffer,
+  statuses: Uint8Array,
+): (Buffer | KryptonError)[] {
+  const results = new Array<Buffer | KryptonError>(blobs.length);
   let at = 0;
-  return blobs.map((b, i) => {
-    const slice = out.subarray(at, at + b.length);
-    at += b.length;
-    return statuses[i] === 0 ? slice : statusError(statuses[i] ?? 5);
-  });
+  for (let i = 0; i < blobs.length; i++) {
+    let slice: Buffer;
+    if (what === 'open') slice = openedL4(out, i);
+    else {
+      const len = blobs[i]!.length;
+      slice = out.subarray(at, at + len);
+      at += len;
+    }
+    const s = statuses[i] ?? 5;
+    if (s === 0) results[i] = slice;
+    else {
+      slice.fill(0);
+      results[i] = statusError(s);
+    }
+  }
+  return results;
 }
 
 /** Bytes of the `out` of rewrapBlobsInto: the sum of the blobs' sizes. */

@@ -13,7 +13,9 @@
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { errors, fromNative, type ErrorCode } from '../errors.js';
-import { createInto, MAX_BATCH, openBlobsInto, rewrapBlobsInto, rewrapBytes, scopeRef, L4_BYTES } from './blob.js';
+import { requireCount } from '../protocol/gateway-frame.js';
+import { openedBytes } from '../protocol/record-layout.js';
+import { createInto, openBlobsInto, rewrapBlobsInto, rewrapBytes, scopeRef } from './blob.js';
 import { wipeCryptoContexts } from './keystore.js';
 
 export type BulkTask =
@@ -56,17 +58,10 @@ function moved(result: BulkResult, buffers: Uint8Array[]): MovedBulkResult {
   return move(value) as MovedBulkResult;
 }
 
-function checkCount(count: unknown): number {
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-    throw errors.badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
-  }
-  return count;
-}
-
 function runTask(task: BulkTask): MovedBulkResult {
   switch (task.op) {
     case 'create': {
-      const count = checkCount(task.count);
+      const count = requireCount(task.count);
       const scope = scopeRef(task.tenant, task.service);
       if (scope === null) throw errors.keyUnavailable();
       // new Uint8Array: its own ArrayBuffer (Buffer.allocUnsafe may hand out
@@ -80,7 +75,7 @@ function runTask(task: BulkTask): MovedBulkResult {
       const n = Array.isArray(task.blobs) ? task.blobs.length : 0;
       const statuses = new Uint8Array(n);
       if (task.op === 'open') {
-        const out = new Uint8Array(n * L4_BYTES);
+        const out = new Uint8Array(openedBytes(n));
         openBlobsInto(task.tenant, task.blobs, task.context, out, statuses);
         return moved({ op: 'open', out, statuses }, [out, statuses]);
       }

@@ -12,7 +12,7 @@
 import { errors, fromNative, KryptonError } from '../errors.js';
 import { view } from './addon.js';
 import { idBytes } from './ids.js';
-import { KeyState, keyStateName, type KeyHandle } from './keystore.js';
+import { isVersionState, KeyState, keyStateName, type KeyHandle, type VersionState } from './keystore.js';
 import { statusError } from './status.js';
 
 interface HpkeNative {
@@ -174,7 +174,7 @@ export interface SealLeaseParams {
   tenant: string;
   service: string;
   version: number;
-  state: 'ACTIVE' | 'DECRYPT_ONLY';
+  state: VersionState;
   /** Lease expiry, Unix milliseconds. */
   expiresAt: number;
 }
@@ -192,7 +192,7 @@ export function sealLease(p: SealLeaseParams): SealedLease {
   checkInteger(p.key, 'key', 1, Number.MAX_SAFE_INTEGER);
   checkInteger(p.version, 'version', 1, 0xffffffff);
   checkInteger(p.expiresAt, 'expiresAt', 0, native.LEASE_MAX_EXPIRY_MS);
-  if (p.state !== 'ACTIVE' && p.state !== 'DECRYPT_ONLY') throw errors.badRequest('state must be ACTIVE or DECRYPT_ONLY');
+  if (!isVersionState(p.state)) throw errors.badRequest('state must be ACTIVE or DECRYPT_ONLY');
   const tenant = idBytes(p.tenant, 'tenant');
   const service = idBytes(p.service, 'service');
   const enc = Buffer.alloc(native.HPKE_ENC_BYTES);
@@ -214,7 +214,7 @@ export interface OpenLeaseParams {
 export interface OpenedLease {
   scopeId: number;
   version: number;
-  state: 'ACTIVE' | 'DECRYPT_ONLY';
+  state: VersionState;
   /** Lease expiry, Unix milliseconds, as authenticated by the Core. */
   expiresAt: number;
 }
@@ -233,7 +233,7 @@ export function openLease(recipient: HpkeRecipient, p: OpenLeaseParams): OpenedL
   return {
     scopeId: r.scopeId,
     version: r.version,
-    state: keyStateName(r.state) as 'ACTIVE' | 'DECRYPT_ONLY',
+    state: keyStateName(r.state) as VersionState,
     expiresAt: r.expiresAtMs,
   };
 }

@@ -1,7 +1,9 @@
 import { errors } from '../errors.js';
 
-/** Tenant and service ids: 1..64 bytes of [A-Za-z0-9._~-] (docs/design.md section 3). */
-export const ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
+/** Longest tenant or service id, in bytes. */
+export const MAX_ID_BYTES = 64;
+/** Tenant and service ids: 1..MAX_ID_BYTES bytes of [A-Za-z0-9._~-] (docs/design.md section 3). */
+export const ID_PATTERN = new RegExp(`^[A-Za-z0-9._~-]{1,${MAX_ID_BYTES}}$`);
 
 export function isValidId(id: unknown): id is string {
   return typeof id === 'string' && ID_PATTERN.test(id);
@@ -9,7 +11,7 @@ export function isValidId(id: unknown): id is string {
 
 /** The id, or BAD_REQUEST naming what it is (`tenant`, `service`, ...). */
 export function requireId(v: unknown, what: string): string {
-  if (!isValidId(v)) throw errors.badRequest(`${what} must match [A-Za-z0-9._~-]{1,64}`);
+  if (!isValidId(v)) throw errors.badRequest(`${what} must match [A-Za-z0-9._~-]{1,${MAX_ID_BYTES}}`);
   return v;
 }
 

@@ -14,9 +14,16 @@ import { idBytes, isValidId } from './ids.js';
  */
 export type KeyHandle = number;
 
+/** The states of a stored version, and their numbers (native/status.h): the one home of both. */
 export const KeyState = { ACTIVE: 1, DECRYPT_ONLY: 2, REVOKED: 3 } as const;
 export type KeyStateName = keyof typeof KeyState;
 export type KeyStateValue = (typeof KeyState)[KeyStateName];
+/** The states of a version that holds a key: the ones a lease carries and a scope binds (REVOKED holds none). */
+export type VersionState = Exclude<KeyStateName, 'REVOKED'>;
+
+export function isVersionState(v: unknown): v is VersionState {
+  return v === 'ACTIVE' || v === 'DECRYPT_ONLY';
+}
 
 export function keyStateName(value: number): KeyStateName {
   const name = (Object.keys(KeyState) as KeyStateName[]).find((k) => KeyState[k] === value);
@@ -122,7 +129,7 @@ export const scopes = {
    * DECRYPT_ONLY, or below any version it knows (tombstones included), binds
    * DECRYPT_ONLY, so a stale lease never demotes the current ACTIVE version.
    */
-  bind(tenant: string, service: string, version: number, state: 'ACTIVE' | 'DECRYPT_ONLY', handle: KeyHandle): number {
+  bind(tenant: string, service: string, version: number, state: VersionState, handle: KeyHandle): number {
     checkVersion(version);
     return call(() => native.scopeBind(idBytes(tenant), idBytes(service), version, KeyState[state], handle));
   },

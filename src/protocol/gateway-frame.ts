@@ -8,6 +8,7 @@
  */
 import { errors, KryptonError } from '../errors.js';
 import { requireId } from '../native/ids.js';
+import { MAX_BLOB_BYTES } from './record-layout.js';
 
 export const OPS = ['key.create', 'key.decrypt', 'key.rewrap', 'key.info', 'ping'] as const;
 export type Op = (typeof OPS)[number];
@@ -17,8 +18,8 @@ const OP_SET: ReadonlySet<string> = new Set(OPS);
 export const MAX_BATCH = 4096;
 /** Largest caller context bound into the AAD. */
 export const MAX_CONTEXT_BYTES = 4096;
-/** Largest blob: 82 fixed bytes plus a tenant and a service of 64 bytes each (docs/design.md section 3). */
-export const MAX_BLOB_BYTES = 82 + 64 + 64;
+/** Largest blob (docs/design.md section 3): its home is the record layout. */
+export { MAX_BLOB_BYTES };
 
 export type RequestId = number | string;
 
@@ -61,12 +62,31 @@ export class RefusedRequest {
   ) {}
 }
 
-/** The count rule: absent, or an integer from 1 to MAX_BATCH. */
+/**
+ * The count rule, the one home of the batch range: an integer from 1 to
+ * MAX_BATCH (keys of one create, blobs of one request, records of one
+ * native call or bulk task).
+ */
+export function isBatchSize(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_BATCH;
+}
+
+/** A count that must be there: the count rule, or BAD_REQUEST. */
+export function requireCount(v: unknown): number {
+  if (!isBatchSize(v)) throw errors.badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
+  return v;
+}
+
+/** A request's count: absent, or the count rule. */
 export function checkCount(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_BATCH) {
-    throw errors.badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
-  }
+  return v === undefined ? undefined : requireCount(v);
+}
+
+/** A list of blobs: an array whose length meets the count rule, or BAD_REQUEST. */
+export function requireBlobList<T>(v: T[]): T[];
+export function requireBlobList(v: unknown): unknown[];
+export function requireBlobList(v: unknown): unknown[] {
+  if (!Array.isArray(v) || !isBatchSize(v.length)) throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
   return v;
 }
 
@@ -75,17 +95,22 @@ function bytesParam(v: unknown, name: string, max: number): Uint8Array {
   return v;
 }
 
+/** A context that is there: at most MAX_CONTEXT_BYTES bytes, or BAD_REQUEST. */
+export function requireContext(v: unknown): Uint8Array {
+  return bytesParam(v, 'context', MAX_CONTEXT_BYTES);
+}
+
 /** The context rule: absent (or nil), or at most MAX_CONTEXT_BYTES bytes. */
 export function checkContext(v: unknown): Uint8Array | undefined {
-  return v === undefined || v === null ? undefined : bytesParam(v, 'context', MAX_CONTEXT_BYTES);
+  return v === undefined || v === null ? undefined : requireContext(v);
 }
 
 /** `blob`, or `blobs` holding 1 to MAX_BATCH blobs. */
 export function checkBlobs(p: Record<string, unknown>): { blobs: Uint8Array[]; many: boolean } {
   if (p.blobs !== undefined) {
-    if (!Array.isArray(p.blobs) || p.blobs.length < 1 || p.blobs.length > MAX_BATCH) throw errors.badRequest(`blobs must hold 1 to ${MAX_BATCH} blobs`);
-    const blobs = new Array<Uint8Array>(p.blobs.length);
-    for (let i = 0; i < blobs.length; i++) blobs[i] = bytesParam(p.blobs[i], `blobs[${i}]`, MAX_BLOB_BYTES);
+    const list = requireBlobList(p.blobs);
+    const blobs = new Array<Uint8Array>(list.length);
+    for (let i = 0; i < blobs.length; i++) blobs[i] = bytesParam(list[i], `blobs[${i}]`, MAX_BLOB_BYTES);
     return { blobs, many: true };
   }
   return { blobs: [bytesParam(p.blob, 'blob', MAX_BLOB_BYTES)], many: false };

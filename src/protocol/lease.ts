@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, KryptonError } from '../errors.js';
 import { HPKE_ENC_BYTES, leaseSealedSize, X25519_BYTES } from '../native/hpke.js';
 import { isValidId } from '../native/ids.js';
+import { isVersionState, KeyState, type VersionState } from '../native/keystore.js';
 import { ED25519_SIGNATURE_BYTES, verifySignature } from '../native/signing.js';
 
 export const LEASE_NONCE_BYTES = 16;
@@ -41,9 +42,7 @@ export const MAX_LEASE_VERSIONS = MAX_HOT_VERSIONS_LIMIT + 1;
 export const LEASE_SIGNATURE_CONTEXT = Buffer.from('krypton lease reply v1\0', 'latin1');
 
 const MAX_VERSION = 0xffffffff;
-/** Lease states on the wire and in the signed bytes (the values of native/status.h). */
-const STATE_BYTE = { ACTIVE: 1, DECRYPT_ONLY: 2 } as const;
-export type LeaseState = keyof typeof STATE_BYTE;
+// A version's state: its name on the wire, its KeyState number (native/status.h) in the signed bytes.
 
 export interface LeaseRequest {
   tenant: string;
@@ -58,7 +57,7 @@ export interface LeaseRequest {
 
 export interface LeaseVersion {
   version: number;
-  state: LeaseState;
+  state: VersionState;
   /** HPKE encapsulated key (32 bytes). */
   enc: Buffer;
   /** The sealed lease message (native/lease_message.h) and its tag. */
@@ -164,13 +163,14 @@ export function checkLeaseReply(body: unknown, req: LeaseRequest): LeaseReply {
     const version = v!.version as number;
     last = version;
     if (named === undefined ? version < oldest : version !== named[i]) bad('versions: not the versions asked for');
-    if (v!.state !== 'ACTIVE' && v!.state !== 'DECRYPT_ONLY') bad('state');
+    if (!isVersionState(v!.state)) bad('state');
     // The ACTIVE version is the scope's newest: one at most, last; a full lease always has it.
     const newest = i === entries.length - 1;
     if (v!.state === 'ACTIVE' ? !newest : named === undefined && newest) bad('a full lease ends with its one ACTIVE version, the newest');
     if (!isBytes(v!.enc, HPKE_ENC_BYTES)) bad(`enc must be ${HPKE_ENC_BYTES} bytes`);
     if (!isBytes(v!.sealed, sealedBytes)) bad(`sealed must be ${sealedBytes} bytes`);
-    return { version, state: v!.state as LeaseState, enc: asBuffer(v!.enc as Uint8Array), sealed: asBuffer(v!.sealed as Uint8Array) };
+    const state = v!.state as VersionState;
+    return { version, state, enc: asBuffer(v!.enc as Uint8Array), sealed: asBuffer(v!.sealed as Uint8Array) };
   });
   return {
     nonce: asBuffer(b.nonce as Uint8Array),
@@ -219,7 +219,7 @@ export function leaseSignedBytes(req: LeaseRequest, reply: UnsignedLeaseReply): 
   at = out.writeUInt16BE(reply.versions.length, at);
   for (const v of reply.versions) {
     at = out.writeUInt32BE(v.version, at);
-    at = out.writeUInt8(STATE_BYTE[v.state], at);
+    at = out.writeUInt8(KeyState[v.state], at);
     at += v.enc.copy(out, at);
     at = out.writeUInt16BE(v.sealed.length, at);
     at += v.sealed.copy(out, at);

@@ -1,6 +1,6 @@
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { expect } from 'vitest';
-import { createKey, kat, scopeRef } from '../../src/native/index.js';
+import { createKey, kat, scopeRef, type VersionState } from '../../src/native/index.js';
 
 /** An independent HPKE implementation, in the role of the Core. */
 export const hpkeSuite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
@@ -60,7 +60,7 @@ export interface ReplyFields {
   epoch: number;
   ttlSeconds: number;
   oldestIncluded: number;
-  versions: { version: number; state: 'ACTIVE' | 'DECRYPT_ONLY'; enc: Uint8Array; sealed: Uint8Array }[];
+  versions: { version: number; state: VersionState; enc: Uint8Array; sealed: Uint8Array }[];
 }
 
 /**

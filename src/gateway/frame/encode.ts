@@ -9,8 +9,15 @@
  * than making the keys.
  */
 import { errors, type KryptonError } from '../../errors.js';
-import { L4_BYTES, type RecordLayout } from '../../native/index.js';
 import type { RequestId } from '../../protocol/gateway-frame.js';
+import {
+  L4_BYTES,
+  RECORD_BLOB_AT,
+  RECORD_L4_AT,
+  recordAt,
+  recordBlobBytes,
+  type RecordLayout,
+} from '../../protocol/record-layout.js';
 
 /** The keys of one create reply: `count` records (absent: one, as `{plaintext, blob}`) from `first` on. */
 export class CreateRecords {
@@ -90,7 +97,7 @@ function sizeOf(v: WireValue | undefined): number {
   }
   if (v instanceof Uint8Array) return binHeader(v.length) + v.length;
   if (v instanceof CreateRecords) {
-    const one = keyMapBytes(v.recordBytes - L4_BYTES);
+    const one = keyMapBytes(recordBlobBytes(v.recordBytes));
     return v.count === undefined ? one : KEYS.length + collHeader(v.n) + v.n * one;
   }
   if (Array.isArray(v)) {
@@ -177,13 +184,13 @@ class Writer {
   key(r: CreateRecords, j: number): void {
     const o = this.out;
     const src = r.records;
-    const base = (r.first + j) * r.recordBytes;
+    const base = recordAt(r.first + j, r.recordBytes);
     let at = this.at;
     for (let i = 0; i < KEY_HEAD.length; i++) o[at++] = KEY_HEAD[i]!;
-    for (let i = base; i < base + L4_BYTES; i++) o[at++] = src[i]!;
+    for (let i = base + RECORD_L4_AT, end = i + L4_BYTES; i < end; i++) o[at++] = src[i]!;
     for (let i = 0; i < BLOB_HEAD.length; i++) o[at++] = BLOB_HEAD[i]!;
-    o[at++] = r.recordBytes - L4_BYTES;
-    for (let i = base + L4_BYTES, end = base + r.recordBytes; i < end; i++) o[at++] = src[i]!;
+    o[at++] = recordBlobBytes(r.recordBytes);
+    for (let i = base + RECORD_BLOB_AT, end = base + r.recordBytes; i < end; i++) o[at++] = src[i]!;
     this.at = at;
   }
 
@@ -250,7 +257,7 @@ export class CreateReplyFrame extends EncodedReply implements RecordLayout {
 
   /** Allocates the frame for keys of `recordBytes` records; returns where the addon writes them. */
   place(recordBytes: number): Buffer {
-    const blobLen = recordBytes - L4_BYTES;
+    const blobLen = recordBlobBytes(recordBytes);
     const n = this.count ?? 1;
     this.stride = keyMapBytes(blobLen);
     this.blobAt = KEY_HEAD.length + L4_BYTES + BLOB_HEAD.length + 1;
@@ -332,7 +339,8 @@ function jsonSize(v: WireValue | undefined): number {
   if (typeof v === 'string') return Buffer.byteLength(jsonString(v));
   if (v instanceof Uint8Array) return 2 + base64Bytes(v.length);
   if (v instanceof CreateRecords) {
-    const one = '{"plaintext":"","blob":""}'.length + base64Bytes(L4_BYTES) + base64Bytes(v.recordBytes - L4_BYTES);
+    const blobLen = recordBlobBytes(v.recordBytes);
+    const one = '{"plaintext":"","blob":""}'.length + base64Bytes(L4_BYTES) + base64Bytes(blobLen);
     return v.count === undefined ? one : '{"keys":[]}'.length + v.n * one + (v.n - 1);
   }
   if (Array.isArray(v)) {
@@ -365,11 +373,11 @@ class JsonWriter {
   }
 
   key(r: CreateRecords, j: number): void {
-    const base = (r.first + j) * r.recordBytes;
+    const base = recordAt(r.first + j, r.recordBytes);
     this.raw('{"plaintext":');
-    this.b64(r.records, base, base + L4_BYTES);
+    this.b64(r.records, base + RECORD_L4_AT, base + RECORD_L4_AT + L4_BYTES);
     this.raw(',"blob":');
-    this.b64(r.records, base + L4_BYTES, base + r.recordBytes);
+    this.b64(r.records, base + RECORD_BLOB_AT, base + r.recordBytes);
     this.raw('}');
   }
 

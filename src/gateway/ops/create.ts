@@ -5,8 +5,9 @@
  * and grouped creates all come here; errors are thrown, never swallowed.
  */
 import { errors } from '../../errors.js';
-import { createInto, type RecordLayout, type ScopeRef } from '../../native/index.js';
-import { MAX_BATCH } from '../../protocol/gateway-frame.js';
+import { createInto, type ScopeRef } from '../../native/index.js';
+import { isBatchSize, MAX_BATCH } from '../../protocol/gateway-frame.js';
+import { recordAt, type RecordLayout } from '../../protocol/record-layout.js';
 import { leasedScope, type OpContext } from './context.js';
 
 export interface Keys {
@@ -26,7 +27,7 @@ export interface Placement extends RecordLayout {
 }
 
 function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined, place: Placement | undefined): Keys | null {
-  if (place !== undefined && total <= MAX_BATCH) {
+  if (place !== undefined && isBatchSize(total)) {
     const out = place.place(scope.recordBytes);
     try {
       createInto(scope, total, context, out, place);
@@ -39,11 +40,12 @@ function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefi
   const rec = scope.recordBytes;
   const records = Buffer.allocUnsafe(total * rec);
   try {
-    if (total <= MAX_BATCH) createInto(scope, total, context, records);
+    if (isBatchSize(total)) createInto(scope, total, context, records);
     else {
+      // More than one native call takes: MAX_BATCH records at a time.
       for (let done = 0; done < total; done += MAX_BATCH) {
         const n = Math.min(MAX_BATCH, total - done);
-        createInto(scope, n, context, records.subarray(done * rec, (done + n) * rec));
+        createInto(scope, n, context, records.subarray(recordAt(done, rec), recordAt(done + n, rec)));
       }
     }
   } catch (err) {
@@ -65,7 +67,7 @@ async function makeInBulk(ctx: OpContext, service: string, total: number, contex
  * enough for the worker threads ignores it).
  */
 export function makeKeys(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined, place?: Placement): Keys | null | Promise<Keys | null> {
-  const bulk = ctx.bulk !== null && total >= ctx.bulk.threshold && total <= MAX_BATCH;
+  const bulk = ctx.bulk !== null && total >= ctx.bulk.threshold && isBatchSize(total);
   const scope = leasedScope(ctx, service);
   if (scope instanceof Promise) return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context, place)));
   return bulk ? makeInBulk(ctx, service, total, context) : makeInline(scope, total, context, place);

@@ -8,8 +8,7 @@
  * (KEY_REVOKED, KEY_UNAVAILABLE), since the blob is the caller's own.
  */
 import { errors, KryptonError, type ErrorCode } from '../../errors.js';
-import { L4_BYTES, openBlobs, rewrapBlobs } from '../../native/index.js';
-import { statusError } from '../../native/status.js';
+import { batchResults, openBlobs, rewrapBlobs } from '../../native/index.js';
 import type { BlobScope } from './authorize.js';
 import { leasedScope, type OpContext } from './context.js';
 
@@ -31,14 +30,7 @@ async function openInBulk(ctx: OpContext, what: OpenWhat, blobs: Uint8Array[], c
   const r = await ctx.bulk!.run({ op: what === 'decrypt' ? 'open' : 'rewrap', tenant: ctx.tenant, blobs, ...(context !== undefined ? { context } : {}) });
   if (r.op === 'create') throw errors.internal('bulk open answered a create');
   const out = Buffer.from(r.out.buffer, r.out.byteOffset, r.out.byteLength);
-  let at = 0;
-  return blobs.map((b, i) => {
-    const len = what === 'decrypt' ? L4_BYTES : b.length;
-    const slice = out.subarray(at, at + len);
-    at += len;
-    const s = r.statuses[i] ?? 5;
-    return s === 0 ? slice : statusError(s);
-  });
+  return batchResults(r.op, blobs, out, r.statuses);
 }
 
 /** Leases what the blobs name; the refusals by scope version. */

@@ -9,11 +9,13 @@
  * - at most one ACTIVE L3 version per (tenant, service);
  * - audit rows are append-only and hash-chained (see appendAudit).
  */
+import type { KeyStateName } from '../../native/keystore.js';
 import type { OrbitalTx } from '../orbital/orbital-tx.js';
 import type { Store } from '../store.js';
 
 export type IvkState = 'ACTIVE' | 'GRACE' | 'DEPRECATED' | 'REVOKED';
-export type L3State = 'ACTIVE' | 'DECRYPT_ONLY' | 'REVOKED';
+/** An L3 version's state: the key states (src/native/keystore.ts). */
+export type L3State = KeyStateName;
 export type TenantState = 'ACTIVE' | 'OFFBOARDED' | 'REVOKED';
 
 /** Times are Unix milliseconds. */
