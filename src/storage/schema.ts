@@ -63,6 +63,11 @@ const DEFERRED = 'DEFERRABLE INITIALLY DEFERRED';
 
 /** Tables and indexes, in creation order; every statement is idempotent. */
 export function schemaStatements(d: Dialect): string[] {
+  return [...masterTables(d), ...tenantTables(d), ...logTables(d)];
+}
+
+/** The master key's check value and the IVK versions (at most one ACTIVE). */
+function masterTables(d: Dialect): string[] {
   const { int, bigint, text, blob } = d;
   return [
     `CREATE TABLE IF NOT EXISTS master (
@@ -84,6 +89,13 @@ export function schemaStatements(d: Dialect): string[] {
       wrap_count ${bigint} NOT NULL CHECK (wrap_count >= 0)
     )${d.tableSuffix}`,
     `CREATE UNIQUE INDEX IF NOT EXISTS ivk_versions_one_active ON ivk_versions (state) WHERE state = 'ACTIVE'`,
+  ];
+}
+
+/** Tenants and their keys: L2 versions, scopes and L3 versions (at most one ACTIVE per scope). */
+function tenantTables(d: Dialect): string[] {
+  const { int, bigint, text, blob } = d;
+  return [
     `CREATE TABLE IF NOT EXISTS tenants (
       tenant ${text} PRIMARY KEY,
       state ${text} NOT NULL CHECK (state IN (${TENANT_STATES})),
@@ -123,6 +135,13 @@ export function schemaStatements(d: Dialect): string[] {
       FOREIGN KEY (tenant, l2_version) REFERENCES l2_keys (tenant, version) ${DEFERRED}
     )${d.tableSuffix}`,
     `CREATE UNIQUE INDEX IF NOT EXISTS l3_versions_one_active ON l3_versions (tenant, service) WHERE state = 'ACTIVE'`,
+  ];
+}
+
+/** The event log the Gateways follow and the hash-chained audit log. */
+function logTables(d: Dialect): string[] {
+  const { int, bigint, text } = d;
+  return [
     `CREATE TABLE IF NOT EXISTS events (
       epoch ${bigint} PRIMARY KEY CHECK (epoch >= 1),
       type ${text} NOT NULL,
