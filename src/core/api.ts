@@ -40,7 +40,32 @@ function version(v: string | undefined): number {
   return n;
 }
 
+type Handler = (ctx: RequestContext) => Promise<unknown>;
+
+/** What every route group is built from: the Core, the options and the two handler wrappers. */
+interface RouteKit {
+  core: Core;
+  opts: CoreApiOptions;
+  admin: (id: string) => boolean;
+  /** Checks every id in the path and that the Core is unsealed, then runs fn. */
+  unsealed: <T>(fn: (ctx: RequestContext) => Promise<T>) => (ctx: RequestContext) => Promise<T>;
+  /** Runs fn and records its latency and outcome under this route name. */
+  timed: (route: string, fn: Handler) => Handler;
+}
+
 export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
+  const kit = routeKit(core, opts);
+  return [
+    ...auditRoutes(core, opts.admins),
+    ...gatewayRoutes(kit),
+    ...sealRoutes(kit),
+    ...tenantRoutes(kit),
+    ...scopeRoutes(kit),
+    ...probeRoutes(kit),
+  ];
+}
+
+function routeKit(core: Core, opts: CoreApiOptions): RouteKit {
   const admin = (id: string) => opts.admins.has(id);
   const requests = opts.metrics.histogram('krypton_core_request_duration_seconds', 'Core request latency', ['route', 'outcome']);
   const unsealed = <T>(fn: (ctx: RequestContext) => Promise<T>) => async (ctx: RequestContext) => {
@@ -62,9 +87,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       requests.observe(Number(process.hrtime.bigint() - t0) / 1e9, { route, outcome });
     }
   };
+  return { core, opts, admin, unsealed, timed };
+}
 
+/** What the Gateways use: leases and the event stream. */
+function gatewayRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
   return [
-    ...auditRoutes(core, opts.admins),
     {
       method: 'POST',
       path: '/v1/leases',
@@ -80,6 +108,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       handler: async (ctx: RequestContext, writer: StreamWriter) =>
         streamEvents(core, ctx, writer, admin(ctx.identity) ? () => true : (e) => e.tenant === null || core.gatewayPolicy.allows(ctx.identity, e.tenant)),
     },
+  ];
+}
+
+/** Unseal, seal and the admin status. */
+function sealRoutes({ core, opts, admin, timed }: RouteKit): Route[] {
+  return [
     {
       method: 'POST',
       path: '/v1/admin/unseal',
@@ -113,6 +147,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       allow: admin,
       handler: timed('status', async () => ({ ...(await core.status()), ...(opts.orbital !== undefined ? { orbital: opts.orbital.status() } : {}) })),
     },
+  ];
+}
+
+/** Onboarding a tenant, reading it, linking and unlinking its L1. */
+function tenantRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
+  return [
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant',
@@ -155,6 +195,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       allow: admin,
       handler: timed('l1.unlink', unsealed((ctx) => core.tenants.unlinkL1(ctx.params.tenant!, ctx.identity))),
     },
+  ];
+}
+
+/** Scopes and their L3 versions (define, rotate, revoke), and the IVK's rotation. */
+function scopeRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
+  return [
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant/services/:service',
@@ -187,6 +233,12 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
       allow: admin,
       handler: timed('ivk.rotate', unsealed(async () => ({ version: await core.ivk.rotate('admin') }))),
     },
+  ];
+}
+
+/** Metrics and the liveness and readiness probes (no admin identity needed). */
+function probeRoutes({ core, opts }: RouteKit): Route[] {
+  return [
     { method: 'GET', path: '/metrics', handler: async () => new RawBody(PROMETHEUS_CONTENT_TYPE, opts.metrics.render()) },
     { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
     {

@@ -57,132 +57,159 @@ export function followEvents(
   onState: (s: FollowState, err?: Error) => void,
   opts: FollowerOptions = {},
 ): EventFollower {
-  const log = opts.logger ?? pino({ level: 'silent' });
-  const idleMs = opts.idleTimeoutMs ?? 40_000;
-  const backoffs = new ExponentialBackoff({ initialDelay: opts.initialDelayMs ?? 100, maxDelay: opts.maxDelayMs ?? 5_000 });
-  let backoff: IBackoff<unknown> = backoffs.next();
-  // -1: a `since=now` stream that has not said yet where now is.
-  let last = since === SINCE_NOW ? -1 : since;
-  let startedFrom = since === SINCE_NOW ? Infinity : since;
-  let live = false;
-  let closed = false;
-  // Each stream gets a generation; callbacks of a stream we replaced are ignored.
-  let generation = 0;
-  let handle: StreamHandle | null = null;
-  let idleTimer: NodeJS.Timeout | null = null;
-  let retryTimer: NodeJS.Timeout | null = null;
-
-  const setLive = (v: boolean, err?: Error): void => {
-    if (live === v) return;
-    live = v;
-    onState(v ? 'connected' : 'disconnected', err);
+  const follower = new Follower(http, since, onEvent, onState, opts);
+  follower.connect();
+  return {
+    lastEpoch: () => follower.last,
+    since: () => follower.startedFrom,
+    connected: () => follower.live,
+    replayFrom: (epoch?: number) => follower.replayFrom(epoch),
+    close: () => follower.close(),
   };
+}
+
+/** One follower's state: the stream open now, its generation, the epochs seen and the timers. */
+class Follower {
+  private readonly log: Logger;
+  private readonly idleMs: number;
+  private readonly backoffs: ExponentialBackoff<unknown>;
+  private backoff: IBackoff<unknown>;
+  // -1: a `since=now` stream that has not said yet where now is.
+  last: number;
+  startedFrom: number;
+  live = false;
+  private closed = false;
+  // Each stream gets a generation; callbacks of a stream we replaced are ignored.
+  private generation = 0;
+  private handle: StreamHandle | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly http: MtlsClient,
+    since: number | typeof SINCE_NOW,
+    private readonly onEvent: (e: CoreEvent) => void,
+    private readonly onState: (s: FollowState, err?: Error) => void,
+    opts: FollowerOptions,
+  ) {
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.idleMs = opts.idleTimeoutMs ?? 40_000;
+    this.backoffs = new ExponentialBackoff({
+      initialDelay: opts.initialDelayMs ?? 100,
+      maxDelay: opts.maxDelayMs ?? 5_000,
+    });
+    this.backoff = this.backoffs.next();
+    this.last = since === SINCE_NOW ? -1 : since;
+    this.startedFrom = since === SINCE_NOW ? Infinity : since;
+  }
+
+  private setLive(v: boolean, err?: Error): void {
+    if (this.live === v) return;
+    this.live = v;
+    this.onState(v ? 'connected' : 'disconnected', err);
+  }
 
   // One timer, pushed back by every frame; it only matters while a stream is open.
-  const armIdle = (): void => {
-    if (idleTimer) {
-      idleTimer.refresh();
+  private armIdle(): void {
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
       return;
     }
-    idleTimer = setTimeout(() => {
-      if (closed || handle === null) return;
-      log.warn({ event: 'core.events.idle' }, 'event stream silent too long; reconnecting');
-      restart(new Error(`no frame from the Core in ${idleMs} ms`));
-    }, idleMs);
-    idleTimer.unref();
-  };
+    this.idleTimer = setTimeout(() => {
+      if (this.closed || this.handle === null) return;
+      this.log.warn({ event: 'core.events.idle' }, 'event stream silent too long; reconnecting');
+      this.restart(new Error(`no frame from the Core in ${this.idleMs} ms`));
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
 
-  const onFrame = (gen: number, f: unknown): void => {
-    if (gen !== generation || closed) return;
-    armIdle();
+  private onFrame(gen: number, f: unknown): void {
+    if (gen !== this.generation || this.closed) return;
+    this.armIdle();
     const frame = f as { type?: unknown; epoch?: unknown };
     if (typeof frame?.epoch !== 'number') return;
     if (frame.type === 'caught-up' || frame.type === 'heartbeat') {
-      if (frame.epoch > last) last = frame.epoch;
-      startedFrom = Math.min(startedFrom, last);
+      if (frame.epoch > this.last) this.last = frame.epoch;
+      this.startedFrom = Math.min(this.startedFrom, this.last);
       if (frame.type === 'caught-up') {
-        backoff = backoffs.next();
-        setLive(true);
+        this.backoff = this.backoffs.next();
+        this.setLive(true);
       }
       return;
     }
     if (typeof frame.type !== 'string' || !CORE_EVENT_TYPES.has(frame.type)) return;
     // The Core never sends an epoch twice on one stream; after a replay it may.
-    if (frame.epoch <= last) return;
+    if (frame.epoch <= this.last) return;
     try {
-      onEvent(frame as CoreEvent);
+      this.onEvent(frame as CoreEvent);
     } catch (err) {
       // Not applied: stay before it, and have the Core send it again.
-      log.error({ err, epoch: frame.epoch, type: frame.type }, 'event handler failed; the event will be delivered again');
-      restart(err as Error, true);
+      this.log.error(
+        { err, epoch: frame.epoch, type: frame.type },
+        'event handler failed; the event will be delivered again',
+      );
+      this.restart(err as Error, true);
       return;
     }
-    last = frame.epoch;
-  };
+    this.last = frame.epoch;
+  }
 
-  const connect = (): void => {
-    retryTimer = null;
-    if (closed) return;
-    const gen = ++generation;
-    if (last >= 0) startedFrom = Math.min(startedFrom, last);
-    armIdle();
-    handle = http.stream(`/v1/events?since=${last >= 0 ? last : SINCE_NOW}`, (f) => onFrame(gen, f), {
+  connect(): void {
+    this.retryTimer = null;
+    if (this.closed) return;
+    const gen = ++this.generation;
+    if (this.last >= 0) this.startedFrom = Math.min(this.startedFrom, this.last);
+    this.armIdle();
+    const path = `/v1/events?since=${this.last >= 0 ? this.last : SINCE_NOW}`;
+    this.handle = this.http.stream(path, (f) => this.onFrame(gen, f), {
       contentType: MSGPACK_TYPE,
       onClose: (err) => {
-        if (gen !== generation || closed) return;
-        handle = null;
-        setLive(false, err);
-        schedule(err);
+        if (gen !== this.generation || this.closed) return;
+        this.handle = null;
+        this.setLive(false, err);
+        this.schedule(err);
       },
     });
-  };
+  }
 
-  const schedule = (err?: Error): void => {
-    const delay = backoff.duration;
-    backoff = backoff.next(undefined);
-    log.debug({ event: 'core.events.reconnect', delay, err: err?.message }, 'event stream closed');
-    retryTimer = setTimeout(connect, delay);
-    retryTimer.unref();
-  };
-
-
+  private schedule(err?: Error): void {
+    const delay = this.backoff.duration;
+    this.backoff = this.backoff.next(undefined);
+    this.log.debug({ event: 'core.events.reconnect', delay, err: err?.message }, 'event stream closed');
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer.unref();
+  }
 
   /** Drops the current stream and opens a new one from `last`: at once, or after a backoff. */
-  const restart = (err?: Error, later = false): void => {
-    if (closed) return;
-    generation++;
-    const h = handle;
-    handle = null;
+  private restart(err?: Error, later = false): void {
+    if (this.closed) return;
+    this.generation++;
+    const h = this.handle;
+    this.handle = null;
     h?.close();
-    setLive(false, err);
-    if (retryTimer) clearTimeout(retryTimer);
-    if (later) schedule(err);
-    else connect();
-  };
+    this.setLive(false, err);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (later) this.schedule(err);
+    else this.connect();
+  }
 
-  connect();
+  replayFrom(epoch?: number): void {
+    // Before a `since=now` stream said where now is, any epoch is earlier.
+    if (epoch !== undefined && (epoch < this.last || this.last < 0)) {
+      this.last = epoch;
+      this.startedFrom = Math.min(this.startedFrom, epoch);
+    }
+    this.restart();
+  }
 
-  return {
-    lastEpoch: () => last,
-    since: () => startedFrom,
-    connected: () => live,
-    replayFrom: (epoch?: number) => {
-      // Before a `since=now` stream said where now is, any epoch is earlier.
-      if (epoch !== undefined && (epoch < last || last < 0)) {
-        last = epoch;
-        startedFrom = Math.min(startedFrom, epoch);
-      }
-      restart();
-    },
-    close: () => {
-      if (closed) return;
-      closed = true;
-      generation++;
-      if (retryTimer) clearTimeout(retryTimer);
-      if (idleTimer) clearTimeout(idleTimer);
-      handle?.close();
-      handle = null;
-      setLive(false);
-    },
-  };
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.generation++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.handle?.close();
+    this.handle = null;
+    this.setLive(false);
+  }
 }

@@ -123,14 +123,39 @@ function asTransportError(err: unknown): TransportError {
 
 export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
   const log = opts.logger ?? pino({ level: 'silent' });
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const maxBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
-  let session: ClientHttp2Session | undefined;
-  let closed = false;
+  const cfg: ClientConfig = {
+    timeoutMs: opts.timeoutMs ?? 10_000,
+    maxBytes: opts.maxResponseBytes ?? 16 * 1024 * 1024,
+  };
+  const sessions = new SessionHolder(opts, log);
+  return {
+    request: <T>(method: string, path: string, body?: unknown, ro: RequestOptions = {}) =>
+      sendRequest<T>(sessions, cfg, method, path, body, ro),
+    stream: (path, onFrame, so = {}) => openStream(sessions, cfg, path, onFrame, so),
+    close: () => sessions.close(),
+  };
+}
 
-  function getSession(): ClientHttp2Session {
-    if (closed) throw new TransportError('client is closed', 'connection');
-    if (session && !session.closed && !session.destroyed) return session;
+/** The client's defaults: the deadline and the largest reply or frame. */
+interface ClientConfig {
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** The one long-lived session: opened on first use, forgotten when it fails or is told to go away. */
+class SessionHolder {
+  private session: ClientHttp2Session | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly opts: MtlsClientOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private get(): ClientHttp2Session {
+    if (this.closed) throw new TransportError('client is closed', 'connection');
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    const { opts, log } = this;
     const s = http2.connect(opts.url, {
       key: opts.key,
       cert: opts.cert,
@@ -141,7 +166,7 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
     });
     // Forget a session as soon as it fails or is told to go away, so the next request reconnects.
     const forget = (): void => {
-      if (session === s) session = undefined;
+      if (this.session === s) this.session = undefined;
     };
     s.on('error', (err) => {
       log.debug({ err: err.message }, 'http2 client session error');
@@ -150,162 +175,189 @@ export function createMtlsClient(opts: MtlsClientOptions): MtlsClient {
     });
     s.on('goaway', forget);
     s.on('close', forget);
-    session = s;
+    this.session = s;
     return s;
   }
 
-  function open(headers: http2.OutgoingHttpHeaders): ClientHttp2Stream {
-    const req = getSession().request(headers);
-    req.on('error', (err) => log.debug({ err: err.message }, 'http2 client stream error'));
+  /** A new stream on the session (reconnecting first if it died), with its error handler. */
+  open(headers: http2.OutgoingHttpHeaders): ClientHttp2Stream {
+    const req = this.get().request(headers);
+    req.on('error', (err) => this.log.debug({ err: err.message }, 'http2 client stream error'));
     return req;
   }
 
-  function request<T>(method: string, path: string, body?: unknown, ro: RequestOptions = {}): Promise<MtlsResponse<T>> {
-    return new Promise((resolve, reject) => {
-      const format = ro.secret ? 'msgpack' : formatOf(ro.contentType);
-      const type = format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE;
-      let payload: Buffer | undefined;
-      let req: ClientHttp2Stream;
-      try {
-        payload = body === undefined ? undefined : encodeBody(body, format);
-        const headers: http2.OutgoingHttpHeaders = { ':method': method, ':path': path, accept: type };
-        if (payload) {
-          headers['content-type'] = type;
-          headers['content-length'] = payload.length;
-        }
-        req = open(headers);
-      } catch (err) {
-        if (ro.secret) payload?.fill(0);
-        reject(err instanceof KryptonError ? err : asTransportError(err));
-        return;
-      }
-
-      let settled = false;
-      const finish = (err: Error | undefined, value?: MtlsResponse<T>): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        // Settled: the body was sent (or never will be), so its bytes are no longer needed.
-        if (ro.secret) payload?.fill(0);
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const timer = setTimeout(() => {
-        finish(new TransportError(`${method} ${path} timed out after ${ro.timeoutMs ?? timeoutMs} ms`, 'timeout'));
-        if (!req.destroyed) req.close(NGHTTP2_CANCEL);
-      }, ro.timeoutMs ?? timeoutMs);
-
-      let status = 0;
-      let responseHeaders: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('response', (h) => {
-        responseHeaders = h;
-        status = Number(h[':status']);
-      });
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) {
-          finish(new TransportError(`reply larger than ${maxBytes} bytes`, 'protocol'));
-          req.close(NGHTTP2_CANCEL);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('end', () => {
-        let decoded: unknown;
-        try {
-          const type = String(responseHeaders['content-type'] ?? '');
-          const body = Buffer.concat(chunks, size);
-          // Text replies (Prometheus /metrics) come back as they are.
-          decoded = type.startsWith('text/') ? body.toString('utf8') : decodeBody(body, formatOfContentType(type));
-        } catch (err) {
-          finish(new TransportError('undecodable reply', 'protocol', { cause: err }));
-          return;
-        }
-        if (status === 0) finish(new TransportError(`${method} ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
-        else if (status >= 200 && status < 300) finish(undefined, { status, body: decoded as T });
-        else finish(replyError(status, decoded));
-      });
-      req.on('error', (err) => finish(asTransportError(err)));
-      req.on('close', () => {
-        // Reached only when no 'end' came first: reset, or the session died.
-        finish(new TransportError(`${method} ${path}: stream closed without a reply (code ${req.rstCode})`, 'reset'));
-      });
-      // The server may answer (e.g. FRAME_TOO_LARGE) before taking the whole body; that is not an error here.
-      req.end(payload);
-    });
-  }
-
-  function stream(path: string, onFrame: (frame: unknown) => void, so: StreamOptions = {}): StreamHandle {
-    const format = formatOf(so.contentType ?? MSGPACK_TYPE);
-    let ended = false;
-    let req: ClientHttp2Stream | undefined;
-    const end = (err?: Error): void => {
-      if (ended) return;
-      ended = true;
-      clearTimeout(timer);
-      if (req && !req.destroyed) req.close(NGHTTP2_CANCEL);
-      so.onClose?.(err);
-    };
-    const timer = setTimeout(() => end(new TransportError(`GET ${path}: no response in ${timeoutMs} ms`, 'timeout')), timeoutMs);
-    try {
-      req = open({ ':method': 'GET', ':path': path, accept: format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE });
-    } catch (err) {
-      queueMicrotask(() => end(asTransportError(err)));
-      return { close: () => end() };
-    }
-    const decoder = new FrameDecoder(format, maxBytes);
-    let status = 0;
-    let replyType: string | undefined;
-    const errorChunks: Buffer[] = [];
-    req.on('response', (h) => {
-      clearTimeout(timer);
-      status = Number(h[':status']);
-      replyType = h['content-type'];
-    });
-    req.on('data', (chunk: Buffer) => {
-      if (ended) return;
-      if (status !== 200) {
-        errorChunks.push(chunk);
-        return;
-      }
-      try {
-        for (const frame of decoder.push(chunk)) onFrame(frame);
-      } catch (err) {
-        end(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-    req.on('end', () => {
-      if (status === 0) {
-        end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
-        return;
-      }
-      if (status === 200) {
-        end();
-        return;
-      }
-      let body: unknown;
-      try {
-        body = decodeBody(Buffer.concat(errorChunks), formatOfContentType(replyType));
-      } catch {
-        body = undefined;
-      }
-      end(replyError(status, body));
-    });
-    req.on('error', (err) => end(asTransportError(err)));
-    req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req.rstCode})`, 'reset')));
-    req.end();
-    return { close: () => end() };
-  }
-
-  async function close(): Promise<void> {
-    closed = true;
-    const s = session;
-    session = undefined;
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.session;
+    this.session = undefined;
     if (!s || s.closed || s.destroyed) return;
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
 
-  return { request, stream, close };
+/** One unary request: the body encoded, sent, and the reply awaited under the deadline. */
+function sendRequest<T>(
+  sessions: SessionHolder,
+  cfg: ClientConfig,
+  method: string,
+  path: string,
+  body: unknown,
+  ro: RequestOptions,
+): Promise<MtlsResponse<T>> {
+  return new Promise((resolve, reject) => {
+    const format = ro.secret ? 'msgpack' : formatOf(ro.contentType);
+    const type = format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE;
+    let payload: Buffer | undefined;
+    let req: ClientHttp2Stream;
+    try {
+      payload = body === undefined ? undefined : encodeBody(body, format);
+      const headers: http2.OutgoingHttpHeaders = { ':method': method, ':path': path, accept: type };
+      if (payload) {
+        headers['content-type'] = type;
+        headers['content-length'] = payload.length;
+      }
+      req = sessions.open(headers);
+    } catch (err) {
+      if (ro.secret) payload?.fill(0);
+      reject(err instanceof KryptonError ? err : asTransportError(err));
+      return;
+    }
+
+    let settled = false;
+    const finish = (err: Error | undefined, value?: MtlsResponse<T>): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Settled: the body was sent (or never will be), so its bytes are no longer needed.
+      if (ro.secret) payload?.fill(0);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => {
+      finish(new TransportError(`${method} ${path} timed out after ${ro.timeoutMs ?? cfg.timeoutMs} ms`, 'timeout'));
+      if (!req.destroyed) req.close(NGHTTP2_CANCEL);
+    }, ro.timeoutMs ?? cfg.timeoutMs);
+
+    readReply(req, `${method} ${path}`, cfg.maxBytes, finish);
+    // The server may answer (e.g. FRAME_TOO_LARGE) before taking the whole body; that is not an error here.
+    req.end(payload);
+  });
+}
+
+/** Collects a unary reply (at most maxBytes) and settles with it, its error, or why none came. */
+function readReply<T>(
+  req: ClientHttp2Stream,
+  what: string,
+  maxBytes: number,
+  finish: (err: Error | undefined, value?: MtlsResponse<T>) => void,
+): void {
+  let status = 0;
+  let responseHeaders: IncomingHttpHeaders = {};
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('response', (h) => {
+    responseHeaders = h;
+    status = Number(h[':status']);
+  });
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > maxBytes) {
+      finish(new TransportError(`reply larger than ${maxBytes} bytes`, 'protocol'));
+      req.close(NGHTTP2_CANCEL);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    let decoded: unknown;
+    try {
+      const type = String(responseHeaders['content-type'] ?? '');
+      const body = Buffer.concat(chunks, size);
+      // Text replies (Prometheus /metrics) come back as they are.
+      decoded = type.startsWith('text/') ? body.toString('utf8') : decodeBody(body, formatOfContentType(type));
+    } catch (err) {
+      finish(new TransportError('undecodable reply', 'protocol', { cause: err }));
+      return;
+    }
+    if (status === 0) {
+      finish(new TransportError(`${what}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
+    }
+    else if (status >= 200 && status < 300) finish(undefined, { status, body: decoded as T });
+    else finish(replyError(status, decoded));
+  });
+  req.on('error', (err) => finish(asTransportError(err)));
+  req.on('close', () => {
+    // Reached only when no 'end' came first: reset, or the session died.
+    finish(new TransportError(`${what}: stream closed without a reply (code ${req.rstCode})`, 'reset'));
+  });
+}
+
+/** A server stream: frames handed to onFrame as they come, onClose called once at its end. */
+function openStream(
+  sessions: SessionHolder,
+  cfg: ClientConfig,
+  path: string,
+  onFrame: (frame: unknown) => void,
+  so: StreamOptions,
+): StreamHandle {
+  const { timeoutMs, maxBytes } = cfg;
+  const format = formatOf(so.contentType ?? MSGPACK_TYPE);
+  let ended = false;
+  let req: ClientHttp2Stream | undefined;
+  const end = (err?: Error): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    if (req && !req.destroyed) req.close(NGHTTP2_CANCEL);
+    so.onClose?.(err);
+  };
+  const timer = setTimeout(() => end(new TransportError(`GET ${path}: no response in ${timeoutMs} ms`, 'timeout')), timeoutMs);
+  try {
+    req = sessions.open({ ':method': 'GET', ':path': path, accept: format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE });
+  } catch (err) {
+    queueMicrotask(() => end(asTransportError(err)));
+    return { close: () => end() };
+  }
+  const decoder = new FrameDecoder(format, maxBytes);
+  let status = 0;
+  let replyType: string | undefined;
+  const errorChunks: Buffer[] = [];
+  req.on('response', (h) => {
+    clearTimeout(timer);
+    status = Number(h[':status']);
+    replyType = h['content-type'];
+  });
+  req.on('data', (chunk: Buffer) => {
+    if (ended) return;
+    if (status !== 200) {
+      errorChunks.push(chunk);
+      return;
+    }
+    try {
+      for (const frame of decoder.push(chunk)) onFrame(frame);
+    } catch (err) {
+      end(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+  req.on('end', () => {
+    if (status === 0) {
+      end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req!) }));
+      return;
+    }
+    if (status === 200) {
+      end();
+      return;
+    }
+    let body: unknown;
+    try {
+      body = decodeBody(Buffer.concat(errorChunks), formatOfContentType(replyType));
+    } catch {
+      body = undefined;
+    }
+    end(replyError(status, body));
+  });
+  req.on('error', (err) => end(asTransportError(err)));
+  req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req!.rstCode})`, 'reset')));
+  req.end();
+  return { close: () => end() };
 }

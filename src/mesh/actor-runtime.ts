@@ -10,7 +10,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { errors, KryptonError } from '../errors.js';
 import { createMtlsServer, RawBody, type MtlsServer, type Route } from '../http/index.js';
-import { PROMETHEUS_CONTENT_TYPE, Registry as Metrics, type Counter } from '../metrics/registry.js';
+import { PROMETHEUS_CONTENT_TYPE, Registry as Metrics, type Counter, type Gauge } from '../metrics/registry.js';
 import type { OrbitalTx } from '../storage/orbital/orbital-tx.js';
 import { SqlOrbitalTx } from '../storage/orbital/sql-orbital-tx.js';
 import { num, str, type SqlRecord } from '../storage/sql-base.js';
@@ -223,116 +223,155 @@ export async function openActor<Tx extends OrbitalTx>(
   }
   const outbox = new Outbox(store, { mesh, logger, now });
   outbox.start();
+  return new Actor(name, config, { store, mesh, outbox, signer, logger, now });
+}
 
-  const metrics = new Metrics();
-  const handled: Counter = metrics.counter('krypton_orbital_events_handled_total', 'Orbital events consumed, by outcome', ['type', 'outcome']);
-  const pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
-  metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
+/** What openActor opened, handed to the runtime that owns it from then on. */
+interface ActorParts<Tx extends OrbitalTx> {
+  store: Store<Tx>;
+  mesh: Mesh;
+  outbox: Outbox<Tx>;
+  signer: SigningKey;
+  logger: Logger;
+  now: () => number;
+}
 
-  const stopRetention = startRetention(store, outbox, now, logger, name);
+/** A running actor: its metrics, retention, subscriptions, admin server and the one stop that undoes them. */
+class Actor<Tx extends OrbitalTx> implements ActorRuntime<Tx> {
+  readonly store: Store<Tx>;
+  readonly mesh: Mesh;
+  readonly outbox: Outbox<Tx>;
+  readonly metrics = new Metrics();
+  readonly logger: Logger;
+  readonly now: () => number;
+  private readonly signer: SigningKey;
+  private readonly handled: Counter;
+  private readonly pendingGauge: Gauge;
+  private readonly stopRetention: () => void;
+  private readonly subs: Subscription[] = [];
+  private readonly stopHooks: Array<() => void | Promise<void>> = [];
+  private server: MtlsServer | null = null;
+  private health: HealthListener | null = null;
+  private stopped = false;
 
-  const subs: Subscription[] = [];
-  const stopHooks: Array<() => void | Promise<void>> = [];
-  let server: MtlsServer | null = null;
-  let health: HealthListener | null = null;
-  let stopped = false;
+  constructor(
+    readonly name: ActorDefaults['name'],
+    readonly config: ActorConfig,
+    parts: ActorParts<Tx>,
+  ) {
+    this.store = parts.store;
+    this.mesh = parts.mesh;
+    this.outbox = parts.outbox;
+    this.signer = parts.signer;
+    this.logger = parts.logger;
+    this.now = parts.now;
+    const { metrics, mesh } = this;
+    const help = 'Orbital events consumed, by outcome';
+    this.handled = metrics.counter('krypton_orbital_events_handled_total', help, ['type', 'outcome']);
+    this.pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
+    metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
+    this.stopRetention = startRetention(this.store, this.outbox, this.now, this.logger, name);
+  }
+
   // The one readiness check (the mTLS /readyz and the health port). The mesh is not
   // required: an actor keeps serving on its own state while it is down (ACD-402).
-  const ready = () => store.ping();
+  private readonly ready = () => this.store.ping();
 
-  const runtime: ActorRuntime<Tx> = {
-    name,
-    config,
-    store,
-    mesh,
-    outbox,
-    metrics,
-    logger,
-    now,
-    async consume(types, apply) {
-      subs.push(
-        await mesh.subscribe(config.id, types, async (event) => {
-          let outcome: HandleOutcome = 'error';
-          try {
-            outcome = (await handleOnce(outbox, config.id, event, apply, now)) ? 'applied' : 'duplicate';
-          } catch (err) {
-            // Thrown back to the mesh: it redelivers, then dead-letters.
-            logger.warn({ id: event.id, type: event.type, err }, `${name}: handling an event failed`);
-            throw err;
-          } finally {
-            handled.inc({ type: event.type, outcome });
-          }
-        }),
-      );
-    },
-    async listen(routes) {
-      const admins = new Set(config.admins);
-      server = await createMtlsServer({
-        key: readFileSync(config.tls.key),
-        cert: readFileSync(config.tls.cert),
-        ca: readFileSync(config.tls.ca),
-        host: config.host,
-        port: config.port,
-        identity: { allowed: (id) => admins.has(id) },
-        logger,
-        routes: [
-          ...routes,
-          {
-            method: 'GET',
-            path: '/metrics',
-            handler: async () => {
-              pendingGauge.set(await outbox.pending());
-              return new RawBody(PROMETHEUS_CONTENT_TYPE, metrics.render());
-            },
-          },
-          { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
-          {
-            method: 'GET',
-            path: PROBE_PATHS.ready,
-            handler: async () => {
-              if (!(await ready())) throw errors.keyUnavailable(`the ${name} store does not answer`);
-              return { ok: true, mesh: mesh.status().connected };
-            },
-          },
-        ],
-      });
-      if (config.health !== undefined) health = await startHealthListener(config.health, ready);
-      return server.port;
-    },
-    async orbitalStatus() {
-      return { id: config.id, outboxPending: await outbox.pending(), mesh: mesh.status() };
-    },
-    onStop(fn) {
-      stopHooks.push(fn);
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      // Every step runs even if one fails, so a stuck server cannot leave the store open.
-      let first: unknown;
-      const step = async (what: string, fn: () => unknown) => {
+  async consume(types: readonly EventType[], apply: TxHandler<Tx>): Promise<void> {
+    const { config, outbox, now, logger, name, handled } = this;
+    this.subs.push(
+      await this.mesh.subscribe(config.id, types, async (event) => {
+        let outcome: HandleOutcome = 'error';
         try {
-          await fn();
+          outcome = (await handleOnce(outbox, config.id, event, apply, now)) ? 'applied' : 'duplicate';
         } catch (err) {
-          first ??= err;
-          logger.warn({ err }, `${name}: ${what} failed while stopping`);
+          // Thrown back to the mesh: it redelivers, then dead-letters.
+          logger.warn({ id: event.id, type: event.type, err }, `${name}: handling an event failed`);
+          throw err;
+        } finally {
+          handled.inc({ type: event.type, outcome });
         }
-      };
-      stopRetention();
-      for (const fn of stopHooks.splice(0)) await step('a stop hook', fn);
-      if (health) await step('closing the health port', () => health?.close());
-      if (server) await step('closing the server', () => server?.close());
-      for (const s of subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
-      await step('stopping the outbox', () => outbox.stop());
-      // Its own connection, or its endpoint on a shared bus (the bus stays).
-      await step('closing the mesh', () => mesh.close());
-      await step('closing the store', () => store.close());
-      signer.destroy();
-      logger.info(`${name} stopped`);
-      if (first !== undefined) throw first;
-    },
-  };
-  return runtime;
+      }),
+    );
+  }
+
+  async listen(routes: Route[]): Promise<number> {
+    const { config } = this;
+    const admins = new Set(config.admins);
+    const server = await createMtlsServer({
+      key: readFileSync(config.tls.key),
+      cert: readFileSync(config.tls.cert),
+      ca: readFileSync(config.tls.ca),
+      host: config.host,
+      port: config.port,
+      identity: { allowed: (id) => admins.has(id) },
+      logger: this.logger,
+      routes: [...routes, ...this.probeRoutes()],
+    });
+    this.server = server;
+    if (config.health !== undefined) this.health = await startHealthListener(config.health, this.ready);
+    return server.port;
+  }
+
+  /** /metrics, /healthz and /readyz on the admin server. */
+  private probeRoutes(): Route[] {
+    const { metrics, mesh, outbox, pendingGauge, ready, name } = this;
+    return [
+      {
+        method: 'GET',
+        path: '/metrics',
+        handler: async () => {
+          pendingGauge.set(await outbox.pending());
+          return new RawBody(PROMETHEUS_CONTENT_TYPE, metrics.render());
+        },
+      },
+      { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
+      {
+        method: 'GET',
+        path: PROBE_PATHS.ready,
+        handler: async () => {
+          if (!(await ready())) throw errors.keyUnavailable(`the ${name} store does not answer`);
+          return { ok: true, mesh: mesh.status().connected };
+        },
+      },
+    ];
+  }
+
+  async orbitalStatus(): Promise<{ id: string; outboxPending: number; mesh: ReturnType<Mesh['status']> }> {
+    return { id: this.config.id, outboxPending: await this.outbox.pending(), mesh: this.mesh.status() };
+  }
+
+  onStop(fn: () => void | Promise<void>): void {
+    this.stopHooks.push(fn);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const { name, logger } = this;
+    // Every step runs even if one fails, so a stuck server cannot leave the store open.
+    let first: unknown;
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        first ??= err;
+        logger.warn({ err }, `${name}: ${what} failed while stopping`);
+      }
+    };
+    this.stopRetention();
+    for (const fn of this.stopHooks.splice(0)) await step('a stop hook', fn);
+    if (this.health) await step('closing the health port', () => this.health?.close());
+    if (this.server) await step('closing the server', () => this.server?.close());
+    for (const s of this.subs.splice(0)) await step('cancelling a subscription', () => s.cancel());
+    await step('stopping the outbox', () => this.outbox.stop());
+    // Its own connection, or its endpoint on a shared bus (the bus stays).
+    await step('closing the mesh', () => this.mesh.close());
+    await step('closing the store', () => this.store.close());
+    this.signer.destroy();
+    logger.info(`${name} stopped`);
+    if (first !== undefined) throw first;
+  }
 }
 
 // The last State.Manifest of each Core, kept by every actor that reconciles
