@@ -49,7 +49,7 @@ function requestTimer(metrics: Registry): (outcomes: Outcomes, t0: bigint) => vo
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     for (const [op, outcome] of outcomes) {
       let byOutcome = series.get(op);
-      if (byOutcome === undefined) series.set(op, (byOutcome = new Map()));
+      if (byOutcome === undefined) series.set(op, (byOutcome = new Map<string, HistogramChild>()));
       let s = byOutcome.get(outcome);
       if (s === undefined) byOutcome.set(outcome, (s = histogram.child({ op, outcome })));
       s.observe(seconds);

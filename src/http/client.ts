@@ -168,7 +168,7 @@ class SessionHolder {
     const forget = (): void => {
       if (this.session === s) this.session = undefined;
     };
-    s.on('error', (err) => {
+    s.on('error', (err: Error) => {
       log.debug({ err: err.message }, 'http2 client session error');
       sessionErrors.set(s, err);
       forget();
@@ -182,7 +182,7 @@ class SessionHolder {
   /** A new stream on the session (reconnecting first if it died), with its error handler. */
   open(headers: http2.OutgoingHttpHeaders): ClientHttp2Stream {
     const req = this.get().request(headers);
-    req.on('error', (err) => this.log.debug({ err: err.message }, 'http2 client stream error'));
+    req.on('error', (err: Error) => this.log.debug({ err: err.message }, 'http2 client stream error'));
     return req;
   }
 
@@ -341,7 +341,7 @@ function openStream(
   });
   req.on('end', () => {
     if (status === 0) {
-      end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req!) }));
+      end(new TransportError(`GET ${path}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
       return;
     }
     if (status === 200) {
@@ -357,7 +357,7 @@ function openStream(
     end(replyError(status, body));
   });
   req.on('error', (err) => end(asTransportError(err)));
-  req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req!.rstCode})`, 'reset')));
+  req.on('close', () => end(new TransportError(`GET ${path}: stream reset (code ${req.rstCode})`, 'reset')));
   req.end();
   return { close: () => end() };
 }

@@ -19,7 +19,7 @@ import {
   type StreamRoute,
   type UnaryRoute,
 } from './router.js';
-import type { MtlsServerOptions } from './server.js';
+import type { MtlsServerOptions } from './server-options.js';
 import { scrubStack } from './stack-scrub.js';
 import { openStreamWriter } from './stream-writer.js';
 

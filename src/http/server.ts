@@ -7,67 +7,14 @@
  */
 import http2, { type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { DEFAULT_MAX_BODY_BYTES } from './body.js';
-import { Router, type Route } from './router.js';
+import { Router } from './router.js';
 import { serve, type ServeContext } from './serve.js';
 import { SessionTable } from './sessions.js';
+import type { MtlsServer, MtlsServerLimits, MtlsServerOptions } from './server-options.js';
 
-export interface MtlsServerLimits {
-  /** Request body limit in bytes (default 64 KiB). */
-  maxBodyBytes?: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS per session (default 128). */
-  maxConcurrentStreams?: number;
-  /** Per-session nghttp2 memory in MiB before new streams are refused (default 10). */
-  maxSessionMemoryMb?: number;
-  /** Concurrent TLS connections (default 1024). */
-  maxSessions?: number;
-  /** A session with no open stream for this long is closed (default 60 s). */
-  sessionIdleTimeoutMs?: number;
-  /** A unary request idle this long is answered OVERLOADED and reset (default 30 s). */
-  streamTimeoutMs?: number;
-  /** TLS handshake deadline (default 10 s). */
-  handshakeTimeoutMs?: number;
-}
-
-export interface MtlsServerOptions {
-  key: string | Buffer;
-  cert: string | Buffer;
-  /** The CA that client certificates must chain to. */
-  ca: string | Buffer;
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  routes: readonly Route[];
-  identity: { allowed: (spiffeId: string) => boolean };
-  limits?: MtlsServerLimits;
-  logger?: Logger;
-  /**
-   * Called for every request refused with an error (unknown or refused
-   * identity, no route, a route's `allow`, a bad body, a handler's error),
-   * before the refusal is sent; the reply waits for it (audit). If it
-   * throws, that is logged and the refusal goes out unchanged.
-   */
-  onRefused?: (r: RefusedRequest) => Promise<void>;
-}
-
-export interface RefusedRequest {
-  method: string;
-  /** The path as requested (without the query). */
-  path: string;
-  /** The matched route's pattern, e.g. `/v1/admin/tenants/:tenant`; undefined when none matched. */
-  route: string | undefined;
-  /** The caller's SPIFFE ID; undefined when it had none usable. */
-  identity: string | undefined;
-  error: unknown;
-}
-
-export interface MtlsServer {
-  readonly address: AddressInfo;
-  readonly port: number;
-  /** Stops accepting, lets in-flight requests finish for up to timeoutMs, then destroys what is left. */
-  close(timeoutMs?: number): Promise<void>;
-}
+export type { MtlsServer, MtlsServerLimits, MtlsServerOptions, RefusedRequest } from './server-options.js';
 
 const DEFAULTS = {
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
@@ -97,7 +44,7 @@ export async function createMtlsServer(opts: MtlsServerOptions): Promise<MtlsSer
   // A peer that did not negotiate h2 (e.g. HTTP/1.1 over TLS) is dropped at once, not after Node's 10 s grace.
   server.on('unknownProtocol', (socket) => socket.destroy());
   // Refused handshakes (wrong CA, expired, no certificate) land here; they are expected, so debug.
-  server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'tls handshake refused'));
+  server.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'tls handshake refused'));
   server.on('session', (session) => sessions.add(session));
   server.on('stream', (stream, headers) => onStream(sc, sessions, stream, headers));
 

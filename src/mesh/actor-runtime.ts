@@ -370,7 +370,7 @@ class Actor<Tx extends OrbitalTx> implements ActorRuntime<Tx> {
     await step('closing the store', () => this.store.close());
     this.signer.destroy();
     logger.info(`${name} stopped`);
-    if (first !== undefined) throw first;
+    if (first !== undefined) throw first instanceof Error ? first : new Error(`${name}: stopping failed`, { cause: first });
   }
 }
 
