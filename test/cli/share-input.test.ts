@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodeShareLine, readShares, sharesFromLines } from '../../src/cli/share-input.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('unseal shares from stdin (M5): bytes in, bytes out, no strings', () => {
   it('decodes base64 lines, with or without padding, blanks or the `share N:` label of `core init`', () => {

@@ -8,7 +8,7 @@ import type { AuditRow } from '../../src/storage/ksi/ksi.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
 import { cli, launch, startCoreProcess, type CoreProcess } from './process-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('audit log', () => {
   const cleanups: (() => Promise<void>)[] = [];

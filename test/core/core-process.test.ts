@@ -6,7 +6,7 @@ import { verifyLeaseReply } from '../../src/protocol/lease.js';
 import { MSGPACK_TYPE } from '../../src/http/index.js';
 import { cli, launch, startCoreProcess, type CoreProcess } from './process-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const S = 'billing';
 /** A lease request body: a fresh nonce each time, as a Gateway sends. */

@@ -7,7 +7,7 @@ import { createKey, HpkeRecipient, openBlob, openLease, scopeRef, scopes, storeS
 import { GATEWAY, openTestCore } from './core-fixture.js';
 import { newLeaseRequest } from '../../src/protocol/lease.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups) await c();
@@ -89,7 +89,8 @@ describe('IVK manager (ADR-304)', () => {
       [1, 'DEPRECATED', 2],
       [2, 'ACTIVE', 1],
     ]);
-    expect(JSON.parse(readFileSync(join(dir, 'tier2', 'ivk-1.json'), 'utf8')).state).toBe('DEPRECATED');
+    const ivk1 = JSON.parse(readFileSync(join(dir, 'tier2', 'ivk-1.json'), 'utf8')) as { state: string };
+    expect(ivk1.state).toBe('DEPRECATED');
     // The tenant's L2 is still under IVK 1: hydrating it faults IVK 1 in and re-wraps the L2 onto IVK 2.
     core.l2.evict('acme');
     await core.defineScope('acme', 'billing');
@@ -131,7 +132,7 @@ describe('IVK manager (ADR-304)', () => {
     clock.advance(25 * HOUR_MS);
     await core.tick();
     const file = join(dir, 'tier2', 'ivk-1.json');
-    const form = JSON.parse(readFileSync(file, 'utf8'));
+    const form = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     writeFileSync(file, JSON.stringify({ ...form, state: 'ACTIVE' }));
     core.l2.evict('acme');
     await core.defineScope('acme', 'billing'); // hydrates the L2 under IVK 1

@@ -8,7 +8,7 @@ import type { Core } from '../../src/core/core.js';
 import { HpkeRecipient, scopes } from '../../src/native/index.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const S = 'cached';
 

@@ -10,7 +10,7 @@ import { HpkeRecipient, scopes, storeStats } from '../../src/native/index.js';
 import { newLeaseRequest, verifyLeaseReply, type LeaseRequest } from '../../src/protocol/lease.js';
 import { GATEWAY, openTestCore } from './core-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 
 describe('lease issuance', () => {

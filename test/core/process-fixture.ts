@@ -28,9 +28,11 @@ export interface CoreProcess {
   child: ChildProcess;
   config: string;
   unsealFile: string;
-  client(name: 'admin' | 'gateway' | string): MtlsClient;
-  stop(): Promise<void>;
-  cleanup(): Promise<void>;
+  /** A client of the Core with the dev PKI's certificate `name` ('admin', 'gateway', or one issued since). */
+  client(name: string): MtlsClient;
+  /** Arrow functions (no `this`): they can be handed on, e.g. to a list of cleanups. */
+  stop: () => Promise<void>;
+  cleanup: () => Promise<void>;
 }
 
 export async function startCoreProcess(opts: { gateways?: Record<string, string[]>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CoreProcess> {

@@ -5,7 +5,7 @@ import { GATEWAY, openTestCore } from './core-fixture.js';
 import { missing, PIN, skip, SoftHsm } from './l1/softhsm.js';
 import { newLeaseRequest } from '../../src/protocol/lease.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'sovereign-co';
 const S = 'ledger';
 

@@ -14,7 +14,7 @@ import { MSGPACK_TYPE } from '../../src/http/index.js';
 import { describeWithTool, gcoreFindsAny } from '../helpers/core-dump.js';
 import { cli, launch, startCoreProcess, type CoreProcess } from './process-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 interface Status {
   sealed: boolean;

@@ -27,7 +27,73 @@ import { cli, ROOT } from '../core/process-fixture.js';
 
 const DEPLOY = join(ROOT, 'deploy');
 const K8S = join(DEPLOY, 'kubernetes');
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML
+
+// What the tests read of the parsed YAML and JSON (nothing checks the shapes
+// at parse time: a field that is not there fails the test that reads it).
+
+/** A service of deploy/compose.yaml. */
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  cap_add?: string[];
+  ulimits?: { memlock?: unknown };
+  read_only?: boolean;
+  entrypoint?: string[];
+  command: string[];
+  volumes: string[];
+  healthcheck: { test: string[] };
+  ports?: string[];
+}
+
+interface Probe {
+  httpGet?: { port: number | string; path: string };
+  exec: { command: string[] };
+}
+
+interface Container {
+  name: string;
+  image: string;
+  restartPolicy?: string;
+  args: string[];
+  env?: { name: string; value?: string; valueFrom: { secretKeyRef: { key: string } } }[];
+  volumeMounts: { name: string; mountPath: string }[];
+  ports: { name: string; containerPort: number }[];
+  startupProbe?: Probe;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  securityContext: {
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+    readOnlyRootFilesystem?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    capabilities: { drop?: string[]; add?: string[] };
+    seccompProfile?: { type: string };
+  };
+}
+
+interface PodSpec {
+  initContainers?: Container[];
+  containers: Container[];
+  volumes: { name: string; configMap: { name: string; items: { key: string; path: string }[] } }[];
+}
+
+type Labels = Record<string, unknown>;
+
+/** A document of deploy/kubernetes: the fields of the kinds the tests read. */
+interface K8sDoc {
+  kind: string;
+  metadata: { name: string; labels: Labels };
+  /** ConfigMap. */
+  data: Record<string, string>;
+  spec: {
+    /** Workloads. */
+    template: { metadata: { labels: Labels }; spec: PodSpec };
+    volumeClaimTemplates?: { metadata: { name: string } }[];
+    /** Services (labels), PodDisruptionBudgets (matchLabels). */
+    selector: Labels & { matchLabels: Labels };
+    ports: { port: number; targetPort: string }[];
+  };
+}
 
 // ---------------------------------------------------------------------------
 // The real CLI, parsed without running anything.
@@ -128,13 +194,15 @@ function probePort(c: Loaded): number {
 // ---------------------------------------------------------------------------
 
 describe('deploy/compose.yaml', () => {
-  const compose = parse(readFileSync(join(DEPLOY, 'compose.yaml'), 'utf8'), { merge: true }) as Obj;
-  const services = compose.services as Record<string, Obj>;
+  const compose = parse(readFileSync(join(DEPLOY, 'compose.yaml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const services = compose.services;
   const krypton = Object.entries(services).filter(([, s]) => s.image === 'krypton:latest');
 
   /** container path -> host folder, for the binds of ./compose. */
-  const bindOf = (s: Obj) => {
-    const mounts = (s.volumes as string[]).map((v) => v.split(':'));
+  const bindOf = (s: ComposeService) => {
+    const mounts = s.volumes.map((v) => v.split(':'));
     return { mounts: mounts.map((m) => m[1]), configDir: mounts.find((m) => m[0] === './compose')?.[1] };
   };
 
@@ -142,7 +210,7 @@ describe('deploy/compose.yaml', () => {
     expect(krypton.map(([n]) => n).sort()).toEqual(['cmk', 'core', 'gateway', 'init', 'registry']);
     for (const [name, s] of krypton) {
       expect(s.build?.dockerfile, name).toBe('Dockerfile');
-      expect(existsSync(join(DEPLOY, s.build.context, s.build.dockerfile)), name).toBe(true);
+      expect(existsSync(join(DEPLOY, s.build!.context, s.build!.dockerfile)), name).toBe(true);
       expect(s.cap_add, name).toContain('IPC_LOCK');
       expect(s.ulimits?.memlock, name).toEqual({ soft: -1, hard: -1 });
       expect(s.read_only, name).toBe(true);
@@ -151,7 +219,7 @@ describe('deploy/compose.yaml', () => {
 
   const running = krypton.filter(([n]) => n !== 'init');
   it.each(running.map(([n, s]) => [n, s] as const))('%s: its command parses, its config loads, and its paths, ports and healthcheck match', (name, s) => {
-    const line = parseCommandLine(s.command as string[]);
+    const line = parseCommandLine(s.command);
     const kind = KIND_OF[line.path];
     expect(kind, line.path).toBe(name === 'gateway' ? 'gateway' : name);
     const { mounts, configDir } = bindOf(s);
@@ -160,10 +228,10 @@ describe('deploy/compose.yaml', () => {
     const text = readFileSync(join(DEPLOY, 'compose', configPath.slice(configDir!.length + 1)), 'utf8');
     const c = loadConfig(kind, text, '/var/lib/krypton/pki', {});
     for (const p of [...c.paths, ...keyFilesOf(text)]) expect(under(p, mounts), `${name}: ${p} is mounted`).toBe(true);
-    if (line.opts['unsealFile'] !== undefined) expect(under(String(line.opts['unsealFile']), mounts)).toBe(true);
-    const probe = probeUrl(s.healthcheck.test as string[]);
+    if (line.opts['unsealFile'] !== undefined) expect(under(line.opts['unsealFile'] as string, mounts)).toBe(true);
+    const probe = probeUrl(s.healthcheck.test);
     expect([probe.port, probe.path]).toEqual([probePort(c), PROBE_PATHS.ready]);
-    for (const p of (s.ports ?? []) as string[]) expect(Number(p.split(':').at(-1)), `${name} publishes its port`).toBe(c.port);
+    for (const p of s.ports ?? []) expect(Number(p.split(':').at(-1)), `${name} publishes its port`).toBe(c.port);
     expect(c.host, `${name} listens beyond its container's loopback`).toBe('0.0.0.0');
   });
 
@@ -175,15 +243,16 @@ describe('deploy/compose.yaml', () => {
     const lines = [...script.matchAll(/^\s*krypton (.+)$/gm)].map((m) => [...m[1].matchAll(/'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2]));
     expect(lines.length).toBeGreaterThanOrEqual(6);
     const parsed = lines.map(parseCommandLine);
-    const core = parseCommandLine(services['core'].command as string[]);
+    const core = parseCommandLine(services['core'].command);
     const coreInit = parsed.find((p) => p.path === 'core init')!;
     expect(coreInit.opts['config']).toBe(core.opts['config']);
     expect(coreInit.opts['unsealFile']).toBe(core.opts['unsealFile']);
     const gatewayText = readFileSync(join(DEPLOY, 'compose', 'gateway.json'), 'utf8');
-    expect(parsed.find((p) => p.path === 'token create')!.opts['file']).toBe(JSON.parse(gatewayText).tokensFile);
+    const gateway = JSON.parse(gatewayText) as { tokensFile: string; coreUrl: string };
+    expect(parsed.find((p) => p.path === 'token create')!.opts['file']).toBe(gateway.tokensFile);
     for (const p of parsed.filter((x) => x.path.startsWith('pki'))) expect(p.opts['dir']).toBe('/var/lib/krypton/pki');
     // The Core's certificate names the host the Gateway dials.
-    const coreUrl = new URL(JSON.parse(gatewayText).coreUrl as string);
+    const coreUrl = new URL(gateway.coreUrl);
     const coreCert = lines.find((l) => l[1] === 'issue' && l.includes('core'))!;
     expect(coreCert).toContain(coreUrl.hostname);
   });
@@ -194,12 +263,14 @@ describe('deploy/compose.yaml', () => {
 const k8sDocs = () =>
   readdirSync(K8S)
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-    .flatMap((f) => parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => ({ file: f, doc: d.toJS() as Obj })));
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => ({ file: f, doc: d.toJS() as K8sDoc })),
+    );
 
 describe('deploy/kubernetes', () => {
   const docs = k8sDocs();
   const configMap = docs.find((d) => d.doc.kind === 'ConfigMap')!.doc;
-  const workloads = docs.filter((d) => ['StatefulSet', 'Deployment', 'DaemonSet'].includes(d.doc.kind as string));
+  const workloads = docs.filter((d) => ['StatefulSet', 'Deployment', 'DaemonSet'].includes(d.doc.kind));
   const SECRET_VALUES: Record<string, string> = {
     ksi: 'postgres://krypton:secret@db:5432/krypton',
     mesh: 'amqp://krypton:secret@mq:5672',
@@ -208,56 +279,56 @@ describe('deploy/kubernetes', () => {
   };
 
   it('kustomization.yaml lists every resource file, and each exists', () => {
-    const k = parse(readFileSync(join(K8S, 'kustomization.yaml'), 'utf8')) as Obj;
+    const k = parse(readFileSync(join(K8S, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
     const files = readdirSync(K8S).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-    expect([...(k.resources as string[])].sort()).toEqual(files.sort());
+    expect([...k.resources].sort()).toEqual(files.sort());
   });
 
   it('has the Core as a StatefulSet, the Registry and CMK Server as Deployments, the Gateway as a DaemonSet and a sidecar', () => {
     const kinds = workloads.map((w) => `${w.doc.kind}/${w.doc.metadata.name}`).sort();
     expect(kinds).toEqual(['DaemonSet/krypton-gateway', 'Deployment/example-app', 'Deployment/krypton-cmk', 'Deployment/krypton-registry', 'StatefulSet/krypton-core']);
     const sidecar = workloads.find((w) => w.doc.metadata.name === 'example-app')!.doc.spec.template.spec;
-    expect(sidecar.initContainers.map((c: Obj) => [c.name, c.restartPolicy])).toEqual([['gateway', 'Always']]);
+    expect(sidecar.initContainers!.map((c) => [c.name, c.restartPolicy])).toEqual([['gateway', 'Always']]);
   });
 
   const containers = workloads.flatMap((w) => {
-    const spec = w.doc.spec.template.spec as Obj;
-    return [...(spec.initContainers ?? []), ...spec.containers].map((c: Obj) => ({ workload: w.doc, spec, c }));
+    const spec = w.doc.spec.template.spec;
+    return [...(spec.initContainers ?? []), ...spec.containers].map((c) => ({ workload: w.doc, spec, c }));
   });
   const kryptonContainers = containers.filter((x) => x.c.image === 'krypton');
 
   it.each(kryptonContainers.map((x) => [`${x.workload.metadata.name}/${x.c.name}`, x] as const))(
     '%s: its args parse, its config loads from the mounted ConfigMap, and its paths, ports and probes match',
     (_name, { workload, spec, c }) => {
-      const line = parseCommandLine(c.args as string[]);
+      const line = parseCommandLine(c.args);
       const kind = KIND_OF[line.path];
       expect(kind).toBeDefined();
-      const mounts = (c.volumeMounts as Obj[]).map((m) => m.mountPath as string);
+      const mounts = c.volumeMounts.map((m) => m.mountPath);
       // The config file: mount -> volume -> ConfigMap item.
       const configPath = line.opts['config'] as string;
-      const mount = (c.volumeMounts as Obj[]).find((m) => configPath.startsWith(`${m.mountPath}/`))!;
-      const volume = (spec.volumes as Obj[]).find((v) => v.name === mount.name)!;
+      const mount = c.volumeMounts.find((m) => configPath.startsWith(`${m.mountPath}/`))!;
+      const volume = spec.volumes.find((v) => v.name === mount.name)!;
       expect(volume.configMap.name).toBe(configMap.metadata.name);
-      const item = (volume.configMap.items as Obj[]).find((i) => i.path === configPath.slice(mount.mountPath.length + 1))!;
-      const text = configMap.data[item.key] as string;
+      const item = volume.configMap.items.find((i) => i.path === configPath.slice(mount.mountPath.length + 1))!;
+      const text = configMap.data[item.key];
       expect(text, item.key).toBeDefined();
       const env: Record<string, string> = {};
-      for (const e of (c.env ?? []) as Obj[]) env[e.name] = e.value ?? SECRET_VALUES[e.valueFrom.secretKeyRef.key as string];
+      for (const e of c.env ?? []) env[e.name] = e.value ?? SECRET_VALUES[e.valueFrom.secretKeyRef.key];
       for (const [k, v] of Object.entries(env)) expect(v, k).toBeDefined();
       if (kind === 'core') expect(env['GLIBC_TUNABLES']).toBe(CORE_MALLOC_TUNABLES);
       const loaded = loadConfig(kind, text, '/etc/krypton/pki', env);
       for (const p of [...loaded.paths, ...keyFilesOf(text)]) expect(under(p, mounts), `${p} is mounted`).toBe(true);
-      const claims = ((workload.spec.volumeClaimTemplates ?? []) as Obj[]).map((t) => t.metadata.name as string);
-      for (const m of c.volumeMounts as Obj[]) expect((spec.volumes as Obj[]).some((v) => v.name === m.name) || claims.includes(m.name), m.name).toBe(true);
+      const claims = (workload.spec.volumeClaimTemplates ?? []).map((t) => t.metadata.name);
+      for (const m of c.volumeMounts) expect(spec.volumes.some((v) => v.name === m.name) || claims.includes(m.name), m.name).toBe(true);
 
-      const ports = new Map<string, number>((c.ports as Obj[]).map((p) => [p.name as string, p.containerPort as number]));
+      const ports = new Map<string, number>(c.ports.map((p) => [p.name, p.containerPort]));
       expect(kind === 'gateway' ? ports.get('ws') : ports.get('api')).toBe(loaded.port);
       for (const [probe, path] of [
         ['startupProbe', PROBE_PATHS.live],
         ['livenessProbe', PROBE_PATHS.live],
         ['readinessProbe', PROBE_PATHS.ready],
       ] as const) {
-        const p = c[probe] as Obj;
+        const p = c[probe]!;
         expect(p, probe).toBeDefined();
         if (p.httpGet) {
           const port = typeof p.httpGet.port === 'string' ? ports.get(p.httpGet.port) : p.httpGet.port;
@@ -267,7 +338,7 @@ describe('deploy/kubernetes', () => {
         } else {
           // Exec probes, for a Gateway bound to loopback (the sidecar).
           expect(loaded.host).toBe('127.0.0.1');
-          expect([probe, probeUrl(p.exec.command as string[])]).toEqual([probe, { port: loaded.port, path }]);
+          expect([probe, probeUrl(p.exec.command)]).toEqual([probe, { port: loaded.port, path }]);
         }
       }
     },
@@ -276,7 +347,7 @@ describe('deploy/kubernetes', () => {
   it('every container runs as a non-root user, read-only, without privilege escalation or capabilities, under RuntimeDefault seccomp', () => {
     expect(containers.length).toBeGreaterThanOrEqual(6);
     for (const { workload, c } of containers) {
-      const s = c.securityContext as Obj;
+      const s = c.securityContext;
       const where = `${workload.metadata.name}/${c.name}`;
       expect([where, s.runAsNonRoot, s.readOnlyRootFilesystem, s.allowPrivilegeEscalation, s.capabilities.drop, s.seccompProfile?.type]).toEqual([
         where,
@@ -293,28 +364,28 @@ describe('deploy/kubernetes', () => {
   });
 
   it('every Service and PodDisruptionBudget selects a workload, and each Service targets a port its pods name', () => {
-    const podsOf = (selector: Obj) =>
-      workloads.filter((w) => Object.entries(selector).every(([k, v]) => (w.doc.spec.template.metadata.labels as Obj)[k] === v));
+    const podsOf = (selector: Labels) =>
+      workloads.filter((w) => Object.entries(selector).every(([k, v]) => w.doc.spec.template.metadata.labels[k] === v));
     for (const d of docs.filter((x) => x.doc.kind === 'Service')) {
-      const pods = podsOf(d.doc.spec.selector as Obj);
+      const pods = podsOf(d.doc.spec.selector);
       expect(pods.length, d.doc.metadata.name).toBe(1);
-      const named = (pods[0].doc.spec.template.spec.containers as Obj[]).flatMap((c) => (c.ports as Obj[]).map((p) => p.name));
-      for (const p of d.doc.spec.ports as Obj[]) expect(named, d.doc.metadata.name).toContain(p.targetPort);
+      const named = pods[0].doc.spec.template.spec.containers.flatMap((c) => c.ports.map((p) => p.name));
+      for (const p of d.doc.spec.ports) expect(named, d.doc.metadata.name).toContain(p.targetPort);
     }
     const pdbs = docs.filter((x) => x.doc.kind === 'PodDisruptionBudget');
     expect(pdbs.length).toBeGreaterThanOrEqual(4);
-    for (const d of pdbs) expect(podsOf(d.doc.spec.selector.matchLabels as Obj).length, d.doc.metadata.name).toBe(1);
+    for (const d of pdbs) expect(podsOf(d.doc.spec.selector.matchLabels).length, d.doc.metadata.name).toBe(1);
   });
 
   it("the Gateways dial the Core's Service, and the Core allows their SPIFFE IDs", () => {
-    const core = JSON.parse(configMap.data['core.json'] as string) as Obj;
+    const core = JSON.parse(configMap.data['core.json']) as { gateways: Record<string, unknown> };
     const service = docs.find((d) => d.doc.kind === 'Service' && d.doc.metadata.name === 'krypton-core')!.doc;
     for (const key of ['gateway.json', 'gateway-sidecar.json']) {
-      const url = new URL(JSON.parse(configMap.data[key] as string).coreUrl as string);
+      const url = new URL((JSON.parse(configMap.data[key]) as { coreUrl: string }).coreUrl);
       expect(url.hostname.split('.')[0], key).toBe(service.metadata.name);
       expect(Number(url.port), key).toBe(service.spec.ports[0].port);
     }
-    expect(Object.keys(core.gateways as Obj).length).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(core.gateways).length).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -8,15 +8,13 @@ import { prepareDevCore, spawnDevCore } from '../../src/dev/core-process.js';
 import { spawnService } from '../../src/dev/spawn.js';
 import { startDevStack, type DevStack } from '../../src/dev/stack.js';
 import { createToken } from '../../src/gateway/tokens.js';
-import { connect, type WsClient } from './ws-fixture.js';
+import { connect, type KeyResult, type WsClient } from './ws-fixture.js';
 
-type Reply = [unknown, 0 | 1, Record<string, unknown>];
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Result = Record<string, any>;
-const ok = (r: unknown): Result => {
+type Reply = [unknown, 0 | 1, unknown];
+const ok = (r: unknown): KeyResult => {
   const [, status, result] = r as Reply;
   expect(status, JSON.stringify(result)).toBe(0);
-  return result;
+  return result as KeyResult;
 };
 const err = (r: unknown) => {
   const [, status, result] = r as Reply;
@@ -54,10 +52,10 @@ describe('the Gateway through the real processes', () => {
       [12, 'key.create', { service: 'app', count: 3 }],
     ])) as Reply[];
     expect(batch.map((r) => r[0])).toEqual([10, 11, 12]);
-    const keys = ok(batch[2]).keys as { plaintext: Buffer; blob: Buffer }[];
+    const keys = ok(batch[2]).keys;
     expect(keys).toHaveLength(3);
     const dec = ok(await c.call([13, 'key.decrypt', { blobs: keys.map((k) => k.blob) }]));
-    expect((dec.plaintexts as unknown as Buffer[]).map((p) => p.toString('hex'))).toEqual(keys.map((k) => k.plaintext.toString('hex')));
+    expect(dec.plaintexts.map((p) => p.toString('hex'))).toEqual(keys.map((k) => k.plaintext.toString('hex')));
   });
 
   it('the HTTP API speaks JSON with base64 bytes, and msgpack', async () => {
@@ -96,7 +94,7 @@ describe('the Gateway through the real processes', () => {
     const k = ok(await c.call([1, 'key.create', { service: 'app' }]));
     const before = ok(await c.call([2, 'key.info', { blob: k.blob }]));
     await stack.core.client('admin').request('POST', '/v1/admin/tenants/demo/services/app/rotate');
-    let moved: Record<string, unknown> = {};
+    let moved: Partial<KeyResult> = {};
     await expect
       .poll(async () => {
         moved = ok(await c.call([3, 'key.rewrap', { blob: k.blob }]));
@@ -239,10 +237,10 @@ describe('bulk requests', () => {
     const c = await connect(stack.gatewayUrl, stack.token);
     try {
       const big = ok(await c.call([1, 'key.create', { service: 'app', count: 2048 }]));
-      const keys = big.keys as { plaintext: Buffer; blob: Buffer }[];
+      const keys = big.keys;
       expect(keys).toHaveLength(2048);
       const opened = ok(await c.call([2, 'key.decrypt', { blobs: keys.slice(0, 500).map((k) => k.blob) }])); // >= 256: a worker opens them
-      expect((opened.plaintexts as Buffer[]).every((p, i) => p.equals(keys[i].plaintext))).toBe(true);
+      expect(opened.plaintexts.every((p, i) => p.equals(keys[i].plaintext))).toBe(true);
       const small = ok(await c.call([3, 'key.decrypt', { blob: keys[2047].blob }]));
       expect(small.plaintext.equals(keys[2047].plaintext)).toBe(true);
       const metrics = await (await fetch(`http://127.0.0.1:${stack.gateway.port}/metrics`)).text();

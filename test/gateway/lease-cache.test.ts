@@ -7,7 +7,7 @@ import { launch, startCoreProcess, type CoreProcess } from '../core/process-fixt
 import { admin, blobFromOtherGateway, coreClientFor } from './gateway-fixture.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const stateOf = (s: string, v: number) => scopes.list(T, s).find((x) => x.version === v)?.state;
 
@@ -52,7 +52,7 @@ describe('lease cache against a real Core process', () => {
     const { cache, client } = gateway();
     const results = await Promise.allSettled(Array.from({ length: 1_000 }, () => cache.scope(T, 'nope')));
     expect(client.stats().leaseRequests).toBe(1);
-    const reasons = new Set(results.map((r) => (r as PromiseRejectedResult).reason));
+    const reasons = new Set(results.map((r): unknown => (r as PromiseRejectedResult).reason));
     expect(reasons.size).toBe(1);
     expect([...reasons][0]).toEqual(code('UNKNOWN_SERVICE'));
   });

@@ -2,6 +2,20 @@
 import { pack, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 
+/**
+ * The result of a key.* reply, as the tests read it: each method fills some
+ * of these (key.create one plaintext and blob, or `keys` with a count;
+ * key.decrypt `plaintext` or `plaintexts`; key.rewrap `blob`; key.info
+ * `version`). Nothing checks the shape: a field that is absent is undefined.
+ */
+export interface KeyResult {
+  plaintext: Buffer;
+  blob: Buffer;
+  keys: { plaintext: Buffer; blob: Buffer }[];
+  plaintexts: Buffer[];
+  version: number;
+}
+
 export interface WsClient {
   ws: WebSocket;
   /** Sends one frame (any value, packed) and resolves with the next reply frame. */

@@ -12,7 +12,8 @@ import { parseTarget, Router } from '../../src/http/router.js';
 
 describe('codec', () => {
   it('JSON encodes Buffers and Uint8Arrays nested anywhere as base64 strings', () => {
-    const out = JSON.parse(encodeBody({ a: Buffer.from([1, 2]), b: [new Uint8Array([255])], c: { d: 1 } }, 'json').toString());
+    const body = encodeBody({ a: Buffer.from([1, 2]), b: [new Uint8Array([255])], c: { d: 1 } }, 'json');
+    const out: unknown = JSON.parse(body.toString());
     expect(out).toEqual({ a: 'AQI=', b: ['/w=='], c: { d: 1 } });
   });
 

@@ -101,8 +101,8 @@ describe('the health config', () => {
 describe('the health listener in a key-holding process', () => {
   it('loads no WebAssembly HTTP client: importing it does not pull in undici (Node 22 reserved ~10 GB for it)', async () => {
     const { execFileSync } = await import('node:child_process');
-    const { resolve } = await import('node:path');
-    const script = `await import(${JSON.stringify(resolve('dist/src/http/health-listener.js'))});
+    const path = await import('node:path');
+    const script = `await import(${JSON.stringify(path.resolve('dist/src/http/health-listener.js'))});
       console.log(JSON.stringify({ loaded: process.moduleLoadList.filter((m) => m.includes('undici')) }));`;
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { loaded: string[] };
     expect(out.loaded).toEqual([]);

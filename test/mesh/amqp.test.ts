@@ -114,7 +114,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     await waitFor(() => (calls.get('poison') ?? 0) === 3 && mesh.status().deadLettered === 1, 5_000, 'retries');
     expect(calls.get('flaky')).toBe(2);
     const [dead] = await deadLetters(mesh, 1);
-    expect(JSON.parse(dead.content.toString()).payload.service).toBe('poison');
+    expect((JSON.parse(dead.content.toString()) as { payload: { service: string } }).payload.service).toBe('poison');
     expect(dead.properties.headers?.[REASON_HEADER]).toMatch(/3 times: always/);
     expect(dead.properties.headers?.[ATTEMPTS_HEADER]).toBe(2);
     expect(lines.some((l) => l['msg'] === 'orbital: event dead-lettered')).toBe(true);
@@ -140,7 +140,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     expect(got).toEqual([good.id]);
     const dead = await deadLetters(mesh, 3);
     expect(dead).toHaveLength(3);
-    const reasons = dead.map((d) => d.properties.headers?.[REASON_HEADER] ?? 'unroutable');
+    const reasons = dead.map((d): unknown => d.properties.headers?.[REASON_HEADER] ?? 'unroutable');
     expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/not signed/), expect.stringMatching(/not valid JSON/), 'unroutable']));
     expect(dead.filter((d) => d.properties.headers?.[CONSUMER_HEADER] === 'core')).toHaveLength(2);
     expect(lines.filter((l) => l['msg'] === 'orbital: event dead-lettered')).toHaveLength(2);

@@ -22,7 +22,7 @@ import {
   type ScopeRef,
 } from '../../src/native/index.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const S = 'billing.api';
 

@@ -24,7 +24,7 @@ interface A1Vectors {
 
 const a1 = loadVectors<A1Vectors>('hpke-rfc9180-a1-base.json');
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('HPKE RFC 9180 A.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, base mode)', () => {
   const s = a1.setup;

@@ -31,7 +31,7 @@ import {
 } from '../../src/native/index.js';
 import { ROOT } from '../core/process-fixture.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('secure arena', () => {
   it('is locked, excluded from dumps, wiped on fork, and AES-NI is in use', () => {

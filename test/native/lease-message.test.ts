@@ -16,7 +16,7 @@ const recipient = HpkeRecipient.generate();
 const coreSeal = (message: Buffer) => sealTo(recipient.publicKey, message);
 afterAll(() => recipient.destroy());
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('lease message round trip (sealLease -> openLease)', () => {
   const cases = [

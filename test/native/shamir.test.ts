@@ -33,7 +33,7 @@ function subsets<T>(items: T[], k: number): T[][] {
   return [...subsets(rest, k - 1).map((s) => [first, ...s]), ...subsets(rest, k)];
 }
 
-const badRequest = expect.objectContaining({ code: 'BAD_REQUEST' });
+const badRequest: unknown = expect.objectContaining({ code: 'BAD_REQUEST' });
 
 describe('Shamir secret sharing of stored keys', () => {
   it('the reference field agrees with FIPS-197 (0x57 * 0x83 = 0xc1, 0x53^-1 = 0xca)', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publicKeyFromPem, SigningKey, storeStats, verifySignature } from '../../src/native/index.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 // RFC 8032 section 7.1, TESTs 1 to 3.
 const RFC8032 = [

@@ -30,7 +30,7 @@ interface HkdfCase {
 const x25519 = loadVectors<WycheproofFile<X25519Case>>('wycheproof/x25519_test.json').testGroups.flatMap((g) => g.tests);
 const hkdf = loadVectors<WycheproofFile<HkdfCase>>('wycheproof/hkdf_sha256_test.json').testGroups.flatMap((g) => g.tests);
 const ZERO = '00'.repeat(32);
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('X25519 (Wycheproof x25519_test.json)', () => {
   const zero = x25519.filter((t) => t.shared === ZERO);

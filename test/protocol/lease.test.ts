@@ -17,7 +17,7 @@ import {
   type UnsignedLeaseReply,
 } from '../../src/protocol/lease.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const S = 'billing';
 const SEALED = 50 + T.length + S.length + 16;

@@ -46,7 +46,7 @@ const endpoints = new WeakMap<MeshHub, Map<string, Mesh>>();
 /** A stand-in actor's endpoint on the bus (one per bus and id), signing with the dev PKI's key of its role. */
 export function meshAs(bus: MeshHub, t: TempPki, id: string): Mesh {
   let byId = endpoints.get(bus);
-  if (byId === undefined) endpoints.set(bus, (byId = new Map()));
+  if (byId === undefined) endpoints.set(bus, (byId = new Map<string, Mesh>()));
   let mesh = byId.get(id);
   if (mesh === undefined) byId.set(id, (mesh = bus.endpoint(pkiAuth(t, id).auth)));
   return mesh;
@@ -84,4 +84,4 @@ export async function collect(mesh: Mesh, consumer = 'core', types: readonly Eve
 }
 
 /** The events as [type, payload] pairs, for exact comparisons. */
-export const summary = (events: readonly OrbitalEvent[]) => events.map((e) => [e.type, e.payload]);
+export const summary = (events: readonly OrbitalEvent[]) => events.map((e) => [e.type, e.payload] as const);

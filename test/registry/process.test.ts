@@ -10,6 +10,7 @@ import { AmqpMesh, DEFAULT_AMQP_URL } from '../../src/mesh/amqp.js';
 import type { OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
 import { ALL_TYPES, pkiAuth, tempPki, type TempPki } from './fixtures.js';
+import { stringContaining } from '../helpers/matchers.js';
 
 /**
  * `krypton registry run` and `krypton cmk run` as real processes on the
@@ -20,6 +21,10 @@ import { ALL_TYPES, pkiAuth, tempPki, type TempPki } from './fixtures.js';
 const AMQP = process.env['KRYPTON_TEST_AMQP_URL'] ?? DEFAULT_AMQP_URL;
 const NS = `krypton.test.${randomBytes(5).toString('hex')}`;
 const run = promisify(execFile);
+/** What the test reads of `krypton cmk list`. */
+interface CmkList {
+  links: { registry?: string }[];
+}
 
 describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk processes on RabbitMQ', () => {
   let t: TempPki;
@@ -80,7 +85,8 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
     await waitFor(() => seen('Sovereign.Heartbeat', { cmk: 'cmk' }), 10_000, 'a heartbeat');
 
     // The CMK Server heard the Registry's Tenant.Define over the broker too.
-    await waitFor(async () => JSON.parse(await cli('cmk', 'list', '--url', cmkUrl)).links[0]?.registry === 'ACTIVE', 10_000, 'the CMK Server to know acme');
+    const cmkList = async () => JSON.parse(await cli('cmk', 'list', '--url', cmkUrl)) as CmkList;
+    await waitFor(async () => (await cmkList()).links[0]?.registry === 'ACTIVE', 10_000, 'the CMK Server to know acme');
 
     await cli('registry', 'scope', 'delete', 'acme', 'app', '--url', registryUrl);
     await cli('cmk', 'unlink', 'acme', '--url', cmkUrl);
@@ -95,13 +101,13 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
       payload: { core: 'core-eu1', tenants: ['acme'], scopes: [{ tenant: 'acme', service: 'app' }], at: Date.now() },
     });
     await waitFor(() => seen('Key.Purge', { service: 'app' }) && seen('L1.Revoke', { reason: 'served without a linked L1' }), 10_000, 'reconciliation');
-    const status = JSON.parse(await cli('registry', 'status', '--url', registryUrl));
+    const status: unknown = JSON.parse(await cli('registry', 'status', '--url', registryUrl));
     expect(status).toMatchObject({ outboxPending: 0, mesh: { transport: 'amqp', connected: true }, manifests: [{ core: 'core-eu1', tenants: 1, scopes: 1 }] });
     expect(JSON.parse(await cli('cmk', 'status', '--url', cmkUrl))).toMatchObject({ links: { total: 1, linked: 0 }, manifests: [{ core: 'core-eu1' }] });
   });
 
   it('a refused command exits 1 with the error code', async () => {
-    await expect(cli('registry', 'tenant', 'remove', 'ghost', '--url', registryUrl)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('NOT_FOUND') });
+    await expect(cli('registry', 'tenant', 'remove', 'ghost', '--url', registryUrl)).rejects.toMatchObject({ code: 1, stderr: stringContaining('NOT_FOUND') });
   });
 
   it('stops gracefully on SIGTERM', async () => {

@@ -14,6 +14,7 @@ import { auditHash } from '../../src/storage/ksi/audit-hash.js';
 import { cli, launch, startCoreProcess } from '../core/process-fixture.js';
 import type { AuditRow } from '../../src/storage/ksi/ksi.js';
 import { openAuditStage, type AuditStage } from './audit-stage.js';
+import { stringMatching } from '../helpers/matchers.js';
 
 /** What an attacker without the key can do to a row: change it and give it a plain SHA-256 link. */
 function relink(s: AuditStage, rows: AuditRow[], from: number, change: (r: AuditRow) => AuditRow): void {
@@ -60,14 +61,14 @@ describe('rewriting the audit log', () => {
     const verdict = await s.verify(head);
     expect(verdict).toMatchObject({ ok: false, brokenAt: last.seq });
     // Even without the head, the key alone catches it.
-    expect(await s.verify()).toMatchObject({ ok: false, brokenAt: last.seq, reason: expect.stringMatching(/unkeyed link after keyed ones/) });
+    expect(await s.verify()).toMatchObject({ ok: false, brokenAt: last.seq, reason: stringMatching(/unkeyed link after keyed ones/) });
   });
 
   it('deleting the tail below the published head is detected', async () => {
     const head = await s.publishHead();
     s.db().prepare('DELETE FROM audit WHERE seq > ?').run(head.seq - 3);
     const verdict = await s.verify(head);
-    expect(verdict).toMatchObject({ ok: false, brokenAt: head.seq - 2, reason: expect.stringMatching(/before the published head .* rows were deleted/) });
+    expect(verdict).toMatchObject({ ok: false, brokenAt: head.seq - 2, reason: stringMatching(/before the published head .* rows were deleted/) });
   });
 
   it('rewriting the tail and re-chaining it without the key is detected', async () => {
@@ -78,7 +79,7 @@ describe('rewriting the audit log', () => {
     expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 4 });
     // The whole log re-chained from the first row: no keyed link left to betray it.
     relink(s, rows, 1, (r) => ({ ...r, action: `${r.action}.x` }));
-    expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 1, reason: expect.stringMatching(/unkeyed link where a keyed one is required/) });
+    expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 1, reason: stringMatching(/unkeyed link where a keyed one is required/) });
   });
 });
 
@@ -116,7 +117,7 @@ describe('`krypton core audit --head`', () => {
       const bad = cli(['core', 'audit', '--core', running.url, '--pki', core.pki, '--head', head]);
       expect(bad.status).toBe(1);
       // The restarted Core appended rows since (its unseal): the chain reaches the head's seq again, with other rows.
-      expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, reason: expect.stringMatching(/published head/) });
+      expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, reason: stringMatching(/published head/) });
       // Without the head, a shortened chain of intact rows looks whole: the CLI says what it cannot see.
       const blind = cli(['core', 'audit', '--core', running.url, '--pki', core.pki]);
       expect(blind.status).toBe(0);

@@ -19,7 +19,7 @@ import { cli, startCoreProcess, type CoreProcess } from '../core/process-fixture
 
 const GW_ACME = 'spiffe://krypton.dev/gateway/default';
 const GW_GLOBEX = 'spiffe://krypton.dev/gateway/globex';
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 interface Frame {
   type: string;
@@ -35,7 +35,12 @@ function follow(core: CoreProcess, who: string, since: number | 'now' = 0) {
   const waiters: { test: (f: Frame[]) => boolean; resolve: () => void }[] = [];
   const handle = core.client(who).stream(`/v1/events?since=${since}`, (f) => {
     frames.push(f as Frame);
-    for (const w of [...waiters]) if (w.test(frames)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (w.test(frames)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
   });
   open.add(handle);
   return {

@@ -24,7 +24,7 @@ import { coreSeal, forgedLease, hpkeSuite, LEASE_HPKE_INFO, type SeenRequest } f
 import { connect } from '../gateway/ws-fixture.js';
 import { openStage, refusal, type Stage } from './stage.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const states = (s: string) => scopes.list(T, s).map((v) => [v.version, v.state]);
 

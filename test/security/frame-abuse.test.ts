@@ -199,10 +199,10 @@ function requestsOf(b: Uint8Array): unknown[] | null {
   } catch {
     return null;
   }
-  return Array.isArray(v) && v.length > 0 && Array.isArray(v[0]) ? v : [v];
+  return Array.isArray(v) && v.length > 0 && Array.isArray(v[0]) ? (v as unknown[]) : [v];
 }
 
 const echoedId = (r: unknown): unknown => {
-  const id = Array.isArray(r) ? r[0] : undefined;
+  const id: unknown = Array.isArray(r) ? r[0] : undefined;
   return (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length <= 256) ? id : null;
 };

@@ -24,7 +24,7 @@ import {
 } from '../../src/native/index.js';
 import { ArenaChild, childEnv, describeWithTool, gcoreFinds, gcoreFindsAny, ROOT, type ArenaChildMode } from '../helpers/core-dump.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('stale key handles (review L1)', () => {
   it('a stale key handle held across 3,000 reuses of its slot never names the new key', () => {

@@ -47,7 +47,7 @@ describe('names that are not ids', () => {
 
   it('a blob whose header names a service that is not an id is INVALID_BLOB, with no Core call', async () => {
     const c = await stage.ws(stage.tokens.wide);
-    const good = ok(await c.call([1, 'key.create', { service: 'app' }])).blob as Buffer;
+    const good = ok(await c.call([1, 'key.create', { service: 'app' }])).blob;
     const served = await stage.leasesServed();
     for (const bad of ['a/p', 'a p', 'a\0p', 'a\u00e9']) {
       const blob = withServiceBytes(good, bad);

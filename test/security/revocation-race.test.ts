@@ -21,7 +21,7 @@ import { GATEWAY, openTestCore } from '../core/core-fixture.js';
 
 const PG_URL = process.env.KRYPTON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SKIP_PG = process.env.KRYPTON_SKIP_PG === '1';
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 /**
  * Wraps obj[name] so that its first call stops: `before` the real call, or

@@ -10,7 +10,7 @@ import { startGateway, type GatewayConfig, type RunningGateway } from '../../src
 import { createToken } from '../../src/gateway/tokens.js';
 import { startCoreProcess, type CoreProcess } from '../core/process-fixture.js';
 import { admin } from '../gateway/gateway-fixture.js';
-import { connect, type WsClient } from '../gateway/ws-fixture.js';
+import { connect, type KeyResult, type WsClient } from '../gateway/ws-fixture.js';
 
 export interface StageOptions {
   /** tenant -> services to define at the Core. */
@@ -99,13 +99,13 @@ export async function openStage(opts: StageOptions): Promise<Stage> {
   }
 }
 
-type Reply = [unknown, 0 | 1, Record<string, unknown>];
+type Reply = [unknown, 0 | 1, unknown];
 
 /** The result of a reply that must have succeeded. */
-export function ok(r: unknown): Record<string, any> {
+export function ok(r: unknown): KeyResult {
   const [, status, result] = r as Reply;
   if (status !== 0) throw new Error(`expected success, got ${JSON.stringify(result)}`);
-  return result;
+  return result as KeyResult;
 }
 
 /** The error code of a reply that must have failed. */

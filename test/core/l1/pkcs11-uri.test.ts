@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatPkcs11Uri, parsePkcs11Uri, percentDecodeBytes } from '../../../src/core/l1/pkcs11-uri.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 describe('RFC 7512 URI parser: the RFC section 3 examples', () => {
   it('pkcs11: alone matches everything', () => {

@@ -13,7 +13,7 @@ import { resolveTarget, TokenSession } from '../../../src/core/l1/pkcs11-token.j
 import { destroyKey, generateKey, openWithKey, sealWithKey } from '../../../src/native/index.js';
 import { missing, PIN, skip, SoftHsm } from './softhsm.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const aad = Buffer.from('tenant=acme;l2=v1');
 const TOKEN = 'krypton-l1';
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSoftL1Key, openL1Provider, SoftL1Provider } from '../../../src/core/l1/index.js';
 import { destroyKey, generateKey, openWithKey, sealWithKey } from '../../../src/native/index.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const dir = mkdtempSync(join(tmpdir(), 'krypton-l1-soft-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;

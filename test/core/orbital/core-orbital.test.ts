@@ -12,7 +12,7 @@ import { GATEWAY, openTestCore } from '../core-fixture.js';
 import { newLeaseRequest } from '../../../src/protocol/lease.js';
 
 const HOUR = 3_600_000;
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 
 const keys = testKeyring();
 

@@ -95,7 +95,7 @@ describe('the one encoder against general encoders', () => {
   it('msgpack: a general decoder reads back exactly the value (and what msgpackr writes for it, but -0 kept)', () => {
     fc.assert(
       fc.property(wire, (v) => {
-        const mine = unpack(encodeMsgpack(v));
+        const mine: unknown = unpack(encodeMsgpack(v));
         expect(mine).toEqual(v);
         if (!JSON.stringify(v, (_k, x: unknown) => (Object.is(x, -0) ? '-0' : x)).includes('"-0"')) expect(mine).toEqual(unpack(pack(v)));
       }),

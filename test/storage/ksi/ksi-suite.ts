@@ -15,7 +15,7 @@ export interface KsiSuiteHooks {
   dropAuditTriggers: string[];
 }
 
-const internal = expect.objectContaining({ name: 'KryptonError', code: 'INTERNAL' });
+const internal: unknown = expect.objectContaining({ name: 'KryptonError', code: 'INTERNAL' });
 const T0 = 1_700_000_000_000;
 
 export const ivk = (version: number, state: IvkRow['state'] = 'ACTIVE', extra: Partial<IvkRow> = {}): IvkRow => ({
@@ -288,7 +288,7 @@ export function defineKsiSuite(
         const err = (await ksi.tx((tx) => tx.insertIvk(row)).then(
           () => new Error('no error'),
           (e: unknown) => e as Error,
-        )) as Error;
+        ));
         expect(err).toEqual(internal);
         for (const enc of ['hex', 'base64'] as const) {
           expect(err.message).not.toContain(row.wrapped.toString(enc).slice(0, 16));
