@@ -112,10 +112,10 @@ describe('slicing records', () => {
     const m = unpack(encodeMsgpack(v)) as { keys: { plaintext: Uint8Array; blob: Uint8Array }[] };
     const j = JSON.parse(encodeJson(v).toString()) as { keys: { plaintext: string; blob: string }[] };
     for (let k = 0; k < 3; k++) {
-      expect(Buffer.from(m.keys[k]!.plaintext).equals(recordL4(records, 1 + k, rec))).toBe(true);
-      expect(Buffer.from(m.keys[k]!.blob).equals(recordBlob(records, 1 + k, rec))).toBe(true);
-      expect(j.keys[k]!.plaintext).toBe(recordL4(records, 1 + k, rec).toString('base64'));
-      expect(j.keys[k]!.blob).toBe(recordBlob(records, 1 + k, rec).toString('base64'));
+      expect(Buffer.from(m.keys[k].plaintext).equals(recordL4(records, 1 + k, rec))).toBe(true);
+      expect(Buffer.from(m.keys[k].blob).equals(recordBlob(records, 1 + k, rec))).toBe(true);
+      expect(j.keys[k].plaintext).toBe(recordL4(records, 1 + k, rec).toString('base64'));
+      expect(j.keys[k].blob).toBe(recordBlob(records, 1 + k, rec).toString('base64'));
     }
   });
 });
@@ -149,7 +149,7 @@ describe('round trips through the addon', () => {
     expect(one.blob.byteOffset - one.plaintext.byteOffset).toBe(RECORD_BLOB_AT);
     const { keys } = createKeys(scope, 3);
     keys.forEach((k, i) => {
-      expect(k.plaintext.byteOffset - keys[0]!.plaintext.byteOffset).toBe(i * scope.recordBytes);
+      expect(k.plaintext.byteOffset - keys[0].plaintext.byteOffset).toBe(i * scope.recordBytes);
       expect(k.blob.byteOffset - k.plaintext.byteOffset).toBe(RECORD_BLOB_AT);
       expect(openBlob(T, k.blob).equals(k.plaintext)).toBe(true);
     });
@@ -157,15 +157,15 @@ describe('round trips through the addon', () => {
 
   it('a batch open gives back the L4s at their offsets; a failed entry is its error, its bytes zero', () => {
     const { keys } = createKeys(scope, 3);
-    const bad = Buffer.from(keys[1]!.blob);
-    bad[bad.length - 1]! ^= 1;
-    const opened = openBlobs(T, [keys[0]!.blob, bad, keys[2]!.blob]);
-    expect((opened[0] as Buffer).equals(keys[0]!.plaintext)).toBe(true);
+    const bad = Buffer.from(keys[1].blob);
+    bad[bad.length - 1] ^= 1;
+    const opened = openBlobs(T, [keys[0].blob, bad, keys[2].blob]);
+    expect((opened[0] as Buffer).equals(keys[0].plaintext)).toBe(true);
     expect(opened[1]).toEqual(expect.objectContaining({ code: 'INVALID_BLOB' }));
-    expect((opened[2] as Buffer).equals(keys[2]!.plaintext)).toBe(true);
+    expect((opened[2] as Buffer).equals(keys[2].plaintext)).toBe(true);
 
     const out = patterned(1, openedBytes(2));
-    const results = batchResults('open', [keys[0]!.blob, keys[1]!.blob], out, Uint8Array.of(0, 3));
+    const results = batchResults('open', [keys[0].blob, keys[1].blob], out, Uint8Array.of(0, 3));
     expect((results[0] as Buffer).byteOffset - out.byteOffset).toBe(0);
     expect((results[0] as Buffer).length).toBe(ADDON_L4);
     expect(results[1]).toBeInstanceOf(KryptonError);

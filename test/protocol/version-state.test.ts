@@ -25,7 +25,7 @@ import { checkLeaseReply, leaseSignedBytes, newLeaseRequest } from '../../src/pr
 import type { UnsignedLeaseReply } from '../../src/protocol/lease.js';
 import { coreSeal, leaseMessage } from '../helpers/lease.js';
 
-const code = (c: string) => expect.objectContaining({ code: c });
+const code = (c: string): unknown => expect.objectContaining({ code: c });
 const STATES: VersionState[] = ['ACTIVE', 'DECRYPT_ONLY'];
 const NOT_STATES: unknown[] = ['REVOKED', 'active', 'Decrypt_Only', '', 1, 2, null, undefined];
 
@@ -82,16 +82,16 @@ describe('the lease contract carries the state by name, and signs its number', (
   });
 
   it('accepts exactly the version states', () => {
-    for (const s of STATES) expect(checkLeaseReply(reply(s), req).versions[0]!.state).toBe(s);
+    for (const s of STATES) expect(checkLeaseReply(reply(s), req).versions[0].state).toBe(s);
     for (const s of NOT_STATES) expect(() => checkLeaseReply(reply(s), req)).toThrow(code('INVALID_LEASE'));
   });
 
   it('the signed bytes differ in one byte, the KeyState number', () => {
     const r = reply('ACTIVE');
     const active = leaseSignedBytes(req, r);
-    const decryptOnly = leaseSignedBytes(req, { ...r, versions: [{ ...r.versions[0]!, state: 'DECRYPT_ONLY' }] });
+    const decryptOnly = leaseSignedBytes(req, { ...r, versions: [{ ...r.versions[0], state: 'DECRYPT_ONLY' }] });
     const at = [...active.keys()].filter((i) => active[i] !== decryptOnly[i]);
     expect(at).toHaveLength(1);
-    expect([active[at[0]!], decryptOnly[at[0]!]]).toEqual([KeyState.ACTIVE, KeyState.DECRYPT_ONLY]);
+    expect([active[at[0]], decryptOnly[at[0]]]).toEqual([KeyState.ACTIVE, KeyState.DECRYPT_ONLY]);
   });
 });
