@@ -24,7 +24,14 @@ export function readUnsealFile(path: string): Buffer[] {
 /** `clock`: the Core's time source for `core run` (a test launcher's; never read from the environment). */
 export function registerCoreCommand(program: Command, opts: { clock?: Clock } = {}): Command {
   const core = program.command('core').description('the Core: key hierarchy and lease API');
+  registerInit(core);
+  registerRun(core, opts);
+  registerAudit(core);
+  return core;
+}
 
+/** `krypton core init`: the MasterKey and its Shamir shares. */
+function registerInit(core: Command): void {
   core
     .command('init')
     .description('create the MasterKey and print its Shamir shares')
@@ -53,7 +60,10 @@ export function registerCoreCommand(program: Command, opts: { clock?: Clock } = 
         await c.close();
       }
     });
+}
 
+/** `krypton core run`: the Core's API, sealed or unsealed from a development file. */
+function registerRun(core: Command, opts: { clock?: Clock }): void {
   core
     .command('run')
     .description('run the Core (sealed until unsealed, or unsealed from --unseal-file in development)')
@@ -72,6 +82,10 @@ export function registerCoreCommand(program: Command, opts: { clock?: Clock } = 
       console.log(JSON.stringify({ event: 'core.listening', port: running.server.port, sealed: running.core.sealStatus().sealed }));
       stopOnSignals(() => running.stop());
     });
+}
+
+/** `krypton core audit`: the audit chain verified by the running Core, against a published head. */
+function registerAudit(core: Command): void {
   const audit = core
     .command('audit')
     .description(
@@ -96,7 +110,6 @@ export function registerCoreCommand(program: Command, opts: { clock?: Clock } = 
       process.exitCode = 2;
     }
   });
-  return core;
 }
 
 /** The last audit head the Registry recorded for a Core (`<seq>:<link>`). */

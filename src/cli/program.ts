@@ -25,7 +25,21 @@ export interface ProgramOptions {
 
 export function buildProgram(opts: ProgramOptions = {}): Command {
   const program = new Command('krypton').description('Krypton key-management data plane');
+  registerSelfcheck(program);
+  registerDev(program);
+  registerControlPlane(program);
+  registerCoreCommand(program, opts.coreClock !== undefined ? { clock: opts.coreClock } : {});
+  registerRegistryCommand(program);
+  registerCmkCommand(program);
+  registerAdminCommand(program);
+  registerPkiCommand(program);
+  registerGatewayCommands(program);
+  registerTokenCommand(program);
+  return program;
+}
 
+/** `krypton selfcheck`: how key memory is protected on this host. */
+function registerSelfcheck(program: Command): void {
   program
     .command('selfcheck')
     .description('report how key memory is protected on this host')
@@ -34,7 +48,10 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       for (const line of r.lines) console.log(line);
       process.exitCode = r.ok ? 0 : 1;
     });
+}
 
+/** `krypton dev`: the local stack. */
+function registerDev(program: Command): void {
   program
     .command('dev')
     .description('run the local stack: dev PKI, control plane (Core, Registry, CMK Server) and Gateway (own processes), tenant demo, service app')
@@ -67,7 +84,10 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       );
       stopOnSignals(() => stack.stop());
     });
+}
 
+/** `krypton control-plane`: the Core, the Registry and the CMK Server in one process (development). */
+function registerControlPlane(program: Command): void {
   program
     .command('control-plane')
     .description('development: the Core, the Registry and the CMK Server in one process on the in-process bus')
@@ -89,14 +109,4 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
       );
       stopOnSignals(() => plane.stop());
     });
-
-  registerCoreCommand(program, opts.coreClock !== undefined ? { clock: opts.coreClock } : {});
-  registerRegistryCommand(program);
-  registerCmkCommand(program);
-  registerAdminCommand(program);
-  registerPkiCommand(program);
-  registerGatewayCommands(program);
-  registerTokenCommand(program);
-
-  return program;
 }

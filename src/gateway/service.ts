@@ -57,16 +57,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
   const log = opts.logger ?? pino({ name: 'krypton-gateway' });
   const metrics = new Registry();
-  const core = new CoreClient({
-    url: config.coreUrl,
-    cert: readFileSync(config.tls.cert),
-    key: readFileSync(config.tls.key),
-    ca: readFileSync(config.tls.ca),
-    serverSpiffeId: config.coreSpiffeId,
-    corePublicKey: loadPublicKey(config.coreSigningKey),
-    ...(config.maxLeaseSkewSeconds !== undefined ? { maxLeaseSkewMs: config.maxLeaseSkewSeconds * 1000 } : {}),
-    logger: log,
-  });
+  const core = coreClient(config, log);
   const cache = new LeaseCache({
     core,
     logger: log,
@@ -76,22 +67,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const tokens = TokenStore.load(config.tokensFile, { logger: log });
   // A token revoked in the file stops working, and its sessions close, within a second.
   tokens.watch();
-
-  const circuit = metrics.gauge('krypton_gateway_core_circuit_open', '1 while the circuit to the Core is open, 0.5 half-open');
-  circuit.set(() => ({ closed: 0, 'half-open': 0.5, open: 1 })[core.circuitState()]);
-  metrics.gauge('krypton_gateway_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
-  addArenaMetrics(metrics);
-  metrics.gauge('krypton_gateway_revocation_delay_seconds', 'Delay of the last revocation, from the Core commit to it taking effect').set(
-    () => (cache.stats().revocationDelayMs.last ?? 0) / 1000,
-  );
-  metrics.gauge('krypton_gateway_lease_ttl_left_seconds', 'Shortest time left on a held lease').set(() => {
-    const held = cache.stats().scopes.filter((s) => s.held);
-    return held.length === 0 ? 0 : Math.min(...held.map((s) => s.ttlLeftMs)) / 1000;
-  });
-  metrics.gauge('krypton_gateway_lease_age_seconds', 'Age of the oldest held lease').set(() => {
-    const held = cache.stats().scopes.filter((s) => s.held);
-    return held.length === 0 ? 0 : Math.max(...held.map((s) => s.leaseAgeMs)) / 1000;
-  });
+  addGatewayMetrics(metrics, core, cache);
 
   const threshold = config.bulkThreshold ?? DEFAULT_BULK_THRESHOLD;
   const bulkTasks = metrics.counter('krypton_gateway_bulk_tasks_total', 'Requests handed to Piscina worker threads', ['op']);
@@ -135,4 +111,37 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       log.info('gateway stopped; keys zeroized');
     },
   };
+}
+
+/** The mTLS client of the Core, pinned to its SPIFFE ID and to the key that signs its leases. */
+function coreClient(config: GatewayConfig, log: Logger): CoreClient {
+  return new CoreClient({
+    url: config.coreUrl,
+    cert: readFileSync(config.tls.cert),
+    key: readFileSync(config.tls.key),
+    ca: readFileSync(config.tls.ca),
+    serverSpiffeId: config.coreSpiffeId,
+    corePublicKey: loadPublicKey(config.coreSigningKey),
+    ...(config.maxLeaseSkewSeconds !== undefined ? { maxLeaseSkewMs: config.maxLeaseSkewSeconds * 1000 } : {}),
+    logger: log,
+  });
+}
+
+/** The Gateway's own gauges: the Core circuit, the arena, revocation delay and lease times. */
+function addGatewayMetrics(metrics: Registry, core: CoreClient, cache: LeaseCache): void {
+  const circuit = metrics.gauge('krypton_gateway_core_circuit_open', '1 while the circuit to the Core is open, 0.5 half-open');
+  circuit.set(() => ({ closed: 0, 'half-open': 0.5, open: 1 })[core.circuitState()]);
+  metrics.gauge('krypton_gateway_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
+  addArenaMetrics(metrics);
+  metrics.gauge('krypton_gateway_revocation_delay_seconds', 'Delay of the last revocation, from the Core commit to it taking effect').set(
+    () => (cache.stats().revocationDelayMs.last ?? 0) / 1000,
+  );
+  metrics.gauge('krypton_gateway_lease_ttl_left_seconds', 'Shortest time left on a held lease').set(() => {
+    const held = cache.stats().scopes.filter((s) => s.held);
+    return held.length === 0 ? 0 : Math.min(...held.map((s) => s.ttlLeftMs)) / 1000;
+  });
+  metrics.gauge('krypton_gateway_lease_age_seconds', 'Age of the oldest held lease').set(() => {
+    const held = cache.stats().scopes.filter((s) => s.held);
+    return held.length === 0 ? 0 : Math.max(...held.map((s) => s.leaseAgeMs)) / 1000;
+  });
 }

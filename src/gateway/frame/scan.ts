@@ -11,6 +11,25 @@ export interface ScanLimits {
 
 export type ScanResult = 'ok' | 'too-deep' | 'too-many' | 'malformed';
 
+/** Bytes after the type byte of a fixed-size number (uint, int, float); 0 for every other type byte. */
+const FIXED_SIZE = new Uint8Array(256);
+/** Width of the length after the type byte of a bin, str, array 16/32 or map 16/32; 0 for every other type byte. */
+const LENGTH_WIDTH = new Uint8Array(256);
+for (const [t, size] of [[0xcc, 1], [0xcd, 2], [0xce, 4], [0xcf, 8], [0xd0, 1], [0xd1, 2], [0xd2, 4], [0xd3, 8], [0xca, 4], [0xcb, 8]]) {
+  FIXED_SIZE[t!] = size!;
+}
+for (const [t, width] of [[0xc4, 1], [0xc5, 2], [0xc6, 4], [0xd9, 1], [0xda, 2], [0xdb, 4], [0xdc, 2], [0xdd, 4], [0xde, 2], [0xdf, 4]]) {
+  LENGTH_WIDTH[t!] = width!;
+}
+
+/** The big-endian length of `width` bytes at `at`, or -1 when the buffer ends first. */
+function readLength(b: Uint8Array, at: number, width: number): number {
+  if (at + width > b.length) return -1;
+  if (width === 1) return b[at]!;
+  if (width === 2) return (b[at]! << 8) | b[at + 1]!;
+  return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
+}
+
 export function scanMsgpack(b: Uint8Array, limits: ScanLimits): ScanResult {
   const stack: number[] = [];
   let at = 0;
@@ -31,37 +50,16 @@ export function scanMsgpack(b: Uint8Array, limits: ScanLimits): ScanResult {
     else if (t >= 0x80 && t <= 0x8f) children = (t & 0x0f) * 2;
     else if (t >= 0x90 && t <= 0x9f) children = t & 0x0f;
     else if (t >= 0xa0 && t <= 0xbf) skip = t & 0x1f;
+    else if (FIXED_SIZE[t] !== 0) skip = FIXED_SIZE[t]!;
     else {
-      switch (t) {
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xc4: case 0xd9:
-          if (at + 1 > n) return 'malformed';
-          skip = 1 + b[at]!;
-          break;
-        case 0xc5: case 0xda:
-          if (at + 2 > n) return 'malformed';
-          skip = 2 + ((b[at]! << 8) | b[at + 1]!);
-          break;
-        case 0xc6: case 0xdb:
-          if (at + 4 > n) return 'malformed';
-          skip = 4 + ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
-          break;
-        case 0xdc: case 0xde:
-          if (at + 2 > n) return 'malformed';
-          children = ((b[at]! << 8) | b[at + 1]!) * (t === 0xde ? 2 : 1);
-          at += 2;
-          break;
-        case 0xdd: case 0xdf:
-          if (at + 4 > n) return 'malformed';
-          children = (((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!) * (t === 0xdf ? 2 : 1);
-          at += 4;
-          break;
-        default:
-          return 'malformed'; // 0xc1 (never used) and every extension type
-      }
+      const width = LENGTH_WIDTH[t]!;
+      if (width === 0) return 'malformed'; // 0xc1 (never used) and every extension type
+      const len = readLength(b, at, width);
+      if (len < 0) return 'malformed';
+      at += width;
+      if (t === 0xdc || t === 0xdd) children = len;
+      else if (t === 0xde || t === 0xdf) children = len * 2;
+      else skip = len; // bin, str
     }
     if (children >= 0) {
       elements += children;
