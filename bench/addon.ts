@@ -6,7 +6,16 @@
 import { blobHeader, createBlobNode, openBlobNode } from './lib/xaes-node.js';
 import { measure, type Measurement } from './lib/measure.js';
 import { randomBytes } from 'node:crypto';
-import { createInto, createKey, createKeys, importKey, openBlob, openBlobs, scopeRef, scopes } from '../src/native/index.js';
+import {
+  createInto,
+  createKey,
+  createKeys,
+  importKey,
+  openBlob,
+  openBlobs,
+  scopeRef,
+  scopes,
+} from '../src/native/index.js';
 
 export interface AddonRow {
   name: string;
@@ -40,7 +49,13 @@ export function runAddonBench(): AddonRow[] {
     rows.push({ name, keysPerCall: n, krypton, nodeCrypto, ratio, target, pass });
   };
 
-  row('create single', 1, () => createKey(scope), () => createBlobNode(l3, header), { maxNsPerKey: 1500, minRatio: 10 });
+  row(
+    'create single',
+    1,
+    () => createKey(scope),
+    () => createBlobNode(l3, header),
+    { maxNsPerKey: 1500, minRatio: 10 },
+  );
   for (const n of [64, 1024]) {
     row(
       `create batch ${n}`,

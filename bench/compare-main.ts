@@ -30,7 +30,12 @@ function table(r: CompareResult): void {
         'p99.9 ms': rep ? ms(rep.latencyUs.p999) : '',
         'max ms': rep ? ms(rep.latencyUs.max) : '',
         'errors/timeouts': rep ? `${rep.errors}/${rep.timeouts}` : '',
-        note: x.skipped ?? x.error ?? (rep?.spec.mode === 'open' ? `sent ${Math.round(rep.sentRate ?? 0)}/s, send lag p99 ${ms(rep.sendLagUs?.p99 ?? 0)} ms` : ''),
+        note:
+          x.skipped ??
+          x.error ??
+          (rep?.spec.mode === 'open'
+            ? `sent ${Math.round(rep.sentRate ?? 0)}/s, send lag p99 ${ms(rep.sendLagUs?.p99 ?? 0)} ms`
+            : ''),
       };
     }),
   );
@@ -39,7 +44,10 @@ function table(r: CompareResult): void {
 async function main(): Promise<void> {
   const gateway = flag('gateway');
   const token = flag('gateway-token');
-  const targets: CompareTarget[] = gateway === undefined ? [] : [{ name: 'gateway', kind: 'ws', url: gateway, ...(token !== undefined ? { token } : {}) }];
+  const targets: CompareTarget[] =
+    gateway === undefined
+      ? []
+      : [{ name: 'gateway', kind: 'ws', url: gateway, ...(token !== undefined ? { token } : {}) }];
   const r = await runTransportComparison({
     durationSec: num(flag('duration')),
     warmupSec: num(flag('warmup')),
@@ -47,7 +55,9 @@ async function main(): Promise<void> {
     targets,
     log: (l) => console.error(l),
   });
-  console.log(`\nTransport comparison: node ${r.node}, ${r.cpus}; ${r.options.durationSec} s per run after ${r.options.warmupSec} s warm-up`);
+  console.log(
+    `\nTransport comparison: node ${r.node}, ${r.cpus}; ${r.options.durationSec} s per run after ${r.options.warmupSec} s warm-up`,
+  );
   table(r);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const json = join(RESULTS_DIR, 'transport.json');

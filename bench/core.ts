@@ -14,7 +14,15 @@ import { HpkeRecipient } from '../src/native/index.js';
 import { newLeaseRequest } from '../src/protocol/lease.js';
 
 export interface CoreBenchResult {
-  lease: { concurrency: number; seconds: number; leases: number; perSecond: number; p50ms: number; p99ms: number; versionsPerLease: number };
+  lease: {
+    concurrency: number;
+    seconds: number;
+    leases: number;
+    perSecond: number;
+    p50ms: number;
+    p99ms: number;
+    versionsPerLease: number;
+  };
   hydration: { engine: string; versions: number; runs: number; medianMs: number; p90ms: number }[];
 }
 
@@ -34,7 +42,9 @@ async function leaseThroughput(dir: string): Promise<CoreBenchResult['lease']> {
     const body = () => newLeaseRequest('bench', 'app', recipient.publicKey);
     const opts = { contentType: 'application/msgpack' as const };
     let versionsPerLease = 0;
-    for (let i = 0; i < 50; i++) versionsPerLease = ((await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', body(), opts)).body.versions.length);
+    for (let i = 0; i < 50; i++)
+      versionsPerLease = (await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', body(), opts)).body.versions
+        .length;
     const concurrency = 16;
     const seconds = 3;
     const latencies: number[] = [];
@@ -52,13 +62,25 @@ async function leaseThroughput(dir: string): Promise<CoreBenchResult['lease']> {
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     recipient.destroy();
-    return { concurrency, seconds: elapsed, leases: latencies.length, perSecond: latencies.length / elapsed, p50ms: pct(latencies, 0.5), p99ms: pct(latencies, 0.99), versionsPerLease };
+    return {
+      concurrency,
+      seconds: elapsed,
+      leases: latencies.length,
+      perSecond: latencies.length / elapsed,
+      p50ms: pct(latencies, 0.5),
+      p99ms: pct(latencies, 0.99),
+      versionsPerLease,
+    };
   } finally {
     await core.stop();
   }
 }
 
-async function coldHydration(engine: string, ksiUrl: string, dir: string): Promise<CoreBenchResult['hydration'][number]> {
+async function coldHydration(
+  engine: string,
+  ksiUrl: string,
+  dir: string,
+): Promise<CoreBenchResult['hydration'][number]> {
   const core = await Core.open({ ksiUrl, tier2Dir: join(dir, `tier2-${engine}`), gateways: {} });
   try {
     await core.init();

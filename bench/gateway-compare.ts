@@ -79,8 +79,17 @@ const DEFAULTS: Required<Omit<CompareOptions, 'targets' | 'log'>> = {
 /** The load for one scenario against one target, or a reason to skip it. */
 export function scenarioSpec(scenario: ScenarioName, t: CompareTarget, o: typeof DEFAULTS): LoadSpec | string {
   const ws = t.kind === 'ws';
-  const base = { target: { name: t.name, kind: t.kind, url: t.url, ...(t.token !== undefined ? { token: t.token } : {}) }, durationSec: o.durationSec, warmupSec: o.warmupSec };
-  const closed = { ...base, mode: 'closed' as const, connections: ws ? o.wsConnections : o.httpConnections, inFlight: ws ? o.wsInFlight : 1 };
+  const base = {
+    target: { name: t.name, kind: t.kind, url: t.url, ...(t.token !== undefined ? { token: t.token } : {}) },
+    durationSec: o.durationSec,
+    warmupSec: o.warmupSec,
+  };
+  const closed = {
+    ...base,
+    mode: 'closed' as const,
+    connections: ws ? o.wsConnections : o.httpConnections,
+    inFlight: ws ? o.wsInFlight : 1,
+  };
   switch (scenario) {
     case 'closed':
       return { ...closed, params: { service: 'app' } };
@@ -90,12 +99,21 @@ export function scenarioSpec(scenario: ScenarioName, t: CompareTarget, o: typeof
       if (!ws) return 'HTTP has no array frames';
       return { ...closed, params: { service: 'app' }, perFrame: o.arrayFrame };
     case 'open':
-      return { ...base, mode: 'open', rate: o.openRate, connections: ws ? o.wsConnections : o.httpConnections, params: { service: 'app' } };
+      return {
+        ...base,
+        mode: 'open',
+        rate: o.openRate,
+        connections: ws ? o.wsConnections : o.httpConnections,
+        params: { service: 'app' },
+      };
   }
 }
 
 export async function runTransportComparison(opts: CompareOptions = {}): Promise<CompareResult> {
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k !== 'targets' && k !== 'log')) } as typeof DEFAULTS;
+  const o = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k !== 'targets' && k !== 'log')),
+  } as typeof DEFAULTS;
   const log = opts.log ?? (() => {});
   const started = new Date().toISOString();
   const servers: ChildServer[] = [];
@@ -105,10 +123,21 @@ export async function runTransportComparison(opts: CompareOptions = {}): Promise
     if (o.builtins) {
       const echo = await startServer('servers/echo-uws.js', ['--token', o.token]);
       servers.push(echo);
-      targets.push({ name: 'uws-echo', kind: 'ws', url: `ws://127.0.0.1:${echo.port}/v1/ws`, token: o.token, transportOnly: true });
+      targets.push({
+        name: 'uws-echo',
+        kind: 'ws',
+        url: `ws://127.0.0.1:${echo.port}/v1/ws`,
+        token: o.token,
+        transportOnly: true,
+      });
       const http = await startServer('servers/node-http-keyservice.js', ['--token', o.token]);
       servers.push(http);
-      targets.push({ name: 'node-http', kind: 'http', url: `http://127.0.0.1:${http.port}/v1/keys/create`, token: o.token });
+      targets.push({
+        name: 'node-http',
+        kind: 'http',
+        url: `http://127.0.0.1:${http.port}/v1/keys/create`,
+        token: o.token,
+      });
     }
     targets.push(...(opts.targets ?? []));
     for (const scenario of o.scenarios) {
@@ -130,5 +159,12 @@ export async function runTransportComparison(opts: CompareOptions = {}): Promise
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
-  return { started, node: process.version, cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`, options: o, targets, results };
+  return {
+    started,
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
+    options: o,
+    targets,
+    results,
+  };
 }

@@ -30,7 +30,12 @@ function throughputTable(rows: ThroughputRow[]): void {
 
 type Rate = { sent: number; answered: number; timeouts: number } | undefined;
 
-function latencyRow(name: string, l: LatencySummary | undefined, rate: Rate, lag?: LatencySummary): Record<string, string> {
+function latencyRow(
+  name: string,
+  l: LatencySummary | undefined,
+  rate: Rate,
+  lag?: LatencySummary,
+): Record<string, string> {
   return {
     system: name,
     'sent/answered req/s': rate ? `${int(rate.sent)} / ${int(rate.answered)}` : '',
@@ -51,7 +56,9 @@ export function printGatewayBench(r: GatewayBenchResult): void {
   );
   verdictTable(r.slo.verdicts);
   const c = r.client;
-  console.log('Client-observed latency in the same run, timed from the scheduled send (same client, same rate); added = gateway - echo');
+  console.log(
+    'Client-observed latency in the same run, timed from the scheduled send (same client, same rate); added = gateway - echo',
+  );
   const added = c.addedUs;
   console.table([
     latencyRow('gateway', c.gateway, c.rates['gateway'], c.gatewaySendLagUs),
@@ -60,7 +67,9 @@ export function printGatewayBench(r: GatewayBenchResult): void {
     { system: 'added by the Gateway', 'p50 ms': ms(added?.p50), 'p99 ms': ms(added?.p99), 'p99.9 ms': ms(added?.p999) },
   ]);
 
-  console.log(`\nGateway 2/3: closed-loop maximum, single key.create per request (${o.closedSec} s per system after ${o.warmupSec} s warm-up)`);
+  console.log(
+    `\nGateway 2/3: closed-loop maximum, single key.create per request (${o.closedSec} s per system after ${o.warmupSec} s warm-up)`,
+  );
   throughputTable(r.closed.rows);
   verdictTable(r.closed.verdicts);
 
@@ -80,8 +89,14 @@ export function writeGatewayResults(r: GatewayBenchResult, dir: string): { json:
     svg,
     renderLatencySvg(
       [
-        ...open.map((x) => ({ name: `${x.target}, client-observed (${Math.round(x.report!.sentRate ?? 0)} req/s sent)`, curve: x.report!.curve })),
-        { name: "gateway, inside the Gateway (its own histogram's bucket bounds): what the targets judge", curve: bucketCurve(r.slo.histogram) },
+        ...open.map((x) => ({
+          name: `${x.target}, client-observed (${Math.round(x.report!.sentRate ?? 0)} req/s sent)`,
+          curve: x.report!.curve,
+        })),
+        {
+          name: "gateway, inside the Gateway (its own histogram's bucket bounds): what the targets judge",
+          curve: bucketCurve(r.slo.histogram),
+        },
       ],
       {
         title: `key.create latency, open loop at ${r.options.openRate} req/s for ${r.options.openSec} s`,

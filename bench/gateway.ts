@@ -14,9 +14,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevStack } from '../src/dev/stack.js';
-import { runTransportComparison, type CompareResult, type CompareTarget, type ScenarioName } from './gateway-compare.js';
+import {
+  runTransportComparison,
+  type CompareResult,
+  type CompareTarget,
+  type ScenarioName,
+} from './gateway-compare.js';
 import { runLoad, type LatencySummary, type LoadReport } from './lib/loadgen.js';
-import { bucketQuantile, histogramDelta, parseHistogram, type BucketHistogram, type BucketQuantile } from './lib/prom.js';
+import {
+  bucketQuantile,
+  histogramDelta,
+  parseHistogram,
+  type BucketHistogram,
+  type BucketQuantile,
+} from './lib/prom.js';
 
 export const GATEWAY_HISTOGRAM = 'krypton_gateway_request_duration_seconds';
 /** ADR-604 thresholds, ms. */
@@ -132,8 +143,18 @@ export function sloFrom(before: string, after: string): SloResult {
   const verdicts: Verdict[] = [
     { name: 'p50 (ADR-604)', value: p50.display, target: `< ${ADR604.p50} ms`, pass: under(p50, ADR604.p50) },
     { name: 'p99 (ADR-604)', value: p99.display, target: `< ${ADR604.p99} ms`, pass: under(p99, ADR604.p99) },
-    { name: 'p99.9 (ADR-604)', value: p999.display, target: `< ${ADR604['p99.9']} ms`, pass: under(p999, ADR604['p99.9']) },
-    { name: 'p99 (Gateway target)', value: p99.display, target: `< ${TARGETS.p99Ms} ms`, pass: under(p99, TARGETS.p99Ms) },
+    {
+      name: 'p99.9 (ADR-604)',
+      value: p999.display,
+      target: `< ${ADR604['p99.9']} ms`,
+      pass: under(p999, ADR604['p99.9']),
+    },
+    {
+      name: 'p99 (Gateway target)',
+      value: p99.display,
+      target: `< ${TARGETS.p99Ms} ms`,
+      pass: under(p99, TARGETS.p99Ms),
+    },
   ];
   return { samples: h.count, meanMs: h.count > 0 ? (h.sum / h.count) * 1000 : 0, quantiles, histogram: h, verdicts };
 }
@@ -147,12 +168,18 @@ function row(run: string, target: string, rep: LoadReport | undefined, note?: st
     run,
     target,
     opsPerSec: rep?.opsPerSec ?? 0,
-    deksPerSec: target === 'uws-echo' ? 0 : rep?.deksPerSec ?? 0,
+    deksPerSec: target === 'uws-echo' ? 0 : (rep?.deksPerSec ?? 0),
     p50Us: rep?.latencyUs.p50 ?? 0,
     p99Us: rep?.latencyUs.p99 ?? 0,
     errors: rep?.errors ?? 0,
     timeouts: rep?.timeouts ?? 0,
-    ...(note !== undefined ? { note } : rep === undefined ? { note: 'no report' } : rep.firstError !== undefined ? { note: rep.firstError } : {}),
+    ...(note !== undefined
+      ? { note }
+      : rep === undefined
+        ? { note: 'no report' }
+        : rep.firstError !== undefined
+          ? { note: rep.firstError }
+          : {}),
   };
 }
 
@@ -168,12 +195,23 @@ function clientLatency(open: CompareResult, rate: number): ClientLatency {
     ...(echo ? { echo: echo.latencyUs } : {}),
     ...(http ? { nodeHttp: http.latencyUs } : {}),
     ...(gw && echo
-      ? { addedUs: { p50: gw.latencyUs.p50 - echo.latencyUs.p50, p99: gw.latencyUs.p99 - echo.latencyUs.p99, p999: gw.latencyUs.p999 - echo.latencyUs.p999 } }
+      ? {
+          addedUs: {
+            p50: gw.latencyUs.p50 - echo.latencyUs.p50,
+            p99: gw.latencyUs.p99 - echo.latencyUs.p99,
+            p999: gw.latencyUs.p999 - echo.latencyUs.p999,
+          },
+        }
       : {}),
     ...(gw?.sendLagUs ? { gatewaySendLagUs: gw.sendLagUs } : {}),
     ...(echo?.sendLagUs ? { echoSendLagUs: echo.sendLagUs } : {}),
     rates: Object.fromEntries(
-      open.results.filter((x) => x.report !== undefined).map((x) => [x.target, { sent: x.report!.sentRate ?? 0, answered: x.report!.opsPerSec, timeouts: x.report!.timeouts }]),
+      open.results
+        .filter((x) => x.report !== undefined)
+        .map((x) => [
+          x.target,
+          { sent: x.report!.sentRate ?? 0, answered: x.report!.opsPerSec, timeouts: x.report!.timeouts },
+        ]),
     ),
   };
 }
@@ -182,19 +220,37 @@ function closedVerdicts(c: CompareResult): { rows: ThroughputRow[]; verdicts: Ve
   const gw = find(c, 'closed', 'gateway');
   const echo = find(c, 'closed', 'uws-echo');
   const http = find(c, 'closed', 'node-http');
-  const rows = [row('closed, 1 key.create per request', 'gateway', gw), row('closed, 1 key.create per request', 'uws-echo', echo), row('closed, 1 key.create per request', 'node-http', http)];
+  const rows = [
+    row('closed, 1 key.create per request', 'gateway', gw),
+    row('closed, 1 key.create per request', 'uws-echo', echo),
+    row('closed, 1 key.create per request', 'node-http', http),
+  ];
   const vsEcho = ratio(gw?.opsPerSec ?? 0, echo?.opsPerSec ?? 0);
   const vsHttp = ratio(gw?.opsPerSec ?? 0, http?.opsPerSec ?? 0);
   return {
     rows,
     verdicts: [
-      { name: 'gateway / uws-echo', value: `${vsEcho.toFixed(2)}x`, target: `>= ${TARGETS.vsEcho}x`, pass: vsEcho >= TARGETS.vsEcho },
-      { name: 'gateway / node-http', value: `${vsHttp.toFixed(2)}x`, target: `>= ${TARGETS.vsNodeHttp}x`, pass: vsHttp >= TARGETS.vsNodeHttp },
+      {
+        name: 'gateway / uws-echo',
+        value: `${vsEcho.toFixed(2)}x`,
+        target: `>= ${TARGETS.vsEcho}x`,
+        pass: vsEcho >= TARGETS.vsEcho,
+      },
+      {
+        name: 'gateway / node-http',
+        value: `${vsHttp.toFixed(2)}x`,
+        target: `>= ${TARGETS.vsNodeHttp}x`,
+        pass: vsHttp >= TARGETS.vsNodeHttp,
+      },
     ],
   };
 }
 
-function batchedVerdicts(c: CompareResult, combined: LoadReport | undefined, o: Required<Omit<GatewayBenchOptions, 'log'>>): { rows: ThroughputRow[]; verdicts: Verdict[] } {
+function batchedVerdicts(
+  c: CompareResult,
+  combined: LoadReport | undefined,
+  o: Required<Omit<GatewayBenchOptions, 'log'>>,
+): { rows: ThroughputRow[]; verdicts: Verdict[] } {
   const count = `count=${o.batchCount}`;
   const array = `${o.arrayFrame} requests per frame`;
   const rows = [
@@ -211,9 +267,24 @@ function batchedVerdicts(c: CompareResult, combined: LoadReport | undefined, o: 
   return {
     rows,
     verdicts: [
-      { name: `gateway DEKs/s, ${count}`, value: Math.round(single).toLocaleString('en-US'), target: `>= ${TARGETS.deksPerSec.toLocaleString('en-US')}`, pass: single >= TARGETS.deksPerSec },
-      { name: 'gateway DEKs/s, best batched shape', value: Math.round(best).toLocaleString('en-US'), target: `>= ${TARGETS.deksPerSec.toLocaleString('en-US')}`, pass: best >= TARGETS.deksPerSec },
-      { name: `gateway / node-http, ${count}`, value: `${ratio(single, http).toFixed(1)}x`, target: 'info', pass: single > http },
+      {
+        name: `gateway DEKs/s, ${count}`,
+        value: Math.round(single).toLocaleString('en-US'),
+        target: `>= ${TARGETS.deksPerSec.toLocaleString('en-US')}`,
+        pass: single >= TARGETS.deksPerSec,
+      },
+      {
+        name: 'gateway DEKs/s, best batched shape',
+        value: Math.round(best).toLocaleString('en-US'),
+        target: `>= ${TARGETS.deksPerSec.toLocaleString('en-US')}`,
+        pass: best >= TARGETS.deksPerSec,
+      },
+      {
+        name: `gateway / node-http, ${count}`,
+        value: `${ratio(single, http).toFixed(1)}x`,
+        target: 'info',
+        pass: single > http,
+      },
     ],
   };
 }
@@ -229,11 +300,25 @@ export async function runGatewayBench(opts: GatewayBenchOptions = {}): Promise<G
     try {
       const gateway: CompareTarget = { name: 'gateway', kind: 'ws', url: stack.gatewayUrl, token: stack.token };
       // Warm the Gateway (lease fetched from the Core, JIT) before the first scrape.
-      await runLoad({ target: gateway, mode: 'closed', connections: 2, inFlight: 8, durationSec: Math.min(1, o.closedSec), params: { service: 'app' } });
+      await runLoad({
+        target: gateway,
+        mode: 'closed',
+        connections: 2,
+        inFlight: 8,
+        durationSec: Math.min(1, o.closedSec),
+        params: { service: 'app' },
+      });
 
       const before = await scrape(stack.gateway.port);
       log(`open loop: ${o.openRate} req/s for ${o.openSec} s per system ...`);
-      const open = await runTransportComparison({ scenarios: ['open'], openRate: o.openRate, durationSec: o.openSec, warmupSec: o.warmupSec, targets: [gateway], log });
+      const open = await runTransportComparison({
+        scenarios: ['open'],
+        openRate: o.openRate,
+        durationSec: o.openSec,
+        warmupSec: o.warmupSec,
+        targets: [gateway],
+        log,
+      });
       const after = await scrape(stack.gateway.port);
       const slo = sloFrom(before, after);
 

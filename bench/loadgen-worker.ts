@@ -32,4 +32,6 @@ async function main(): Promise<void> {
   reply({ ok: true, report });
 }
 
-main().catch((err: unknown) => reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+main().catch((err: unknown) =>
+  reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+);

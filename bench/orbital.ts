@@ -17,7 +17,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { makeEvent } from '../src/protocol/orbital-events.js';
 import { envNumber } from './lib/args.js';
-import { amqpUnreachable, benchAmqpUrl, openMeshPair, redactUrl, SendClock, type MeshPair } from './lib/orbital-mesh.js';
+import {
+  amqpUnreachable,
+  benchAmqpUrl,
+  openMeshPair,
+  redactUrl,
+  SendClock,
+  type MeshPair,
+} from './lib/orbital-mesh.js';
 import { runSchedule } from './lib/pacer.js';
 import { summarizeMs, type MsSummary } from './lib/stats.js';
 
@@ -69,7 +76,8 @@ export interface OrbitalBenchResult {
 const CONSUMER = 'bench';
 let seq = 0;
 // Signed by the publisher (the Registry) and checked by the consumer (a Core), as in production.
-const nextEvent = () => makeEvent('Key.Define', 'registry', { tenant: 'bench', service: `s${++seq}`, action: 'define' });
+const nextEvent = () =>
+  makeEvent('Key.Define', 'registry', { tenant: 'bench', service: `s${++seq}`, action: 'define' });
 
 /** Publishes one event timed by the clock; the promise never rejects (a failure is counted). */
 function send(pair: MeshPair, clock: SendClock, counts: { published: number; failed: number }): Promise<void> {
@@ -84,7 +92,13 @@ function send(pair: MeshPair, clock: SendClock, counts: { published: number; fai
   );
 }
 
-async function finish(mode: OrbitalRun['mode'], clock: SendClock, counts: { published: number; failed: number }, t0: number, confirmedAt: number): Promise<OrbitalRun> {
+async function finish(
+  mode: OrbitalRun['mode'],
+  clock: SendClock,
+  counts: { published: number; failed: number },
+  t0: number,
+  confirmedAt: number,
+): Promise<OrbitalRun> {
   const lost = await clock.drain(10_000);
   const end = clock.lastArrival || performance.now();
   const delivered = clock.samples.length;
@@ -105,7 +119,8 @@ async function closedLoop(pair: MeshPair, clock: SendClock, seconds: number, win
   const counts = { published: 0, failed: 0 };
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
-  while (performance.now() < deadline) await Promise.all(Array.from({ length: window }, () => send(pair, clock, counts)));
+  while (performance.now() < deadline)
+    await Promise.all(Array.from({ length: window }, () => send(pair, clock, counts)));
   return { ...(await finish('closed', clock, counts, t0, performance.now())), window };
 }
 
@@ -114,7 +129,9 @@ async function paced(pair: MeshPair, clock: SendClock, seconds: number, rate: nu
   const counts = { published: 0, failed: 0 };
   const inFlight: Promise<void>[] = [];
   const t0 = performance.now() + 5;
-  await new Promise<void>((done) => runSchedule(Math.round(seconds * rate), 1000 / rate, t0, () => void inFlight.push(send(pair, clock, counts)), done));
+  await new Promise<void>((done) =>
+    runSchedule(Math.round(seconds * rate), 1000 / rate, t0, () => void inFlight.push(send(pair, clock, counts)), done),
+  );
   await Promise.all(inFlight);
   return { ...(await finish('paced', clock, counts, t0, performance.now())), targetRate: rate };
 }
@@ -125,7 +142,13 @@ export async function runOrbitalBench(o: OrbitalBenchOptions = {}): Promise<Orbi
   const why = await amqpUnreachable(url);
   if (why !== null) return { broker, skipped: `RabbitMQ not reachable at ${broker} (${why})` };
   const seconds = o.seconds ?? envNumber('KRYPTON_BENCH_ORBITAL_SECONDS') ?? envNumber('KRYPTON_BENCH_SECONDS') ?? 3;
-  const options = { seconds, window: o.window ?? 64, rate: o.rate ?? 500, warmupSec: o.warmupSec ?? 0.5, prefetch: o.prefetch ?? ('default' as const) };
+  const options = {
+    seconds,
+    window: o.window ?? 64,
+    rate: o.rate ?? 500,
+    warmupSec: o.warmupSec ?? 0.5,
+    prefetch: o.prefetch ?? ('default' as const),
+  };
   const pair = await openMeshPair({ url, consumers: [CONSUMER], ...(o.prefetch ? { prefetch: o.prefetch } : {}) });
   try {
     const clock = new SendClock();
@@ -152,16 +175,18 @@ export function printOrbitalBench(r: OrbitalBenchResult): void {
     `\nOrbital: Key.Define through RabbitMQ at ${r.broker}, persistent with publisher confirms, to one consumer on a second connection (${prefetch}, manual acks); latency = publish call -> handler start`,
   );
   console.table(
-    [r.closed, r.paced].filter((x): x is OrbitalRun => x !== undefined).map((x) => ({
-      run: x.mode === 'closed' ? `closed loop, ${x.window} in flight` : `paced at ${int(x.targetRate ?? 0)} ev/s`,
-      'events/s': int(x.eventsPerSec),
-      'confirmed/s': int(x.confirmedPerSec),
-      'p50 ms': ms(x.latencyMs.p50),
-      'p99 ms': ms(x.latencyMs.p99),
-      'max ms': ms(x.latencyMs.max),
-      events: x.delivered,
-      'failed/lost': `${x.failed}/${x.lost}`,
-    })),
+    [r.closed, r.paced]
+      .filter((x): x is OrbitalRun => x !== undefined)
+      .map((x) => ({
+        run: x.mode === 'closed' ? `closed loop, ${x.window} in flight` : `paced at ${int(x.targetRate ?? 0)} ev/s`,
+        'events/s': int(x.eventsPerSec),
+        'confirmed/s': int(x.confirmedPerSec),
+        'p50 ms': ms(x.latencyMs.p50),
+        'p99 ms': ms(x.latencyMs.p99),
+        'max ms': ms(x.latencyMs.max),
+        events: x.delivered,
+        'failed/lost': `${x.failed}/${x.lost}`,
+      })),
   );
 }
 

@@ -26,7 +26,13 @@ import { Cluster } from '../src/dev/cluster.js';
 import { AmqpMesh, deleteAmqpNamespace } from '../src/mesh/amqp.js';
 import { OrbitalAuth } from '../src/mesh/auth.js';
 import { SigningKey } from '../src/native/signing.js';
-import { makeEvent, SENDER_ROLE, type EventType, type OrbitalEvent, type Payloads } from '../src/protocol/orbital-events.js';
+import {
+  makeEvent,
+  SENDER_ROLE,
+  type EventType,
+  type OrbitalEvent,
+  type Payloads,
+} from '../src/protocol/orbital-events.js';
 import { pino } from 'pino';
 import { envNumber } from './lib/args.js';
 import { amqpUnreachable, benchAmqpUrl, redactUrl } from './lib/orbital-mesh.js';
@@ -104,7 +110,10 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     } catch (err) {
       lastErr = err;
     }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ''}`);
+    if (performance.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -135,7 +144,10 @@ async function probeUntil(
     if (want === 'ok' ? r.ok : r.code === want) return { at: r.at, probes, lastOtherAt };
     lastOtherAt = r.at;
     if (!r.ok && r.code !== 'KEY_REVOKED') other[r.code!] = (other[r.code!] ?? 0) + 1;
-    if (r.at > deadline) throw new Error(`the Gateway did not ${want === 'ok' ? 'serve again' : 'refuse with KEY_REVOKED'} within ${timeoutMs} ms (${probes} probes)`);
+    if (r.at > deadline)
+      throw new Error(
+        `the Gateway did not ${want === 'ok' ? 'serve again' : 'refuse with KEY_REVOKED'} within ${timeoutMs} ms (${probes} probes)`,
+      );
   }
 }
 
@@ -158,7 +170,12 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
   let namespace: string | undefined;
   let incomplete: string | undefined;
   try {
-    cluster = await Cluster.prepare({ dir, namespace: `krypton.bench.revoke.${process.pid}.${Date.now().toString(36)}`, brokerFor: () => url, tenants: [TENANT] });
+    cluster = await Cluster.prepare({
+      dir,
+      namespace: `krypton.bench.revoke.${process.pid}.${Date.now().toString(36)}`,
+      brokerFor: () => url,
+      tenants: [TENANT],
+    });
     namespace = cluster.namespace;
     const c = cluster;
     // The Core declares its queue as it starts, so events published after this wait for it.
@@ -168,7 +185,13 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     const actors = {} as Record<'registry' | 'cmk', AmqpMesh>;
     for (const role of ['registry', 'cmk'] as const) {
       const key = SigningKey.load(join(c.pki, `${role}-sign.key`));
-      const mesh = new AmqpMesh({ url, namespace, logger, confirmTimeoutMs: 10_000, auth: new OrbitalAuth({ id: role, role, signer: key, peers: [] }) });
+      const mesh = new AmqpMesh({
+        url,
+        namespace,
+        logger,
+        confirmTimeoutMs: 10_000,
+        auth: new OrbitalAuth({ id: role, role, signer: key, peers: [] }),
+      });
       meshes.push({ mesh, key });
       await mesh.start(5_000);
       actors[role] = mesh;
@@ -186,13 +209,20 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     // Setup the production way round: onboard, define, link; each step seen applied before the next.
     log(`revocation bench: cluster up (namespace ${namespace}); defining ${TENANT}/${SERVICE}`);
     await publish('Tenant.Define', 'registry', { tenant: TENANT, action: 'onboard' });
-    await waitFor('the Core to record the tenant', phaseMs, async () => ((await tenantView()).state !== undefined ? true : null));
+    await waitFor('the Core to record the tenant', phaseMs, async () =>
+      (await tenantView()).state !== undefined ? true : null,
+    );
     await publish('Key.Define', 'registry', { tenant: TENANT, service: SERVICE, action: 'define' });
-    await waitFor('the Core to record the scope', phaseMs, async () => ((await tenantView()).scopes?.some((s) => s.service === SERVICE && !s.deleted) ? true : null));
+    await waitFor('the Core to record the scope', phaseMs, async () =>
+      (await tenantView()).scopes?.some((s) => s.service === SERVICE && !s.deleted) ? true : null,
+    );
     await link();
     await waitFor('the Core to serve the scope', phaseMs, async () => {
       const t = await tenantView();
-      return t.state === 'ACTIVE' && t.scopes?.some((s) => s.service === SERVICE && s.versions.some((v) => v.state === 'ACTIVE')) ? true : null;
+      return t.state === 'ACTIVE' &&
+        t.scopes?.some((s) => s.service === SERVICE && s.versions.some((v) => v.state === 'ACTIVE'))
+        ? true
+        : null;
     });
     probe = await GatewayProbe.open(c.gatewayUrl(), c.tokens.get(TENANT)!);
     const p = probe;
@@ -206,7 +236,9 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
 
         const t0 = performance.now();
         let confirmedAt = NaN;
-        const confirm = publish('L1.Revoke', 'cmk', { tenant: TENANT, reason: `bench trial ${i}` }).then(() => void (confirmedAt = performance.now()));
+        const confirm = publish('L1.Revoke', 'cmk', { tenant: TENANT, reason: `bench trial ${i}` }).then(
+          () => void (confirmedAt = performance.now()),
+        );
         // A failed publish must end the wait for a refusal, not leave it probing until the timeout.
         let publishFailed: Error | null = null;
         confirm.catch((err: Error) => void (publishFailed = err));
@@ -230,7 +262,10 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
           otherCodes: other,
         };
         samples.push(trial);
-        if (i === 1 || i % 10 === 0 || i === trials) log(`revocation bench: trial ${i}/${trials}: revoked in ${trial.revokedMs.toFixed(1)} ms, serving again ${trial.relinkMs.toFixed(1)} ms after the relink`);
+        if (i === 1 || i % 10 === 0 || i === trials)
+          log(
+            `revocation bench: trial ${i}/${trials}: revoked in ${trial.revokedMs.toFixed(1)} ms, serving again ${trial.relinkMs.toFixed(1)} ms after the relink`,
+          );
       } catch (err) {
         incomplete = `trial ${i}: ${(err as Error).message}`;
         log(`revocation bench: ${incomplete}`);
@@ -248,7 +283,10 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
     }
     await cluster?.stopAll().catch(() => undefined);
     // The Core's queue and the namespace's exchanges, on the broker the bench used.
-    if (namespace !== undefined) await deleteAmqpNamespace(url, namespace, [CORE_ID]).catch((err: Error) => log(`revocation bench: namespace ${namespace} not deleted: ${err.message}`));
+    if (namespace !== undefined)
+      await deleteAmqpNamespace(url, namespace, [CORE_ID]).catch((err: Error) =>
+        log(`revocation bench: namespace ${namespace} not deleted: ${err.message}`),
+      );
     rmSync(dir, { recursive: true, force: true });
   }
   const revokeToRefusedMs = summarizeMs(samples.map((s) => s.revokedMs));
@@ -280,15 +318,40 @@ export function printRevocationBench(r: RevocationBenchResult): void {
       `${done}/${r.trials} trials; target: refused within ${r.targetMs} ms`,
   );
   console.table([
-    { measure: 'revoke -> refused', 'p50 ms': ms(r.revokeToRefusedMs?.p50), 'p99 ms': ms(r.revokeToRefusedMs?.p99), 'max ms': ms(r.revokeToRefusedMs?.max), trials: done, verdict: r.pass ? 'PASS' : 'FAIL' },
-    { measure: '(revoke -> last key served)', 'p50 ms': ms(r.revokeToLastServedMs?.p50), 'p99 ms': ms(r.revokeToLastServedMs?.p99), 'max ms': ms(r.revokeToLastServedMs?.max), trials: r.revokeToLastServedMs?.count ?? 0, verdict: '' },
-    { measure: 'relink -> serving', 'p50 ms': ms(r.relinkToServingMs?.p50), 'p99 ms': ms(r.relinkToServingMs?.p99), 'max ms': ms(r.relinkToServingMs?.max), trials: done, verdict: '' },
+    {
+      measure: 'revoke -> refused',
+      'p50 ms': ms(r.revokeToRefusedMs?.p50),
+      'p99 ms': ms(r.revokeToRefusedMs?.p99),
+      'max ms': ms(r.revokeToRefusedMs?.max),
+      trials: done,
+      verdict: r.pass ? 'PASS' : 'FAIL',
+    },
+    {
+      measure: '(revoke -> last key served)',
+      'p50 ms': ms(r.revokeToLastServedMs?.p50),
+      'p99 ms': ms(r.revokeToLastServedMs?.p99),
+      'max ms': ms(r.revokeToLastServedMs?.max),
+      trials: r.revokeToLastServedMs?.count ?? 0,
+      verdict: '',
+    },
+    {
+      measure: 'relink -> serving',
+      'p50 ms': ms(r.relinkToServingMs?.p50),
+      'p99 ms': ms(r.relinkToServingMs?.p99),
+      'max ms': ms(r.relinkToServingMs?.max),
+      trials: done,
+      verdict: '',
+    },
   ]);
   if (r.incomplete) console.log(`Revocation: incomplete: ${r.incomplete}`);
 }
 
 /** Writes revocation.json into `dir` (the shape of the other modules' files); returns its path. */
-export function writeRevocationResults(r: RevocationBenchResult, dir: string, started = new Date().toISOString()): string {
+export function writeRevocationResults(
+  r: RevocationBenchResult,
+  dir: string,
+  started = new Date().toISOString(),
+): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'revocation.json');
   writeFileSync(file, JSON.stringify({ started, node: process.version, revocation: r }, null, 2));

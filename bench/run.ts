@@ -17,7 +17,9 @@ import { printRevocationBench, runRevocationBench, writeRevocationResults } from
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
 function printAddon(rows: AddonRow[]): void {
-  console.log('\nAddon: L4 data keys, ns per key (median of 7 rounds), Krypton vs node:crypto doing the same XAES wrap');
+  console.log(
+    '\nAddon: L4 data keys, ns per key (median of 7 rounds), Krypton vs node:crypto doing the same XAES wrap',
+  );
   console.table(
     rows.map((r) => ({
       operation: r.name,
@@ -25,7 +27,10 @@ function printAddon(rows: AddonRow[]): void {
       'node:crypto': formatNs(r.nodeCrypto.nsPerOp),
       'speed-up': `${r.ratio.toFixed(1)}x`,
       target: r.target
-        ? [r.target.maxNsPerKey && `< ${formatNs(r.target.maxNsPerKey)}`, r.target.minRatio && `>= ${r.target.minRatio}x`]
+        ? [
+            r.target.maxNsPerKey && `< ${formatNs(r.target.maxNsPerKey)}`,
+            r.target.minRatio && `>= ${r.target.minRatio}x`,
+          ]
             .filter(Boolean)
             .join(', ')
         : '',
@@ -35,7 +40,9 @@ function printAddon(rows: AddonRow[]): void {
 }
 
 function printCore(r: CoreBenchResult): void {
-  console.log(`\nCore: lease issuance over one HTTP/2 mTLS session (${r.lease.concurrency} in flight, ${r.lease.versionsPerLease} versions sealed per lease)`);
+  console.log(
+    `\nCore: lease issuance over one HTTP/2 mTLS session (${r.lease.concurrency} in flight, ${r.lease.versionsPerLease} versions sealed per lease)`,
+  );
   console.table([
     {
       'leases/s': r.lease.perSecond.toFixed(0),
@@ -45,7 +52,15 @@ function printCore(r: CoreBenchResult): void {
     },
   ]);
   console.log('Core: cold hydration of a scope (KSI read + IVK, L2 and L3 unwraps into the arena)');
-  console.table(r.hydration.map((h) => ({ KSI: h.engine, versions: h.versions, 'median ms': h.medianMs.toFixed(2), 'p90 ms': h.p90ms.toFixed(2), runs: h.runs })));
+  console.table(
+    r.hydration.map((h) => ({
+      KSI: h.engine,
+      versions: h.versions,
+      'median ms': h.medianMs.toFixed(2),
+      'p90 ms': h.p90ms.toFixed(2),
+      runs: h.runs,
+    })),
+  );
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,5 @@
 #include "aes_block.h"
 
-
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -34,29 +33,29 @@ const bool kHasAesNi = CpuHasAesNi() && !TestHook("KRYPTON_TEST_DISABLE_AESNI");
 // One step of the AES-256 key schedule (FIPS-197 5.2): even round keys mix
 // in RotWord/SubWord with the round constant, odd ones SubWord only.
 #define KRYPTON_EXPAND_EVEN(a, b, rcon)                 \
-  do {                                                   \
-    __m128i t = _mm_aeskeygenassist_si128((b), (rcon));  \
-    t = _mm_shuffle_epi32(t, 0xff);                      \
-    __m128i s = _mm_slli_si128((a), 4);                  \
-    (a) = _mm_xor_si128((a), s);                         \
-    s = _mm_slli_si128(s, 4);                            \
-    (a) = _mm_xor_si128((a), s);                         \
-    s = _mm_slli_si128(s, 4);                            \
-    (a) = _mm_xor_si128((a), s);                         \
-    (a) = _mm_xor_si128((a), t);                         \
+  do {                                                  \
+    __m128i t = _mm_aeskeygenassist_si128((b), (rcon)); \
+    t = _mm_shuffle_epi32(t, 0xff);                     \
+    __m128i s = _mm_slli_si128((a), 4);                 \
+    (a) = _mm_xor_si128((a), s);                        \
+    s = _mm_slli_si128(s, 4);                           \
+    (a) = _mm_xor_si128((a), s);                        \
+    s = _mm_slli_si128(s, 4);                           \
+    (a) = _mm_xor_si128((a), s);                        \
+    (a) = _mm_xor_si128((a), t);                        \
   } while (0)
 
-#define KRYPTON_EXPAND_ODD(a, b)                         \
-  do {                                                   \
-    __m128i t = _mm_aeskeygenassist_si128((a), 0x00);    \
-    t = _mm_shuffle_epi32(t, 0xaa);                      \
-    __m128i s = _mm_slli_si128((b), 4);                  \
-    (b) = _mm_xor_si128((b), s);                         \
-    s = _mm_slli_si128(s, 4);                            \
-    (b) = _mm_xor_si128((b), s);                         \
-    s = _mm_slli_si128(s, 4);                            \
-    (b) = _mm_xor_si128((b), s);                         \
-    (b) = _mm_xor_si128((b), t);                         \
+#define KRYPTON_EXPAND_ODD(a, b)                      \
+  do {                                                \
+    __m128i t = _mm_aeskeygenassist_si128((a), 0x00); \
+    t = _mm_shuffle_epi32(t, 0xaa);                   \
+    __m128i s = _mm_slli_si128((b), 4);               \
+    (b) = _mm_xor_si128((b), s);                      \
+    s = _mm_slli_si128(s, 4);                         \
+    (b) = _mm_xor_si128((b), s);                      \
+    s = _mm_slli_si128(s, 4);                         \
+    (b) = _mm_xor_si128((b), s);                      \
+    (b) = _mm_xor_si128((b), t);                      \
   } while (0)
 
 KRYPTON_AESNI void ExpandAesNi(const uint8_t key[32], uint8_t rk[kAes256RoundKeyBytes]) {
@@ -65,19 +64,32 @@ KRYPTON_AESNI void ExpandAesNi(const uint8_t key[32], uint8_t rk[kAes256RoundKey
   __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
   _mm_storeu_si128(out + 0, a);
   _mm_storeu_si128(out + 1, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x01); _mm_storeu_si128(out + 2, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 3, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x02); _mm_storeu_si128(out + 4, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 5, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x04); _mm_storeu_si128(out + 6, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 7, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x08); _mm_storeu_si128(out + 8, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 9, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x10); _mm_storeu_si128(out + 10, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 11, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x20); _mm_storeu_si128(out + 12, a);
-  KRYPTON_EXPAND_ODD(a, b);        _mm_storeu_si128(out + 13, b);
-  KRYPTON_EXPAND_EVEN(a, b, 0x40); _mm_storeu_si128(out + 14, a);
+  KRYPTON_EXPAND_EVEN(a, b, 0x01);
+  _mm_storeu_si128(out + 2, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 3, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x02);
+  _mm_storeu_si128(out + 4, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 5, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x04);
+  _mm_storeu_si128(out + 6, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 7, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x08);
+  _mm_storeu_si128(out + 8, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 9, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x10);
+  _mm_storeu_si128(out + 10, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 11, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x20);
+  _mm_storeu_si128(out + 12, a);
+  KRYPTON_EXPAND_ODD(a, b);
+  _mm_storeu_si128(out + 13, b);
+  KRYPTON_EXPAND_EVEN(a, b, 0x40);
+  _mm_storeu_si128(out + 14, a);
 }
 
 KRYPTON_AESNI void Encrypt2AesNi(const uint8_t rk[kAes256RoundKeyBytes], const uint8_t in[32], uint8_t out[32]) {
@@ -101,17 +113,20 @@ bool EncryptSoftware(const uint8_t rk[kAes256RoundKeyBytes], const uint8_t* in, 
   if (ctx == nullptr) return false;
   int outl = 0;
   bool ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_ecb(), nullptr, rk, nullptr) == 1 &&
-            EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 && EVP_EncryptUpdate(ctx, out, &outl, in, len) == 1 &&
-            outl == len;
+            EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 && EVP_EncryptUpdate(ctx, out, &outl, in, len) == 1 && outl == len;
   EVP_CIPHER_CTX_free(ctx);  // frees and cleanses the schedule
   return ok;
 }
 
 }  // namespace
 
-bool AesNiAvailable() { return kHasAesNi; }
+bool AesNiAvailable() {
+  return kHasAesNi;
+}
 
-bool SoftwareAesAllowed() { return !kHasAesNi && EnvFlag("KRYPTON_ALLOW_SOFTWARE_AES"); }
+bool SoftwareAesAllowed() {
+  return !kHasAesNi && EnvFlag("KRYPTON_ALLOW_SOFTWARE_AES");
+}
 
 void RequireAesBlockFunction() {
   if (kHasAesNi) return;

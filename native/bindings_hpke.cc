@@ -18,7 +18,9 @@ namespace krypton {
 
 namespace {
 
-ConstBytes Const(Bytes b) { return ConstBytes{b.p, b.n}; }
+ConstBytes Const(Bytes b) {
+  return ConstBytes{b.p, b.n};
+}
 
 ConstBytes IdArg(const Napi::CallbackInfo& info, size_t i) {
   const std::string_view id = ArgId(info, i);

@@ -86,8 +86,7 @@ Napi::Value ScopeBind(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ScopeSetState(const Napi::CallbackInfo& info) {
-  Check(info.Env(),
-        KeyStore::Instance().SetState(ArgId(info, 0), ArgId(info, 1), ArgU32(info, 2), ArgState(info, 3)));
+  Check(info.Env(), KeyStore::Instance().SetState(ArgId(info, 0), ArgId(info, 1), ArgU32(info, 2), ArgState(info, 3)));
   return info.Env().Undefined();
 }
 

@@ -127,7 +127,8 @@ void RegisterMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("ED25519_PUBLIC_BYTES", Napi::Number::New(env, kEd25519PublicBytes));
   // The catalogue code of each native status, by number: the one mapping, read by src/native/status.ts.
   Napi::Array codes = Napi::Array::New(env, kInvalidLease + 1);
-  for (int32_t s = kOk; s <= kInvalidLease; s++) codes.Set(static_cast<uint32_t>(s), StatusCode(static_cast<Status>(s)));
+  for (int32_t s = kOk; s <= kInvalidLease; s++)
+    codes.Set(static_cast<uint32_t>(s), StatusCode(static_cast<Status>(s)));
   exports.Set("STATUS_CODES", codes);
   Export(env, exports, "keyDerive", KeyDeriveJs);
   Export(env, exports, "shamirSplit", ShamirSplitJs);

@@ -23,7 +23,6 @@ bool ValidId(const uint8_t* p, size_t n) {
   return true;
 }
 
-
 bool ParseBlob(const uint8_t* p, size_t n, BlobView* out) {
   if (p == nullptr || n < kBlobMinBytes || n > kBlobMaxBytes) return false;
   if (p[0] != kBlobMagic0 || p[1] != kBlobMagic1 || p[2] != kBlobFormatV1 || p[3] != kBlobAlgXaes256Gcm) {

@@ -50,7 +50,9 @@ struct BlobView {
 // alphabet, version 0, truncation or trailing bytes.
 bool ParseBlob(const uint8_t* p, size_t n, BlobView* out);
 
-constexpr size_t BlobSize(size_t tenant_len, size_t service_len) { return kBlobFixedBytes + tenant_len + service_len; }
+constexpr size_t BlobSize(size_t tenant_len, size_t service_len) {
+  return kBlobFixedBytes + tenant_len + service_len;
+}
 
 // Writes the header (bytes [0, 10+T+S)) and returns its length. The caller
 // has validated the ids and sized out with BlobSize.

@@ -56,7 +56,8 @@ Status BlobCreate(uint32_t scope_id, Bytes context, uint32_t count, uint8_t* out
   const size_t blob_len = BlobSize(sc->tenant.size(), sc->service.size());
   const RecordLayout plain{kL4Bytes + blob_len, 0, kL4Bytes};
   const RecordLayout& at = layout != nullptr ? *layout : plain;
-  const bool laid_out = at.l4_at + kL4Bytes <= at.blob_at && at.blob_at + blob_len <= at.stride && at.stride <= kMaxRecordStride;
+  const bool laid_out =
+      at.l4_at + kL4Bytes <= at.blob_at && at.blob_at + blob_len <= at.stride && at.stride <= kMaxRecordStride;
   if (count == 0 || !laid_out || out_len != static_cast<size_t>(count) * at.stride) return kInvalidArgument;
   const size_t rec = at.stride;
   // The caller's framing around the L4 and the blob, from record 0 to the others.

@@ -17,8 +17,12 @@ namespace {
 std::atomic<bool> g_locked{false};
 
 // strerror_r has a GNU (char*) and an XSI (int) form; accept either.
-[[maybe_unused]] const char* PickMessage(const char* r, const char*) { return r; }
-[[maybe_unused]] const char* PickMessage(int r, const char* buf) { return r == 0 ? buf : "unknown error"; }
+[[maybe_unused]] const char* PickMessage(const char* r, const char*) {
+  return r;
+}
+[[maybe_unused]] const char* PickMessage(int r, const char* buf) {
+  return r == 0 ? buf : "unknown error";
+}
 
 }  // namespace
 
@@ -57,7 +61,9 @@ int UnlockAllMemory() {
   return 0;
 }
 
-bool MemoryLocked() { return g_locked.load(std::memory_order_acquire); }
+bool MemoryLocked() {
+  return g_locked.load(std::memory_order_acquire);
+}
 
 std::string ErrnoText(int err) {
   char buf[128] = {};

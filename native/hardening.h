@@ -20,9 +20,9 @@ int GetDumpable();
 int DisableCoreDumps();
 
 struct CoreLimit {
-  bool ok;          // getrlimit succeeded
-  bool unlimited;   // the soft limit is RLIM_INFINITY
-  uint64_t soft;    // bytes, when not unlimited
+  bool ok;         // getrlimit succeeded
+  bool unlimited;  // the soft limit is RLIM_INFINITY
+  uint64_t soft;   // bytes, when not unlimited
 };
 CoreLimit CoreDumpLimit();
 

@@ -66,8 +66,8 @@ Status HmacSha256(KeyHandle handle, Bytes data, uint8_t* out, size_t out_len) {
 }
 
 Status DeriveKey(KeyHandle handle, Bytes info, KeyHandle* derived) {
-  static constexpr uint8_t kLabel[] = {'k', 'r', 'y', 'p', 't', 'o', 'n', ':', 'd', 'e',
-                                       'r', 'i', 'v', 'e', ':', 'v', '1', 0};
+  static constexpr uint8_t kLabel[] = {'k', 'r', 'y', 'p', 't', 'o', 'n', ':', 'd',
+                                       'e', 'r', 'i', 'v', 'e', ':', 'v', '1', 0};
   return KeyStore::Instance().ImportWith(
       kHmacSha256Bytes,
       [&](uint8_t* dst, size_t) -> Status {

@@ -43,7 +43,9 @@ bool SuiteFor(uint16_t aead, HpkeSuite* s) {
   return true;
 }
 
-ConstBytes Str(const char* s) { return ConstBytes{reinterpret_cast<const uint8_t*>(s), std::strlen(s)}; }
+ConstBytes Str(const char* s) {
+  return ConstBytes{reinterpret_cast<const uint8_t*>(s), std::strlen(s)};
+}
 
 // Fetched once: fetching is slow and the fetched objects are immutable.
 EVP_MAC* HmacAlg() {
@@ -82,12 +84,11 @@ bool Expand(const uint8_t prk[kHashBytes], ConstBytes info, uint8_t* out, size_t
   if (len == 0 || len > kHkdfSha256MaxOutput) return false;
   EVP_KDF_CTX* ctx = HkdfAlg() != nullptr ? EVP_KDF_CTX_new(HkdfAlg()) : nullptr;
   int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(prk), kHashBytes),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(info.p), info.n),
-      OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+                         OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(prk), kHashBytes),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(info.p), info.n),
+                         OSSL_PARAM_construct_end()};
   if (info.n == 0) params[3] = OSSL_PARAM_construct_end();
   const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, out, len, params) == 1;
   EVP_KDF_CTX_free(ctx);  // clear-frees its copy of the PRK

@@ -34,9 +34,8 @@ Napi::Value KatAes256Block(const Napi::CallbackInfo& info) {
   const Bytes key = ArgBytes(info, 0), in = ArgBytes(info, 1);
   const MutBytes out = ArgOut(info, 2);
   if (key.n != 32 || in.n != 16 || out.n != 16) ThrowStatus(info.Env(), kInvalidArgument);
-  Check(info.Env(), WithTempKey(key, [&](const KeyMaterial& k) {
-          return Aes256Encrypt1(k.rk, in.p, out.p) ? kOk : kInternal;
-        }));
+  Check(info.Env(),
+        WithTempKey(key, [&](const KeyMaterial& k) { return Aes256Encrypt1(k.rk, in.p, out.p) ? kOk : kInternal; }));
   return info.Env().Undefined();
 }
 
@@ -45,9 +44,8 @@ Napi::Value KatXaesSubkey(const Napi::CallbackInfo& info) {
   const Bytes key = ArgBytes(info, 0), nonce = ArgBytes(info, 1);
   const MutBytes out = ArgOut(info, 2);
   if (key.n != 32 || nonce.n != kXaesNonceBytes || out.n != 32) ThrowStatus(info.Env(), kInvalidArgument);
-  Check(info.Env(), WithTempKey(key, [&](const KeyMaterial& k) {
-          return XaesDeriveSubkey(k, nonce.p, out.p) ? kOk : kInternal;
-        }));
+  Check(info.Env(),
+        WithTempKey(key, [&](const KeyMaterial& k) { return XaesDeriveSubkey(k, nonce.p, out.p) ? kOk : kInternal; }));
   return info.Env().Undefined();
 }
 
@@ -91,8 +89,8 @@ Napi::Value KatAesGcmOpen(const Napi::CallbackInfo& info) {
   const Bytes key = ArgBytes(info, 0), iv = ArgBytes(info, 1), aad = ArgBytesOrEmpty(info, 2), ct = ArgBytes(info, 3);
   const MutBytes out = ArgOut(info, 4);
   if (iv.n != 12 || ct.n < kTagBytes || out.n != ct.n - kTagBytes) ThrowStatus(info.Env(), kInvalidArgument);
-  return Napi::Number::New(info.Env(), AesGcmOpen(key.p, key.n, iv.p, Aad{aad.p, aad.n, nullptr, 0}, ct.p, out.n,
-                                                  ct.p + out.n, out.p));
+  return Napi::Number::New(
+      info.Env(), AesGcmOpen(key.p, key.n, iv.p, Aad{aad.p, aad.n, nullptr, 0}, ct.p, out.n, ct.p + out.n, out.p));
 }
 
 }  // namespace

@@ -60,7 +60,9 @@ KeyStore& KeyStore::Instance() {
 
 KeyStore::Reader::Reader(const KeyStore& s) : store_(s), lock_(s.mu_), ok_(s.Usable()) {}
 
-bool KeyStore::Usable() const { return !SecureArena::Instance().Forked(); }
+bool KeyStore::Usable() const {
+  return !SecureArena::Instance().Forked();
+}
 
 std::string KeyStore::ScopeKey(std::string_view tenant, std::string_view service) {
   std::string k;
@@ -78,7 +80,9 @@ KeyMaterial* KeyStore::NewMaterial(size_t len) {
   return km;
 }
 
-void KeyStore::FreeMaterial(KeyMaterial* km) { SecureArena::Instance().Release(km, sizeof(KeyMaterial)); }
+void KeyStore::FreeMaterial(KeyMaterial* km) {
+  SecureArena::Instance().Release(km, sizeof(KeyMaterial));
+}
 
 Status KeyStore::NewSlotLocked(KeyMaterial* km, KeyHandle* handle) {
   if (!Usable()) return kKeyUnavailable;
@@ -99,7 +103,9 @@ Status KeyStore::NewSlotLocked(KeyMaterial* km, KeyHandle* handle) {
   return kOk;
 }
 
-uint32_t KeyStore::SlotIndex(KeyHandle handle) { return static_cast<uint32_t>(handle & kIndexMask) - 1; }
+uint32_t KeyStore::SlotIndex(KeyHandle handle) {
+  return static_cast<uint32_t>(handle & kIndexMask) - 1;
+}
 
 const KeyMaterial* KeyStore::KeyLocked(KeyHandle handle) const {
   const uint64_t low = handle & kIndexMask;
@@ -216,8 +222,8 @@ Status KeyStore::Bind(std::string_view tenant, std::string_view service, uint32_
   // a version already DECRYPT_ONLY here, or below a version known here
   // (bound or a tombstone), is stale: the version binds DECRYPT_ONLY and the
   // current ACTIVE one stays.
-  if (state == KeyState::kActive &&
-      ((known && it->state == KeyState::kDecryptOnly) || (!sc->versions.empty() && sc->versions.back().version > version))) {
+  if (state == KeyState::kActive && ((known && it->state == KeyState::kDecryptOnly) ||
+                                     (!sc->versions.empty() && sc->versions.back().version > version))) {
     state = KeyState::kDecryptOnly;
   }
   if (known) {

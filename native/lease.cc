@@ -23,13 +23,17 @@ HpkeParams LeaseParams() {
                     ConstBytes{nullptr, 0}, 0};
 }
 
-std::string_view View(ConstBytes b) { return std::string_view(reinterpret_cast<const char*>(b.p), b.n); }
+std::string_view View(ConstBytes b) {
+  return std::string_view(reinterpret_cast<const char*>(b.p), b.n);
+}
 
 bool SameId(const uint8_t* p, size_t n, ConstBytes want) {
   return n == want.n && std::memcmp(p, want.p, n) == 0;  // ids are public: no constant time needed
 }
 
-bool UsableState(KeyState s) { return s == KeyState::kActive || s == KeyState::kDecryptOnly; }
+bool UsableState(KeyState s) {
+  return s == KeyState::kActive || s == KeyState::kDecryptOnly;
+}
 
 // Writes the lease message for key_handle into msg.
 Status BuildMessage(KeyHandle key_handle, const LeaseRequest& req, uint8_t* msg) {

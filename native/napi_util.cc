@@ -7,14 +7,22 @@ namespace krypton {
 
 const char* StatusCode(Status s) {
   switch (s) {
-    case kOk: return "OK";
-    case kInvalidBlob: return "INVALID_BLOB";
-    case kKeyRevoked: return "KEY_REVOKED";
-    case kKeyUnavailable: return "KEY_UNAVAILABLE";
-    case kInvalidArgument: return "BAD_REQUEST";
-    case kArenaExhausted: return "ARENA_EXHAUSTED";
-    case kInvalidLease: return "INVALID_LEASE";
-    case kInternal: break;
+    case kOk:
+      return "OK";
+    case kInvalidBlob:
+      return "INVALID_BLOB";
+    case kKeyRevoked:
+      return "KEY_REVOKED";
+    case kKeyUnavailable:
+      return "KEY_UNAVAILABLE";
+    case kInvalidArgument:
+      return "BAD_REQUEST";
+    case kArenaExhausted:
+      return "ARENA_EXHAUSTED";
+    case kInvalidLease:
+      return "INVALID_LEASE";
+    case kInternal:
+      break;
   }
   return "INTERNAL";
 }
@@ -23,13 +31,20 @@ namespace {
 
 const char* StatusMessage(Status s) {
   switch (s) {
-    case kInvalidBlob: return "invalid blob";
-    case kKeyRevoked: return "key version is revoked";
-    case kKeyUnavailable: return "no usable key";
-    case kInvalidArgument: return "invalid argument";
-    case kArenaExhausted: return "the locked key arena is full: raise KRYPTON_ARENA_BYTES (see krypton_arena_used_bytes)";
-    case kInvalidLease: return "invalid lease";
-    default: return "internal error";
+    case kInvalidBlob:
+      return "invalid blob";
+    case kKeyRevoked:
+      return "key version is revoked";
+    case kKeyUnavailable:
+      return "no usable key";
+    case kInvalidArgument:
+      return "invalid argument";
+    case kArenaExhausted:
+      return "the locked key arena is full: raise KRYPTON_ARENA_BYTES (see krypton_arena_used_bytes)";
+    case kInvalidLease:
+      return "invalid lease";
+    default:
+      return "internal error";
   }
 }
 
@@ -52,7 +67,9 @@ bool IsSafeU53(double d) {
 
 }  // namespace
 
-Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i) { return ViewOf(info.Env(), info[i], i); }
+Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i) {
+  return ViewOf(info.Env(), info[i], i);
+}
 
 Bytes ArgBytesOrEmpty(const Napi::CallbackInfo& info, size_t i) {
   const Napi::Value v = info[i];

@@ -29,9 +29,13 @@ uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i);
 uint64_t ArgU53(const Napi::CallbackInfo& info, size_t i);
 // A key handle: any integer 0..2^53 - 1 (handles stay below 2^52; 0 and stale
 // values name no key, which the store reports as KEY_UNAVAILABLE).
-inline KeyHandle ArgHandle(const Napi::CallbackInfo& info, size_t i) { return ArgU53(info, i); }
+inline KeyHandle ArgHandle(const Napi::CallbackInfo& info, size_t i) {
+  return ArgU53(info, i);
+}
 // A handle (or holder id) back to JS: exact, every value is below 2^53.
-inline Napi::Number HandleValue(Napi::Env env, uint64_t h) { return Napi::Number::New(env, static_cast<double>(h)); }
+inline Napi::Number HandleValue(Napi::Env env, uint64_t h) {
+  return Napi::Number::New(env, static_cast<double>(h));
+}
 // A Uint8Array of 1..64 id bytes as a view (validated in JS and again in C++).
 std::string_view ArgId(const Napi::CallbackInfo& info, size_t i);
 

@@ -1,6 +1,5 @@
 #include "secure_memory.h"
 
-
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -29,8 +28,7 @@ size_t ArenaBytesFromEnv() {
   char* end = nullptr;
   unsigned long long n = std::strtoull(v, &end, 10);
   if (end == v || *end != '\0' || n < kMinArenaBytes || n > kMaxArenaBytes) {
-    throw std::runtime_error(
-        "krypton: KRYPTON_ARENA_BYTES must be a byte count between 262144 and 1073741824");
+    throw std::runtime_error("krypton: KRYPTON_ARENA_BYTES must be a byte count between 262144 and 1073741824");
   }
   return static_cast<size_t>(n);
 }
@@ -98,11 +96,11 @@ SecureArena::SecureArena() {
     int err = errno;
     if (!EnvFlag("KRYPTON_ALLOW_UNLOCKED_MEMORY")) {
       munmap(region, total);
-      throw std::runtime_error(
-          std::string("krypton: REFUSING TO START: cannot mlock the ") + std::to_string(size_ / 1024) +
-          " KiB key arena (" + std::strerror(err) + "; RLIMIT_MEMLOCK is " + MemlockLimitText() +
-          "). Keys could be swapped to disk. Raise the limit (ulimit -l, LimitMEMLOCK=) or, for "
-          "development only, set KRYPTON_ALLOW_UNLOCKED_MEMORY=1.");
+      throw std::runtime_error(std::string("krypton: REFUSING TO START: cannot mlock the ") +
+                               std::to_string(size_ / 1024) + " KiB key arena (" + std::strerror(err) +
+                               "; RLIMIT_MEMLOCK is " + MemlockLimitText() +
+                               "). Keys could be swapped to disk. Raise the limit (ulimit -l, LimitMEMLOCK=) or, for "
+                               "development only, set KRYPTON_ALLOW_UNLOCKED_MEMORY=1.");
     }
     std::fprintf(stderr,
                  "krypton: WARNING: key arena is NOT locked in memory (%s; RLIMIT_MEMLOCK is %s): "

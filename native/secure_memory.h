@@ -13,13 +13,13 @@
 namespace krypton {
 
 struct ArenaInfo {
-  uintptr_t base;          // first usable byte (after the leading guard page)
-  size_t size;             // usable bytes
-  size_t guard_bytes;      // size of each guard region
-  size_t used;             // bytes handed out (by size class)
-  bool locked;             // mlock succeeded
-  bool dontdump;           // MADV_DONTDUMP applied
-  bool wipeonfork;         // MADV_WIPEONFORK applied
+  uintptr_t base;      // first usable byte (after the leading guard page)
+  size_t size;         // usable bytes
+  size_t guard_bytes;  // size of each guard region
+  size_t used;         // bytes handed out (by size class)
+  bool locked;         // mlock succeeded
+  bool dontdump;       // MADV_DONTDUMP applied
+  bool wipeonfork;     // MADV_WIPEONFORK applied
 };
 
 class SecureArena {
@@ -49,8 +49,8 @@ class SecureArena {
   static size_t ClassOf(size_t n);
 
   static constexpr uint64_t kCanary = 0x4b727970746f6e21ULL;  // "Krypton!"
-  static constexpr size_t kMinShift = 6;                       // 64 bytes
-  static constexpr size_t kClasses = 11;                       // 64 B .. 64 KiB
+  static constexpr size_t kMinShift = 6;                      // 64 bytes
+  static constexpr size_t kClasses = 11;                      // 64 B .. 64 KiB
 
   uint8_t* base_ = nullptr;
   size_t size_ = 0;

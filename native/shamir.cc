@@ -9,7 +9,9 @@ namespace krypton {
 namespace {
 
 // All-ones when the low bit of v is set, else zero, without a branch.
-inline uint8_t MaskOfBit(uint8_t v) { return static_cast<uint8_t>(0u - (v & 1u)); }
+inline uint8_t MaskOfBit(uint8_t v) {
+  return static_cast<uint8_t>(0u - (v & 1u));
+}
 
 // Coefficients of one byte position's polynomial (at most 254 of them).
 using CoefBlock = SecureBlock<kMaxShares>;

@@ -28,6 +28,8 @@ enum class KeyState : uint8_t {
   kRevoked = 3,
 };
 
-inline bool ValidKeyState(uint8_t s) { return s >= 1 && s <= 3; }
+inline bool ValidKeyState(uint8_t s) {
+  return s >= 1 && s <= 3;
+}
 
 }  // namespace krypton

@@ -13,7 +13,9 @@ inline uint32_t ReadU32(const uint8_t* p) {
          (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
 }
 
-inline uint64_t ReadU64(const uint8_t* p) { return (static_cast<uint64_t>(ReadU32(p)) << 32) | ReadU32(p + 4); }
+inline uint64_t ReadU64(const uint8_t* p) {
+  return (static_cast<uint64_t>(ReadU32(p)) << 32) | ReadU32(p + 4);
+}
 
 inline void WriteU32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 24);

@@ -23,10 +23,14 @@ const EVP_CIPHER* Gcm(size_t key_len) {
   static EVP_CIPHER* g192 = EVP_CIPHER_fetch(nullptr, "AES-192-GCM", nullptr);
   static EVP_CIPHER* g256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   switch (key_len) {
-    case 16: return g128;
-    case 24: return g192;
-    case 32: return g256;
-    default: return nullptr;
+    case 16:
+      return g128;
+    case 24:
+      return g192;
+    case 32:
+      return g256;
+    default:
+      return nullptr;
   }
 }
 
@@ -56,8 +60,8 @@ struct DecSlot {
 };
 
 struct ThreadArenaState {
-  uint8_t scratch[128];     // subkey derivation inputs and outputs; zero at rest
-  uint8_t open_buf[64];     // plaintext of short opens until the tag verifies
+  uint8_t scratch[128];  // subkey derivation inputs and outputs; zero at rest
+  uint8_t open_buf[64];  // plaintext of short opens until the tag verifies
   EncSlot enc[kEncSlots];
   DecSlot dec[kDecSlots];
   uint64_t tick;
@@ -155,9 +159,15 @@ bool DeriveInto(const KeyMaterial& k, const uint8_t prefix[12], uint8_t* scratch
   // Kx = AES_K(M1 ^ K1) || AES_K(M2 ^ K1).
   uint8_t* m = scratch;
   uint8_t* kx = scratch + 32;
-  m[0] = 0x00; m[1] = 0x01; m[2] = 'X'; m[3] = 0x00;
+  m[0] = 0x00;
+  m[1] = 0x01;
+  m[2] = 'X';
+  m[3] = 0x00;
   std::memcpy(m + 4, prefix, 12);
-  m[16] = 0x00; m[17] = 0x02; m[18] = 'X'; m[19] = 0x00;
+  m[16] = 0x00;
+  m[17] = 0x02;
+  m[18] = 'X';
+  m[19] = 0x00;
   std::memcpy(m + 20, prefix, 12);
   for (int i = 0; i < 16; ++i) {
     m[i] ^= k.k1[i];
@@ -169,8 +179,7 @@ bool DeriveInto(const KeyMaterial& k, const uint8_t prefix[12], uint8_t* scratch
 }
 
 // Keys ctx (encrypt or decrypt) with the subkey for prefix; wipes scratch.
-bool KeyContext(EVP_CIPHER_CTX* ctx, bool encrypt, const KeyMaterial& k, const uint8_t prefix[12],
-                uint8_t* scratch) {
+bool KeyContext(EVP_CIPHER_CTX* ctx, bool encrypt, const KeyMaterial& k, const uint8_t prefix[12], uint8_t* scratch) {
   if (ctx == nullptr || !DeriveInto(k, prefix, scratch)) {
     SecureZero(scratch, 64);
     return false;
@@ -224,9 +233,13 @@ Status OpenVia(EVP_CIPHER_CTX* ctx, ThreadArenaState* st, const uint8_t* iv, con
 
 }  // namespace
 
-int XaesSweepThreadContexts() { return tls_crypto.Sweep(NowNanos()); }
+int XaesSweepThreadContexts() {
+  return tls_crypto.Sweep(NowNanos());
+}
 
-int XaesWipeThreadContexts() { return tls_crypto.WipeAll(); }
+int XaesWipeThreadContexts() {
+  return tls_crypto.WipeAll();
+}
 
 bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx[32]) {
   if (k.len != 32) return false;
@@ -238,8 +251,8 @@ bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx
   return ok;
 }
 
-Status XaesSealFresh(const KeyMaterial& k, const Aad& aad, const uint8_t* pt, size_t n, uint8_t* nonce_out,
-                     uint8_t* ct, uint8_t* tag) {
+Status XaesSealFresh(const KeyMaterial& k, const Aad& aad, const uint8_t* pt, size_t n, uint8_t* nonce_out, uint8_t* ct,
+                     uint8_t* tag) {
   if (k.len != 32) return kInvalidArgument;
   ThreadArenaState* st = tls_crypto.State();
   if (st == nullptr) return kKeyUnavailable;
@@ -324,8 +337,8 @@ Status XaesSealWithNonce(const KeyMaterial& k, const uint8_t* nonce, const Aad& 
   return s;
 }
 
-Status AesGcmSeal(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* pt,
-                  size_t n, uint8_t* ct, uint8_t* tag) {
+Status AesGcmSeal(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* pt, size_t n,
+                  uint8_t* ct, uint8_t* tag) {
   const EVP_CIPHER* c = Gcm(key_len);
   if (c == nullptr) return kInvalidArgument;
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
@@ -338,8 +351,8 @@ Status AesGcmSeal(const uint8_t* key, size_t key_len, const uint8_t* iv, const A
   return s;
 }
 
-Status AesGcmOpen(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* ct,
-                  size_t n, const uint8_t* tag, uint8_t* pt) {
+Status AesGcmOpen(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* ct, size_t n,
+                  const uint8_t* tag, uint8_t* pt) {
   const EVP_CIPHER* c = Gcm(key_len);
   if (c == nullptr) return kInvalidArgument;
   ThreadArenaState* st = tls_crypto.State();

@@ -28,8 +28,8 @@ struct Aad {
 
 // Seals n bytes under a fresh nonce (written to nonce_out) from this
 // thread's epoch for key k. ct may equal pt.
-Status XaesSealFresh(const KeyMaterial& k, const Aad& aad, const uint8_t* pt, size_t n, uint8_t* nonce_out,
-                     uint8_t* ct, uint8_t* tag);
+Status XaesSealFresh(const KeyMaterial& k, const Aad& aad, const uint8_t* pt, size_t n, uint8_t* nonce_out, uint8_t* ct,
+                     uint8_t* tag);
 
 // Opens with the per-thread context cache. pt is written only when the tag
 // verifies; on failure it is zeroized and kInvalidBlob returned.
@@ -57,9 +57,9 @@ bool XaesDeriveSubkey(const KeyMaterial& k, const uint8_t prefix[12], uint8_t kx
 
 // Plain AES-GCM with a raw key of 16, 24 or 32 bytes and a 12-byte IV
 // (HPKE's AEAD and the Wycheproof vectors). pt is written on success only.
-Status AesGcmSeal(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* pt,
-                  size_t n, uint8_t* ct, uint8_t* tag);
-Status AesGcmOpen(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* ct,
-                  size_t n, const uint8_t* tag, uint8_t* pt);
+Status AesGcmSeal(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* pt, size_t n,
+                  uint8_t* ct, uint8_t* tag);
+Status AesGcmOpen(const uint8_t* key, size_t key_len, const uint8_t* iv, const Aad& aad, const uint8_t* ct, size_t n,
+                  const uint8_t* tag, uint8_t* pt);
 
 }  // namespace krypton

@@ -28,10 +28,22 @@ describe('the error catalogue', () => {
 
   it('each native status (native/status.h) becomes its own catalogue code, as the addon names it', () => {
     // The contract of native/status.h, one code per status: a change on either side of the boundary fails here.
-    const expected = ['INVALID_BLOB', 'KEY_REVOKED', 'KEY_UNAVAILABLE', 'BAD_REQUEST', 'INTERNAL', 'ARENA_EXHAUSTED', 'INVALID_LEASE'];
+    const expected = [
+      'INVALID_BLOB',
+      'KEY_REVOKED',
+      'KEY_UNAVAILABLE',
+      'BAD_REQUEST',
+      'INTERNAL',
+      'ARENA_EXHAUSTED',
+      'INVALID_LEASE',
+    ];
     expect([1, 2, 3, 4, 5, 6, 7].map(statusCode)).toEqual(expected);
     expect(view<{ STATUS_CODES: string[] }>().STATUS_CODES).toEqual(['OK', ...expected]);
-    for (let s = 1; s <= 7; s++) expect(statusError(s)).toMatchObject({ code: expected[s - 1], status: ERROR_CATALOGUE[expected[s - 1] as ErrorCode].status });
+    for (let s = 1; s <= 7; s++)
+      expect(statusError(s)).toMatchObject({
+        code: expected[s - 1],
+        status: ERROR_CATALOGUE[expected[s - 1] as ErrorCode].status,
+      });
     // Anything else is INTERNAL, never a guess.
     expect([0, 8, 99, -1].map(statusCode)).toEqual(['INTERNAL', 'INTERNAL', 'INTERNAL', 'INTERNAL']);
   });

@@ -45,7 +45,8 @@ export function bucketCurve(h: BucketHistogram, maxNines = 4): CurvePoint[] {
     const q = Math.min(1, h.cumulative[i]! / h.count);
     const to = q >= 1 ? maxNines : Math.min(maxNines, -Math.log10(1 - q));
     if (to <= from) continue;
-    for (const nines of [from, to]) points.push({ percentile: 100 * (1 - Math.pow(10, -nines)), nines, us: bound * 1e6 });
+    for (const nines of [from, to])
+      points.push({ percentile: 100 * (1 - Math.pow(10, -nines)), nines, us: bound * 1e6 });
     from = to;
   }
   return points;
@@ -74,7 +75,9 @@ export function renderLatencySvg(series: ChartSeries[], opts: ChartOptions = {})
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
 
-  const targets = Object.entries(opts.targets ?? {}).map(([label, ms]) => ({ label, ms, nines: ninesOf(label) })).sort((a, b) => a.nines - b.nines);
+  const targets = Object.entries(opts.targets ?? {})
+    .map(([label, ms]) => ({ label, ms, nines: ninesOf(label) }))
+    .sort((a, b) => a.nines - b.nines);
   const values = series
     .flatMap((s) => s.curve.filter((p) => p.nines <= maxNines + 1e-9).map((p) => p.us / 1000))
     .concat(targets.map((t) => t.ms))
@@ -83,40 +86,59 @@ export function renderLatencySvg(series: ChartSeries[], opts: ChartOptions = {})
   let hi = Math.pow(10, Math.ceil(Math.log10(values.length ? Math.max(...values) : 10)));
   if (hi <= lo) hi = lo * 10;
   const x = (n: number) => m.left + (n / maxNines) * pw;
-  const y = (ms: number) => m.top + ph - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+  const y = (ms: number) =>
+    m.top + ph - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`);
 
   // y grid: decades labelled, 2 and 5 as faint lines.
   for (let d = lo; d <= hi * 1.0001; d *= 10) {
-    out.push(`<line x1="${m.left}" y1="${y(d).toFixed(1)}" x2="${m.left + pw}" y2="${y(d).toFixed(1)}" stroke="#bbbbbb"/>`);
+    out.push(
+      `<line x1="${m.left}" y1="${y(d).toFixed(1)}" x2="${m.left + pw}" y2="${y(d).toFixed(1)}" stroke="#bbbbbb"/>`,
+    );
     out.push(`<text x="${m.left - 6}" y="${(y(d) + 4).toFixed(1)}" text-anchor="end">${esc(msLabel(d))}</text>`);
     for (const f of [2, 5]) {
-      if (d * f < hi) out.push(`<line x1="${m.left}" y1="${y(d * f).toFixed(1)}" x2="${m.left + pw}" y2="${y(d * f).toFixed(1)}" stroke="#eeeeee"/>`);
+      if (d * f < hi)
+        out.push(
+          `<line x1="${m.left}" y1="${y(d * f).toFixed(1)}" x2="${m.left + pw}" y2="${y(d * f).toFixed(1)}" stroke="#eeeeee"/>`,
+        );
     }
   }
   // x grid: one line per nine.
   for (let n = 0; n <= maxNines; n++) {
-    out.push(`<line x1="${x(n).toFixed(1)}" y1="${m.top}" x2="${x(n).toFixed(1)}" y2="${m.top + ph}" stroke="#dddddd"/>`);
+    out.push(
+      `<line x1="${x(n).toFixed(1)}" y1="${m.top}" x2="${x(n).toFixed(1)}" y2="${m.top + ph}" stroke="#dddddd"/>`,
+    );
     out.push(`<text x="${x(n).toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle">${nineLabel(n)}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333333"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${m.top + ph + 36}" text-anchor="middle">percentile</text>`);
-  out.push(`<text x="16" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${m.top + ph / 2})">latency (ms, log scale)</text>`);
+  out.push(
+    `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${m.top + ph / 2})">latency (ms, log scale)</text>`,
+  );
 
   if (targets.length > 0) {
     // Each ceiling holds from the previous target's percentile up to its own.
     const pts: string[] = [];
     let from = 0;
     for (const t of targets) {
-      pts.push(`${x(from).toFixed(1)},${y(t.ms).toFixed(1)}`, `${x(Math.min(t.nines, maxNines)).toFixed(1)},${y(t.ms).toFixed(1)}`);
-      out.push(`<text x="${(x(Math.min(t.nines, maxNines)) - 4).toFixed(1)}" y="${(y(t.ms) - 5).toFixed(1)}" text-anchor="end" fill="#555555">${esc(`${t.label} < ${msLabel(t.ms)}`)}</text>`);
+      pts.push(
+        `${x(from).toFixed(1)},${y(t.ms).toFixed(1)}`,
+        `${x(Math.min(t.nines, maxNines)).toFixed(1)},${y(t.ms).toFixed(1)}`,
+      );
+      out.push(
+        `<text x="${(x(Math.min(t.nines, maxNines)) - 4).toFixed(1)}" y="${(y(t.ms) - 5).toFixed(1)}" text-anchor="end" fill="#555555">${esc(`${t.label} < ${msLabel(t.ms)}`)}</text>`,
+      );
       from = t.nines;
     }
-    out.push(`<polyline fill="none" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4" points="${pts.join(' ')}"><title>targets</title></polyline>`);
+    out.push(
+      `<polyline fill="none" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4" points="${pts.join(' ')}"><title>targets</title></polyline>`,
+    );
   }
 
   series.forEach((s, i) => {
@@ -125,14 +147,20 @@ export function renderLatencySvg(series: ChartSeries[], opts: ChartOptions = {})
       .filter((p) => p.nines <= maxNines + 1e-9)
       .map((p) => `${x(p.nines).toFixed(1)},${y(p.us / 1000).toFixed(1)}`)
       .join(' ');
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"><title>${esc(s.name)}</title></polyline>`);
+    out.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"><title>${esc(s.name)}</title></polyline>`,
+    );
     const ly = m.top + ph + 60 + i * 18;
-    out.push(`<line x1="${m.left + 12}" y1="${ly - 4}" x2="${m.left + 36}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
+    out.push(
+      `<line x1="${m.left + 12}" y1="${ly - 4}" x2="${m.left + 36}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`,
+    );
     out.push(`<text x="${m.left + 42}" y="${ly}">${esc(s.name)}</text>`);
   });
   if (opts.targets) {
     const ly = m.top + ph + 60 + series.length * 18;
-    out.push(`<line x1="${m.left + 12}" y1="${ly - 4}" x2="${m.left + 36}" y2="${ly - 4}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line x1="${m.left + 12}" y1="${ly - 4}" x2="${m.left + 36}" y2="${ly - 4}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    );
     out.push(`<text x="${m.left + 42}" y="${ly}">target (ADR-604): a curve under the dashed step meets it</text>`);
   }
   out.push('</svg>');

@@ -14,7 +14,9 @@ export interface ChildServer {
 }
 
 export function startServer(rel: string, args: string[] = [], timeoutMs = 10_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--secure-heap=65536', distBench(rel), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--secure-heap=65536', distBench(rel), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 8192) stderr += d;

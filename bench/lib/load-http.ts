@@ -24,7 +24,12 @@ function waitUntil(cond: () => boolean, maxMs: number): Promise<void> {
 export async function runHttpLoad(spec: LoadSpec): Promise<LoadReport> {
   const u = new URL(spec.target.url);
   if (u.hostname !== '127.0.0.1' && u.hostname !== 'localhost') throw new Error('load only goes to 127.0.0.1');
-  const agent = new Agent({ keepAlive: true, maxSockets: spec.connections, maxFreeSockets: spec.connections, scheduling: 'fifo' });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: spec.connections,
+    maxFreeSockets: spec.connections,
+    scheduling: 'fifo',
+  });
   const body = Buffer.from(JSON.stringify(spec.params ?? { service: 'app' }));
   const opts: RequestOptions = {
     agent,

@@ -6,7 +6,11 @@ export type Histogram = hdr.Histogram;
 
 export function newHistogram(): Histogram {
   // 1 µs .. 120 s at 3 significant digits; plain JS (no WebAssembly init).
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 /** Records `count` requests that took `ms` milliseconds (clamped into the trackable range). */
@@ -61,7 +65,7 @@ export interface Counts {
 
 export function buildReport(spec: LoadSpec, h: Histogram, c: Counts): LoadReport {
   const opsPerSec = c.elapsedSec > 0 ? c.completed / c.elapsedSec : 0;
-  const count = typeof spec.params?.['count'] === 'number' ? (spec.params['count']) : 1;
+  const count = typeof spec.params?.['count'] === 'number' ? spec.params['count'] : 1;
   return {
     spec,
     elapsedSec: c.elapsedSec,

@@ -56,8 +56,13 @@ function readFrame(s: Shared, buf: Buffer): number {
   return Math.floor(firstId / s.K);
 }
 
-async function connectAll(spec: LoadSpec, onMessage: (conn: number, buf: Buffer) => void, s: Shared): Promise<LeanWsClient[]> {
-  const headers: Record<string, string> = spec.target.token !== undefined ? { authorization: `Bearer ${spec.target.token}` } : {};
+async function connectAll(
+  spec: LoadSpec,
+  onMessage: (conn: number, buf: Buffer) => void,
+  s: Shared,
+): Promise<LeanWsClient[]> {
+  const headers: Record<string, string> =
+    spec.target.token !== undefined ? { authorization: `Bearer ${spec.target.token}` } : {};
   return Promise.all(
     Array.from({ length: spec.connections }, (_, c) =>
       LeanWsClient.connect({
@@ -101,7 +106,8 @@ async function openLoop(s: Shared): Promise<LoadReport> {
   const intervalMs = 1000 / frameRate;
   const warmFrames = Math.floor((spec.warmupSec ?? 0) * frameRate);
   const total = warmFrames + Math.ceil(spec.durationSec * frameRate);
-  if (total > MAX_FRAMES || total * K > 0xffffffff) throw new Error(`open-loop schedule of ${total} frames is too long`);
+  if (total > MAX_FRAMES || total * K > 0xffffffff)
+    throw new Error(`open-loop schedule of ${total} frames is too long`);
   const due = new Float64Array(total);
   const answered = new Uint8Array(total);
   let sentFrames = 0; // frames sent so far (any phase)
@@ -157,7 +163,10 @@ async function openLoop(s: Shared): Promise<LoadReport> {
   const measuredFrames = total - warmFrames;
   await waitUntil(() => answeredMeasured >= measuredFrames, spec.drainMs ?? 2000);
   for (const c of conns) c.close();
-  const elapsedSec = Math.max(lastReply, lastSend) > measureStart ? (Math.max(lastReply, lastSend) - measureStart) / 1000 : spec.durationSec;
+  const elapsedSec =
+    Math.max(lastReply, lastSend) > measureStart
+      ? (Math.max(lastReply, lastSend) - measureStart) / 1000
+      : spec.durationSec;
   const sendSpanSec = (lastSend - firstSend + intervalMs) / 1000;
   return buildReport(spec, s.h, {
     elapsedSec,

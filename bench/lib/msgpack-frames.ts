@@ -129,29 +129,61 @@ export function skipValue(buf: Buffer, pos: number): number {
   if (b <= 0x9f) return skipN(buf, pos + 1, b & 0x0f); // fixarray
   if (b <= 0xbf) return pos + 1 + (b & 0x1f); // fixstr
   switch (b) {
-    case 0xc0: case 0xc2: case 0xc3: return pos + 1; // nil, false, true
-    case 0xc4: case 0xd9: return pos + 2 + buf.readUInt8(pos + 1); // bin8, str8
-    case 0xc5: case 0xda: return pos + 3 + buf.readUInt16BE(pos + 1);
-    case 0xc6: case 0xdb: return pos + 5 + buf.readUInt32BE(pos + 1);
-    case 0xc7: return pos + 3 + buf.readUInt8(pos + 1); // ext8: len, type, data
-    case 0xc8: return pos + 4 + buf.readUInt16BE(pos + 1);
-    case 0xc9: return pos + 6 + buf.readUInt32BE(pos + 1);
-    case 0xca: return pos + 5; // float32
-    case 0xcb: return pos + 9; // float64
-    case 0xcc: case 0xd0: return pos + 2;
-    case 0xcd: case 0xd1: return pos + 3;
-    case 0xce: case 0xd2: return pos + 5;
-    case 0xcf: case 0xd3: return pos + 9;
-    case 0xd4: return pos + 3; // fixext 1..16: type + data
-    case 0xd5: return pos + 4;
-    case 0xd6: return pos + 6;
-    case 0xd7: return pos + 10;
-    case 0xd8: return pos + 18;
-    case 0xdc: return skipN(buf, pos + 3, buf.readUInt16BE(pos + 1));
-    case 0xdd: return skipN(buf, pos + 5, buf.readUInt32BE(pos + 1));
-    case 0xde: return skipN(buf, pos + 3, buf.readUInt16BE(pos + 1) * 2);
-    case 0xdf: return skipN(buf, pos + 5, buf.readUInt32BE(pos + 1) * 2);
-    default: throw new ReplyFormatError(`invalid msgpack byte 0x${b.toString(16)}`);
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return pos + 1; // nil, false, true
+    case 0xc4:
+    case 0xd9:
+      return pos + 2 + buf.readUInt8(pos + 1); // bin8, str8
+    case 0xc5:
+    case 0xda:
+      return pos + 3 + buf.readUInt16BE(pos + 1);
+    case 0xc6:
+    case 0xdb:
+      return pos + 5 + buf.readUInt32BE(pos + 1);
+    case 0xc7:
+      return pos + 3 + buf.readUInt8(pos + 1); // ext8: len, type, data
+    case 0xc8:
+      return pos + 4 + buf.readUInt16BE(pos + 1);
+    case 0xc9:
+      return pos + 6 + buf.readUInt32BE(pos + 1);
+    case 0xca:
+      return pos + 5; // float32
+    case 0xcb:
+      return pos + 9; // float64
+    case 0xcc:
+    case 0xd0:
+      return pos + 2;
+    case 0xcd:
+    case 0xd1:
+      return pos + 3;
+    case 0xce:
+    case 0xd2:
+      return pos + 5;
+    case 0xcf:
+    case 0xd3:
+      return pos + 9;
+    case 0xd4:
+      return pos + 3; // fixext 1..16: type + data
+    case 0xd5:
+      return pos + 4;
+    case 0xd6:
+      return pos + 6;
+    case 0xd7:
+      return pos + 10;
+    case 0xd8:
+      return pos + 18;
+    case 0xdc:
+      return skipN(buf, pos + 3, buf.readUInt16BE(pos + 1));
+    case 0xdd:
+      return skipN(buf, pos + 5, buf.readUInt32BE(pos + 1));
+    case 0xde:
+      return skipN(buf, pos + 3, buf.readUInt16BE(pos + 1) * 2);
+    case 0xdf:
+      return skipN(buf, pos + 5, buf.readUInt32BE(pos + 1) * 2);
+    default:
+      throw new ReplyFormatError(`invalid msgpack byte 0x${b.toString(16)}`);
   }
 }
 
@@ -183,7 +215,8 @@ export function forEachReply(buf: Buffer, visit: ReplyVisitor): number {
   }
   let pos = cursor.pos;
   for (let i = 0; i < n; i++) {
-    if (readArrayHeader(buf, pos, cursor) !== 3) throw new ReplyFormatError('a reply in an array frame is not [id, status, result]');
+    if (readArrayHeader(buf, pos, cursor) !== 3)
+      throw new ReplyFormatError('a reply in an array frame is not [id, status, result]');
     const id = readUint(buf, cursor.pos, cursor);
     const status = readUint(buf, cursor.pos, cursor);
     pos = skipValue(buf, cursor.pos);

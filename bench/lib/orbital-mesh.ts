@@ -57,7 +57,11 @@ function benchKey(): SigningKey {
  */
 export function benchAuths(): { publisher: OrbitalAuth; consumer: OrbitalAuth; destroy(): void } {
   const keys = { registry: benchKey(), core: benchKey() };
-  const peers = (Object.keys(keys) as Array<'registry' | 'core'>).map((id) => ({ id, role: id, publicKey: keys[id].publicKey }));
+  const peers = (Object.keys(keys) as Array<'registry' | 'core'>).map((id) => ({
+    id,
+    role: id,
+    publicKey: keys[id].publicKey,
+  }));
   return {
     publisher: new OrbitalAuth({ id: 'registry', role: 'registry', signer: keys.registry, peers }),
     consumer: new OrbitalAuth({ id: 'core', role: 'core', signer: keys.core, peers }),
@@ -83,7 +87,11 @@ export interface MeshPair {
  * consumer queues the bench will subscribe, so close() can delete them.
  * Logs go to stderr at warn level: the bench's stdout stays its tables.
  */
-export async function openMeshPair(o: { url: string; consumers: readonly string[]; prefetch?: number }): Promise<MeshPair> {
+export async function openMeshPair(o: {
+  url: string;
+  consumers: readonly string[];
+  prefetch?: number;
+}): Promise<MeshPair> {
   const namespace = `krypton.bench.${process.pid}.${randomBytes(3).toString('hex')}`;
   const logger = pino({ name: 'orbital-bench', level: 'warn' }, pino.destination(2));
   const common = { url: o.url, namespace, logger, confirmTimeoutMs: 10_000 };

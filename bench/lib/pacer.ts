@@ -10,7 +10,13 @@
  */
 import { performance } from 'node:perf_hooks';
 
-export function runSchedule(total: number, intervalMs: number, t0: number, step: (i: number, dueMs: number) => void, done: () => void): void {
+export function runSchedule(
+  total: number,
+  intervalMs: number,
+  t0: number,
+  step: (i: number, dueMs: number) => void,
+  done: () => void,
+): void {
   let next = 0;
   const tick = () => {
     const now = performance.now();

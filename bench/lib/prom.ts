@@ -27,7 +27,8 @@ export interface BucketQuantile {
 
 function parseLabels(s: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of s.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+  for (const m of s.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+    out[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   return out;
 }
 

@@ -79,11 +79,16 @@ export class LeanWsClient {
     if (u.protocol !== 'ws:') throw new Error(`only ws:// is supported (got ${u.protocol})`);
     const port = Number(u.port || 80);
     const key = randomBytes(16).toString('base64');
-    const expectAccept = createHash('sha1').update(key + GUID).digest('base64');
+    const expectAccept = createHash('sha1')
+      .update(key + GUID)
+      .digest('base64');
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host: u.hostname, port });
       socket.setNoDelay(true);
-      const timer = setTimeout(() => fail(new Error(`WebSocket connect to ${opts.url} timed out`)), opts.connectTimeoutMs ?? 5000);
+      const timer = setTimeout(
+        () => fail(new Error(`WebSocket connect to ${opts.url} timed out`)),
+        opts.connectTimeoutMs ?? 5000,
+      );
       let head: Buffer = Buffer.alloc(0);
       const fail = (err: Error) => {
         clearTimeout(timer);
@@ -168,7 +173,10 @@ export class LeanWsClient {
       p += 8;
     }
     const m = nextMaskOffset();
-    const m0 = maskPool[m]!, m1 = maskPool[m + 1]!, m2 = maskPool[m + 2]!, m3 = maskPool[m + 3]!;
+    const m0 = maskPool[m]!,
+      m1 = maskPool[m + 1]!,
+      m2 = maskPool[m + 2]!,
+      m3 = maskPool[m + 3]!;
     b[p] = m0;
     b[p + 1] = m1;
     b[p + 2] = m2;

@@ -58,8 +58,10 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
 }
 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-  if (req.method !== 'POST' || req.url !== '/v1/keys/create') return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
-  if (req.headers.authorization !== expectedAuth) return send(res, 401, { code: 'UNAUTHENTICATED', message: 'bad bearer token' });
+  if (req.method !== 'POST' || req.url !== '/v1/keys/create')
+    return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
+  if (req.headers.authorization !== expectedAuth)
+    return send(res, 401, { code: 'UNAUTHENTICATED', message: 'bad bearer token' });
   let raw = '';
   req.setEncoding('utf8');
   req.on('data', (chunk: string) => {

@@ -20,8 +20,8 @@ void Fail(const char* what) {
   std::abort();
 }
 
-#define CHECK(cond)        \
-  do {                     \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) Fail(#cond); \
   } while (0)
 

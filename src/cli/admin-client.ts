@@ -45,7 +45,13 @@ export function adminClient(flags: AdminClientFlags): MtlsClient {
 }
 
 /** One admin call: the reply body, or {ok: true} for an empty reply. JSON unless `opts` says otherwise (secret: msgpack). */
-export async function callAdmin(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<unknown> {
+export async function callAdmin(
+  flags: AdminClientFlags,
+  method: AdminMethod,
+  path: string,
+  body?: unknown,
+  opts: RequestOptions = {},
+): Promise<unknown> {
   const client = adminClient(flags);
   try {
     const r = await client.request(method, path, body, { contentType: 'application/json', ...opts });
@@ -56,7 +62,13 @@ export async function callAdmin(flags: AdminClientFlags, method: AdminMethod, pa
 }
 
 /** Calls and prints the reply; a refusal prints its code and message, exit status 1. */
-export async function printed(flags: AdminClientFlags, method: AdminMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<void> {
+export async function printed(
+  flags: AdminClientFlags,
+  method: AdminMethod,
+  path: string,
+  body?: unknown,
+  opts: RequestOptions = {},
+): Promise<void> {
   try {
     console.log(JSON.stringify(await callAdmin(flags, method, path, body, opts), null, 2));
   } catch (err) {

@@ -14,7 +14,9 @@ export function registerAdminCommand(program: Command): Command {
 
   admin
     .command('unseal')
-    .description('submit unseal shares: one base64 share a line on stdin, or typed at a prompt (never on the command line)')
+    .description(
+      'submit unseal shares: one base64 share a line on stdin, or typed at a prompt (never on the command line)',
+    )
     .action(async () => {
       let shares: Buffer[] = [];
       try {
@@ -28,8 +30,14 @@ export function registerAdminCommand(program: Command): Command {
         for (const s of shares) s.fill(0);
       }
     });
-  admin.command('seal').description('seal the Core: zeroize the MasterKey and every key it holds').action(() => printed(conn(), 'POST', '/v1/admin/seal'));
-  admin.command('status').description('seal status, IVKs, tenants').action(() => printed(conn(), 'GET', '/v1/admin/status'));
+  admin
+    .command('seal')
+    .description('seal the Core: zeroize the MasterKey and every key it holds')
+    .action(() => printed(conn(), 'POST', '/v1/admin/seal'));
+  admin
+    .command('status')
+    .description('seal status, IVKs, tenants')
+    .action(() => printed(conn(), 'GET', '/v1/admin/status'));
   admin
     .command('rotate')
     .argument('<tenant>')
@@ -42,7 +50,9 @@ export function registerAdminCommand(program: Command): Command {
     .argument('<service>')
     .argument('<version>')
     .description('revoke an L3 version')
-    .action((t: string, s: string, v: string) => printed(conn(), 'POST', `/v1/admin/tenants/${enc(t)}/services/${enc(s)}/versions/${enc(v)}/revoke`));
+    .action((t: string, s: string, v: string) =>
+      printed(conn(), 'POST', `/v1/admin/tenants/${enc(t)}/services/${enc(s)}/versions/${enc(v)}/revoke`),
+    );
   admin
     .command('tenant')
     .argument('<tenant>')
@@ -59,7 +69,12 @@ export function registerAdminCommand(program: Command): Command {
     .option('--rotate-after <seconds>', 'rotation period')
     .description('define an L3 scope')
     .action((t: string, s: string, o: { rotateAfter?: string }) =>
-      printed(conn(), 'POST', `/v1/admin/tenants/${enc(t)}/services/${enc(s)}`, o.rotateAfter ? { rotateAfterSeconds: Number(o.rotateAfter) } : {}),
+      printed(
+        conn(),
+        'POST',
+        `/v1/admin/tenants/${enc(t)}/services/${enc(s)}`,
+        o.rotateAfter ? { rotateAfterSeconds: Number(o.rotateAfter) } : {},
+      ),
     );
   admin
     .command('rotate-ivk')

@@ -43,16 +43,24 @@ function registerInit(core: Command): void {
       const config = loadCoreConfig(flags.config);
       prepareStateDir(config);
       // With the Core's own signing key: the first audit row (written before any unseal) is signed with it.
-      const c = await Core.open({ ksiUrl: config.ksi, tier2Dir: join(config.stateDir, 'ivk-tier2'), gateways: config.gateways, signer: SigningKey.load(config.signingKey) });
+      const c = await Core.open({
+        ksiUrl: config.ksi,
+        tier2Dir: join(config.stateDir, 'ivk-tier2'),
+        gateways: config.gateways,
+        signer: SigningKey.load(config.signingKey),
+      });
       try {
         const shares = await c.init({ threshold: Number(flags.threshold), shares: Number(flags.shares) });
         const b64 = shares.map((s) => s.toString('base64'));
         if (flags.unsealFile !== undefined) {
-          if (existsSync(flags.unsealFile)) throw new Error(`${flags.unsealFile} exists: refusing to overwrite unseal shares`);
+          if (existsSync(flags.unsealFile))
+            throw new Error(`${flags.unsealFile} exists: refusing to overwrite unseal shares`);
           writeFileSync(flags.unsealFile, JSON.stringify({ shares: b64 }), { mode: 0o600 });
           console.log(`MasterKey created; ${shares.length} shares written to ${flags.unsealFile} (development only)`);
         } else {
-          console.log(`MasterKey created. Give one share to each of ${shares.length} operators; any ${flags.threshold} unseal the Core.`);
+          console.log(
+            `MasterKey created. Give one share to each of ${shares.length} operators; any ${flags.threshold} unseal the Core.`,
+          );
           b64.forEach((s, i) => console.log(`share ${i + 1}: ${s}`));
         }
         shares.forEach((s) => s.fill(0));
@@ -79,7 +87,13 @@ function registerRun(core: Command, opts: { clock?: Clock }): void {
         await running.core.unseal(shares);
         shares.forEach((s) => s.fill(0));
       }
-      console.log(JSON.stringify({ event: 'core.listening', port: running.server.port, sealed: running.core.sealStatus().sealed }));
+      console.log(
+        JSON.stringify({
+          event: 'core.listening',
+          port: running.server.port,
+          sealed: running.core.sealStatus().sealed,
+        }),
+      );
       stopOnSignals(() => running.stop());
     });
 }
@@ -92,16 +106,31 @@ function registerAudit(core: Command): void {
       'verify the audit chain through the running, unsealed Core (the keyed links need its audit key, which never leaves it) and, given the head ' +
         'last published in a State.Manifest, that the chain still reaches it (a truncated or rewritten tail does not); exit 1 if it is broken',
     )
-    .option('--head <seq:link>', 'the published head, as `krypton registry status` shows it (manifests[].auditHead.arg)')
+    .option(
+      '--head <seq:link>',
+      'the published head, as `krypton registry status` shows it (manifests[].auditHead.arg)',
+    )
     .option('--registry <url>', "read the head from this Registry's status instead (same admin certificate)")
     .option('--core-id <id>', "the Core's actor id among the Registry's manifests (default: the only one)");
   const conn = withAdminFlags(audit, 'https://127.0.0.1:7443', 'core');
   audit.action(async (flags: { head?: string; registry?: string; coreId?: string }) => {
     try {
       const given = flags.head !== undefined ? parseAuditHead(flags.head) : undefined;
-      const head = given !== undefined ? `${given.seq}:${given.hash}` : flags.registry !== undefined ? await headFromRegistry({ ...conn(), url: flags.registry }, flags.coreId) : undefined;
-      if (head === undefined) console.error('krypton core audit: no --head: rows deleted from the tail cannot be detected, only rewritten ones');
-      const verdict = (await callAdmin(conn(), 'GET', `/v1/admin/audit${head === undefined ? '' : `?head=${encodeURIComponent(head)}`}`)) as { ok?: boolean };
+      const head =
+        given !== undefined
+          ? `${given.seq}:${given.hash}`
+          : flags.registry !== undefined
+            ? await headFromRegistry({ ...conn(), url: flags.registry }, flags.coreId)
+            : undefined;
+      if (head === undefined)
+        console.error(
+          'krypton core audit: no --head: rows deleted from the tail cannot be detected, only rewritten ones',
+        );
+      const verdict = (await callAdmin(
+        conn(),
+        'GET',
+        `/v1/admin/audit${head === undefined ? '' : `?head=${encodeURIComponent(head)}`}`,
+      )) as { ok?: boolean };
       console.log(JSON.stringify(verdict));
       process.exitCode = verdict.ok === true ? 0 : 1;
     } catch (err) {
@@ -114,10 +143,18 @@ function registerAudit(core: Command): void {
 
 /** The last audit head the Registry recorded for a Core (`<seq>:<link>`). */
 async function headFromRegistry(flags: AdminClientFlags, coreId: string | undefined): Promise<string> {
-  const status = (await callAdmin(flags, 'GET', '/v1/registry/status')) as { manifests?: Array<{ core: string; auditHead: { arg: string } | null }> };
+  const status = (await callAdmin(flags, 'GET', '/v1/registry/status')) as {
+    manifests?: Array<{ core: string; auditHead: { arg: string } | null }>;
+  };
   const manifests = status.manifests ?? [];
-  const m = coreId !== undefined ? manifests.find((x) => x.core === coreId) : manifests.length === 1 ? manifests[0] : undefined;
-  if (m === undefined) throw new Error(coreId !== undefined ? `the Registry has no manifest from ${coreId}` : `the Registry has manifests from ${manifests.length} Cores: name one with --core-id`);
+  const m =
+    coreId !== undefined ? manifests.find((x) => x.core === coreId) : manifests.length === 1 ? manifests[0] : undefined;
+  if (m === undefined)
+    throw new Error(
+      coreId !== undefined
+        ? `the Registry has no manifest from ${coreId}`
+        : `the Registry has manifests from ${manifests.length} Cores: name one with --core-id`,
+    );
   if (m.auditHead === null) throw new Error(`the Registry has no audit head from ${m.core} yet`);
   return m.auditHead.arg;
 }

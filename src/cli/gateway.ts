@@ -10,7 +10,21 @@ import { hardenProcess, loadPublicKey } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
 import { refuseUnknownFields } from '../config/fields.js';
 
-const FIELDS = ['host', 'port', 'coreUrl', 'tls', 'coreSpiffeId', 'coreSigningKey', 'maxLeaseSkewSeconds', 'tokensFile', 'maxLeaseTtlSeconds', 'maxScopesPerTenant', 'limits', 'bulkThreshold', 'bulkThreads'];
+const FIELDS = [
+  'host',
+  'port',
+  'coreUrl',
+  'tls',
+  'coreSpiffeId',
+  'coreSigningKey',
+  'maxLeaseSkewSeconds',
+  'tokensFile',
+  'maxLeaseTtlSeconds',
+  'maxScopesPerTenant',
+  'limits',
+  'bulkThreshold',
+  'bulkThreads',
+];
 
 /** A string setting: absent gives the default; anything but a string is refused. */
 function text(v: unknown, name: string, fallback: string): string {
@@ -20,7 +34,8 @@ function text(v: unknown, name: string, fallback: string): string {
 }
 
 function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw errors.badRequest(`gateway config: ${name} must be a positive integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw errors.badRequest(`gateway config: ${name} must be a positive integer`);
   return v;
 }
 
@@ -45,22 +60,29 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
   const tls = (raw.tls ?? {}) as Record<string, unknown>;
   refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
   const port = Number(env.KRYPTON_GATEWAY_PORT ?? raw.port ?? 7070);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw errors.badRequest('gateway config: port must be 0..65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw errors.badRequest('gateway config: port must be 0..65535');
   const coreUrl = text(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl, 'coreUrl', 'https://127.0.0.1:7443');
   if (!coreUrl.startsWith('https://')) throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
   // The Gateway pins its Core twice, both mandatory (review M1): the SPIFFE ID
   // of its certificate, and the key that signs its leases.
   if (typeof raw.coreSpiffeId !== 'string' || !raw.coreSpiffeId.startsWith('spiffe://')) {
-    throw errors.badRequest('gateway config: coreSpiffeId is required: the SPIFFE ID the Core\'s certificate must carry (e.g. "spiffe://krypton.dev/core")');
+    throw errors.badRequest(
+      'gateway config: coreSpiffeId is required: the SPIFFE ID the Core\'s certificate must carry (e.g. "spiffe://krypton.dev/core")',
+    );
   }
   if (typeof raw.coreSigningKey !== 'string' || raw.coreSigningKey === '') {
-    throw errors.badRequest('gateway config: coreSigningKey is required: the path of the Core\'s lease signing public key (core-sign.pub of `krypton pki init`); leases are bound only if the Core signed them');
+    throw errors.badRequest(
+      "gateway config: coreSigningKey is required: the path of the Core's lease signing public key (core-sign.pub of `krypton pki init`); leases are bound only if the Core signed them",
+    );
   }
   const coreSigningKey = path(raw.coreSigningKey, 'coreSigningKey');
   try {
     loadPublicKey(coreSigningKey);
   } catch (err) {
-    throw errors.badRequest(`gateway config: coreSigningKey ${coreSigningKey} is not an Ed25519 public key file: ${(err as Error).message}`);
+    throw errors.badRequest(
+      `gateway config: coreSigningKey ${coreSigningKey} is not an Ed25519 public key file: ${(err as Error).message}`,
+    );
   }
   const skew = raw.maxLeaseSkewSeconds;
   if (skew !== undefined && (typeof skew !== 'number' || !Number.isInteger(skew) || skew < 1 || skew > 86_400)) {
@@ -76,7 +98,9 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
     ...(skew !== undefined ? { maxLeaseSkewSeconds: skew } : {}),
     tokensFile: path(raw.tokensFile ?? 'tokens.json', 'tokensFile'),
     ...(raw.maxLeaseTtlSeconds !== undefined ? { maxLeaseTtlSeconds: Number(raw.maxLeaseTtlSeconds) } : {}),
-    ...(raw.maxScopesPerTenant !== undefined ? { maxScopesPerTenant: positiveInt(raw.maxScopesPerTenant, 'maxScopesPerTenant') } : {}),
+    ...(raw.maxScopesPerTenant !== undefined
+      ? { maxScopesPerTenant: positiveInt(raw.maxScopesPerTenant, 'maxScopesPerTenant') }
+      : {}),
     ...(raw.limits !== undefined ? { limits: raw.limits as GatewayConfig['limits'] } : {}),
     ...(raw.bulkThreshold !== undefined ? { bulkThreshold: Number(raw.bulkThreshold) } : {}),
     ...(raw.bulkThreads !== undefined ? { bulkThreads: Number(raw.bulkThreads) } : {}),
@@ -97,7 +121,11 @@ export function registerGatewayCommands(program: Command): void {
       const config = loadGatewayConfig(flags.config);
       const running =
         threads === 1
-          ? await (await import('../gateway/service.js')).startGateway(config).then((g) => ({ port: g.server.port, stop: () => g.stop(), reloadTokens: () => void g.tokens.reload() }))
+          ? await (
+              await import('../gateway/service.js')
+            )
+              .startGateway(config)
+              .then((g) => ({ port: g.server.port, stop: () => g.stop(), reloadTokens: () => void g.tokens.reload() }))
           : await (await import('../gateway/threads.js')).startThreadedGateway(config, threads);
       console.log(JSON.stringify({ event: 'gateway.listening', port: running.port, threads }));
       // The token file is watched; SIGHUP reloads it at once.

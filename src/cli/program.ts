@@ -54,36 +54,40 @@ function registerSelfcheck(program: Command): void {
 function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('run the local stack: dev PKI, control plane (Core, Registry, CMK Server) and Gateway (own processes), tenant demo, service app')
+    .description(
+      'run the local stack: dev PKI, control plane (Core, Registry, CMK Server) and Gateway (own processes), tenant demo, service app',
+    )
     .option('--dir <dir>', 'state folder', '.krypton/dev')
     .option('--core-port <port>', 'Core port', '7443')
     .option('--gateway-port <port>', 'Gateway port', '7070')
     .option('--registry-port <port>', 'Registry port', '7444')
     .option('--cmk-port <port>', 'CMK Server port', '7445')
-    .action(async (o: { dir: string; corePort: string; gatewayPort: string; registryPort: string; cmkPort: string }) => {
-      const r = selfCheck();
-      for (const line of r.lines) console.log(line);
-      const stack = await startDevStack({
-        dir: o.dir,
-        corePort: Number(o.corePort),
-        gatewayPort: Number(o.gatewayPort),
-        registryPort: Number(o.registryPort),
-        cmkPort: Number(o.cmkPort),
-      });
-      console.log(
-        [
-          '',
-          `Core     https://127.0.0.1:${stack.core.port}  (HTTP/2, mTLS; admin: krypton admin --pki ${o.dir}/pki status)`,
-          `Registry ${stack.core.registryUrl}  (krypton registry list --pki ${o.dir}/pki)`,
-          `CMK      ${stack.core.cmkUrl}  (krypton cmk list --pki ${o.dir}/pki)`,
-          `Gateway  ${stack.gatewayUrl}  and http://127.0.0.1:${stack.gateway.port}/v1/keys/{create,decrypt,rewrap}`,
-          `Tenant   demo, service app; app token in ${o.dir}/token`,
-          '',
-          'Ctrl-C stops everything (drained and zeroized).',
-        ].join('\n'),
-      );
-      stopOnSignals(() => stack.stop());
-    });
+    .action(
+      async (o: { dir: string; corePort: string; gatewayPort: string; registryPort: string; cmkPort: string }) => {
+        const r = selfCheck();
+        for (const line of r.lines) console.log(line);
+        const stack = await startDevStack({
+          dir: o.dir,
+          corePort: Number(o.corePort),
+          gatewayPort: Number(o.gatewayPort),
+          registryPort: Number(o.registryPort),
+          cmkPort: Number(o.cmkPort),
+        });
+        console.log(
+          [
+            '',
+            `Core     https://127.0.0.1:${stack.core.port}  (HTTP/2, mTLS; admin: krypton admin --pki ${o.dir}/pki status)`,
+            `Registry ${stack.core.registryUrl}  (krypton registry list --pki ${o.dir}/pki)`,
+            `CMK      ${stack.core.cmkUrl}  (krypton cmk list --pki ${o.dir}/pki)`,
+            `Gateway  ${stack.gatewayUrl}  and http://127.0.0.1:${stack.gateway.port}/v1/keys/{create,decrypt,rewrap}`,
+            `Tenant   demo, service app; app token in ${o.dir}/token`,
+            '',
+            'Ctrl-C stops everything (drained and zeroized).',
+          ].join('\n'),
+        );
+        stopOnSignals(() => stack.stop());
+      },
+    );
 }
 
 /** `krypton control-plane`: the Core, the Registry and the CMK Server in one process (development). */
@@ -105,7 +109,12 @@ function registerControlPlane(program: Command): void {
         shares.forEach((s) => s.fill(0));
       }
       console.log(
-        JSON.stringify({ event: 'control-plane.listening', port: plane.core.server.port, registryPort: plane.registry.port, cmkPort: plane.cmk.port }),
+        JSON.stringify({
+          event: 'control-plane.listening',
+          port: plane.core.server.port,
+          registryPort: plane.registry.port,
+          cmkPort: plane.cmk.port,
+        }),
       );
       stopOnSignals(() => plane.stop());
     });

@@ -10,7 +10,9 @@ import { stopOnSignals } from './signals.js';
 const enc = encodeURIComponent;
 
 export function registerRegistryCommand(program: Command): Command {
-  const registry = program.command('registry').description('the Registry: tenants and key definitions (intent, never key material)');
+  const registry = program
+    .command('registry')
+    .description('the Registry: tenants and key definitions (intent, never key material)');
   const conn = withAdminFlags(registry, 'https://127.0.0.1:7444');
 
   registry
@@ -43,7 +45,9 @@ export function registerRegistryCommand(program: Command): Command {
     .option('--rotate-after <seconds>', 'rotation period in seconds (>= 60)')
     .description('define a scope, or change its rotation policy')
     .action((t: string, s: string, o: { rotateAfter?: string }) =>
-      printed(conn(), 'POST', `/v1/registry/tenants/${enc(t)}/services/${enc(s)}`, { rotateAfterSeconds: o.rotateAfter === undefined ? null : Number(o.rotateAfter) }),
+      printed(conn(), 'POST', `/v1/registry/tenants/${enc(t)}/services/${enc(s)}`, {
+        rotateAfterSeconds: o.rotateAfter === undefined ? null : Number(o.rotateAfter),
+      }),
     );
   scope
     .command('delete')
@@ -52,7 +56,13 @@ export function registerRegistryCommand(program: Command): Command {
     .description('delete a scope (Cores purge it)')
     .action((t: string, s: string) => printed(conn(), 'DELETE', `/v1/registry/tenants/${enc(t)}/services/${enc(s)}`));
 
-  registry.command('list').description('tenants and their scopes').action(() => printed(conn(), 'GET', '/v1/registry/tenants'));
-  registry.command('status').description('outbox, mesh and the last manifest of each Core').action(() => printed(conn(), 'GET', '/v1/registry/status'));
+  registry
+    .command('list')
+    .description('tenants and their scopes')
+    .action(() => printed(conn(), 'GET', '/v1/registry/tenants'));
+  registry
+    .command('status')
+    .description('outbox, mesh and the last manifest of each Core')
+    .action(() => printed(conn(), 'GET', '/v1/registry/status'));
   return registry;
 }

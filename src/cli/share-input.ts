@@ -14,7 +14,9 @@ const MAX_INPUT_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 256;
 
 const B64 = new Int16Array(256).fill(-1);
-'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[c.charCodeAt(0)] = i));
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  .split('')
+  .forEach((c, i) => (B64[c.charCodeAt(0)] = i));
 
 const isSpace = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
 
@@ -62,7 +64,7 @@ export function sharesFromLines(input: Uint8Array): Buffer[] {
   const shares: Buffer[] = [];
   let lineNo = 0;
   try {
-    for (let at = 0; at < input.length; ) {
+    for (let at = 0; at < input.length;) {
       let nl = input.indexOf(0x0a, at);
       if (nl < 0) nl = input.length;
       const line = input.subarray(at, nl);
@@ -86,7 +88,8 @@ async function readAll(stdin: NodeJS.ReadableStream): Promise<Buffer> {
   let size = 0;
   try {
     for await (const chunk of stdin as AsyncIterable<Buffer>) {
-      if (size + chunk.length > MAX_INPUT_BYTES) throw errors.badRequest(`more than ${MAX_INPUT_BYTES} bytes on stdin: that is not unseal shares`);
+      if (size + chunk.length > MAX_INPUT_BYTES)
+        throw errors.badRequest(`more than ${MAX_INPUT_BYTES} bytes on stdin: that is not unseal shares`);
       if (size + chunk.length > buf.length) {
         const bigger = Buffer.alloc(Math.max(buf.length * 2, size + chunk.length));
         buf.copy(bigger, 0, 0, size);
@@ -164,7 +167,10 @@ function promptShares(stdin: NodeJS.ReadStream, out: NodeJS.WritableStream): Pro
 }
 
 /** The shares from stdin: a prompt on a terminal, else one base64 share a line. At least one. */
-export async function readShares(stdin: NodeJS.ReadStream = process.stdin, prompt: NodeJS.WritableStream = process.stderr): Promise<Buffer[]> {
+export async function readShares(
+  stdin: NodeJS.ReadStream = process.stdin,
+  prompt: NodeJS.WritableStream = process.stderr,
+): Promise<Buffer[]> {
   let shares: Buffer[];
   if (stdin.isTTY) {
     shares = await promptShares(stdin, prompt);
@@ -176,6 +182,7 @@ export async function readShares(stdin: NodeJS.ReadStream = process.stdin, promp
       input.fill(0);
     }
   }
-  if (shares.length === 0) throw errors.badRequest('no shares given: pipe them on stdin, one base64 share a line, or type them at the prompt');
+  if (shares.length === 0)
+    throw errors.badRequest('no shares given: pipe them on stdin, one base64 share a line, or type them at the prompt');
   return shares;
 }

@@ -47,7 +47,11 @@ export function registerTokenCommand(program: Command): Command {
     .description('create a token and print it (only its digest is stored)')
     .action(
       guarded((o: { tenant: string; services: string; file: string }) => {
-        const { token: t } = createToken(o.file, o.tenant, o.services.split(',').map((s) => s.trim()));
+        const { token: t } = createToken(
+          o.file,
+          o.tenant,
+          o.services.split(',').map((s) => s.trim()),
+        );
         console.log(t);
       }),
     );
@@ -61,7 +65,13 @@ export function registerTokenCommand(program: Command): Command {
       guarded((o: { file: string; json?: boolean }) => {
         const tokens = listTokens(o.file);
         if (o.json === true) {
-          console.log(JSON.stringify(tokens.map((t) => ({ ...t, state: stateOf(t) })), null, 2));
+          console.log(
+            JSON.stringify(
+              tokens.map((t) => ({ ...t, state: stateOf(t) })),
+              null,
+              2,
+            ),
+          );
           return;
         }
         if (tokens.length === 0) {
@@ -76,7 +86,7 @@ export function registerTokenCommand(program: Command): Command {
     .command('revoke')
     .argument('<id>', 'the token id (12 hex characters, as `token list` shows)')
     .option('--file <tokens.json>', FILE_HELP, DEFAULT_FILE)
-    .description("revoke a token: a running Gateway stops accepting it and closes its sessions")
+    .description('revoke a token: a running Gateway stops accepting it and closes its sessions')
     .action(
       guarded((id: string, o: { file: string }) => {
         if (!revokeToken(o.file, id.trim().toLowerCase())) throw new Error(`no token ${id}`);

@@ -22,10 +22,12 @@ export const MAX_REF = 2048;
  */
 export function checkReference(kind: unknown, ref: unknown): { kind: L1Kind; ref: string } {
   if (kind !== 'soft' && kind !== 'pkcs11') throw errors.badRequest('kind must be soft or pkcs11');
-  if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_REF) throw errors.badRequest(`ref must be a non-empty string of at most ${MAX_REF} characters`);
+  if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_REF)
+    throw errors.badRequest(`ref must be a non-empty string of at most ${MAX_REF} characters`);
   if (kind === 'pkcs11') {
     // Checked before parsing, so that no error path could echo the PIN.
-    if (/pin-value=/i.test(ref) || /pin%2dvalue/i.test(ref)) throw errors.badRequest('a pkcs11 ref must not carry a pin-value');
+    if (/pin-value=/i.test(ref) || /pin%2dvalue/i.test(ref))
+      throw errors.badRequest('a pkcs11 ref must not carry a pin-value');
     parsePkcs11Uri(ref);
   }
   return { kind, ref };
@@ -50,10 +52,14 @@ export class LinkManager {
     const r = checkReference(kind, ref);
     return this.outbox.transact<LinkRow & { changed: boolean }>(async (tx) => {
       const row = await tx.getLink(tenant);
-      if (row?.state === 'LINKED' && row.kind === r.kind && row.ref === r.ref) return { result: { ...row, changed: false }, events: [] };
+      if (row?.state === 'LINKED' && row.kind === r.kind && row.ref === r.ref)
+        return { result: { ...row, changed: false }, events: [] };
       const next: LinkRow = { tenant, ...r, state: 'LINKED', updatedAt: this.now() };
       await tx.putLink(next);
-      return { result: { ...next, changed: true }, events: [this.event('L1.Reference', { tenant, action: 'link', kind: r.kind, ref: r.ref })] };
+      return {
+        result: { ...next, changed: true },
+        events: [this.event('L1.Reference', { tenant, action: 'link', kind: r.kind, ref: r.ref })],
+      };
     });
   }
 
@@ -66,7 +72,10 @@ export class LinkManager {
       await tx.putLink(next);
       return {
         result: next,
-        events: [this.event('L1.Reference', { tenant, action: 'unlink' }), this.event('L1.Revoke', { tenant, reason: 'L1 unlinked' })],
+        events: [
+          this.event('L1.Reference', { tenant, action: 'unlink' }),
+          this.event('L1.Revoke', { tenant, reason: 'L1 unlinked' }),
+        ],
       };
     });
   }

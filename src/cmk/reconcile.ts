@@ -28,7 +28,15 @@ export function cmkHandler(links: LinkManager, logger: Logger, now: () => number
     }
     if (event.type !== 'State.Manifest') return [];
     const m = event.payload;
-    if (!(await tx.putManifest({ core: m.core, at: m.at, receivedAt: now(), tenants: m.tenants.length, scopes: m.scopes.length }))) {
+    if (
+      !(await tx.putManifest({
+        core: m.core,
+        at: m.at,
+        receivedAt: now(),
+        tenants: m.tenants.length,
+        scopes: m.scopes.length,
+      }))
+    ) {
       logger.info({ core: m.core, at: m.at }, 'cmk: stale manifest ignored');
       return [];
     }

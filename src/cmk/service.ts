@@ -3,7 +3,14 @@
  * consumer of Tenant.Define and State.Manifest, the heartbeat and the
  * admin API, stopped gracefully as one.
  */
-import { configInt, loadActorConfig, openActor, type ActorConfig, type ActorOptions, type ActorRuntime } from '../mesh/actor-runtime.js';
+import {
+  configInt,
+  loadActorConfig,
+  openActor,
+  type ActorConfig,
+  type ActorOptions,
+  type ActorRuntime,
+} from '../mesh/actor-runtime.js';
 import { cmkRoutes } from './api.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { LinkManager } from './links.js';
@@ -39,7 +46,9 @@ export async function startCmk(config: CmkConfig, opts: ActorOptions = {}): Prom
   const rt = await openActor('cmk', config, CMK_SCHEMA, opts);
   try {
     const links = new LinkManager(rt.store, rt.outbox, config.id, rt.now);
-    const counter = rt.metrics.counter('krypton_cmk_heartbeats_total', 'Sovereign.Heartbeat publishes, by outcome', ['outcome']);
+    const counter = rt.metrics.counter('krypton_cmk_heartbeats_total', 'Sovereign.Heartbeat publishes, by outcome', [
+      'outcome',
+    ]);
     let heartbeat: Heartbeat | null = null;
     rt.onStop(() => heartbeat?.stop());
     const status = async () => {
@@ -53,7 +62,14 @@ export async function startCmk(config: CmkConfig, opts: ActorOptions = {}): Prom
     };
     await rt.consume(CMK_DEFAULTS.consumes, cmkHandler(links, rt.logger, rt.now));
     const port = await rt.listen(cmkRoutes(links, new Set(config.admins), status));
-    heartbeat = startHeartbeat({ mesh: rt.mesh, cmk: config.id, intervalSeconds: config.heartbeatSeconds, logger: rt.logger, now: rt.now, counter });
+    heartbeat = startHeartbeat({
+      mesh: rt.mesh,
+      cmk: config.id,
+      intervalSeconds: config.heartbeatSeconds,
+      logger: rt.logger,
+      now: rt.now,
+      counter,
+    });
     rt.logger.info({ id: config.id, port }, 'cmk listening');
     const hb = heartbeat;
     return { links, runtime: rt, heartbeat: hb, port, status, stop: () => rt.stop() };

@@ -34,7 +34,11 @@ const linkOf = (r: SqlRecord): LinkRow => ({
   updatedAt: num(r.updated_at),
 });
 
-const tenantOf = (r: SqlRecord): KnownTenant => ({ tenant: str(r.tenant), state: str(r.state) as KnownTenant['state'], updatedAt: num(r.updated_at) });
+const tenantOf = (r: SqlRecord): KnownTenant => ({
+  tenant: str(r.tenant),
+  state: str(r.state) as KnownTenant['state'],
+  updatedAt: num(r.updated_at),
+});
 
 export class CmkTx extends ManifestTx {
   putTenant(t: KnownTenant): Promise<void> {
@@ -47,7 +51,9 @@ export class CmkTx extends ManifestTx {
   }
 
   listTenants(): Promise<KnownTenant[]> {
-    return this.op('listTenants', async () => (await this.db.all('SELECT * FROM tenants ORDER BY tenant', [])).map(tenantOf));
+    return this.op('listTenants', async () =>
+      (await this.db.all('SELECT * FROM tenants ORDER BY tenant', [])).map(tenantOf),
+    );
   }
 
   getLink(tenant: string): Promise<LinkRow | null> {

@@ -3,6 +3,11 @@
  * since a misspelt field (`leaseTTLSeconds`) would otherwise be silently
  * ignored and its default used. One rule for every component's loader.
  */
-export function refuseUnknownFields(o: Record<string, unknown>, allowed: readonly string[], where: string, fail: (message: string) => never): void {
+export function refuseUnknownFields(
+  o: Record<string, unknown>,
+  allowed: readonly string[],
+  where: string,
+  fail: (message: string) => never,
+): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`unknown field "${where}${k}"`);
 }

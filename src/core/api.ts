@@ -67,14 +67,19 @@ export function coreRoutes(core: Core, opts: CoreApiOptions): Route[] {
 
 function routeKit(core: Core, opts: CoreApiOptions): RouteKit {
   const admin = (id: string) => opts.admins.has(id);
-  const requests = opts.metrics.histogram('krypton_core_request_duration_seconds', 'Core request latency', ['route', 'outcome']);
-  const unsealed = <T>(fn: (ctx: RequestContext) => Promise<T>) => async (ctx: RequestContext) => {
-    // Every id in the path is checked before anything else (review L7).
-    if (ctx.params.tenant !== undefined) requireId(ctx.params.tenant, 'tenant');
-    if (ctx.params.service !== undefined) requireId(ctx.params.service, 'service');
-    core.requireUnsealed();
-    return fn(ctx);
-  };
+  const requests = opts.metrics.histogram('krypton_core_request_duration_seconds', 'Core request latency', [
+    'route',
+    'outcome',
+  ]);
+  const unsealed =
+    <T>(fn: (ctx: RequestContext) => Promise<T>) =>
+    async (ctx: RequestContext) => {
+      // Every id in the path is checked before anything else (review L7).
+      if (ctx.params.tenant !== undefined) requireId(ctx.params.tenant, 'tenant');
+      if (ctx.params.service !== undefined) requireId(ctx.params.service, 'service');
+      core.requireUnsealed();
+      return fn(ctx);
+    };
   const timed = (route: string, fn: (ctx: RequestContext) => Promise<unknown>) => async (ctx: RequestContext) => {
     const t0 = process.hrtime.bigint();
     let outcome = 'ok';
@@ -98,7 +103,10 @@ function gatewayRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
       path: '/v1/leases',
       bytes: ['recipientKey', 'nonce'],
       // The request and the signed reply: src/protocol/lease.ts.
-      handler: timed('lease', unsealed(async (ctx) => core.issueLease(ctx.identity, ctx.body))),
+      handler: timed(
+        'lease',
+        unsealed(async (ctx) => core.issueLease(ctx.identity, ctx.body)),
+      ),
     },
     {
       method: 'GET',
@@ -106,7 +114,14 @@ function gatewayRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
       stream: true,
       // A Gateway hears only of the tenants it may lease (and of events that concern no tenant); admins hear all (review L6).
       handler: async (ctx: RequestContext, writer: StreamWriter) =>
-        streamEvents(core, ctx, writer, admin(ctx.identity) ? () => true : (e) => e.tenant === null || core.gatewayPolicy.allows(ctx.identity, e.tenant)),
+        streamEvents(
+          core,
+          ctx,
+          writer,
+          admin(ctx.identity)
+            ? () => true
+            : (e) => e.tenant === null || core.gatewayPolicy.allows(ctx.identity, e.tenant),
+        ),
     },
   ];
 }
@@ -123,8 +138,10 @@ function sealRoutes({ core, opts, admin, timed }: RouteKit): Route[] {
       handler: timed('unseal', async (ctx) => {
         const shares = (ctx.body as { shares?: unknown } | undefined)?.shares;
         try {
-          if (!Array.isArray(shares) || shares.length === 0 || shares.length > 255) throw errors.badRequest('shares must be a list of 1 to 255 byte strings');
-          if (!shares.every((s): s is Uint8Array => s instanceof Uint8Array)) throw errors.badRequest('each share must be bytes (msgpack bin)');
+          if (!Array.isArray(shares) || shares.length === 0 || shares.length > 255)
+            throw errors.badRequest('shares must be a list of 1 to 255 byte strings');
+          if (!shares.every((s): s is Uint8Array => s instanceof Uint8Array))
+            throw errors.badRequest('each share must be bytes (msgpack bin)');
           return await core.unseal(shares, ctx.identity);
         } finally {
           // Views of the body, wiped with it; wiped here too, so no path depends on that.
@@ -145,7 +162,10 @@ function sealRoutes({ core, opts, admin, timed }: RouteKit): Route[] {
       method: 'GET',
       path: '/v1/admin/status',
       allow: admin,
-      handler: timed('status', async () => ({ ...(await core.status()), ...(opts.orbital !== undefined ? { orbital: opts.orbital.status() } : {}) })),
+      handler: timed('status', async () => ({
+        ...(await core.status()),
+        ...(opts.orbital !== undefined ? { orbital: opts.orbital.status() } : {}),
+      })),
     },
   ];
 }
@@ -157,43 +177,64 @@ function tenantRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant',
       allow: admin,
-      handler: timed('onboard', unsealed(async (ctx) => {
-        await core.onboardTenant(ctx.params.tenant!, l1Link(ctx.body), ctx.identity);
-        return { tenant: ctx.params.tenant };
-      })),
+      handler: timed(
+        'onboard',
+        unsealed(async (ctx) => {
+          await core.onboardTenant(ctx.params.tenant!, l1Link(ctx.body), ctx.identity);
+          return { tenant: ctx.params.tenant };
+        }),
+      ),
     },
     {
       method: 'GET',
       path: '/v1/admin/tenants/:tenant',
       allow: admin,
-      handler: timed('tenant', unsealed(async (ctx) => {
-        const t = await core.tenants.get(ctx.params.tenant!);
-        if (t === null) throw errors.badRequest(`unknown tenant ${ctx.params.tenant}`);
-        const scopes = await core.ksi.read(async (tx) => {
-          const out = [];
-          for (const s of await tx.listScopes(t.tenant)) {
-            out.push({ service: s.service, deleted: s.deleted, rotateAfterSeconds: s.rotateAfterSeconds, versions: (await tx.listL3(t.tenant, s.service)).map((v) => ({ version: v.version, state: v.state, createdAt: v.createdAt })) });
-          }
-          return out;
-        });
-        return { tenant: t.tenant, state: t.state, l1: t.l1Provider, scopes };
-      })),
+      handler: timed(
+        'tenant',
+        unsealed(async (ctx) => {
+          const t = await core.tenants.get(ctx.params.tenant!);
+          if (t === null) throw errors.badRequest(`unknown tenant ${ctx.params.tenant}`);
+          const scopes = await core.ksi.read(async (tx) => {
+            const out = [];
+            for (const s of await tx.listScopes(t.tenant)) {
+              out.push({
+                service: s.service,
+                deleted: s.deleted,
+                rotateAfterSeconds: s.rotateAfterSeconds,
+                versions: (await tx.listL3(t.tenant, s.service)).map((v) => ({
+                  version: v.version,
+                  state: v.state,
+                  createdAt: v.createdAt,
+                })),
+              });
+            }
+            return out;
+          });
+          return { tenant: t.tenant, state: t.state, l1: t.l1Provider, scopes };
+        }),
+      ),
     },
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant/l1',
       allow: admin,
-      handler: timed('l1.link', unsealed(async (ctx) => {
-        const link = l1Link({ l1: ctx.body });
-        if (link === null) throw errors.badRequest('kind and ref are required');
-        await core.tenants.linkL1(ctx.params.tenant!, link, ctx.identity);
-      })),
+      handler: timed(
+        'l1.link',
+        unsealed(async (ctx) => {
+          const link = l1Link({ l1: ctx.body });
+          if (link === null) throw errors.badRequest('kind and ref are required');
+          await core.tenants.linkL1(ctx.params.tenant!, link, ctx.identity);
+        }),
+      ),
     },
     {
       method: 'DELETE',
       path: '/v1/admin/tenants/:tenant/l1',
       allow: admin,
-      handler: timed('l1.unlink', unsealed((ctx) => core.tenants.unlinkL1(ctx.params.tenant!, ctx.identity))),
+      handler: timed(
+        'l1.unlink',
+        unsealed((ctx) => core.tenants.unlinkL1(ctx.params.tenant!, ctx.identity)),
+      ),
     },
   ];
 }
@@ -205,33 +246,48 @@ function scopeRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant/services/:service',
       allow: admin,
-      handler: timed('scope.define', unsealed(async (ctx) => {
-        const r = (ctx.body as { rotateAfterSeconds?: unknown } | undefined)?.rotateAfterSeconds ?? null;
-        if (r !== null && (!Number.isInteger(r) || (r as number) < 60)) throw errors.badRequest('rotateAfterSeconds must be an integer >= 60');
-        await core.defineScope(ctx.params.tenant!, ctx.params.service!, r as number | null, ctx.identity);
-        return { tenant: ctx.params.tenant, service: ctx.params.service };
-      })),
+      handler: timed(
+        'scope.define',
+        unsealed(async (ctx) => {
+          const r = (ctx.body as { rotateAfterSeconds?: unknown } | undefined)?.rotateAfterSeconds ?? null;
+          if (r !== null && (!Number.isInteger(r) || (r as number) < 60))
+            throw errors.badRequest('rotateAfterSeconds must be an integer >= 60');
+          await core.defineScope(ctx.params.tenant!, ctx.params.service!, r as number | null, ctx.identity);
+          return { tenant: ctx.params.tenant, service: ctx.params.service };
+        }),
+      ),
     },
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant/services/:service/rotate',
       allow: admin,
-      handler: timed('rotate', unsealed(async (ctx) => ({ version: await core.rotate(ctx.params.tenant!, ctx.params.service!, ctx.identity) }))),
+      handler: timed(
+        'rotate',
+        unsealed(async (ctx) => ({
+          version: await core.rotate(ctx.params.tenant!, ctx.params.service!, ctx.identity),
+        })),
+      ),
     },
     {
       method: 'POST',
       path: '/v1/admin/tenants/:tenant/services/:service/versions/:version/revoke',
       allow: admin,
-      handler: timed('revoke', unsealed(async (ctx) => {
-        await core.revoke(ctx.params.tenant!, ctx.params.service!, version(ctx.params.version), ctx.identity);
-        return { revoked: version(ctx.params.version) };
-      })),
+      handler: timed(
+        'revoke',
+        unsealed(async (ctx) => {
+          await core.revoke(ctx.params.tenant!, ctx.params.service!, version(ctx.params.version), ctx.identity);
+          return { revoked: version(ctx.params.version) };
+        }),
+      ),
     },
     {
       method: 'POST',
       path: '/v1/admin/ivk/rotate',
       allow: admin,
-      handler: timed('ivk.rotate', unsealed(async () => ({ version: await core.ivk.rotate('admin') }))),
+      handler: timed(
+        'ivk.rotate',
+        unsealed(async () => ({ version: await core.ivk.rotate('admin') })),
+      ),
     },
   ];
 }
@@ -239,7 +295,11 @@ function scopeRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
 /** Metrics and the liveness and readiness probes (no admin identity needed). */
 function probeRoutes({ core, opts }: RouteKit): Route[] {
   return [
-    { method: 'GET', path: '/metrics', handler: async () => new RawBody(PROMETHEUS_CONTENT_TYPE, opts.metrics.render()) },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: async () => new RawBody(PROMETHEUS_CONTENT_TYPE, opts.metrics.render()),
+    },
     { method: 'GET', path: PROBE_PATHS.live, handler: async () => ({ ok: true }) },
     {
       method: 'GET',
@@ -258,10 +318,20 @@ function probeRoutes({ core, opts }: RouteKit): Route[] {
  * follows live events. Live events that arrive during the replay are
  * buffered and deduplicated by epoch, so none is lost or sent twice.
  */
-async function streamEvents(core: Core, ctx: RequestContext, writer: StreamWriter, visible: (e: CoreEvent) => boolean): Promise<void> {
+async function streamEvents(
+  core: Core,
+  ctx: RequestContext,
+  writer: StreamWriter,
+  visible: (e: CoreEvent) => boolean,
+): Promise<void> {
   core.requireUnsealed();
   // since=now: a Gateway that holds no lease yet starts at the current epoch, with nothing to replay.
-  const since = ctx.query.since === SINCE_NOW ? await core.events.lastEpoch() : ctx.query.since === undefined ? 0 : Number(ctx.query.since);
+  const since =
+    ctx.query.since === SINCE_NOW
+      ? await core.events.lastEpoch()
+      : ctx.query.since === undefined
+        ? 0
+        : Number(ctx.query.since);
   if (!Number.isInteger(since) || since < 0) throw errors.badRequest('since must be a non-negative integer or "now"');
   let last = since;
   const pending: CoreEvent[] = [];

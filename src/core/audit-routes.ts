@@ -19,7 +19,8 @@ import { sealedError } from './master-key.js';
 export function parseAuditHead(text: string): AuditHead {
   const m = /^(\d{1,16}):([A-Za-z0-9:+/=]{1,200})$/.exec(text.trim());
   const seq = m === null ? NaN : Number(m[1]);
-  if (m === null || !Number.isSafeInteger(seq) || seq < 1) throw errors.badRequest('head must be <seq>:<link>, e.g. 42:m1:9f2c...');
+  if (m === null || !Number.isSafeInteger(seq) || seq < 1)
+    throw errors.badRequest('head must be <seq>:<link>, e.g. 42:m1:9f2c...');
   return { seq, hash: m[2]! };
 }
 

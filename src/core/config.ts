@@ -51,7 +51,22 @@ export interface CoreConfig {
   health?: HealthEndpoint;
 }
 
-const FIELDS = ['host', 'port', 'stateDir', 'ksi', 'tls', 'signingKey', 'gateways', 'admins', 'leaseTtlSeconds', 'maxHotVersions', 'ivk', 'tickSeconds', 'orbital', 'health'];
+const FIELDS = [
+  'host',
+  'port',
+  'stateDir',
+  'ksi',
+  'tls',
+  'signingKey',
+  'gateways',
+  'admins',
+  'leaseTtlSeconds',
+  'maxHotVersions',
+  'ivk',
+  'tickSeconds',
+  'orbital',
+  'health',
+];
 const ORBITAL_FIELDS = ['mesh', 'id', 'trust', 'maxFutureSkewSeconds', 'manifestSeconds', 'sovereignTtlSeconds'];
 
 export interface OrbitalConfig {
@@ -88,7 +103,8 @@ function fail(message: string): never {
 
 function int(v: unknown, name: string, min: number, max: number): number {
   const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer from ${min} to ${max}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+    fail(`${name} must be an integer from ${min} to ${max}`);
   return n;
 }
 
@@ -111,28 +127,43 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
   refuseUnknownFields(tls, ['cert', 'key', 'ca'], 'tls.', fail);
   refuseUnknownFields((raw.ivk ?? {}) as Record<string, unknown>, Object.keys(DEFAULTS.ivk), 'ivk.', fail);
   const ivk = { ...DEFAULTS.ivk, ...((raw.ivk ?? {}) as Record<string, unknown>) };
-  let ksi = (env.KRYPTON_CORE_KSI ?? raw.ksi);
+  let ksi = env.KRYPTON_CORE_KSI ?? raw.ksi;
   if (typeof ksi !== 'string' || ksi === '') fail('ksi must be sqlite:<path>, a path or a postgres:// URL');
   if (ksi.startsWith('sqlite:')) ksi = `sqlite:${path(ksi.slice(7), 'ksi')}`;
   else if (!/^postgres(ql)?:\/\//.test(ksi)) ksi = path(ksi, 'ksi');
   const gateways = (raw.gateways ?? DEFAULTS.gateways) as Record<string, unknown>;
   for (const [id, tenants] of Object.entries(gateways)) {
     if (!id.startsWith('spiffe://')) fail(`gateway identity ${id} must be a spiffe:// ID`);
-    if (!Array.isArray(tenants) || !tenants.every((t) => typeof t === 'string')) fail(`gateways[${id}] must be a list of tenants`);
+    if (!Array.isArray(tenants) || !tenants.every((t) => typeof t === 'string'))
+      fail(`gateways[${id}] must be a list of tenants`);
   }
   const admins = (raw.admins ?? DEFAULTS.admins) as unknown;
-  if (!Array.isArray(admins) || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) fail('admins must be a list of spiffe:// IDs');
+  if (!Array.isArray(admins) || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://')))
+    fail('admins must be a list of spiffe:// IDs');
   const config: CoreConfig = {
     host: (env.KRYPTON_CORE_HOST ?? raw.host ?? DEFAULTS.host) as string,
     port: int(env.KRYPTON_CORE_PORT ?? raw.port ?? DEFAULTS.port, 'port', 0, 65535),
     stateDir: path(raw.stateDir ?? '.', 'stateDir'),
     ksi: ksi as string,
     tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },
-    signingKey: raw.signingKey === undefined ? join(dirname(path(tls.key, 'tls.key')), 'core-sign.key') : path(raw.signingKey, 'signingKey'),
+    signingKey:
+      raw.signingKey === undefined
+        ? join(dirname(path(tls.key, 'tls.key')), 'core-sign.key')
+        : path(raw.signingKey, 'signingKey'),
     gateways: gateways as Record<string, string[]>,
     admins: admins as string[],
-    leaseTtlSeconds: int(env.KRYPTON_CORE_LEASE_TTL ?? raw.leaseTtlSeconds ?? DEFAULTS.leaseTtlSeconds, 'leaseTtlSeconds', 1, 3600),
-    maxHotVersions: int(env.KRYPTON_CORE_MAX_HOT_VERSIONS ?? raw.maxHotVersions ?? DEFAULTS.maxHotVersions, 'maxHotVersions', 1, MAX_HOT_VERSIONS_LIMIT),
+    leaseTtlSeconds: int(
+      env.KRYPTON_CORE_LEASE_TTL ?? raw.leaseTtlSeconds ?? DEFAULTS.leaseTtlSeconds,
+      'leaseTtlSeconds',
+      1,
+      3600,
+    ),
+    maxHotVersions: int(
+      env.KRYPTON_CORE_MAX_HOT_VERSIONS ?? raw.maxHotVersions ?? DEFAULTS.maxHotVersions,
+      'maxHotVersions',
+      1,
+      MAX_HOT_VERSIONS_LIMIT,
+    ),
     ivk: {
       graceHours: int(ivk.graceHours, 'ivk.graceHours', 0, 24 * 365),
       rotationDays: ivk.rotationDays === null ? null : int(ivk.rotationDays, 'ivk.rotationDays', 1, 3650),
@@ -150,7 +181,8 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
 
 function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv, base: string): OrbitalConfig | undefined {
   if ((raw === undefined || raw === null) && env.KRYPTON_CORE_MESH === undefined) return undefined;
-  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) fail('orbital must be an object');
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    fail('orbital must be an object');
   const o = (raw ?? {}) as Record<string, unknown>;
   refuseUnknownFields(o, ORBITAL_FIELDS, 'orbital.', fail);
   const mesh = env.KRYPTON_CORE_MESH ?? o.mesh;
@@ -163,9 +195,18 @@ function orbitalConfig(raw: unknown, env: NodeJS.ProcessEnv, base: string): Orbi
     mesh,
     id,
     trust,
-    maxFutureSkewMs: futureSkewMs(env.KRYPTON_CORE_MAX_FUTURE_SKEW_SECONDS ?? o.maxFutureSkewSeconds, 'orbital.maxFutureSkewSeconds', fail),
+    maxFutureSkewMs: futureSkewMs(
+      env.KRYPTON_CORE_MAX_FUTURE_SKEW_SECONDS ?? o.maxFutureSkewSeconds,
+      'orbital.maxFutureSkewSeconds',
+      fail,
+    ),
     manifestSeconds: int(o.manifestSeconds ?? 60, 'orbital.manifestSeconds', 1, 86_400),
-    sovereignTtlSeconds: int(env.KRYPTON_CORE_SOVEREIGN_TTL ?? o.sovereignTtlSeconds ?? DEFAULT_SOVEREIGN_TTL_SECONDS, 'orbital.sovereignTtlSeconds', 1, 365 * 86_400),
+    sovereignTtlSeconds: int(
+      env.KRYPTON_CORE_SOVEREIGN_TTL ?? o.sovereignTtlSeconds ?? DEFAULT_SOVEREIGN_TTL_SECONDS,
+      'orbital.sovereignTtlSeconds',
+      1,
+      365 * 86_400,
+    ),
   };
 }
 

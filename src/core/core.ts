@@ -18,7 +18,12 @@ import { DEFAULT_IVK_POLICY, IvkManager, type IvkPolicy, type TamperReport } fro
 import { L2Manager } from './l2-manager.js';
 import { L3Manager, type CrashPoint } from './l3-manager.js';
 import { gatewayPolicy, LeaseIssuer, type GatewayPolicy } from './leases.js';
-import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT, MAX_LEASE_TTL_SECONDS, type LeaseReply } from '../protocol/lease.js';
+import {
+  DEFAULT_MAX_HOT_VERSIONS,
+  MAX_HOT_VERSIONS_LIMIT,
+  MAX_LEASE_TTL_SECONDS,
+  type LeaseReply,
+} from '../protocol/lease.js';
 import { MasterKey, sealedError, type SealStatus } from './master-key.js';
 import { L1Links, Tenants, type L1Link } from './tenants.js';
 
@@ -96,10 +101,17 @@ export class Core {
     this.gatewayPolicy = gatewayPolicy(opts.gateways);
     this.auditor = new AuditWriter(ksi);
     this.master = new MasterKey(ksi, clock);
-    this.ivk = new IvkManager(ksi, this.master, clock, { ...DEFAULT_IVK_POLICY, ...opts.ivkPolicy }, opts.tier2Dir, (r) => {
-      this.tamper.push(r);
-      opts.onTamper?.(r);
-    });
+    this.ivk = new IvkManager(
+      ksi,
+      this.master,
+      clock,
+      { ...DEFAULT_IVK_POLICY, ...opts.ivkPolicy },
+      opts.tier2Dir,
+      (r) => {
+        this.tamper.push(r);
+        opts.onTamper?.(r);
+      },
+    );
     this.l1 = new L1Links(opts.l1Pin);
     this.events = new EventLog(ksi);
     this.l2 = new L2Manager(ksi, this.ivk, (t) => this.l1.forTenant(t), clock);
@@ -115,7 +127,10 @@ export class Core {
   static async open(opts: CoreOptions): Promise<Core> {
     // Audit rows are linked with the MasterKey's audit key while unsealed, signed with the Core's key while sealed (review L4).
     let core: Core | null = null;
-    const ksi = await openKsi(opts.ksiUrl, coreLinker({ auditKey: () => core?.master.auditKey() ?? null, signer: () => core?.signer ?? null }));
+    const ksi = await openKsi(
+      opts.ksiUrl,
+      coreLinker({ auditKey: () => core?.master.auditKey() ?? null, signer: () => core?.signer ?? null }),
+    );
     core = new Core(ksi, opts.clock ?? systemClock, opts);
     await core.master.load();
     return core;
@@ -151,12 +166,24 @@ export class Core {
     } catch (err) {
       const code = err instanceof KryptonError ? err.code : 'INTERNAL';
       // The refusal is what the caller must hear, so an audit failure here does not replace it.
-      await this.audit({ actor, action: 'master.unseal', target: 'master', outcome: code === 'INTERNAL' ? 'error' : 'denied', details: { code, submitted: shares.length } }).catch(() => undefined);
+      await this.audit({
+        actor,
+        action: 'master.unseal',
+        target: 'master',
+        outcome: code === 'INTERNAL' ? 'error' : 'denied',
+        details: { code, submitted: shares.length },
+      }).catch(() => undefined);
       throw err;
     }
     const unsealedNow = wasSealed && !status.sealed;
     try {
-      await this.audit({ actor, action: 'master.unseal', target: 'master', outcome: 'ok', details: { submitted: shares.length, sealed: status.sealed, progress: status.progress } });
+      await this.audit({
+        actor,
+        action: 'master.unseal',
+        target: 'master',
+        outcome: 'ok',
+        details: { submitted: shares.length, sealed: status.sealed, progress: status.progress },
+      });
     } catch (err) {
       if (unsealedNow) this.master.seal();
       throw err;
@@ -214,7 +241,12 @@ export class Core {
     await this.tenants.onboard(tenant, link, actor);
   }
 
-  async defineScope(tenant: string, service: string, rotateAfterSeconds: number | null = null, actor?: string): Promise<void> {
+  async defineScope(
+    tenant: string,
+    service: string,
+    rotateAfterSeconds: number | null = null,
+    actor?: string,
+  ): Promise<void> {
     this.requireUnsealed();
     await this.l3.define(tenant, service, rotateAfterSeconds, actor);
   }

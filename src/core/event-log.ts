@@ -36,7 +36,14 @@ export class EventLog {
   /** Appends inside the caller's transaction; publish the result after commit. */
   async append(
     tx: KsiTx,
-    e: { type: CoreEventType; tenant?: string; service?: string; version?: number; details?: Record<string, unknown>; at: number },
+    e: {
+      type: CoreEventType;
+      tenant?: string;
+      service?: string;
+      version?: number;
+      details?: Record<string, unknown>;
+      at: number;
+    },
   ): Promise<CoreEvent> {
     const row = {
       type: e.type,

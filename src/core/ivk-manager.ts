@@ -19,7 +19,6 @@ import { headerIntact, ivkAad, macHeader } from './ivk-header.js';
 import { IvkTier2 } from './ivk-tier2.js';
 import type { MasterKey } from './master-key.js';
 
-
 export interface IvkPolicy {
   graceMs: number;
   /** Rotate when the ACTIVE version is this old; null: never on schedule. */
@@ -134,7 +133,13 @@ export class IvkManager {
             wrapCount: 0,
           }),
         );
-        await tx.appendAudit({ actor: 'system', action: 'ivk.rotate', target: `ivk@${next}`, outcome: 'ok', details: { reason } });
+        await tx.appendAudit({
+          actor: 'system',
+          action: 'ivk.rotate',
+          target: `ivk@${next}`,
+          outcome: 'ok',
+          details: { reason },
+        });
         return next;
       });
     } catch (err) {
@@ -238,7 +243,8 @@ export class IvkManager {
   }
 
   private load(row: IvkRow): void {
-    if (!this.tier1.has(row.version)) this.tier1.set(row.version, unwrapKey(this.master.key(), row.wrapped, ivkAad(row.version)));
+    if (!this.tier1.has(row.version))
+      this.tier1.set(row.version, unwrapKey(this.master.key(), row.wrapped, ivkAad(row.version)));
   }
 
   private seal(macKey: KeyHandle, row: IvkRow): IvkRow {
@@ -251,4 +257,3 @@ export class IvkManager {
     return false;
   }
 }
-

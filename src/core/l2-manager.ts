@@ -49,11 +49,24 @@ export class L2Manager {
     }
     try {
       const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
-      const row: L2Row = { tenant: tenant.tenant, version: 1, ivkVersion, wrappedActive: wrapped, wrappedSovereign, createdAt: this.clock.now() };
+      const row: L2Row = {
+        tenant: tenant.tenant,
+        version: 1,
+        ivkVersion,
+        wrappedActive: wrapped,
+        wrappedSovereign,
+        createdAt: this.clock.now(),
+      };
       await this.ksi.tx(async (tx) => {
         if ((await tx.listL2(tenant.tenant)).length > 0) return;
         await tx.insertL2(row);
-        await tx.appendAudit({ actor: 'system', action: 'l2.create', target: tenant.tenant, outcome: 'ok', details: { sovereign: provider !== null } });
+        await tx.appendAudit({
+          actor: 'system',
+          action: 'l2.create',
+          target: tenant.tenant,
+          outcome: 'ok',
+          details: { sovereign: provider !== null },
+        });
       });
     } finally {
       destroyKey(handle);
@@ -88,7 +101,12 @@ export class L2Manager {
         const { ivkVersion, wrapped } = await this.ivk.wrap(handle, aad);
         await this.ksi.tx(async (tx) => {
           await tx.updateL2({ ...row, ivkVersion, wrappedActive: wrapped });
-          await tx.appendAudit({ actor: 'system', action: 'l2.recover', target: `${row.tenant}@${row.version}`, outcome: 'ok' });
+          await tx.appendAudit({
+            actor: 'system',
+            action: 'l2.recover',
+            target: `${row.tenant}@${row.version}`,
+            outcome: 'ok',
+          });
         });
       } finally {
         destroyKey(handle);
@@ -115,7 +133,13 @@ export class L2Manager {
         const wrappedSovereign = await provider.wrap(handle, aad);
         await this.ksi.tx(async (tx) => {
           await tx.updateL2({ ...row, wrappedSovereign });
-          await tx.appendAudit({ actor: 'system', action: 'l2.bind', target: `${row.tenant}@${row.version}`, outcome: 'ok', details: { l1: provider.kind } });
+          await tx.appendAudit({
+            actor: 'system',
+            action: 'l2.bind',
+            target: `${row.tenant}@${row.version}`,
+            outcome: 'ok',
+            details: { l1: provider.kind },
+          });
         });
       } finally {
         destroyKey(handle);
@@ -168,18 +192,26 @@ export class L2Manager {
         return entry;
       }
       destroyKey(entry.handle);
-      if (attempt >= MAX_LOADS) throw errors.keyUnavailable(`tenant ${tenant}'s key changed while it was loading; try again`);
+      if (attempt >= MAX_LOADS)
+        throw errors.keyUnavailable(`tenant ${tenant}'s key changed while it was loading; try again`);
     }
   }
 
   /** The tenant's current L2 from the KSI into the store (not cached): KEY_REVOKED unless the tenant is ACTIVE. */
   private async load(tenant: string): Promise<{ version: number; handle: KeyHandle }> {
-    const { row, rows } = await this.ksi.read(async (tx) => ({ row: await tx.getTenant(tenant), rows: await tx.listL2(tenant) }));
+    const { row, rows } = await this.ksi.read(async (tx) => ({
+      row: await tx.getTenant(tenant),
+      rows: await tx.listL2(tenant),
+    }));
     if (row === null) throw errors.keyUnavailable(`unknown tenant ${tenant}`);
     assertServed(row);
     const latest = rows.at(-1);
     if (latest === undefined) throw errors.keyUnavailable(`tenant ${tenant} has no L2`);
-    if (latest.wrappedActive.length === 0) throw new KryptonError('KEY_REVOKED', `tenant ${tenant}'s L2 is held only under its L1: relink the L1 to recover it`);
+    if (latest.wrappedActive.length === 0)
+      throw new KryptonError(
+        'KEY_REVOKED',
+        `tenant ${tenant}'s L2 is held only under its L1: relink the L1 to recover it`,
+      );
     const aad = l2Aad(tenant, latest.version);
     const handle = await this.ivk.unwrap(latest.ivkVersion, latest.wrappedActive, aad);
     try {
@@ -194,7 +226,12 @@ export class L2Manager {
           assertServed(now);
           const current = (await tx.listL2(tenant)).find((r) => r.version === latest.version);
           // Changed meanwhile (another Core re-wrapped it, a recovery re-bound it): theirs stands.
-          if (current === undefined || current.ivkVersion !== latest.ivkVersion || !current.wrappedActive.equals(latest.wrappedActive)) return;
+          if (
+            current === undefined ||
+            current.ivkVersion !== latest.ivkVersion ||
+            !current.wrappedActive.equals(latest.wrappedActive)
+          )
+            return;
           await tx.updateL2({ ...current, ivkVersion, wrappedActive: wrapped });
         });
       }
@@ -212,5 +249,9 @@ const MAX_LOADS = 3;
 function assertServed(row: TenantRow): void {
   // Final, not transient: a Gateway must not retry it (nor count it
   // against its circuit breaker, which guards every tenant's leases).
-  if (row.state !== 'ACTIVE') throw new KryptonError('KEY_REVOKED', `tenant ${row.tenant} is ${row.state.toLowerCase()}: its keys are not served`);
+  if (row.state !== 'ACTIVE')
+    throw new KryptonError(
+      'KEY_REVOKED',
+      `tenant ${row.tenant} is ${row.state.toLowerCase()}: its keys are not served`,
+    );
 }

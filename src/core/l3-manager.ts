@@ -73,7 +73,13 @@ export class L3Manager {
     try {
       await this.ksi.tx(async (tx) => {
         const existing = await tx.getScope(tenant, service);
-        const row: ScopeRow = { tenant, service, rotateAfterSeconds, createdAt: existing?.createdAt ?? now, deleted: false };
+        const row: ScopeRow = {
+          tenant,
+          service,
+          rotateAfterSeconds,
+          createdAt: existing?.createdAt ?? now,
+          deleted: false,
+        };
         await tx.putScope(row);
         const versions = await tx.listL3(tenant, service);
         let created: number | null = null;
@@ -84,9 +90,20 @@ export class L3Manager {
         const target = `${tenant}/${service}`;
         const made = created !== null ? { version: created } : {};
         if (existing === null) {
-          await tx.appendAudit({ actor, action: 'scope.define', target, outcome: 'ok', details: { rotateAfterSeconds, ...made } });
+          await tx.appendAudit({
+            actor,
+            action: 'scope.define',
+            target,
+            outcome: 'ok',
+            details: { rotateAfterSeconds, ...made },
+          });
         } else {
-          const details = { rotateAfterSeconds, previousRotateAfterSeconds: existing.rotateAfterSeconds, undeleted: existing.deleted, ...made };
+          const details = {
+            rotateAfterSeconds,
+            previousRotateAfterSeconds: existing.rotateAfterSeconds,
+            undeleted: existing.deleted,
+            ...made,
+          };
           await tx.appendAudit({ actor, action: 'scope.redefine', target, outcome: 'ok', details });
         }
       });
@@ -119,11 +136,25 @@ export class L3Manager {
       result = await this.ksi.tx(async (tx) => {
         const rows = await this.scopeRows(tx, tenant, service);
         const version = rows.reduce((m, r) => Math.max(m, r.version), 0) + 1;
-        for (const r of rows) if (r.state === 'ACTIVE') await tx.updateL3({ ...r, state: 'DECRYPT_ONLY', updatedAt: now });
+        for (const r of rows)
+          if (r.state === 'ACTIVE') await tx.updateL3({ ...r, state: 'DECRYPT_ONLY', updatedAt: now });
         await this.crashPoint('rotate:in-tx');
         await tx.insertL3(this.row(tenant, service, version, l2, key, now));
-        const event = await this.events.append(tx, { type: 'rotation', tenant, service, version, at: now, details: { reason } });
-        await tx.appendAudit({ actor, action: 'l3.rotate', target: `${tenant}/${service}@${version}`, outcome: 'ok', details: { reason } });
+        const event = await this.events.append(tx, {
+          type: 'rotation',
+          tenant,
+          service,
+          version,
+          at: now,
+          details: { reason },
+        });
+        await tx.appendAudit({
+          actor,
+          action: 'l3.rotate',
+          target: `${tenant}/${service}@${version}`,
+          outcome: 'ok',
+          details: { reason },
+        });
         return { version, event };
       });
     } catch (err) {
@@ -164,7 +195,16 @@ export class L3Manager {
         if (target.state === 'ACTIVE') {
           replacement = rows.reduce((m, r) => Math.max(m, r.version), 0) + 1;
           await tx.insertL3(this.row(tenant, service, replacement, l2, key, now));
-          events.push(await this.events.append(tx, { type: 'rotation', tenant, service, version: replacement, at: now, details: { reason: 'revocation' } }));
+          events.push(
+            await this.events.append(tx, {
+              type: 'rotation',
+              tenant,
+              service,
+              version: replacement,
+              at: now,
+              details: { reason: 'revocation' },
+            }),
+          );
         }
         await tx.appendAudit({ actor, action: 'l3.revoke', target: `${tenant}/${service}@${version}`, outcome: 'ok' });
         return { events, replacement };
@@ -199,8 +239,20 @@ export class L3Manager {
       await tx.putScope({ ...scope, deleted: true });
       if (opts.purge) for (const r of live) await tx.updateL3({ ...r, state: 'REVOKED', updatedAt: now });
       const action = opts.purge ? 'scope.purge' : 'scope.delete';
-      await tx.appendAudit({ actor: opts.actor ?? 'system', action, target: `${tenant}/${service}`, outcome: 'ok', details: { revoked: opts.purge ? live.length : 0 } });
-      return this.events.append(tx, { type: 'scope.deleted', tenant, service, at: now, details: { purged: opts.purge } });
+      await tx.appendAudit({
+        actor: opts.actor ?? 'system',
+        action,
+        target: `${tenant}/${service}`,
+        outcome: 'ok',
+        details: { revoked: opts.purge ? live.length : 0 },
+      });
+      return this.events.append(tx, {
+        type: 'scope.deleted',
+        tenant,
+        service,
+        at: now,
+        details: { purged: opts.purge },
+      });
     });
     if (event === null) return false;
     this.evict(tenant, service);
@@ -265,12 +317,18 @@ export class L3Manager {
       const rows = await this.ksi.read((tx) => this.scopeRows(tx, tenant, service));
       const l2 = await this.l2.get(tenant);
       // Nothing below awaits: the check and the binding are one step.
-      if (this.generation(tenant, service) === stamp && this.l2.generation(tenant) === l2Stamp) return this.bindAll(tenant, service, rows, l2);
+      if (this.generation(tenant, service) === stamp && this.l2.generation(tenant) === l2Stamp)
+        return this.bindAll(tenant, service, rows, l2);
       if (attempt >= 3) throw errors.keyUnavailable(`${tenant}/${service} changed while it was loading; try again`);
     }
   }
 
-  private bindAll(tenant: string, service: string, rows: L3Row[], l2: { version: number; handle: KeyHandle }): L3Version[] {
+  private bindAll(
+    tenant: string,
+    service: string,
+    rows: L3Row[],
+    l2: { version: number; handle: KeyHandle },
+  ): L3Version[] {
     const older = rows
       .filter((r) => r.state === 'DECRYPT_ONLY')
       .sort((a, b) => b.version - a.version)
@@ -285,7 +343,8 @@ export class L3Manager {
         // Older than the hot set: stays in the KSI, leased on demand (namedVersions).
         if (cold.has(r.version)) continue;
         // L2 rotation is not implemented yet, so every L3 is under the one L2.
-        if (r.l2Version !== l2.version) throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
+        if (r.l2Version !== l2.version)
+          throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
         const handle = unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version));
         scopes.bind(tenant, service, r.version, r.state, handle);
       }
@@ -314,7 +373,11 @@ export class L3Manager {
    * the hot set. A revoked one is KEY_REVOKED, one that does not exist
    * BAD_REQUEST.
    */
-  async namedVersions(tenant: string, service: string, versions: readonly number[]): Promise<{ versions: L3Version[]; release(): void }> {
+  async namedVersions(
+    tenant: string,
+    service: string,
+    versions: readonly number[],
+  ): Promise<{ versions: L3Version[]; release(): void }> {
     const rows = await this.ksi.read((tx) => this.scopeRows(tx, tenant, service));
     const picked = versions.map((v) => {
       const r = rows.find((x) => x.version === v);
@@ -329,8 +392,13 @@ export class L3Manager {
     };
     try {
       for (const r of picked) {
-        if (r.l2Version !== l2.version) throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
-        out.push({ version: r.version, state: r.state, handle: unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version)) });
+        if (r.l2Version !== l2.version)
+          throw errors.internal(`L3 ${tenant}/${service}@${r.version} is under an unknown L2`);
+        out.push({
+          version: r.version,
+          state: r.state,
+          handle: unwrapKey(l2.handle, r.wrapped, l3Aad(tenant, service, r.version)),
+        });
       }
     } catch (err) {
       release();
@@ -370,7 +438,14 @@ export class L3Manager {
     return tx.listL3(tenant, service);
   }
 
-  private row(tenant: string, service: string, version: number, l2: { version: number; handle: KeyHandle }, key: KeyHandle, now: number): L3Row {
+  private row(
+    tenant: string,
+    service: string,
+    version: number,
+    l2: { version: number; handle: KeyHandle },
+    key: KeyHandle,
+    now: number,
+  ): L3Row {
     return {
       tenant,
       service,

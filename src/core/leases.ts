@@ -77,10 +77,25 @@ export class LeaseIssuer {
         .map((v): LeaseVersion => ({
           version: v.version,
           state: v.state,
-          ...sealLease({ recipientPublicKey: req.recipientKey, key: v.handle, tenant: req.tenant, service: req.service, version: v.version, state: v.state, expiresAt }),
+          ...sealLease({
+            recipientPublicKey: req.recipientKey,
+            key: v.handle,
+            tenant: req.tenant,
+            service: req.service,
+            version: v.version,
+            state: v.state,
+            expiresAt,
+          }),
         }));
       const oldestIncluded = req.versions === undefined ? this.l3.oldestIncluded(req.tenant, req.service) : 0;
-      reply = signLeaseReply(this.signer, req, { nonce: Buffer.from(req.nonce), issuedAt, ttlSeconds: this.ttlSeconds, epoch, oldestIncluded, versions: sealed });
+      reply = signLeaseReply(this.signer, req, {
+        nonce: Buffer.from(req.nonce),
+        issuedAt,
+        ttlSeconds: this.ttlSeconds,
+        epoch,
+        oldestIncluded,
+        versions: sealed,
+      });
     } finally {
       release();
     }
@@ -89,14 +104,27 @@ export class LeaseIssuer {
     // the lease's audit row, after the keys were sealed: a reply leaves only
     // if the tenant was ACTIVE when its row committed, and a revocation
     // committed later follows the lease as an event (its epoch is older).
-    const details = { versions: versions.map((v) => v.version), epoch, ...(req.versions !== undefined ? { named: true } : {}) };
+    const details = {
+      versions: versions.map((v) => v.version),
+      epoch,
+      ...(req.versions !== undefined ? { named: true } : {}),
+    };
     await this.audit(identity, target, 'ok', details, (tx) => tenantRefusal(tx, req.tenant));
     return reply;
   }
 
-  private audit(actor: string, target: string, outcome: 'ok' | 'denied', details?: Record<string, unknown>, gate?: AuditGate): Promise<void> {
+  private audit(
+    actor: string,
+    target: string,
+    outcome: 'ok' | 'denied',
+    details?: Record<string, unknown>,
+    gate?: AuditGate,
+  ): Promise<void> {
     // A lease that cannot be audited is not issued: this throws, and so does the request.
-    return this.auditor.append({ actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) }, gate);
+    return this.auditor.append(
+      { actor, action: 'lease.issue', target, outcome, ...(details ? { details } : {}) },
+      gate,
+    );
   }
 }
 
@@ -104,6 +132,7 @@ export class LeaseIssuer {
 async function tenantRefusal(tx: KsiTx, tenant: string): Promise<KryptonError | null> {
   const row = await tx.getTenant(tenant);
   if (row === null) return new KryptonError('UNKNOWN_SERVICE', `unknown tenant ${tenant}`);
-  if (row.state !== 'ACTIVE') return new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not leased`);
+  if (row.state !== 'ACTIVE')
+    return new KryptonError('KEY_REVOKED', `tenant ${tenant} is ${row.state.toLowerCase()}: its keys are not leased`);
   return null;
 }

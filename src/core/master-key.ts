@@ -5,7 +5,15 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { KryptonError, errors } from '../errors.js';
-import { combineShares, deriveKey, destroyKey, generateKey, hmacSha256, splitKey, type KeyHandle } from '../native/index.js';
+import {
+  combineShares,
+  deriveKey,
+  destroyKey,
+  generateKey,
+  hmacSha256,
+  splitKey,
+  type KeyHandle,
+} from '../native/index.js';
 import type { Ksi, MasterRow } from '../storage/ksi/ksi.js';
 import type { Clock } from './clock.js';
 
@@ -53,7 +61,13 @@ export class MasterKey {
       await this.ksi.tx(async (tx) => {
         if ((await tx.getMaster()) !== null) throw errors.badRequest('the Core is already initialized');
         await tx.putMaster(row);
-        await tx.appendAudit({ actor: 'system', action: 'master.init', target: 'master', outcome: 'ok', details: { threshold, shares } });
+        await tx.appendAudit({
+          actor: 'system',
+          action: 'master.init',
+          target: 'master',
+          outcome: 'ok',
+          details: { threshold, shares },
+        });
       });
       this.row = row;
       this.install(handle);

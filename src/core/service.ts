@@ -86,7 +86,9 @@ export async function startCore(config: CoreConfig, opts: StartCoreOptions = {})
 
 /** The Core object, with its tamper counter and its gauges in `metrics`. */
 async function openCore(config: CoreConfig, opts: StartCoreOptions, metrics: Registry, log: Logger): Promise<Core> {
-  const tamper = metrics.counter('krypton_core_tamper_total', 'IVK headers that failed their HMAC (refused)', ['source']);
+  const tamper = metrics.counter('krypton_core_tamper_total', 'IVK headers that failed their HMAC (refused)', [
+    'source',
+  ]);
   const core = await Core.open({
     signer: SigningKey.load(config.signingKey),
     ksiUrl: config.ksi,
@@ -130,7 +132,8 @@ async function attachOrbital(
     maxFutureSkewMs: config.orbital.maxFutureSkewMs,
     now: () => core.clock.now(),
   });
-  if (opts.bus === undefined && config.orbital.mesh === 'memory') throw errors.badRequest('core config: orbital.mesh "memory" needs the other actors in this process (krypton dev)');
+  if (opts.bus === undefined && config.orbital.mesh === 'memory')
+    throw errors.badRequest('core config: orbital.mesh "memory" needs the other actors in this process (krypton dev)');
   const mesh =
     opts.bus !== undefined ? opts.bus.endpoint(auth) : await openMesh(config.orbital.mesh, { auth, logger: log });
   const orbital = await CoreOrbital.attach(core, {

@@ -31,7 +31,11 @@ export class L1Links {
     const cached = this.open.get(row.tenant);
     if (cached !== undefined && cached.kind === row.l1Provider && cached.ref === row.l1Ref) return cached;
     await this.close(row.tenant);
-    const p = await openL1Provider(row.l1Provider as L1Kind, row.l1Ref, this.pin !== undefined ? { pin: this.pin } : {});
+    const p = await openL1Provider(
+      row.l1Provider as L1Kind,
+      row.l1Ref,
+      this.pin !== undefined ? { pin: this.pin } : {},
+    );
     this.open.set(row.tenant, p);
     return p;
   }
@@ -73,7 +77,13 @@ export class Tenants {
         updatedAt: now,
       };
       await tx.putTenant(next);
-      await tx.appendAudit({ actor, action: 'tenant.onboard', target: tenant, outcome: 'ok', details: { l1: next.l1Provider } });
+      await tx.appendAudit({
+        actor,
+        action: 'tenant.onboard',
+        target: tenant,
+        outcome: 'ok',
+        details: { l1: next.l1Provider },
+      });
       return next;
     });
     if (link !== null) await (await this.l1.forTenant(row))?.check();
@@ -93,7 +103,10 @@ export class Tenants {
       const next: TenantRow = { ...existing, state: 'ACTIVE', l1Provider: link.kind, l1Ref: link.ref, updatedAt: now };
       await tx.putTenant(next);
       await tx.appendAudit({ actor, action: 'l1.link', target: tenant, outcome: 'ok', details: { kind: link.kind } });
-      const restored = existing.state === 'REVOKED' ? await this.events.append(tx, { type: 'tenant.restored', tenant, at: now }) : null;
+      const restored =
+        existing.state === 'REVOKED'
+          ? await this.events.append(tx, { type: 'tenant.restored', tenant, at: now })
+          : null;
       return { row: next, event: restored };
     });
     await this.l2.recoverFromSovereign(row);
@@ -118,7 +131,13 @@ export class Tenants {
         await tx.updateL2({ ...row, wrappedActive: Buffer.alloc(0) });
         shredded++;
       }
-      await tx.appendAudit({ actor, action: 'l1.unlink', target: tenant, outcome: 'ok', details: { reason, shredded } });
+      await tx.appendAudit({
+        actor,
+        action: 'l1.unlink',
+        target: tenant,
+        outcome: 'ok',
+        details: { reason, shredded },
+      });
       return this.events.append(tx, { type: 'tenant.revoked', tenant, at: now, details: { reason } });
     });
     this.l3.evict(tenant);
@@ -155,11 +174,20 @@ export class Tenants {
    * OFFBOARDED (known, not served) with its link, until Tenant.Define comes.
    * A REVOKED tenant becomes ACTIVE again (relink). Says what changed.
    */
-  async recordLink(tenant: string, link: L1Link, actor = 'system'): Promise<{ row: TenantRow; change: 'none' | 'linked' | 'relinked' }> {
+  async recordLink(
+    tenant: string,
+    link: L1Link,
+    actor = 'system',
+  ): Promise<{ row: TenantRow; change: 'none' | 'linked' | 'relinked' }> {
     const now = this.clock.now();
     const result = await this.ksi.tx(async (tx) => {
       const existing = await tx.getTenant(tenant);
-      if (existing !== null && existing.state !== 'REVOKED' && existing.l1Provider === link.kind && existing.l1Ref === link.ref) {
+      if (
+        existing !== null &&
+        existing.state !== 'REVOKED' &&
+        existing.l1Provider === link.kind &&
+        existing.l1Ref === link.ref
+      ) {
         return { row: existing, change: 'none' as const, event: null };
       }
       const next: TenantRow = {
@@ -188,11 +216,18 @@ export class Tenants {
       const existing = await tx.getTenant(tenant);
       // REVOKED stays REVOKED: only the CMK Server (a relink) lifts it.
       if (existing !== null && existing.state !== 'OFFBOARDED') return existing;
-      const next: TenantRow = existing === null
-        ? { tenant, state: 'ACTIVE', l1Provider: null, l1Ref: null, createdAt: now, updatedAt: now }
-        : { ...existing, state: 'ACTIVE', updatedAt: now };
+      const next: TenantRow =
+        existing === null
+          ? { tenant, state: 'ACTIVE', l1Provider: null, l1Ref: null, createdAt: now, updatedAt: now }
+          : { ...existing, state: 'ACTIVE', updatedAt: now };
       await tx.putTenant(next);
-      await tx.appendAudit({ actor, action: 'tenant.onboard', target: tenant, outcome: 'ok', details: { l1: next.l1Provider } });
+      await tx.appendAudit({
+        actor,
+        action: 'tenant.onboard',
+        target: tenant,
+        outcome: 'ok',
+        details: { l1: next.l1Provider },
+      });
       return next;
     });
   }

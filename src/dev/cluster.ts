@@ -72,7 +72,8 @@ export class Cluster {
     await initDevPki(c.pki);
     const init = c.writeCoreConfig('init', { id: 'init' });
     await runCli(['core', 'init', '--config', init, '--unseal-file', c.unsealFile]);
-    for (const t of opts.tenants ?? ['demo']) c.tokens.set(t, createToken(join(opts.dir, 'tokens.json'), t, ['*']).token);
+    for (const t of opts.tenants ?? ['demo'])
+      c.tokens.set(t, createToken(join(opts.dir, 'tokens.json'), t, ['*']).token);
     return c;
   }
 
@@ -83,9 +84,17 @@ export class Cluster {
 
   async startCore(start: CoreStart = {}): Promise<Service> {
     const id = start.id ?? 'core-a';
-    if (!this.coreIds.includes(id)) throw new Error(`core ${id} is not among the cluster's coreIds (${this.coreIds.join(', ')}): the Registry and the CMK Server would refuse its manifests`);
+    if (!this.coreIds.includes(id))
+      throw new Error(
+        `core ${id} is not among the cluster's coreIds (${this.coreIds.join(', ')}): the Registry and the CMK Server would refuse its manifests`,
+      );
     const config = this.writeCoreConfig(id, start);
-    const svc = await this.spawn('core', ['core', 'run', '--config', config, '--unseal-file', this.unsealFile, '--no-harden'], 'core.listening', start.launcher ?? {});
+    const svc = await this.spawn(
+      'core',
+      ['core', 'run', '--config', config, '--unseal-file', this.unsealFile, '--no-harden'],
+      'core.listening',
+      start.launcher ?? {},
+    );
     // Restarts keep the port, so a Gateway configured once keeps finding its Core.
     this.corePort = svc.port;
     return svc;
@@ -172,7 +181,8 @@ export class Cluster {
 
   async stopAll(): Promise<void> {
     for (const c of this.clients.splice(0)) await c.close().catch(() => undefined);
-    for (const name of ['gateway', 'core', 'registry', 'cmk', ...this.services.keys()]) await this.stop(name).catch(() => undefined);
+    for (const name of ['gateway', 'core', 'registry', 'cmk', ...this.services.keys()])
+      await this.stop(name).catch(() => undefined);
   }
 
   private async spawn(name: string, args: string[], event: string, opts: SpawnOptions = {}): Promise<Service> {
@@ -220,7 +230,16 @@ export class Cluster {
     // Every event is signed (pki/<actor>-sign.key, beside the TLS key); each actor names whose events it accepts.
     const trust: Record<string, unknown> = Object.fromEntries(this.coreIds.map((id) => [id, peer('core')]));
     if (actor === 'cmk') trust['registry'] = peer('registry');
-    writeFileSync(file, JSON.stringify({ port: this.services.get(actor)?.port ?? 0, store: `sqlite:${actor}/${actor}.db`, mesh: this.meshUrl(actor), trust, ...extra }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        port: this.services.get(actor)?.port ?? 0,
+        store: `sqlite:${actor}/${actor}.db`,
+        mesh: this.meshUrl(actor),
+        trust,
+        ...extra,
+      }),
+    );
     return file;
   }
 }

@@ -43,15 +43,20 @@ export async function startControlPlane(files: ControlPlaneFiles): Promise<Contr
     id: 'core',
     manifestSeconds: 60,
     sovereignTtlSeconds: 24 * 3600,
-    trust: [trustedPeer(registryConfig.id, 'registry', join(pki, 'registry-sign.pub')), trustedPeer(cmkConfig.id, 'cmk', join(pki, 'cmk-sign.pub'))],
+    trust: [
+      trustedPeer(registryConfig.id, 'registry', join(pki, 'registry-sign.pub')),
+      trustedPeer(cmkConfig.id, 'cmk', join(pki, 'cmk-sign.pub')),
+    ],
     maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
   };
-  if (coreConfig.orbital.mesh !== 'memory') throw new Error('the control plane runs its actors on the in-process bus: set orbital.mesh to "memory"');
+  if (coreConfig.orbital.mesh !== 'memory')
+    throw new Error('the control plane runs its actors on the in-process bus: set orbital.mesh to "memory"');
 
   const bus = new MemoryBus({ logger });
   const started: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const stop of started.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'control plane: stop failed'));
+    for (const stop of started.reverse())
+      await stop().catch((err: unknown) => logger.error({ err }, 'control plane: stop failed'));
     started.length = 0;
     await bus.close();
   };

@@ -11,7 +11,6 @@ import { createMtlsClient, type MtlsClient } from '../http/index.js';
 import { initDevPki } from '../pki/index.js';
 import { CLI, spawnService, type Service } from './spawn.js';
 
-
 export interface DevCorePaths {
   dir: string;
   pki: string;
@@ -28,11 +27,15 @@ export interface DevCoreOptions {
 
 export function runCli(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--secure-heap=65536', CLI, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`krypton ${args.join(' ')} failed: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`krypton ${args.join(' ')} failed: ${err}`)),
+    );
   });
 }
 
@@ -88,7 +91,10 @@ export function pkiClient(pki: string, url: string, identity: string): MtlsClien
 
 /** Runs `krypton core run` (unsealed from the dev unseal file) and waits until it listens. */
 export async function spawnDevCore(paths: DevCorePaths, extraArgs: string[] = []): Promise<DevCore> {
-  const svc = await spawnService(['core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs], 'core.listening');
+  const svc = await spawnService(
+    ['core', 'run', '--config', paths.config, '--unseal-file', paths.unsealFile, ...extraArgs],
+    'core.listening',
+  );
   return devCoreOf(svc, paths.pki);
 }
 
@@ -147,7 +153,12 @@ export async function prepareDevControlPlane(
   const core = await prepareDevCore(dir, opts);
   const registryConfig = join(dir, 'registry.json');
   const cmkConfig = join(dir, 'cmk.json');
-  writeActorConfig(registryConfig, { port: opts.registryPort ?? 7444, store: 'sqlite:registry/registry.db', mesh: 'memory', trust: { core: devPeer('core') } });
+  writeActorConfig(registryConfig, {
+    port: opts.registryPort ?? 7444,
+    store: 'sqlite:registry/registry.db',
+    mesh: 'memory',
+    trust: { core: devPeer('core') },
+  });
   writeActorConfig(cmkConfig, {
     port: opts.cmkPort ?? 7445,
     store: 'sqlite:cmk/cmk.db',
@@ -166,7 +177,17 @@ export interface DevControlPlane extends DevCore {
 /** Runs `krypton control-plane` (Core, Registry, CMK Server on one bus), unsealed from the dev unseal file. */
 export async function spawnDevControlPlane(paths: DevControlPlanePaths): Promise<DevControlPlane> {
   const svc = await spawnService(
-    ['control-plane', '--core', paths.config, '--registry', paths.registryConfig, '--cmk', paths.cmkConfig, '--unseal-file', paths.unsealFile],
+    [
+      'control-plane',
+      '--core',
+      paths.config,
+      '--registry',
+      paths.registryConfig,
+      '--cmk',
+      paths.cmkConfig,
+      '--unseal-file',
+      paths.unsealFile,
+    ],
     'control-plane.listening',
   );
   const ports = svc.line as { registryPort: number; cmkPort: number };

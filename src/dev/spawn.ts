@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled CLI: beside this file when built, under dist/ when this file runs from src/ (tests). */
-export const CLI = existsSync(join(here, '..', 'cli', 'main.js')) ? join(here, '..', 'cli', 'main.js') : join(here, '..', '..', 'dist', 'src', 'cli', 'main.js');
+export const CLI = existsSync(join(here, '..', 'cli', 'main.js'))
+  ? join(here, '..', 'cli', 'main.js')
+  : join(here, '..', '..', 'dist', 'src', 'cli', 'main.js');
 
 export interface Service {
   child: ChildProcess;

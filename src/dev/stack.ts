@@ -52,7 +52,8 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
 
     const tokensFile = join(dir, 'tokens.json');
     const tokenFile = join(dir, 'token');
-    if (!existsSync(tokenFile)) writeFileSync(tokenFile, `${createToken(tokensFile, tenant, ['*']).token}\n`, { mode: 0o600 });
+    if (!existsSync(tokenFile))
+      writeFileSync(tokenFile, `${createToken(tokensFile, tenant, ['*']).token}\n`, { mode: 0o600 });
     const token = readFileSync(tokenFile, 'utf8').trim();
 
     const gatewayConfig = join(dir, 'gateway.json');
@@ -95,7 +96,13 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
  * Server; then waits until the Core, hearing both on the bus, serves it.
  * Every step is idempotent, so a second `krypton dev` changes nothing.
  */
-async function defineDemo(plane: DevControlPlane, pki: string, dir: string, tenant: string, service: string): Promise<void> {
+async function defineDemo(
+  plane: DevControlPlane,
+  pki: string,
+  dir: string,
+  tenant: string,
+  service: string,
+): Promise<void> {
   const l1Dir = join(dir, 'l1');
   mkdirSync(l1Dir, { recursive: true, mode: 0o700 });
   const l1 = join(l1Dir, `${tenant}.key`);
@@ -104,8 +111,18 @@ async function defineDemo(plane: DevControlPlane, pki: string, dir: string, tena
   const [registry, cmk] = clients as [MtlsClient, MtlsClient];
   try {
     await registry.request('POST', `/v1/registry/tenants/${tenant}`);
-    await registry.request('POST', `/v1/registry/tenants/${tenant}/services/${service}`, {}, { contentType: 'application/json' });
-    await cmk.request('POST', `/v1/cmk/tenants/${tenant}/l1`, { kind: 'soft', ref: l1 }, { contentType: 'application/json' });
+    await registry.request(
+      'POST',
+      `/v1/registry/tenants/${tenant}/services/${service}`,
+      {},
+      { contentType: 'application/json' },
+    );
+    await cmk.request(
+      'POST',
+      `/v1/cmk/tenants/${tenant}/l1`,
+      { kind: 'soft', ref: l1 },
+      { contentType: 'application/json' },
+    );
   } finally {
     for (const c of clients) await c.close().catch(() => undefined);
   }
@@ -113,9 +130,15 @@ async function defineDemo(plane: DevControlPlane, pki: string, dir: string, tena
   const deadline = Date.now() + 15_000;
   for (;;) {
     const r = await admin.request('GET', `/v1/admin/tenants/${tenant}`).catch(() => null);
-    const body = r?.body as { state?: string; scopes?: Array<{ service: string; versions: Array<{ state: string }> }> } | undefined;
-    if (body?.state === 'ACTIVE' && body.scopes?.some((s) => s.service === service && s.versions.some((v) => v.state === 'ACTIVE'))) return;
-    if (Date.now() > deadline) throw new Error(`the Core did not serve ${tenant}/${service} within 15 s of its definition`);
+    const body = r?.body as
+      { state?: string; scopes?: Array<{ service: string; versions: Array<{ state: string }> }> } | undefined;
+    if (
+      body?.state === 'ACTIVE' &&
+      body.scopes?.some((s) => s.service === service && s.versions.some((v) => v.state === 'ACTIVE'))
+    )
+      return;
+    if (Date.now() > deadline)
+      throw new Error(`the Core did not serve ${tenant}/${service} within 15 s of its definition`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

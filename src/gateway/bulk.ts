@@ -12,7 +12,10 @@ import { KryptonError } from '../errors.js';
 import type { BulkResult, BulkTask } from '../native/bulk-task.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const TASK = [join(here, '..', 'native', 'bulk-task.js'), join(here, '..', '..', 'dist', 'src', 'native', 'bulk-task.js')].find((p) => existsSync(p));
+const TASK = [
+  join(here, '..', 'native', 'bulk-task.js'),
+  join(here, '..', '..', 'dist', 'src', 'native', 'bulk-task.js'),
+].find((p) => existsSync(p));
 
 export class BulkPool {
   private readonly pool: Piscina;

@@ -28,7 +28,13 @@ import { createMtlsClient, TransportError, type MtlsClient } from '../http/clien
 import { MSGPACK_TYPE } from '../http/codec.js';
 import type { SINCE_NOW } from '../protocol/core-events.js';
 import { checkLeaseReply, type LeaseReply, type LeaseRequest, type LeaseTrust } from '../protocol/lease.js';
-import { followEvents, type CoreEvent, type EventFollower, type FollowerOptions, type FollowState } from './event-follower.js';
+import {
+  followEvents,
+  type CoreEvent,
+  type EventFollower,
+  type FollowerOptions,
+  type FollowState,
+} from './event-follower.js';
 
 export type { CoreEvent, EventFollower, FollowState } from './event-follower.js';
 
@@ -72,7 +78,13 @@ export interface CoreClientStats {
  * cannot change them, so they are neither retried nor counted against the
  * Core's health.
  */
-const FINAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['FORBIDDEN', 'UNKNOWN_SERVICE', 'BAD_REQUEST', 'KEY_REVOKED', 'NOT_FOUND']);
+const FINAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'FORBIDDEN',
+  'UNKNOWN_SERVICE',
+  'BAD_REQUEST',
+  'KEY_REVOKED',
+  'NOT_FOUND',
+]);
 
 /** No reply at all, or a 503 (sealed, overloaded, KSI down): worth another try later. */
 export function isTransient(err: unknown): boolean {
@@ -84,8 +96,10 @@ export function isTransient(err: unknown): boolean {
 function toCallerError(err: unknown): KryptonError {
   if (err instanceof KryptonError && FINAL_CODES.has(err.code)) return err;
   // What was wrong with a reply is for the log (the caller logs it), never for the app.
-  if (err instanceof KryptonError && err.code === 'INVALID_LEASE') return new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: err });
-  if (err instanceof BrokenCircuitError) return new KryptonError('KEY_UNAVAILABLE', 'the Core is unreachable (circuit open)', { cause: err });
+  if (err instanceof KryptonError && err.code === 'INVALID_LEASE')
+    return new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: err });
+  if (err instanceof BrokenCircuitError)
+    return new KryptonError('KEY_UNAVAILABLE', 'the Core is unreachable (circuit open)', { cause: err });
   const why = err instanceof Error ? err.message : String(err);
   return new KryptonError('KEY_UNAVAILABLE', `the Core did not serve the lease: ${why}`, { cause: err });
 }
@@ -108,7 +122,7 @@ export class CoreClient {
       throw errors.badRequest('the Core client needs the SPIFFE ID the Core must present (serverSpiffeId)');
     }
     if (!(opts.corePublicKey instanceof Uint8Array) || opts.corePublicKey.length !== 32) {
-      throw errors.badRequest('the Core client needs the Core\'s 32-byte Ed25519 lease signing key (corePublicKey)');
+      throw errors.badRequest("the Core client needs the Core's 32-byte Ed25519 lease signing key (corePublicKey)");
     }
     const skew = opts.maxLeaseSkewMs ?? DEFAULT_LEASE_SKEW_MS;
     if (!Number.isInteger(skew) || skew < 0) throw errors.badRequest('maxLeaseSkewMs must be a non-negative integer');
@@ -139,7 +153,10 @@ export class CoreClient {
     // an open circuit (BrokenCircuitError, not transient) ends the call at once.
     const retries = retry(transient, {
       maxAttempts: Math.max(0, (opts.retry?.maxAttempts ?? 3) - 1),
-      backoff: new ExponentialBackoff({ initialDelay: opts.retry?.initialDelayMs ?? 100, maxDelay: opts.retry?.maxDelayMs ?? 2_000 }),
+      backoff: new ExponentialBackoff({
+        initialDelay: opts.retry?.initialDelayMs ?? 100,
+        maxDelay: opts.retry?.maxDelayMs ?? 2_000,
+      }),
     });
     this.policy = wrap(retries, this.breaker);
   }
@@ -156,13 +173,19 @@ export class CoreClient {
     try {
       return await this.policy.execute(async () => {
         this.counters.leaseRequests++;
-        const r = await this.http.request('POST', '/v1/leases', req, { contentType: MSGPACK_TYPE, timeoutMs: this.timeoutMs });
+        const r = await this.http.request('POST', '/v1/leases', req, {
+          contentType: MSGPACK_TYPE,
+          timeoutMs: this.timeoutMs,
+        });
         return checkLeaseReply(r.body, req);
       });
     } catch (err) {
       this.counters.leaseFailures++;
       if (err instanceof KryptonError && err.code === 'INVALID_LEASE') {
-        this.log.error({ event: 'lease.invalid', tenant: req.tenant, service: req.service, err: err.message }, 'a lease reply from the Core was refused');
+        this.log.error(
+          { event: 'lease.invalid', tenant: req.tenant, service: req.service, err: err.message },
+          'a lease reply from the Core was refused',
+        );
       }
       throw toCallerError(err);
     }
@@ -171,7 +194,9 @@ export class CoreClient {
   /** Whether the Core answers and is unsealed (its /readyz), through the same breaker. */
   async ping(): Promise<boolean> {
     try {
-      await this.breaker.execute(() => this.http.request('GET', '/readyz', undefined, { contentType: MSGPACK_TYPE, timeoutMs: this.timeoutMs }));
+      await this.breaker.execute(() =>
+        this.http.request('GET', '/readyz', undefined, { contentType: MSGPACK_TYPE, timeoutMs: this.timeoutMs }),
+      );
       return true;
     } catch {
       return false;
@@ -179,7 +204,11 @@ export class CoreClient {
   }
 
   /** Follows the Core's events from `since` (or from now) until closed; reconnects and resumes on its own. */
-  followEvents(since: number | typeof SINCE_NOW, onEvent: (e: CoreEvent) => void, onState: (s: FollowState, err?: Error) => void): EventFollower {
+  followEvents(
+    since: number | typeof SINCE_NOW,
+    onEvent: (e: CoreEvent) => void,
+    onState: (s: FollowState, err?: Error) => void,
+  ): EventFollower {
     return followEvents(this.http, since, onEvent, onState, { ...this.opts.follow, logger: this.log });
   }
 
@@ -207,4 +236,3 @@ export class CoreClient {
     return this.http.close();
   }
 }
-

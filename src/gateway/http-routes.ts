@@ -74,7 +74,12 @@ class Exchange {
   refuse(err: unknown): void {
     const k = err instanceof KryptonError ? err : errors.internal('internal error', err);
     if (k.code === 'INTERNAL') this.deps.log.error({ err }, 'HTTP request failed');
-    this.reply({ batch: false, replies: [{ id: 0, error: k, result: null }], secrets: [], outcomes: [[this.op, k.code]] });
+    this.reply({
+      batch: false,
+      replies: [{ id: 0, error: k, result: null }],
+      secrets: [],
+      outcomes: [[this.op, k.code]],
+    });
   }
 }
 
@@ -92,7 +97,11 @@ function onBody(x: Exchange, grant: TokenGrant, deps: HttpDeps): (chunk: ArrayBu
       chunks.push(Buffer.from(new Uint8Array(chunk))); // copy: the chunk dies with the callback
       if (!last) return;
       const request = decodeHttpRequest(x.op, Buffer.concat(chunks), x.json, deps.limits);
-      const r = deps.pipeline.run(grant, { batch: false, requests: [request] }, new LeaseBudget(deps.limits.maxLeaseFetchesPerConnection));
+      const r = deps.pipeline.run(
+        grant,
+        { batch: false, requests: [request] },
+        new LeaseBudget(deps.limits.maxLeaseFetchesPerConnection),
+      );
       if (!(r instanceof Promise)) return x.reply(r);
       deps.begin();
       r.then(

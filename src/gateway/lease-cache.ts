@@ -24,7 +24,17 @@ import { newLeaseRequest } from '../protocol/lease.js';
 import type { CoreClient, CoreEvent, EventFollower } from './core-client.js';
 import { applyEvent, type EventTarget } from './lease-events.js';
 import { MissCache } from './miss-cache.js';
-import { asKrypton, bindLease, bindNamed, evictEntry, hasActive, isLive, newEntry, revokeVersion, type ScopeEntry } from './scope-entry.js';
+import {
+  asKrypton,
+  bindLease,
+  bindNamed,
+  evictEntry,
+  hasActive,
+  isLive,
+  newEntry,
+  revokeVersion,
+  type ScopeEntry,
+} from './scope-entry.js';
 
 export interface LeaseCacheOptions {
   core: CoreClient;
@@ -120,7 +130,8 @@ export class LeaseCache {
 
   constructor(opts: LeaseCacheOptions) {
     const ttl = opts.maxTtlSeconds ?? 300;
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) throw errors.badRequest('maxTtlSeconds must be an integer from 1 to 3600');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600)
+      throw errors.badRequest('maxTtlSeconds must be an integer from 1 to 3600');
     this.core = opts.core;
     this.maxTtlSeconds = ttl;
     this.refreshAt = opts.refreshAt ?? 0.8;
@@ -132,7 +143,8 @@ export class LeaseCache {
     this.probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.epochGraceMs = opts.epochGraceMs ?? 1_000;
     this.maxColdVersions = opts.maxColdVersions ?? 32;
-    if (!Number.isInteger(this.maxColdVersions) || this.maxColdVersions < 1) throw errors.badRequest('maxColdVersions must be a positive integer');
+    if (!Number.isInteger(this.maxColdVersions) || this.maxColdVersions < 1)
+      throw errors.badRequest('maxColdVersions must be a positive integer');
     this.misses = new MissCache(opts.maxMissesPerTenant ?? 1024);
     this.log = opts.logger ?? pino({ level: 'silent' });
     this.holder = scopes.newHolder();
@@ -307,7 +319,10 @@ export class LeaseCache {
     if (miss !== null) return miss;
     if (services === undefined) this.table.set(tenant, (services = new Map<string, ScopeEntry>()));
     if (services.size >= this.maxScopesPerTenant) {
-      return new KryptonError('OVERLOADED', `this Gateway already holds ${this.maxScopesPerTenant} scopes of the tenant`);
+      return new KryptonError(
+        'OVERLOADED',
+        `this Gateway already holds ${this.maxScopesPerTenant} scopes of the tenant`,
+      );
     }
     const made = newEntry(tenant, service, this.holder);
     services.set(service, made);
@@ -388,7 +403,10 @@ export class LeaseCache {
       const k = asKrypton(err);
       if (k.code !== 'INVALID_LEASE') return this.failed(e, k);
       // Not the app's problem to name: it fails closed like any other missing lease, and nothing of it was bound.
-      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message }, 'a lease reply was refused');
+      this.log.error(
+        { event: 'lease.invalid', tenant: e.tenant, service: e.service, err: k.message },
+        'a lease reply was refused',
+      );
       return this.failed(e, new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: k }));
     }
     this.revokedTenants.delete(e.tenant);
@@ -396,7 +414,16 @@ export class LeaseCache {
     this.noteLeaseEpoch(lease.epoch);
     // A rotation announced while this lease was in flight is not in it: fetch again.
     if (lease.epoch < e.wantEpoch) queueMicrotask(() => this.refresh(e));
-    this.log.debug({ event: 'lease.bound', tenant: e.tenant, service: e.service, versions: [...e.versions.keys()], epoch: lease.epoch }, 'lease bound');
+    this.log.debug(
+      {
+        event: 'lease.bound',
+        tenant: e.tenant,
+        service: e.service,
+        versions: [...e.versions.keys()],
+        epoch: lease.epoch,
+      },
+      'lease bound',
+    );
     return e.ref!;
   }
 
@@ -439,14 +466,18 @@ export class LeaseCache {
       this.counters.failures++;
       throw asKrypton(err);
     }
-    if (this.stopped || !this.isCurrent(e)) throw errors.keyUnavailable('the scope was dropped while a lease of an older version was fetched');
+    if (this.stopped || !this.isCurrent(e))
+      throw errors.keyUnavailable('the scope was dropped while a lease of an older version was fetched');
     try {
       bindNamed(this.recipient, e, req, reply, this.core.leaseTrust, this.maxColdVersions, Date.now());
     } catch (err) {
       this.counters.failures++;
       const k = asKrypton(err);
       if (k.code !== 'INVALID_LEASE') throw k;
-      this.log.error({ event: 'lease.invalid', tenant: e.tenant, service: e.service, version, err: k.message }, 'a lease reply was refused');
+      this.log.error(
+        { event: 'lease.invalid', tenant: e.tenant, service: e.service, version, err: k.message },
+        'a lease reply was refused',
+      );
       throw new KryptonError('KEY_UNAVAILABLE', 'no usable lease from the Core', { cause: k });
     }
   }
@@ -459,7 +490,9 @@ export class LeaseCache {
   private failed(e: ScopeEntry, err: KryptonError): never {
     this.counters.failures++;
     if (err.status === 503 || err.code === 'INTERNAL') this.lastCoreOk = false;
-    const shown = this.revokedTenants.has(e.tenant) ? new KryptonError('KEY_REVOKED', 'the tenant\'s keys are revoked', { cause: err }) : err;
+    const shown = this.revokedTenants.has(e.tenant)
+      ? new KryptonError('KEY_REVOKED', "the tenant's keys are revoked", { cause: err })
+      : err;
     // (An entry dropped while its call was out may have been replaced: the native scope is the newer entry's.)
     if (e.ref === null && this.isCurrent(e)) {
       this.remove(e);
@@ -494,7 +527,10 @@ export class LeaseCache {
     if (this.stopped || e.ref === null) return;
     this.fetch(e).catch((err: unknown) => {
       if (this.stopped || e.ref === null) return;
-      this.log.warn({ event: 'lease.refresh.failed', tenant: e.tenant, service: e.service, err: (err as Error).message }, 'lease refresh failed');
+      this.log.warn(
+        { event: 'lease.refresh.failed', tenant: e.tenant, service: e.service, err: (err as Error).message },
+        'lease refresh failed',
+      );
       const left = e.expiresAt - Date.now();
       if (left <= 0) return;
       if (e.refreshTimer) clearTimeout(e.refreshTimer);
@@ -513,15 +549,27 @@ export class LeaseCache {
       return;
     }
     this.remove(e);
-    this.misses.set(e.tenant, e.service, errors.keyUnavailable('the lease expired and the Core did not renew it'), now + this.failureTtlMs);
-    this.log.warn({ event: 'lease.expired', tenant: e.tenant, service: e.service }, 'lease expired: scope zeroized, failing closed');
+    this.misses.set(
+      e.tenant,
+      e.service,
+      errors.keyUnavailable('the lease expired and the Core did not renew it'),
+      now + this.failureTtlMs,
+    );
+    this.log.warn(
+      { event: 'lease.expired', tenant: e.tenant, service: e.service },
+      'lease expired: scope zeroized, failing closed',
+    );
   }
 
   private follow(since: number | typeof SINCE_NOW): void {
-    this.follower = this.core.followEvents(since, (ev) => this.onEvent(ev), (state, err) => {
-      this.log.info({ event: `core.events.${state}`, err: err?.message }, `event stream ${state}`);
-      if (state === 'connected') this.lastCoreOk = true;
-    });
+    this.follower = this.core.followEvents(
+      since,
+      (ev) => this.onEvent(ev),
+      (state, err) => {
+        this.log.info({ event: `core.events.${state}`, err: err?.message }, `event stream ${state}`);
+        if (state === 'connected') this.lastCoreOk = true;
+      },
+    );
   }
 
   /**

@@ -10,7 +10,13 @@
  */
 import { errors, KryptonError } from '../errors.js';
 import { scopes as nativeScopes } from '../native/index.js';
-import { RefusedRequest, type CreateRequest, type GatewayFrame, type GatewayRequest, type OpenRequest } from '../protocol/gateway-frame.js';
+import {
+  RefusedRequest,
+  type CreateRequest,
+  type GatewayFrame,
+  type GatewayRequest,
+  type OpenRequest,
+} from '../protocol/gateway-frame.js';
 import type { BulkPool } from './bulk.js';
 import { CreateRecords, CreateReplyFrame, type Reply, type WireValue } from './frame/encode.js';
 import type { LeaseCache } from './lease-cache.js';
@@ -130,9 +136,22 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {}
 
   /** Replies to a decoded frame for this grant; `budget` bounds the lease fetches of the caller's connection. */
-  run(grant: TokenGrant, frame: GatewayFrame, budget: LeaseBudget, opts: RunOptions = {}): FrameResult | Promise<FrameResult> {
+  run(
+    grant: TokenGrant,
+    frame: GatewayFrame,
+    budget: LeaseBudget,
+    opts: RunOptions = {},
+  ): FrameResult | Promise<FrameResult> {
     const framed = opts.framedReply === true && !frame.batch && frame.requests.length === 1;
-    const run = new FrameRun(frame, this.opts.onInternal, framed, grant.tenant, this.opts.cache, this.opts.bulk, budget);
+    const run = new FrameRun(
+      frame,
+      this.opts.onInternal,
+      framed,
+      grant.tenant,
+      this.opts.cache,
+      this.opts.bulk,
+      budget,
+    );
     const named = this.admit(run, grant);
     if (named !== null) this.plan(run, named);
     return run.waits === null ? run.result() : Promise.all(run.waits).then(() => run.result());
@@ -205,11 +224,22 @@ export class Pipeline {
       } else if (r.op === 'key.decrypt' || r.op === 'key.rewrap') {
         this.open(run, [i], scopes, r.context);
       } else if (r.op === 'key.info') {
-        run.settle([i], r.op, () => info(run.tenant, scopes[0]!), (v) => run.ok(i, 'key.info', v));
+        run.settle(
+          [i],
+          r.op,
+          () => info(run.tenant, scopes[0]!),
+          (v) => run.ok(i, 'key.info', v),
+        );
       }
     });
     for (const [service, idx] of creates) this.create(run, service, idx, undefined);
-    if (decrypts.length > 0) this.open(run, decrypts, decrypts.flatMap((i) => named[i]!), undefined);
+    if (decrypts.length > 0)
+      this.open(
+        run,
+        decrypts,
+        decrypts.flatMap((i) => named[i]!),
+        undefined,
+      );
   }
 
   /**
@@ -230,7 +260,12 @@ export class Pipeline {
       return run.failAll(idx, 'key.create', e);
     }
     if (keys instanceof Promise) {
-      run.wait(keys.then((k) => run.apply(idx, 'key.create', created, k), (e: unknown) => run.failAll(idx, 'key.create', e)));
+      run.wait(
+        keys.then(
+          (k) => run.apply(idx, 'key.create', created, k),
+          (e: unknown) => run.failAll(idx, 'key.create', e),
+        ),
+      );
     } else {
       run.apply(idx, 'key.create', created, keys);
     }
@@ -250,23 +285,33 @@ export class Pipeline {
   }
 
   /** Decrypts or rewraps for the requests `idx` (one op, one context) in one call; `named` is every blob's scope, in order. */
-  private open(run: FrameRun, idx: readonly number[], named: readonly BlobScope[], context: Uint8Array | undefined): void {
+  private open(
+    run: FrameRun,
+    idx: readonly number[],
+    named: readonly BlobScope[],
+    context: Uint8Array | undefined,
+  ): void {
     const reqs = idx.map((i) => run.frame.requests[i] as OpenRequest);
     const what = reqs[0]!.op === 'key.decrypt' ? 'decrypt' : 'rewrap';
     const op = reqs[0]!.op;
     const blobs = reqs.length === 1 ? reqs[0]!.blobs : reqs.flatMap((r) => r.blobs);
-    run.settle(idx, op, () => openKeys(run, what, blobs, named, context), (results: Opened) => {
-      if (what === 'decrypt') for (const x of results) if (!(x instanceof KryptonError)) run.secrets.push(x);
-      let at = 0;
-      reqs.forEach((r, k) => {
-        const mine = results.slice(at, at + r.blobs.length);
-        at += r.blobs.length;
-        const failed = mine.find((x): x is KryptonError => x instanceof KryptonError);
-        if (failed !== undefined) return run.fail(idx[k]!, op, failed);
-        const field = what === 'decrypt' ? (r.many ? 'plaintexts' : 'plaintext') : r.many ? 'blobs' : 'blob';
-        run.ok(idx[k]!, op, { [field]: r.many ? (mine as Buffer[]) : (mine[0] as Buffer) });
-      });
-    });
+    run.settle(
+      idx,
+      op,
+      () => openKeys(run, what, blobs, named, context),
+      (results: Opened) => {
+        if (what === 'decrypt') for (const x of results) if (!(x instanceof KryptonError)) run.secrets.push(x);
+        let at = 0;
+        reqs.forEach((r, k) => {
+          const mine = results.slice(at, at + r.blobs.length);
+          at += r.blobs.length;
+          const failed = mine.find((x): x is KryptonError => x instanceof KryptonError);
+          if (failed !== undefined) return run.fail(idx[k]!, op, failed);
+          const field = what === 'decrypt' ? (r.many ? 'plaintexts' : 'plaintext') : r.many ? 'blobs' : 'blob';
+          run.ok(idx[k]!, op, { [field]: r.many ? (mine as Buffer[]) : (mine[0] as Buffer) });
+        });
+      },
+    );
   }
 }
 

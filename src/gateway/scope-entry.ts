@@ -81,15 +81,26 @@ export function newEntry(tenant: string, service: string, holder: number): Scope
  * the hot set, so they are retired (leased again on demand). Returns the
  * verified lease.
  */
-export function bindLease(recipient: HpkeRecipient, e: ScopeEntry, req: LeaseRequest, reply: unknown, trust: LeaseTrust, maxTtlSeconds: number, now: number): LeaseReply {
-  if (req.tenant !== e.tenant || req.service !== e.service || req.versions !== undefined) throw errors.internal('bindLease: not a full lease request of this scope');
+export function bindLease(
+  recipient: HpkeRecipient,
+  e: ScopeEntry,
+  req: LeaseRequest,
+  reply: unknown,
+  trust: LeaseTrust,
+  maxTtlSeconds: number,
+  now: number,
+): LeaseReply {
+  if (req.tenant !== e.tenant || req.service !== e.service || req.versions !== undefined)
+    throw errors.internal('bindLease: not a full lease request of this scope');
   // Nothing is opened, held or bound before the reply verifies (INVALID_LEASE).
   const lease = verifyLeaseReply(reply, req, trust, now);
   // Held before anything is bound, so another thread's release cannot destroy what this lease binds.
   scopes.hold(e.tenant, e.service, e.holder);
   const ttlSeconds = Math.min(lease.ttlSeconds, maxTtlSeconds);
   let expiresAt = now + ttlSeconds * 1000;
-  const ordered = [...lease.versions].sort((a, b) => (a.state === b.state ? a.version - b.version : a.state === 'ACTIVE' ? 1 : -1));
+  const ordered = [...lease.versions].sort((a, b) =>
+    a.state === b.state ? a.version - b.version : a.state === 'ACTIVE' ? 1 : -1,
+  );
   const versions = new Map<number, VersionState>();
   let maxVersion = 0;
   for (const v of ordered) {
@@ -145,8 +156,17 @@ export function bindLease(recipient: HpkeRecipient, e: ScopeEntry, req: LeaseReq
  * retired first. They go at the next full lease (which is earlier than
  * their own expiry: same TTL, issued later). Returns the verified lease.
  */
-export function bindNamed(recipient: HpkeRecipient, e: ScopeEntry, req: LeaseRequest, reply: unknown, trust: LeaseTrust, maxCold: number, now: number): LeaseReply {
-  if (req.tenant !== e.tenant || req.service !== e.service || req.versions === undefined) throw errors.internal('bindNamed: not a request for named versions of this scope');
+export function bindNamed(
+  recipient: HpkeRecipient,
+  e: ScopeEntry,
+  req: LeaseRequest,
+  reply: unknown,
+  trust: LeaseTrust,
+  maxCold: number,
+  now: number,
+): LeaseReply {
+  if (req.tenant !== e.tenant || req.service !== e.service || req.versions === undefined)
+    throw errors.internal('bindNamed: not a request for named versions of this scope');
   const lease = verifyLeaseReply(reply, req, trust, now);
   if (e.ref === null || !isLive(e, now)) throw errors.keyUnavailable('the scope is no longer leased');
   for (const v of lease.versions) {
@@ -163,7 +183,7 @@ export function bindNamed(recipient: HpkeRecipient, e: ScopeEntry, req: LeaseReq
     // It must not outlive its own lease: the scope's expiry is what ends it.
     if (opened.expiresAt < e.expiresAt) {
       retireVersion(e, opened.version);
-      throw errors.keyUnavailable('a lease for an older version ends before the scope\'s');
+      throw errors.keyUnavailable("a lease for an older version ends before the scope's");
     }
     if (e.versions.get(opened.version) !== undefined && !e.cold.has(opened.version)) continue; // hot already (a full lease overtook it)
     e.versions.set(opened.version, opened.state);

@@ -62,7 +62,13 @@ function json(res: HttpResponse, status: string, body: unknown): void {
 }
 
 /** `/healthz`, `/readyz` (names no tenant or service: it is unauthenticated), `/metrics`, and 404 for the rest. */
-function registerProbes(app: TemplatedApp, cache: LeaseCache, metrics: Registry, draining: () => boolean, log: Logger): void {
+function registerProbes(
+  app: TemplatedApp,
+  cache: LeaseCache,
+  metrics: Registry,
+  draining: () => boolean,
+  log: Logger,
+): void {
   const guarded = (fn: (res: HttpResponse) => void) => (res: HttpResponse) => {
     try {
       fn(res);
@@ -71,24 +77,38 @@ function registerProbes(app: TemplatedApp, cache: LeaseCache, metrics: Registry,
       json(res, '500 INTERNAL', { code: 'INTERNAL', message: 'internal error' });
     }
   };
-  app.get(PROBE_PATHS.live, guarded((res) => json(res, '200 OK', { ok: true })));
+  app.get(
+    PROBE_PATHS.live,
+    guarded((res) => json(res, '200 OK', { ok: true })),
+  );
   app.get(
     PROBE_PATHS.ready,
     guarded((res) => {
       const r = cache.readiness();
       const ready = r.ready && !draining();
-      json(res, ready ? '200 OK' : '503 Service Unavailable', { ready, reasons: draining() ? [...r.reasons, 'draining'] : r.reasons });
+      json(res, ready ? '200 OK' : '503 Service Unavailable', {
+        ready,
+        reasons: draining() ? [...r.reasons, 'draining'] : r.reasons,
+      });
     }),
   );
-  app.get('/metrics', guarded((res) => res.writeHeader('content-type', PROMETHEUS_CONTENT_TYPE).end(metrics.render())));
-  app.any('/*', guarded((res) => json(res, '404 NOT_FOUND', { code: 'NOT_FOUND', message: 'no such route' })));
+  app.get(
+    '/metrics',
+    guarded((res) => res.writeHeader('content-type', PROMETHEUS_CONTENT_TYPE).end(metrics.render())),
+  );
+  app.any(
+    '/*',
+    guarded((res) => json(res, '404 NOT_FOUND', { code: 'NOT_FOUND', message: 'no such route' })),
+  );
 }
 
 export async function startGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const limits = resolveLimits(opts.limits);
   const { log, cache, tokens, metrics } = opts;
   const observe = requestTimer(metrics);
-  const rejected = metrics.counter('krypton_gateway_frames_rejected_total', 'Frames refused before decoding', ['reason']);
+  const rejected = metrics.counter('krypton_gateway_frames_rejected_total', 'Frames refused before decoding', [
+    'reason',
+  ]);
   const pipeline = new Pipeline({
     cache,
     bulk: opts.bulk ?? null,
@@ -125,7 +145,9 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   registerProbes(app, cache, metrics, () => draining, log);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (s) => (s ? resolve(s) : reject(new Error(`gateway: cannot listen on ${opts.host}:${opts.port}`))));
+    app.listen(opts.host, opts.port, (s) =>
+      s ? resolve(s) : reject(new Error(`gateway: cannot listen on ${opts.host}:${opts.port}`)),
+    );
   });
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ host: opts.host, port }, 'gateway listening');

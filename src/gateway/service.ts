@@ -70,8 +70,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   addGatewayMetrics(metrics, core, cache);
 
   const threshold = config.bulkThreshold ?? DEFAULT_BULK_THRESHOLD;
-  const bulkTasks = metrics.counter('krypton_gateway_bulk_tasks_total', 'Requests handed to Piscina worker threads', ['op']);
-  const bulk = threshold > 0 ? new BulkPool(threshold, config.bulkThreads ?? Math.max(1, availableParallelism() - 1), (op) => bulkTasks.inc({ op })) : null;
+  const bulkTasks = metrics.counter('krypton_gateway_bulk_tasks_total', 'Requests handed to Piscina worker threads', [
+    'op',
+  ]);
+  const bulk =
+    threshold > 0
+      ? new BulkPool(threshold, config.bulkThreads ?? Math.max(1, availableParallelism() - 1), (op) =>
+          bulkTasks.inc({ op }),
+        )
+      : null;
   const server = await startGatewayServer({
     bulk,
     host: config.host,
@@ -129,13 +136,19 @@ function coreClient(config: GatewayConfig, log: Logger): CoreClient {
 
 /** The Gateway's own gauges: the Core circuit, the arena, revocation delay and lease times. */
 function addGatewayMetrics(metrics: Registry, core: CoreClient, cache: LeaseCache): void {
-  const circuit = metrics.gauge('krypton_gateway_core_circuit_open', '1 while the circuit to the Core is open, 0.5 half-open');
+  const circuit = metrics.gauge(
+    'krypton_gateway_core_circuit_open',
+    '1 while the circuit to the Core is open, 0.5 half-open',
+  );
   circuit.set(() => ({ closed: 0, 'half-open': 0.5, open: 1 })[core.circuitState()]);
   metrics.gauge('krypton_gateway_keys_in_arena', 'keys held in the locked arena').set(() => storeStats().keys);
   addArenaMetrics(metrics);
-  metrics.gauge('krypton_gateway_revocation_delay_seconds', 'Delay of the last revocation, from the Core commit to it taking effect').set(
-    () => (cache.stats().revocationDelayMs.last ?? 0) / 1000,
-  );
+  metrics
+    .gauge(
+      'krypton_gateway_revocation_delay_seconds',
+      'Delay of the last revocation, from the Core commit to it taking effect',
+    )
+    .set(() => (cache.stats().revocationDelayMs.last ?? 0) / 1000);
   metrics.gauge('krypton_gateway_lease_ttl_left_seconds', 'Shortest time left on a held lease').set(() => {
     const held = cache.stats().scopes.filter((s) => s.held);
     return held.length === 0 ? 0 : Math.min(...held.map((s) => s.ttlLeftMs)) / 1000;

@@ -13,7 +13,20 @@
  * This module stays light (no native addon, no uWS): the token CLI imports it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, stat, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  stat,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
@@ -76,7 +89,12 @@ function parseTokenFile(text: string): TokenRecord[] {
     if (ids.has(rec.id as string)) bad(`duplicate id ${rec.id as string}`);
     ids.add(rec.id as string);
     if (!isValidId(rec.tenant)) bad('bad tenant');
-    if (!Array.isArray(rec.services) || rec.services.length === 0 || !rec.services.every((s) => s === '*' || isValidId(s))) bad('bad services');
+    if (
+      !Array.isArray(rec.services) ||
+      rec.services.length === 0 ||
+      !rec.services.every((s) => s === '*' || isValidId(s))
+    )
+      bad('bad services');
     if (typeof rec.sha256 !== 'string' || !SHA256_HEX.test(rec.sha256)) bad('bad sha256');
     if (!isIsoTime(rec.createdAt)) bad('bad createdAt');
     if (rec.revokedAt !== undefined && !isIsoTime(rec.revokedAt)) bad('bad revokedAt');
@@ -97,7 +115,8 @@ function readRecords(file: string): TokenRecord[] {
 }
 
 /** What a file looks like on disk, to notice that it changed (a rename over it changes the inode). */
-const signatureOf = (s: Stats | undefined): string => (s === undefined ? 'missing' : `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`);
+const signatureOf = (s: Stats | undefined): string =>
+  s === undefined ? 'missing' : `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 
 function statSignature(file: string): string {
   try {
@@ -152,7 +171,10 @@ export class TokenStore {
       records = readRecords(file);
     } catch (err) {
       this.seen = seen;
-      this.logger().error({ file, err: (err as Error).message }, 'token file cannot be parsed; keeping the previous tokens');
+      this.logger().error(
+        { file, err: (err as Error).message },
+        'token file cannot be parsed; keeping the previous tokens',
+      );
       return false;
     }
     this.seen = seen;
@@ -181,7 +203,8 @@ export class TokenStore {
    */
   watch(intervalMs = 200): void {
     this.requireFile();
-    if (!Number.isFinite(intervalMs) || intervalMs < 10) throw errors.badRequest('watch interval must be at least 10 ms');
+    if (!Number.isFinite(intervalMs) || intervalMs < 10)
+      throw errors.badRequest('watch interval must be at least 10 ms');
     this.close();
     this.timer = setInterval(() => this.poll(), intervalMs);
     this.timer.unref();
@@ -287,7 +310,8 @@ function withFileLock<T>(file: string, fn: () => T): T {
       } catch {
         continue; // released meanwhile
       }
-      if (Date.now() > deadline) throw errors.internal(`token file ${file} is locked (${lock}); remove the lock if no writer is running`);
+      if (Date.now() > deadline)
+        throw errors.internal(`token file ${file} is locked (${lock}); remove the lock if no writer is running`);
       Atomics.wait(pause, 0, 0, 10);
     }
   }
@@ -335,7 +359,8 @@ function readForWrite(file: string): TokenRecord[] {
 /** Creates a token for (tenant, services), records its digest in file (0600) and returns the token. */
 export function createToken(file: string, tenant: string, services: string[]): { token: string; grant: TokenGrant } {
   if (!isValidId(tenant)) throw errors.badRequest('tenant must be 1-64 characters of [A-Za-z0-9._~-]');
-  if (services.length === 0 || !services.every((s) => s === '*' || isValidId(s))) throw errors.badRequest('services must be ids or *');
+  if (services.length === 0 || !services.every((s) => s === '*' || isValidId(s)))
+    throw errors.badRequest('services must be ids or *');
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   return withFileLock(file, () => {
     const existing = readForWrite(file);
@@ -344,7 +369,13 @@ export function createToken(file: string, tenant: string, services: string[]): {
     do id = randomBytes(6).toString('hex');
     while (taken.has(id));
     const token = `kt_${randomBytes(32).toString('base64url')}`;
-    const record: TokenRecord = { id, tenant, services: [...services], sha256: digest(token), createdAt: new Date().toISOString() };
+    const record: TokenRecord = {
+      id,
+      tenant,
+      services: [...services],
+      sha256: digest(token),
+      createdAt: new Date().toISOString(),
+    };
     writeRecords(file, [...existing, record]);
     return { token, grant: { id, tenant, services: [...services] } };
   });

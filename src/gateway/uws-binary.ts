@@ -27,8 +27,16 @@ export interface UwsBuild {
 }
 
 export const UWS_BUILDS: readonly UwsBuild[] = [
-  { package: 'uWebSockets.js', folder: '', install: 'npm install uNetworking/uWebSockets.js#v20.52.0 (needs glibc 2.38 or later)' },
-  { package: '@trufflesuite/uws-js-unofficial', folder: 'binaries', install: 'Node 20 with the @trufflesuite/uws-js-unofficial this repository installs' },
+  {
+    package: 'uWebSockets.js',
+    folder: '',
+    install: 'npm install uNetworking/uWebSockets.js#v20.52.0 (needs glibc 2.38 or later)',
+  },
+  {
+    package: '@trufflesuite/uws-js-unofficial',
+    folder: 'binaries',
+    install: 'Node 20 with the @trufflesuite/uws-js-unofficial this repository installs',
+  },
 ];
 
 /** The binary's file name for this platform and Node ABI. */
@@ -109,6 +117,12 @@ export function probeUws(): { ok: boolean; line: string } {
     r = { ok: false, tried: [`the probe exited with ${child.status ?? child.signal}`] };
   }
   return r.ok
-    ? { ok: true, line: `Gateway transport: native uWebSockets.js ${uwsBinaryName()} from ${r.pkg} loads on Node ${process.version}` }
-    : { ok: false, line: `Gateway transport: NO native uWebSockets.js loads on Node ${process.version} (glibc ${glibcVersion()}): ${r.tried.join('; ')}; the Gateway cannot run here` };
+    ? {
+        ok: true,
+        line: `Gateway transport: native uWebSockets.js ${uwsBinaryName()} from ${r.pkg} loads on Node ${process.version}`,
+      }
+    : {
+        ok: false,
+        line: `Gateway transport: NO native uWebSockets.js loads on Node ${process.version} (glibc ${glibcVersion()}): ${r.tried.join('; ')}; the Gateway cannot run here`,
+      };
 }

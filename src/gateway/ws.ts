@@ -138,11 +138,20 @@ function upgrade(s: WsState, res: HttpResponse, req: HttpRequest, context: us_so
     const extensions = req.getHeader('sec-websocket-extensions');
     const grant = tokens.fromHeader(req.getHeader('authorization'));
     if (s.deps.draining() || s.open.size >= limits.maxConnections) {
-      res.writeStatus('503 OVERLOADED').end(JSON.stringify({ code: 'OVERLOADED', message: 'connection limit reached' }));
+      res
+        .writeStatus('503 OVERLOADED')
+        .end(JSON.stringify({ code: 'OVERLOADED', message: 'connection limit reached' }));
     } else if (grant === null) {
-      res.writeStatus('401 UNAUTHENTICATED').end(JSON.stringify({ code: 'UNAUTHENTICATED', message: 'a valid bearer token is required' }));
+      res
+        .writeStatus('401 UNAUTHENTICATED')
+        .end(JSON.stringify({ code: 'UNAUTHENTICATED', message: 'a valid bearer token is required' }));
     } else {
-      const conn: Conn = { grant, inflight: 0, closed: false, budget: new LeaseBudget(limits.maxLeaseFetchesPerConnection) };
+      const conn: Conn = {
+        grant,
+        inflight: 0,
+        closed: false,
+        budget: new LeaseBudget(limits.maxLeaseFetchesPerConnection),
+      };
       res.upgrade<Conn>(conn, key, protocol, extensions, context);
     }
   } catch (err) {

@@ -4,12 +4,25 @@
  * the next request after it dies; a deadline on every request; error replies
  * come back as the server's KryptonError.
  */
-import http2, { type Http2Session, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import http2, {
+  type Http2Session,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { spiffeUrisOf } from '../pki/spiffe.js';
 import { isErrorCode, KryptonError } from '../errors.js';
-import { decodeBody, encodeBody, formatOfContentType, FrameDecoder, JSON_TYPE, MSGPACK_TYPE, type BodyFormat } from './codec.js';
+import {
+  decodeBody,
+  encodeBody,
+  formatOfContentType,
+  FrameDecoder,
+  JSON_TYPE,
+  MSGPACK_TYPE,
+  type BodyFormat,
+} from './codec.js';
 
 export interface MtlsClientOptions {
   /** e.g. https://127.0.0.1:7443 */
@@ -281,8 +294,7 @@ function readReply<T>(
     }
     if (status === 0) {
       finish(new TransportError(`${what}: no reply (session failed)`, 'connection', { cause: sessionError(req) }));
-    }
-    else if (status >= 200 && status < 300) finish(undefined, { status, body: decoded as T });
+    } else if (status >= 200 && status < 300) finish(undefined, { status, body: decoded as T });
     else finish(replyError(status, decoded));
   });
   req.on('error', (err) => finish(asTransportError(err)));
@@ -311,7 +323,10 @@ function openStream(
     if (req && !req.destroyed) req.close(NGHTTP2_CANCEL);
     so.onClose?.(err);
   };
-  const timer = setTimeout(() => end(new TransportError(`GET ${path}: no response in ${timeoutMs} ms`, 'timeout')), timeoutMs);
+  const timer = setTimeout(
+    () => end(new TransportError(`GET ${path}: no response in ${timeoutMs} ms`, 'timeout')),
+    timeoutMs,
+  );
   try {
     req = sessions.open({ ':method': 'GET', ':path': path, accept: format === 'msgpack' ? MSGPACK_TYPE : JSON_TYPE });
   } catch (err) {

@@ -103,7 +103,8 @@ export function decodeBody(bytes: Buffer, format: BodyFormat): unknown {
 /** Replaces byte arrays with base64 strings, since JSON has no bytes (Buffer.toJSON would give a number array). */
 export function toJsonValue(value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH * 2) throw new Error('reply nested too deep to encode');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};
@@ -183,7 +184,8 @@ export class FrameDecoder {
         this.pending = this.pending.subarray(4 + len);
       }
     }
-    if (this.pending.length > this.maxFrameBytes + 4) throw new KryptonError('FRAME_TOO_LARGE', 'stream frame too large');
+    if (this.pending.length > this.maxFrameBytes + 4)
+      throw new KryptonError('FRAME_TOO_LARGE', 'stream frame too large');
     return frames;
   }
 }

@@ -39,16 +39,22 @@ const TIMEOUT_MS = 5000;
 const MAX_CONNECTIONS = 64;
 
 /** `health` of a config file, with the env port override; undefined when neither is set. `fail` throws. */
-export function parseHealthEndpoint(raw: unknown, envPort: string | undefined, fail: (message: string) => never): HealthEndpoint | undefined {
+export function parseHealthEndpoint(
+  raw: unknown,
+  envPort: string | undefined,
+  fail: (message: string) => never,
+): HealthEndpoint | undefined {
   if ((raw === undefined || raw === null) && envPort === undefined) return undefined;
-  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) fail('health must be an object {host, port}');
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    fail('health must be an object {host, port}');
   const o = (raw ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(o)) if (k !== 'host' && k !== 'port') fail(`unknown field "health.${k}"`);
   const host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') fail('health.host must be a host name or address');
   const v = envPort ?? o.port;
   const port = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) fail('health.port must be an integer from 0 to 65535');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    fail('health.port must be an integer from 0 to 65535');
   return { host, port };
 }
 
@@ -60,18 +66,22 @@ function answer(res: ServerResponse, status: number, body: string | null): void 
 /** Starts the listener; resolves once it listens. */
 export async function startHealthListener(at: HealthEndpoint, ready: ReadinessCheck): Promise<HealthListener> {
   const sockets = new Set<Socket>();
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: TIMEOUT_MS, headersTimeout: TIMEOUT_MS }, (req: IncomingMessage, res: ServerResponse) => {
-    // Never read a body: whatever was sent is discarded with the connection.
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    const path = (req.url ?? '').split('?')[0];
-    const head = req.method === 'HEAD';
-    if ((req.method !== 'GET' && !head) || (path !== PROBE_PATHS.live && path !== PROBE_PATHS.ready)) return answer(res, 404, null);
-    if (path === PROBE_PATHS.live) return answer(res, 200, head ? null : '{"ok":true}');
-    void ready()
-      .catch(() => false)
-      .then((ok) => answer(res, ok ? 200 : 503, head ? null : `{"ok":${ok}}`));
-  });
+  const server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: TIMEOUT_MS, headersTimeout: TIMEOUT_MS },
+    (req: IncomingMessage, res: ServerResponse) => {
+      // Never read a body: whatever was sent is discarded with the connection.
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      const path = (req.url ?? '').split('?')[0];
+      const head = req.method === 'HEAD';
+      if ((req.method !== 'GET' && !head) || (path !== PROBE_PATHS.live && path !== PROBE_PATHS.ready))
+        return answer(res, 404, null);
+      if (path === PROBE_PATHS.live) return answer(res, 200, head ? null : '{"ok":true}');
+      void ready()
+        .catch(() => false)
+        .then((ok) => answer(res, ok ? 200 : 503, head ? null : `{"ok":${ok}}`));
+    },
+  );
   server.maxConnections = MAX_CONNECTIONS;
   server.keepAliveTimeout = 1000;
   server.on('connection', (s: Socket) => {

@@ -22,4 +22,10 @@ export {
   type StreamOptions,
 } from './client.js';
 export { type RequestContext, type Route, type StreamRoute, type StreamWriter, type UnaryRoute } from './router.js';
-export { createMtlsServer, type MtlsServer, type MtlsServerLimits, type MtlsServerOptions, type RefusedRequest } from './server.js';
+export {
+  createMtlsServer,
+  type MtlsServer,
+  type MtlsServerLimits,
+  type MtlsServerOptions,
+  type RefusedRequest,
+} from './server.js';

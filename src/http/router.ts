@@ -120,7 +120,10 @@ export class Router {
       pathMatched = true;
       if (route.method === method) return { route, params };
     }
-    throw new KryptonError('NOT_FOUND', pathMatched ? `method ${method} not allowed here` : `no route ${method} ${path}`);
+    throw new KryptonError(
+      'NOT_FOUND',
+      pathMatched ? `method ${method} not allowed here` : `no route ${method} ${path}`,
+    );
   }
 }
 

@@ -8,7 +8,16 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import type { Logger } from 'pino';
 import { KryptonError } from '../errors.js';
 import { checkDeclaredLength, readBody } from './body.js';
-import { contentTypeOf, decodeBytes, decodeBody, encodeBody, formatOfContentType, RawBody, replyFormat, type BodyFormat } from './codec.js';
+import {
+  contentTypeOf,
+  decodeBytes,
+  decodeBody,
+  encodeBody,
+  formatOfContentType,
+  RawBody,
+  replyFormat,
+  type BodyFormat,
+} from './codec.js';
 import type { PeerIdentity } from './identity.js';
 import { errorReply } from './reply.js';
 import {
@@ -139,7 +148,8 @@ async function runHandler(
 ): Promise<unknown> {
   try {
     // Read (so it can be wiped) but never parsed: JSON would leave the secret in strings.
-    if (secret && raw.length > 0 && inFormat !== 'msgpack') throw new KryptonError('BAD_REQUEST', 'this route takes application/msgpack only');
+    if (secret && raw.length > 0 && inFormat !== 'msgpack')
+      throw new KryptonError('BAD_REQUEST', 'this route takes application/msgpack only');
     ctx.body = decodeWithBytes(raw, inFormat, route);
     return await route.handler(ctx);
   } finally {
@@ -226,7 +236,13 @@ function decodeWithBytes(raw: Buffer, format: BodyFormat, route: UnaryRoute): un
  * early refusal), the stream is then reset with NO_ERROR, as RFC 9113
  * section 8.1 asks, so the client stops sending.
  */
-function reply(stream: ServerHttp2Stream, status: number, format: BodyFormat, body: unknown, resetAfter: boolean): void {
+function reply(
+  stream: ServerHttp2Stream,
+  status: number,
+  format: BodyFormat,
+  body: unknown,
+  resetAfter: boolean,
+): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   const raw = body instanceof RawBody;
   const payload = body === undefined ? undefined : raw ? Buffer.from(body.body) : encodeBody(body, format);

@@ -41,14 +41,33 @@ let made = 0;
 function scrubModule(nonce: number): WebAssembly.Module {
   const name = [...Buffer.from('scrub')];
   const body = [
-    1, ...uleb(LOCALS), 0x7e, // LOCALS locals of type i64, zeroed in the frame
-    0x20, 0, 0x04, 0x40, // if (depth) {
-    0x20, 0, 0x41, 1, 0x6b, 0x10, 0, //   scrub(depth - 1)
-    0x0b, 0x0b, // } end
+    1,
+    ...uleb(LOCALS),
+    0x7e, // LOCALS locals of type i64, zeroed in the frame
+    0x20,
+    0,
+    0x04,
+    0x40, // if (depth) {
+    0x20,
+    0,
+    0x41,
+    1,
+    0x6b,
+    0x10,
+    0, //   scrub(depth - 1)
+    0x0b,
+    0x0b, // } end
   ];
   const tag = [...Buffer.from('nonce'), ...uleb(nonce)];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...section(1, [1, 0x60, 1, 0x7f, 0]), // type: (i32) -> ()
     ...section(3, [1, 0]), // one function of that type
     ...section(7, [1, name.length, ...name, 0, 0]), // exported as "scrub"

@@ -7,9 +7,14 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { encodeFrame, MSGPACK_TYPE, NDJSON_TYPE, type BodyFormat } from './codec.js';
 import type { StreamWriter } from './router.js';
 
-export function openStreamWriter(stream: ServerHttp2Stream, format: BodyFormat, controller: AbortController): StreamWriter {
+export function openStreamWriter(
+  stream: ServerHttp2Stream,
+  format: BodyFormat,
+  controller: AbortController,
+): StreamWriter {
   stream.respond({ ':status': 200, 'content-type': format === 'msgpack' ? MSGPACK_TYPE : NDJSON_TYPE });
-  const isClosed = (): boolean => controller.signal.aborted || stream.destroyed || stream.closed || stream.writableEnded;
+  const isClosed = (): boolean =>
+    controller.signal.aborted || stream.destroyed || stream.closed || stream.writableEnded;
   return {
     get closed() {
       return isClosed();

@@ -25,7 +25,13 @@ import { isMeshUrl, openMesh } from './open.js';
 import { Outbox } from './outbox.js';
 import { startRetention } from './retention.js';
 import { refuseUnknownFields } from '../config/fields.js';
-import { parseHealthEndpoint, PROBE_PATHS, startHealthListener, type HealthEndpoint, type HealthListener } from '../http/health-listener.js';
+import {
+  parseHealthEndpoint,
+  PROBE_PATHS,
+  startHealthListener,
+  type HealthEndpoint,
+  type HealthListener,
+} from '../http/health-listener.js';
 
 export interface ActorConfig {
   /** Event source and consumer (queue) name. */
@@ -64,7 +70,19 @@ export interface ActorDefaults {
 
 export const DEFAULT_ADMINS = ['spiffe://krypton.dev/admin'];
 export const DEFAULT_MESH = 'amqp://guest:guest@127.0.0.1:5672';
-const BASE_FIELDS = ['id', 'host', 'port', 'store', 'mesh', 'tls', 'admins', 'signingKey', 'trust', 'maxFutureSkewSeconds', 'health'];
+const BASE_FIELDS = [
+  'id',
+  'host',
+  'port',
+  'store',
+  'mesh',
+  'tls',
+  'admins',
+  'signingKey',
+  'trust',
+  'maxFutureSkewSeconds',
+  'health',
+];
 
 export function configError(name: string, message: string): KryptonError {
   return errors.badRequest(`${name} config: ${message}`);
@@ -73,7 +91,8 @@ export function configError(name: string, message: string): KryptonError {
 /** An integer field (a string from the environment counts), or a message naming it. */
 export function configInt(name: string, field: string, v: unknown, min: number, max: number): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw configError(name, `${field} must be an integer from ${min} to ${max}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+    throw configError(name, `${field} must be an integer from ${min} to ${max}`);
   return n;
 }
 
@@ -97,7 +116,8 @@ export function loadActorConfig(
   } catch (err) {
     throw configError(name, `cannot read ${file}: ${(err as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(name, `${file} must hold a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw configError(name, `${file} must hold a JSON object`);
   const o = raw as Record<string, unknown>;
   const fail = (message: string): never => {
     throw configError(name, message);
@@ -122,7 +142,11 @@ export function loadActorConfig(
   if (typeof tls !== 'object' || tls === null) throw configError(name, 'tls must be an object {cert, key, ca}');
   const t = tls as Record<string, unknown>;
   const admins = o.admins ?? DEFAULT_ADMINS;
-  if (!Array.isArray(admins) || admins.length === 0 || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))) {
+  if (
+    !Array.isArray(admins) ||
+    admins.length === 0 ||
+    !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://'))
+  ) {
     throw configError(name, 'admins must be a non-empty list of spiffe:// IDs');
   }
   const tlsKey = path(t.key ?? `pki/${name}-key.pem`, 'tls.key');
@@ -136,11 +160,20 @@ export function loadActorConfig(
       store,
       mesh,
       // The dev PKI's layout, next to the config, unless told otherwise.
-      tls: { cert: path(t.cert ?? `pki/${name}.pem`, 'tls.cert'), key: tlsKey, ca: path(t.ca ?? 'pki/ca.pem', 'tls.ca') },
+      tls: {
+        cert: path(t.cert ?? `pki/${name}.pem`, 'tls.cert'),
+        key: tlsKey,
+        ca: path(t.ca ?? 'pki/ca.pem', 'tls.ca'),
+      },
       admins: admins as string[],
-      signingKey: o.signingKey === undefined ? join(dirname(tlsKey), `${name}-sign.key`) : path(o.signingKey, 'signingKey'),
+      signingKey:
+        o.signingKey === undefined ? join(dirname(tlsKey), `${name}-sign.key`) : path(o.signingKey, 'signingKey'),
       trust,
-      maxFutureSkewMs: futureSkewMs(envOf('MAX_FUTURE_SKEW_SECONDS') ?? o.maxFutureSkewSeconds, 'maxFutureSkewSeconds', fail),
+      maxFutureSkewMs: futureSkewMs(
+        envOf('MAX_FUTURE_SKEW_SECONDS') ?? o.maxFutureSkewSeconds,
+        'maxFutureSkewSeconds',
+        fail,
+      ),
       ...healthOf(parseHealthEndpoint(o.health, envOf('HEALTH_PORT'), fail)),
     },
     raw: o,
@@ -152,10 +185,12 @@ function healthOf(health: HealthEndpoint | undefined): { health?: HealthEndpoint
 }
 
 function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) => string): string {
-  if (typeof v !== 'string' || v === '') throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
+  if (typeof v !== 'string' || v === '')
+    throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
   if (/^postgres(ql)?:\/\//i.test(v) || v === 'sqlite::memory:') return v;
   if (v.startsWith('sqlite:')) return `sqlite:${path(v.slice(7), 'store')}`;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v))
+    throw configError(name, 'store must be sqlite:<path>, a path or a postgres:// URL');
   // A bare path is SQLite; written out so the runtime knows which folder to create.
   return `sqlite:${path(v, 'store')}`;
 }
@@ -202,8 +237,13 @@ export async function openActor<Tx extends OrbitalTx>(
 ): Promise<ActorRuntime<Tx>> {
   const logger = opts.logger ?? pino({ name: `krypton-${name}` });
   const now = opts.now ?? Date.now;
-  const sqliteFile = config.store.startsWith('sqlite:') ? config.store.slice(7) : /^[a-z][a-z0-9+.-]*:\/\//i.test(config.store) ? null : config.store;
-  if (sqliteFile !== null && sqliteFile !== ':memory:') mkdirSync(dirname(resolve(sqliteFile)), { recursive: true, mode: 0o700 });
+  const sqliteFile = config.store.startsWith('sqlite:')
+    ? config.store.slice(7)
+    : /^[a-z][a-z0-9+.-]*:\/\//i.test(config.store)
+      ? null
+      : config.store;
+  if (sqliteFile !== null && sqliteFile !== ':memory:')
+    mkdirSync(dirname(resolve(sqliteFile)), { recursive: true, mode: 0o700 });
   const signer = SigningKey.load(config.signingKey);
   let store: Store<Tx>;
   try {
@@ -212,7 +252,14 @@ export async function openActor<Tx extends OrbitalTx>(
     signer.destroy();
     throw err;
   }
-  const auth = new OrbitalAuth({ id: config.id, role: name, signer, peers: config.trust, maxFutureSkewMs: config.maxFutureSkewMs, now });
+  const auth = new OrbitalAuth({
+    id: config.id,
+    role: name,
+    signer,
+    peers: config.trust,
+    maxFutureSkewMs: config.maxFutureSkewMs,
+    now,
+  });
   let mesh: Mesh;
   try {
     mesh = opts.bus !== undefined ? opts.bus.endpoint(auth) : await openMesh(config.mesh, { auth, logger });
@@ -269,7 +316,9 @@ class Actor<Tx extends OrbitalTx> implements ActorRuntime<Tx> {
     const help = 'Orbital events consumed, by outcome';
     this.handled = metrics.counter('krypton_orbital_events_handled_total', help, ['type', 'outcome']);
     this.pendingGauge = metrics.gauge(`krypton_${name}_outbox_pending`, 'events written but not yet published');
-    metrics.gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected').set(() => (mesh.status().connected ? 1 : 0));
+    metrics
+      .gauge(`krypton_${name}_mesh_connected`, '1 while the mesh is connected')
+      .set(() => (mesh.status().connected ? 1 : 0));
     this.stopRetention = startRetention(this.store, this.outbox, this.now, this.logger, name);
   }
 
@@ -370,7 +419,8 @@ class Actor<Tx extends OrbitalTx> implements ActorRuntime<Tx> {
     await step('closing the store', () => this.store.close());
     this.signer.destroy();
     logger.info(`${name} stopped`);
-    if (first !== undefined) throw first instanceof Error ? first : new Error(`${name}: stopping failed`, { cause: first });
+    if (first !== undefined)
+      throw first instanceof Error ? first : new Error(`${name}: stopping failed`, { cause: first });
   }
 }
 
@@ -418,7 +468,11 @@ export const manifestTable = (bigint: string, text: string, suffix: string) => `
 )${suffix}`;
 
 /** Its own table (not columns of manifests), so stores made before it get it by CREATE IF NOT EXISTS. */
-export const auditHeadTable = (bigint: string, text: string, suffix: string) => `CREATE TABLE IF NOT EXISTS audit_heads (
+export const auditHeadTable = (
+  bigint: string,
+  text: string,
+  suffix: string,
+) => `CREATE TABLE IF NOT EXISTS audit_heads (
   core ${text} PRIMARY KEY,
   seq ${bigint} NOT NULL CHECK (seq >= 1),
   hash ${text} NOT NULL,
@@ -429,13 +483,15 @@ export const auditHeadTable = (bigint: string, text: string, suffix: string) => 
 export class ManifestTx extends SqlOrbitalTx {
   /** Records a manifest unless a newer one of the same Core is on file; false when it is stale. */
   putManifest(m: ManifestRow): Promise<boolean> {
-    return this.op('putManifest', async () =>
-      (await this.db.run(
-        `INSERT INTO manifests (core, at, received_at, tenants, scopes) VALUES (?, ?, ?, ?, ?)
+    return this.op(
+      'putManifest',
+      async () =>
+        (await this.db.run(
+          `INSERT INTO manifests (core, at, received_at, tenants, scopes) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (core) DO UPDATE SET at = excluded.at, received_at = excluded.received_at, tenants = excluded.tenants, scopes = excluded.scopes
          WHERE excluded.at >= manifests.at`,
-        [m.core, m.at, m.receivedAt, m.tenants, m.scopes],
-      )) === 1,
+          [m.core, m.at, m.receivedAt, m.tenants, m.scopes],
+        )) === 1,
     );
   }
 
@@ -451,7 +507,13 @@ export class ManifestTx extends SqlOrbitalTx {
         const head: ManifestView['auditHead'] =
           r.head_seq === null || r.head_seq === undefined
             ? null
-            : { seq: num(r.head_seq), hash: str(r.head_hash), at: num(r.head_at), receivedAt: num(r.head_received_at), arg: `${num(r.head_seq)}:${str(r.head_hash)}` };
+            : {
+                seq: num(r.head_seq),
+                hash: str(r.head_hash),
+                at: num(r.head_at),
+                receivedAt: num(r.head_received_at),
+                arg: `${num(r.head_seq)}:${str(r.head_hash)}`,
+              };
         return { ...manifestOf(r), auditHead: head };
       }),
     );
@@ -459,7 +521,12 @@ export class ManifestTx extends SqlOrbitalTx {
 
   getAuditHead(core: string): Promise<RecordedAuditHead | null> {
     return this.op('getAuditHead', () =>
-      this.one('SELECT * FROM audit_heads WHERE core = ?', [core], (r) => ({ seq: num(r.seq), hash: str(r.hash), at: num(r.at), receivedAt: num(r.received_at) })),
+      this.one('SELECT * FROM audit_heads WHERE core = ?', [core], (r) => ({
+        seq: num(r.seq),
+        hash: str(r.hash),
+        at: num(r.at),
+        receivedAt: num(r.received_at),
+      })),
     );
   }
 
@@ -469,7 +536,12 @@ export class ManifestTx extends SqlOrbitalTx {
    * the Core's audit log lost rows since (truncated, or restored from an
    * older copy). The same seq with another hash is a rewritten row.
    */
-  putAuditHead(core: string, head: AuditHead, at: number, receivedAt: number): Promise<{ recorded: boolean; previous: RecordedAuditHead | null }> {
+  putAuditHead(
+    core: string,
+    head: AuditHead,
+    at: number,
+    receivedAt: number,
+  ): Promise<{ recorded: boolean; previous: RecordedAuditHead | null }> {
     return this.op('putAuditHead', async () => {
       const previous = await this.one('SELECT * FROM audit_heads WHERE core = ?', [core], (r) => ({
         seq: num(r.seq),
@@ -477,7 +549,8 @@ export class ManifestTx extends SqlOrbitalTx {
         at: num(r.at),
         receivedAt: num(r.received_at),
       }));
-      if (previous !== null && (head.seq < previous.seq || (head.seq === previous.seq && head.hash !== previous.hash))) return { recorded: false, previous };
+      if (previous !== null && (head.seq < previous.seq || (head.seq === previous.seq && head.hash !== previous.hash)))
+        return { recorded: false, previous };
       await this.db.run(
         `INSERT INTO audit_heads (core, seq, hash, at, received_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (core) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at, received_at = excluded.received_at`,
@@ -493,7 +566,15 @@ export class ManifestTx extends SqlOrbitalTx {
  * head: record it, or, when it goes backwards, keep the one on file and
  * say so loudly (the Core's audit log is not what it was).
  */
-export async function recordAuditHead(tx: ManifestTx, core: string, head: AuditHead | undefined, at: number, receivedAt: number, logger: Logger, name: string): Promise<void> {
+export async function recordAuditHead(
+  tx: ManifestTx,
+  core: string,
+  head: AuditHead | undefined,
+  at: number,
+  receivedAt: number,
+  logger: Logger,
+  name: string,
+): Promise<void> {
   if (head === undefined) return;
   const r = await tx.putAuditHead(core, head, at, receivedAt);
   if (!r.recorded) {

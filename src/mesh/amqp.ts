@@ -32,7 +32,16 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import { pino, type Logger } from 'pino';
 import { errors } from '../errors.js';
 import { isEventType, isPriority, type EventType, type OrbitalEvent } from '../protocol/orbital-events.js';
-import { CONSUMER_NAME, DEFAULT_MAX_ATTEMPTS, meshDown, type EventAuth, type Handler, type Mesh, type MeshStatus, type Subscription } from './mesh.js';
+import {
+  CONSUMER_NAME,
+  DEFAULT_MAX_ATTEMPTS,
+  meshDown,
+  type EventAuth,
+  type Handler,
+  type Mesh,
+  type MeshStatus,
+  type Subscription,
+} from './mesh.js';
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const ATTEMPTS_HEADER = 'x-krypton-attempts';
@@ -215,7 +224,10 @@ export class AmqpMesh implements Mesh {
           const cap = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(attempt, 20));
           // Full jitter within [cap/2, cap]: actors that lost the broker together do not return together.
           const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-          this.logger.warn({ err, attempt: attempt + 1, retryInMs: delay }, 'orbital: cannot reach the broker, will retry');
+          this.logger.warn(
+            { err, attempt: attempt + 1, retryInMs: delay },
+            'orbital: cannot reach the broker, will retry',
+          );
           await this.sleep(delay);
         }
       }
@@ -288,7 +300,11 @@ export class AmqpMesh implements Mesh {
 
   private async declareQueue(ch: Channel, consumer: string, types: ReadonlySet<EventType>): Promise<void> {
     const queue = this.topology.queueFor(consumer);
-    await ch.assertQueue(queue, { durable: true, maxPriority: PRIORITY_HIGH, deadLetterExchange: this.topology.deadLetterExchange });
+    await ch.assertQueue(queue, {
+      durable: true,
+      maxPriority: PRIORITY_HIGH,
+      deadLetterExchange: this.topology.deadLetterExchange,
+    });
     for (const type of types) await ch.bindQueue(queue, this.topology.exchange, type);
   }
 
@@ -334,7 +350,10 @@ export class AmqpMesh implements Mesh {
         await this.deadLetter(link, sub.consumer, msg, `handler failed ${attempts} times: ${why}`);
         return;
       }
-      this.logger.warn({ consumer: sub.consumer, id: event.id, type: event.type, attempt: attempts, err }, 'orbital: handler failed, will retry');
+      this.logger.warn(
+        { consumer: sub.consumer, id: event.id, type: event.type, attempt: attempts, err },
+        'orbital: handler failed, will retry',
+      );
       try {
         // Re-sent (with the count) before the ack: a crash in between means a duplicate, never a loss.
         await this.confirmed(link.pub, '', this.topology.queueFor(sub.consumer), msg.content, {
@@ -358,7 +377,10 @@ export class AmqpMesh implements Mesh {
   }
 
   private async deadLetter(link: Link, consumer: string, msg: ConsumeMessage, reason: string): Promise<void> {
-    this.logger.error({ consumer, reason, messageId: msg.properties.messageId, bytes: msg.content.length }, 'orbital: event dead-lettered');
+    this.logger.error(
+      { consumer, reason, messageId: msg.properties.messageId, bytes: msg.content.length },
+      'orbital: event dead-lettered',
+    );
     try {
       await this.confirmed(link.pub, this.topology.deadLetterExchange, '', msg.content, {
         ...retained(msg),
@@ -372,9 +394,18 @@ export class AmqpMesh implements Mesh {
     this.counts.deadLettered++;
   }
 
-  private confirmed(ch: ConfirmChannel, exchange: string, key: string, body: Buffer, options: Options.Publish): Promise<void> {
+  private confirmed(
+    ch: ConfirmChannel,
+    exchange: string,
+    key: string,
+    body: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(meshDown('orbital: the broker did not confirm in time')), this.confirmTimeoutMs);
+      const timer = setTimeout(
+        () => reject(meshDown('orbital: the broker did not confirm in time')),
+        this.confirmTimeoutMs,
+      );
       try {
         ch.publish(exchange, key, body, options, (err) => {
           clearTimeout(timer);

@@ -83,7 +83,8 @@ export class OrbitalAuth implements EventAuth {
   /** Validates, checks that this actor may send it as itself, signs. */
   seal(event: OrbitalEvent): SealedEvent {
     const checked = validateEvent(event);
-    if (checked.source !== this.id) throw errors.badRequest(`orbital: ${this.id} cannot sign an event whose source is ${checked.source}`);
+    if (checked.source !== this.id)
+      throw errors.badRequest(`orbital: ${this.id} cannot sign an event whose source is ${checked.source}`);
     checkSender(checked, this.role);
     return { event: checked, body: encodeSignedEvent(checked, this.signer.sign(signingInput(checked))) };
   }
@@ -92,7 +93,8 @@ export class OrbitalAuth implements EventAuth {
   open(body: Buffer | string): OrbitalEvent {
     const { event, signature } = parseSignedEvent(body);
     const peer = this.peers.get(event.source);
-    if (peer === undefined) throw refused(`${event.type} ${event.id} claims source ${event.source}, which this actor does not trust`);
+    if (peer === undefined)
+      throw refused(`${event.type} ${event.id} claims source ${event.source}, which this actor does not trust`);
     if (!verifySignature(peer.publicKey, signingInput(event), signature)) {
       throw refused(`${event.type} ${event.id}: the signature does not verify under the key of ${event.source}`);
     }
@@ -113,20 +115,30 @@ export class OrbitalAuth implements EventAuth {
  * Paths are relative to the config file's folder. The keys are read here,
  * so a missing or wrong file stops the actor at start with the field named.
  */
-export function parseTrust(raw: unknown, field: string, resolvePath: (p: string) => string, fail: (message: string) => never): TrustedPeer[] {
+export function parseTrust(
+  raw: unknown,
+  field: string,
+  resolvePath: (p: string) => string,
+  fail: (message: string) => never,
+): TrustedPeer[] {
   if (raw === undefined || raw === null) {
-    fail(`${field} is required: {"<actor id>": {"role": "registry"|"cmk"|"core", "publicKey": "<file.pub>"}, ...} names every actor whose events this one accepts`);
+    fail(
+      `${field} is required: {"<actor id>": {"role": "registry"|"cmk"|"core", "publicKey": "<file.pub>"}, ...} names every actor whose events this one accepts`,
+    );
   }
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail(`${field} must be an object {"<actor id>": {role, publicKey}}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    fail(`${field} must be an object {"<actor id>": {role, publicKey}}`);
   const out: TrustedPeer[] = [];
   for (const [id, entry] of Object.entries(raw as Record<string, unknown>)) {
     const where = `${field}.${id}`;
     if (!isValidId(id)) fail(`${field}: actor id ${JSON.stringify(id)} must match [A-Za-z0-9._~-]{1,64}`);
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`${where} must be an object {role, publicKey}`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      fail(`${where} must be an object {role, publicKey}`);
     const e = entry as Record<string, unknown>;
     for (const k of Object.keys(e)) if (k !== 'role' && k !== 'publicKey') fail(`${where}: unknown field "${k}"`);
     if (!isActorRole(e.role)) fail(`${where}.role must be one of ${ACTOR_ROLES.join(', ')}`);
-    if (typeof e.publicKey !== 'string' || e.publicKey === '') fail(`${where}.publicKey must be the path of an Ed25519 public key (.pub)`);
+    if (typeof e.publicKey !== 'string' || e.publicKey === '')
+      fail(`${where}.publicKey must be the path of an Ed25519 public key (.pub)`);
     const file = resolvePath(e.publicKey);
     let publicKey: Buffer;
     try {
@@ -140,10 +152,16 @@ export function parseTrust(raw: unknown, field: string, resolvePath: (p: string)
 }
 
 /** Refuses a trust that would make every event of a consumed type fail (no actor may send it). */
-export function requireSenders(peers: readonly TrustedPeer[], consumes: readonly EventType[], field: string, fail: (message: string) => never): void {
+export function requireSenders(
+  peers: readonly TrustedPeer[],
+  consumes: readonly EventType[],
+  field: string,
+  fail: (message: string) => never,
+): void {
   for (const type of consumes) {
     const role = SENDER_ROLE[type];
-    if (!peers.some((p) => p.role === role)) fail(`${field} has no actor with role ${role}: every ${type} would be refused`);
+    if (!peers.some((p) => p.role === role))
+      fail(`${field} has no actor with role ${role}: every ${type} would be refused`);
   }
 }
 
@@ -156,7 +174,8 @@ export function pathFrom(base: string): (p: string) => string {
 export function futureSkewMs(raw: unknown, field: string, fail: (message: string) => never): number {
   if (raw === undefined || raw === null) return DEFAULT_MAX_FUTURE_SKEW_MS;
   const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 86_400) fail(`${field} must be an integer from 1 to 86400`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 86_400)
+    fail(`${field} must be an integer from 1 to 86400`);
   return n * 1000;
 }
 

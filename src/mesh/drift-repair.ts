@@ -11,7 +11,13 @@ import type { OrbitalTx } from '../storage/orbital/orbital-tx.js';
 export const REPAIR_EVERY_MS = 10 * 60_000;
 
 /** True (and recorded) when this repair may go to this Core now. */
-export async function repairDue(tx: OrbitalTx, core: string, subject: string, now: number, everyMs = REPAIR_EVERY_MS): Promise<boolean> {
+export async function repairDue(
+  tx: OrbitalTx,
+  core: string,
+  subject: string,
+  now: number,
+  everyMs = REPAIR_EVERY_MS,
+): Promise<boolean> {
   const name = `repair:${core}:${subject}`;
   const last = await tx.getMark(name);
   if (last !== null && now - last < everyMs) return false;

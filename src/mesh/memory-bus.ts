@@ -138,7 +138,9 @@ export class MemoryBus implements MeshHub {
   async idle(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const busy = () =>
-      [...this.queues.values()].some((q) => q.pumping || (q.handler !== null && q.priority.length + q.routine.length > 0));
+      [...this.queues.values()].some(
+        (q) => q.pumping || (q.handler !== null && q.priority.length + q.routine.length > 0),
+      );
     while (busy()) {
       if (Date.now() > deadline) throw errors.internal('orbital: the bus did not drain in time');
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -204,10 +206,17 @@ export class MemoryBus implements MeshHub {
         } catch (err) {
           entry.attempts++;
           if (entry.attempts >= this.maxAttempts) {
-            this.deadLetter(q.name, `handler failed ${entry.attempts} times: ${(err as Error)?.message ?? String(err)}`, entry.body);
+            this.deadLetter(
+              q.name,
+              `handler failed ${entry.attempts} times: ${(err as Error)?.message ?? String(err)}`,
+              entry.body,
+            );
           } else {
             this.counts.retried++;
-            this.logger.warn({ consumer: q.name, id: event.id, type: event.type, attempt: entry.attempts, err }, 'orbital: handler failed, will retry');
+            this.logger.warn(
+              { consumer: q.name, id: event.id, type: event.type, attempt: entry.attempts, err },
+              'orbital: handler failed, will retry',
+            );
             lane.unshift(entry);
           }
         }

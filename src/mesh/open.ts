@@ -24,7 +24,8 @@ export function isMeshUrl(url: string): boolean {
 }
 
 export async function openMesh(url: string, opts: OpenMeshOptions): Promise<Mesh> {
-  if (url === 'memory') return new MemoryBus(opts.logger !== undefined ? { logger: opts.logger } : {}).endpoint(opts.auth);
+  if (url === 'memory')
+    return new MemoryBus(opts.logger !== undefined ? { logger: opts.logger } : {}).endpoint(opts.auth);
   if (!/^amqps?:\/\//i.test(url)) throw errors.badRequest('mesh must be "memory" or an amqp:// URL');
   let parsed: URL;
   try {
@@ -34,7 +35,8 @@ export async function openMesh(url: string, opts: OpenMeshOptions): Promise<Mesh
   }
   const namespace = parsed.searchParams.get('namespace') ?? undefined;
   parsed.searchParams.delete('namespace');
-  if (namespace !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(namespace)) throw errors.badRequest('mesh namespace must match [A-Za-z0-9._-]{1,100}');
+  if (namespace !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(namespace))
+    throw errors.badRequest('mesh namespace must match [A-Za-z0-9._-]{1,100}');
   const mesh = new AmqpMesh({
     auth: opts.auth,
     url: parsed.toString(),
@@ -44,7 +46,10 @@ export async function openMesh(url: string, opts: OpenMeshOptions): Promise<Mesh
   // An actor keeps serving while the mesh is down (ACD-402): a broker that
   // is not there yet is logged, and the mesh keeps reconnecting.
   await mesh.start(opts.connectTimeoutMs ?? 5_000).catch((err: unknown) => {
-    opts.logger?.warn({ err: (err as Error).message }, 'orbital: the broker is not reachable yet; reconnecting in the background');
+    opts.logger?.warn(
+      { err: (err as Error).message },
+      'orbital: the broker is not reachable yet; reconnecting in the background',
+    );
   });
   return mesh;
 }

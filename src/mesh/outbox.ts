@@ -70,7 +70,12 @@ export class Outbox<Tx extends OrbitalTx = OrbitalTx> {
    */
   async enqueue(tx: OrbitalTx, event: OrbitalEvent): Promise<void> {
     const checked = decodeEvent(JSON.stringify(event));
-    await tx.enqueueOutbox({ id: checked.id, type: checked.type, body: encodeEvent(checked).toString('utf8'), createdAt: this.now() });
+    await tx.enqueueOutbox({
+      id: checked.id,
+      type: checked.type,
+      body: encodeEvent(checked).toString('utf8'),
+      createdAt: this.now(),
+    });
   }
 
   /**
@@ -180,7 +185,10 @@ export class Outbox<Tx extends OrbitalTx = OrbitalTx> {
     this.failures++;
     const cap = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(this.failures - 1, 20));
     const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-    this.logger.warn({ pending: result.pending, retryInMs: delay, err: result.error }, 'orbital: outbox publish failed, will retry');
+    this.logger.warn(
+      { pending: result.pending, retryInMs: delay, err: result.error },
+      'orbital: outbox publish failed, will retry',
+    );
     this.schedule(delay);
   }
 }

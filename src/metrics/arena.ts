@@ -7,6 +7,10 @@ import { arenaInfo } from '../native/index.js';
 import type { Registry } from './registry.js';
 
 export function addArenaMetrics(metrics: Registry): void {
-  metrics.gauge('krypton_arena_bytes', 'Size of the locked key arena (KRYPTON_ARENA_BYTES)').set(() => arenaInfo().size);
-  metrics.gauge('krypton_arena_used_bytes', 'Bytes of the locked key arena in use (keys, round keys, scratch)').set(() => arenaInfo().used);
+  metrics
+    .gauge('krypton_arena_bytes', 'Size of the locked key arena (KRYPTON_ARENA_BYTES)')
+    .set(() => arenaInfo().size);
+  metrics
+    .gauge('krypton_arena_used_bytes', 'Bytes of the locked key arena in use (keys, round keys, scratch)')
+    .set(() => arenaInfo().used);
 }

@@ -76,7 +76,8 @@ export class Gauge extends Base {
   }
   render(): string {
     let out = this.head();
-    for (const [k, v] of this.values) out += `${this.name}${renderLabels(this.labelNames, k)} ${typeof v === 'function' ? v() : v}\n`;
+    for (const [k, v] of this.values)
+      out += `${this.name}${renderLabels(this.labelNames, k)} ${typeof v === 'function' ? v() : v}\n`;
     return out;
   }
 }

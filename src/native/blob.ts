@@ -16,11 +16,33 @@ export { MAX_BATCH, MAX_CONTEXT_BYTES } from '../protocol/gateway-frame.js';
 export { BLOB_FIXED_BYTES, blobSize, L4_BYTES, openedBytes, type RecordLayout } from '../protocol/record-layout.js';
 
 interface BlobNative {
-  blobCreate(scope: number, context: Uint8Array | null, count: number, out: Uint8Array, stride?: number, l4At?: number, blobAt?: number): number;
+  blobCreate(
+    scope: number,
+    context: Uint8Array | null,
+    count: number,
+    out: Uint8Array,
+    stride?: number,
+    l4At?: number,
+    blobAt?: number,
+  ): number;
   blobOpen(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobOpenBatch(this: void, tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
+  blobOpenBatch(
+    this: void,
+    tenant: Buffer,
+    blobs: Uint8Array[],
+    context: Uint8Array | null,
+    out: Uint8Array,
+    statuses: Uint8Array,
+  ): number;
   blobRewrap(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobRewrapBatch(this: void, tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array): number;
+  blobRewrapBatch(
+    this: void,
+    tenant: Buffer,
+    blobs: Uint8Array[],
+    context: Uint8Array | null,
+    out: Uint8Array,
+    statuses: Uint8Array,
+  ): number;
   blobInfo(blob: Uint8Array): { tenant: string; service: string; version: number } | null;
   scopeLookup(tenant: Buffer, service: Buffer): number;
 }
@@ -58,9 +80,18 @@ export interface DataKey {
  * version (count * scope.recordBytes bytes), or with `count` records of
  * `layout` (count * layout.stride bytes), and returns that version.
  */
-export function createInto(scope: ScopeRef, count: number, context: Uint8Array | undefined, out: Uint8Array, layout?: RecordLayout): number {
+export function createInto(
+  scope: ScopeRef,
+  count: number,
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  layout?: RecordLayout,
+): number {
   const ctx = checkContext(context);
-  const r = layout === undefined ? native.blobCreate(scope.id, ctx, count, out) : native.blobCreate(scope.id, ctx, count, out, layout.stride, layout.l4At, layout.blobAt);
+  const r =
+    layout === undefined
+      ? native.blobCreate(scope.id, ctx, count, out)
+      : native.blobCreate(scope.id, ctx, count, out, layout.stride, layout.l4At, layout.blobAt);
   if (r < 0) throw statusError(-r);
   return r;
 }
@@ -100,9 +131,22 @@ function call<T>(fn: () => T): T {
   }
 }
 
-type BatchCall = (tenant: Buffer, blobs: Uint8Array[], context: Uint8Array | null, out: Uint8Array, statuses: Uint8Array) => number;
+type BatchCall = (
+  tenant: Buffer,
+  blobs: Uint8Array[],
+  context: Uint8Array | null,
+  out: Uint8Array,
+  statuses: Uint8Array,
+) => number;
 
-function batchInto(fn: BatchCall, tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+function batchInto(
+  fn: BatchCall,
+  tenant: string,
+  blobs: Uint8Array[],
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  statuses: Uint8Array,
+): number {
   requireBlobList(blobs);
   const t = idBytes(tenant, 'tenant');
   const c = checkContext(context);
@@ -116,7 +160,13 @@ function batchInto(fn: BatchCall, tenant: string, blobs: Uint8Array[], context: 
  * failed. Outputs that overlap each other or an input: BAD_REQUEST, and
  * nothing is written.
  */
-export function openBlobsInto(tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+export function openBlobsInto(
+  tenant: string,
+  blobs: Uint8Array[],
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  statuses: Uint8Array,
+): number {
   return batchInto(native.blobOpenBatch, tenant, blobs, context, out, statuses);
 }
 
@@ -126,7 +176,13 @@ export function openBlobsInto(tenant: string, blobs: Uint8Array[], context: Uint
  * where the blob failed), `statuses` one native status per blob. Returns
  * how many failed. Overlapping outputs and inputs: BAD_REQUEST.
  */
-export function rewrapBlobsInto(tenant: string, blobs: Uint8Array[], context: Uint8Array | undefined, out: Uint8Array, statuses: Uint8Array): number {
+export function rewrapBlobsInto(
+  tenant: string,
+  blobs: Uint8Array[],
+  context: Uint8Array | undefined,
+  out: Uint8Array,
+  statuses: Uint8Array,
+): number {
   return batchInto(native.blobRewrapBatch, tenant, blobs, context, out, statuses);
 }
 

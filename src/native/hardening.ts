@@ -84,7 +84,11 @@ export function processHardening(): HardeningState {
  * setting as it is rather than loosening it. A failed mlockall is reported
  * in `lockError`, not thrown, so the caller decides whether it is fatal.
  */
-export function hardenProcess({ dumpable = false, coreDumps = false, lockAll = false }: HardeningOptions = {}): HardeningState {
+export function hardenProcess({
+  dumpable = false,
+  coreDumps = false,
+  lockAll = false,
+}: HardeningOptions = {}): HardeningState {
   if (!dumpable) call(() => native.setDumpable(false));
   if (!coreDumps) call(() => native.disableCoreDumps());
   const lockError = lockAll ? lockAllMemory() : undefined;

@@ -198,7 +198,17 @@ export function sealLease(p: SealLeaseParams): SealedLease {
   const enc = Buffer.alloc(native.HPKE_ENC_BYTES);
   const sealed = Buffer.alloc(leaseSealedSize(p.tenant, p.service));
   call(() =>
-    native.leaseSeal(p.recipientPublicKey, p.key, tenant, service, p.version, KeyState[p.state], p.expiresAt, enc, sealed),
+    native.leaseSeal(
+      p.recipientPublicKey,
+      p.key,
+      tenant,
+      service,
+      p.version,
+      KeyState[p.state],
+      p.expiresAt,
+      enc,
+      sealed,
+    ),
   );
   return { enc, sealed };
 }

@@ -7,11 +7,16 @@ import { view } from './addon.js';
  * mapping, in C++. Status 0 is OK; a name outside the catalogue is a build
  * out of step with this one, refused at load.
  */
-const STATUS_CODES: readonly (ErrorCode | null)[] = view<{ STATUS_CODES: string[] }>().STATUS_CODES.map((name, status) => {
-  if (status === 0) return null;
-  if (!isErrorCode(name)) throw new Error(`krypton: the addon names native status ${status} "${name}", which is not in the error catalogue`);
-  return name;
-});
+const STATUS_CODES: readonly (ErrorCode | null)[] = view<{ STATUS_CODES: string[] }>().STATUS_CODES.map(
+  (name, status) => {
+    if (status === 0) return null;
+    if (!isErrorCode(name))
+      throw new Error(
+        `krypton: the addon names native status ${status} "${name}", which is not in the error catalogue`,
+      );
+    return name;
+  },
+);
 
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   INVALID_BLOB: 'invalid blob',

@@ -11,7 +11,7 @@ export const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
   // Extractable, because the private key is written out as PKCS#8 PEM.
-  return (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']));
+  return await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
 }
 
 export async function privateKeyToPem(key: CryptoKey): Promise<string> {

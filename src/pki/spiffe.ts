@@ -11,7 +11,11 @@ const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export function isSpiffeId(value: string): boolean {
   if (!SPIFFE_ID.test(value) || value.length > 2048) return false;
-  return !value.slice('spiffe://'.length).split('/').slice(1).some((s) => s === '.' || s === '..');
+  return !value
+    .slice('spiffe://'.length)
+    .split('/')
+    .slice(1)
+    .some((s) => s === '.' || s === '..');
 }
 
 /** All URI SANs that start with `spiffe://`, valid or not, so a caller can count them. */

@@ -136,10 +136,12 @@ export function parseRequest(raw: unknown): GatewayRequest | RefusedRequest {
   const [id, op, params = {}] = raw as [unknown, unknown, unknown];
   if (!isRequestId(id)) return new RefusedRequest(null, errors.badRequest('id must be a number or a string'));
   // Refused under its id whenever it has one, so the caller knows which request it was.
-  if (raw.length !== 3 && raw.length !== 2) return new RefusedRequest(id, errors.badRequest('a request is [id, op, params]'));
+  if (raw.length !== 3 && raw.length !== 2)
+    return new RefusedRequest(id, errors.badRequest('a request is [id, op, params]'));
   try {
     if (typeof op !== 'string' || !OP_SET.has(op)) throw errors.badRequest('unknown op');
-    if (typeof params !== 'object' || params === null || Array.isArray(params) || params instanceof Uint8Array) throw errors.badRequest('params must be a map');
+    if (typeof params !== 'object' || params === null || Array.isArray(params) || params instanceof Uint8Array)
+      throw errors.badRequest('params must be a map');
     const p = params as Record<string, unknown>;
     switch (op as Op) {
       case 'key.create':

@@ -92,20 +92,35 @@ export interface LeaseTrust {
 }
 
 /** A request for a full lease, or for the named versions, with a fresh nonce. */
-export function newLeaseRequest(tenant: string, service: string, recipientKey: Uint8Array, versions?: number[]): LeaseRequest {
-  return { tenant, service, recipientKey, nonce: randomBytes(LEASE_NONCE_BYTES), ...(versions !== undefined ? { versions } : {}) };
+export function newLeaseRequest(
+  tenant: string,
+  service: string,
+  recipientKey: Uint8Array,
+  versions?: number[],
+): LeaseRequest {
+  return {
+    tenant,
+    service,
+    recipientKey,
+    nonce: randomBytes(LEASE_NONCE_BYTES),
+    ...(versions !== undefined ? { versions } : {}),
+  };
 }
 
 const isBytes = (v: unknown, length: number): v is Uint8Array => v instanceof Uint8Array && v.length === length;
-const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const asBuffer = (v: Uint8Array): Buffer =>
+  Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
 function namedVersions(v: unknown, bad: (what: string) => never): number[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_NAMED_VERSIONS) bad(`versions must be a list of 1 to ${MAX_NAMED_VERSIONS} versions`);
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_NAMED_VERSIONS)
+    bad(`versions must be a list of 1 to ${MAX_NAMED_VERSIONS} versions`);
   let last = 0;
   for (const x of v) {
-    if (!isInt(x, 1, MAX_VERSION) || x <= last) bad('versions must be ascending, distinct integers from 1 to 4294967295');
+    if (!isInt(x, 1, MAX_VERSION) || x <= last)
+      bad('versions must be ascending, distinct integers from 1 to 4294967295');
     last = x;
   }
   return v as number[];
@@ -152,7 +167,8 @@ export function checkLeaseReply(body: unknown, req: LeaseRequest): LeaseReply {
   const list = b.versions;
   if (!Array.isArray(list) || list.length > MAX_LEASE_VERSIONS) bad('versions');
   const entries = list as unknown[];
-  if (named === undefined ? entries.length === 0 : entries.length !== named.length) bad('versions: not the versions asked for');
+  if (named === undefined ? entries.length === 0 : entries.length !== named.length)
+    bad('versions: not the versions asked for');
   const oldest = b.oldestIncluded as number;
   const sealedBytes = leaseSealedSize(req.tenant, req.service);
   let last = 0;
@@ -166,7 +182,8 @@ export function checkLeaseReply(body: unknown, req: LeaseRequest): LeaseReply {
     if (!isVersionState(v!.state)) bad('state');
     // The ACTIVE version is the scope's newest: one at most, last; a full lease always has it.
     const newest = i === entries.length - 1;
-    if (v!.state === 'ACTIVE' ? !newest : named === undefined && newest) bad('a full lease ends with its one ACTIVE version, the newest');
+    if (v!.state === 'ACTIVE' ? !newest : named === undefined && newest)
+      bad('a full lease ends with its one ACTIVE version, the newest');
     if (!isBytes(v!.enc, HPKE_ENC_BYTES)) bad(`enc must be ${HPKE_ENC_BYTES} bytes`);
     if (!isBytes(v!.sealed, sealedBytes)) bad(`sealed must be ${sealedBytes} bytes`);
     const state = v!.state as VersionState;
@@ -199,7 +216,8 @@ export function checkLeaseReply(body: unknown, req: LeaseRequest): LeaseReply {
  */
 export function leaseSignedBytes(req: LeaseRequest, reply: UnsignedLeaseReply): Buffer {
   const named = req.versions ?? [];
-  let size = LEASE_SIGNATURE_CONTEXT.length + 2 + req.tenant.length + req.service.length + X25519_BYTES + LEASE_NONCE_BYTES;
+  let size =
+    LEASE_SIGNATURE_CONTEXT.length + 2 + req.tenant.length + req.service.length + X25519_BYTES + LEASE_NONCE_BYTES;
   size += 1 + 4 * named.length + 8 + 8 + 4 + 4 + 2;
   for (const v of reply.versions) size += 4 + 1 + HPKE_ENC_BYTES + 2 + v.sealed.length;
   const out = Buffer.allocUnsafe(size);
@@ -229,7 +247,11 @@ export function leaseSignedBytes(req: LeaseRequest, reply: UnsignedLeaseReply): 
 }
 
 /** The Core's side: the reply, checked by the one validator, then signed. */
-export function signLeaseReply(signer: { sign(message: Uint8Array): Buffer }, req: LeaseRequest, unsigned: UnsignedLeaseReply): LeaseReply {
+export function signLeaseReply(
+  signer: { sign(message: Uint8Array): Buffer },
+  req: LeaseRequest,
+  unsigned: UnsignedLeaseReply,
+): LeaseReply {
   const signature = signer.sign(leaseSignedBytes(req, unsigned));
   // The Core never sends what a Gateway would refuse.
   return checkLeaseReply({ ...unsigned, signature }, req);
@@ -248,7 +270,9 @@ export function verifyLeaseReply(body: unknown, req: LeaseRequest, trust: LeaseT
   };
   // Nonces are not secret: a plain compare.
   if (!reply.nonce.equals(asBuffer(req.nonce))) refuse('it answers another request (nonce)');
-  if (Math.abs(reply.issuedAt - now) > trust.maxSkewMs) refuse(`issued at ${reply.issuedAt}, more than ${trust.maxSkewMs} ms from this clock (${now})`);
-  if (!verifySignature(trust.corePublicKey, leaseSignedBytes(req, reply), reply.signature)) refuse('the signature does not verify under the pinned Core key');
+  if (Math.abs(reply.issuedAt - now) > trust.maxSkewMs)
+    refuse(`issued at ${reply.issuedAt}, more than ${trust.maxSkewMs} ms from this clock (${now})`);
+  if (!verifySignature(trust.corePublicKey, leaseSignedBytes(req, reply), reply.signature))
+    refuse('the signature does not verify under the pinned Core key');
   return reply;
 }

@@ -84,7 +84,13 @@ export function makeEvent<T extends EventType>(
   payload: Payloads[T],
   options: { id?: string; at?: number } = {},
 ): Envelope<T> {
-  return validateEvent({ id: options.id ?? randomUUID(), type, source, at: options.at ?? Date.now(), payload }) as Envelope<T>;
+  return validateEvent({
+    id: options.id ?? randomUUID(),
+    type,
+    source,
+    at: options.at ?? Date.now(),
+    payload,
+  }) as Envelope<T>;
 }
 
 const AUDIT_LINK = /^[A-Za-z0-9:+/=]{1,200}$/;
@@ -178,8 +184,10 @@ function payloadOf(type: EventType, p: Obj): Payloads[EventType] {
       onlyKeys(p, w, ['core', 'tenants', 'scopes', 'at', 'audit']);
       const tenants = p['tenants'];
       const scopes = p['scopes'];
-      if (!Array.isArray(tenants) || tenants.length > MAX_LIST) throw errors.badRequest(`${w}.tenants must be an array of ids`);
-      if (!Array.isArray(scopes) || scopes.length > MAX_LIST) throw errors.badRequest(`${w}.scopes must be an array of scopes`);
+      if (!Array.isArray(tenants) || tenants.length > MAX_LIST)
+        throw errors.badRequest(`${w}.tenants must be an array of ids`);
+      if (!Array.isArray(scopes) || scopes.length > MAX_LIST)
+        throw errors.badRequest(`${w}.scopes must be an array of scopes`);
       const out: Payloads['State.Manifest'] = {
         core: id(p, 'core', w),
         tenants: tenants.map((t, i) => id({ t }, 't', `${w}.tenants[${i}]`)),
@@ -198,8 +206,10 @@ function payloadOf(type: EventType, p: Obj): Payloads[EventType] {
         onlyKeys(audit, aw, ['seq', 'hash']);
         const seq = audit['seq'];
         const hash = audit['hash'];
-        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw errors.badRequest(`${aw}.seq must be a positive integer`);
-        if (typeof hash !== 'string' || !AUDIT_LINK.test(hash)) throw errors.badRequest(`${aw}.hash must be an audit link`);
+        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)
+          throw errors.badRequest(`${aw}.seq must be a positive integer`);
+        if (typeof hash !== 'string' || !AUDIT_LINK.test(hash))
+          throw errors.badRequest(`${aw}.hash must be an audit link`);
         out.audit = { seq, hash };
       }
       return out;
@@ -222,7 +232,8 @@ export function validateEvent(raw: unknown): OrbitalEvent {
   if (!isObj(raw)) throw errors.badRequest('event must be an object');
   onlyKeys(raw, 'event', ['id', 'type', 'source', 'at', 'payload']);
   const eid = raw['id'];
-  if (typeof eid !== 'string' || !EVENT_ID.test(eid)) throw errors.badRequest('event.id must be a UUID or 32 hex digits');
+  if (typeof eid !== 'string' || !EVENT_ID.test(eid))
+    throw errors.badRequest('event.id must be a UUID or 32 hex digits');
   const type = raw['type'];
   if (!isEventType(type)) throw errors.badRequest(`event.type must be one of ${EVENT_TYPES.join(', ')}`);
   const source = id(raw, 'source', 'event');
@@ -307,7 +318,8 @@ export function refused(message: string): KryptonError {
  */
 export function checkSender(event: OrbitalEvent, role: ActorRole): void {
   const allowed = SENDER_ROLE[event.type];
-  if (role !== allowed) throw refused(`${event.source} (role ${role}) may not send ${event.type}: only the ${allowed} may`);
+  if (role !== allowed)
+    throw refused(`${event.source} (role ${role}) may not send ${event.type}: only the ${allowed} may`);
   if (event.type === 'Sovereign.Heartbeat' && event.payload.cmk !== event.source) {
     throw refused(`Sovereign.Heartbeat from ${event.source} speaks for ${event.payload.cmk}`);
   }
@@ -326,7 +338,9 @@ export function checkDate(event: OrbitalEvent, now: number, maxFutureSkewMs: num
   const payloadAt = event.type === 'Sovereign.Heartbeat' || event.type === 'State.Manifest' ? event.payload.at : 0;
   const at = Math.max(event.at, payloadAt);
   if (at > now + maxFutureSkewMs) {
-    throw refused(`${event.type} ${event.id} from ${event.source} is dated ${at - now} ms in the future (at most ${maxFutureSkewMs} ms allowed)`);
+    throw refused(
+      `${event.type} ${event.id} from ${event.source} is dated ${at - now} ms in the future (at most ${maxFutureSkewMs} ms allowed)`,
+    );
   }
 }
 
@@ -355,6 +369,7 @@ export function parseSignedEvent(body: Buffer | string): { event: OrbitalEvent; 
   if (!isObj(raw)) throw errors.badRequest('event must be an object');
   const { sig, ...rest } = raw;
   if (sig === undefined) throw refused('the event is not signed');
-  if (typeof sig !== 'string' || !SIG_B64.test(sig)) throw errors.badRequest('event.sig must be a base64 Ed25519 signature (64 bytes)');
+  if (typeof sig !== 'string' || !SIG_B64.test(sig))
+    throw errors.badRequest('event.sig must be a base64 Ed25519 signature (64 bytes)');
   return { event: validateEvent(rest), signature: Buffer.from(sig, 'base64') };
 }

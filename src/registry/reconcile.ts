@@ -31,7 +31,13 @@ export function manifestHandler(registry: TenantRegistry, logger: Logger, now: (
   return async (tx: RegistryTx, event: OrbitalEvent): Promise<OrbitalEvent[]> => {
     if (event.type !== 'State.Manifest') return [];
     const m = event.payload;
-    const fresh = await tx.putManifest({ core: m.core, at: m.at, receivedAt: now(), tenants: m.tenants.length, scopes: m.scopes.length });
+    const fresh = await tx.putManifest({
+      core: m.core,
+      at: m.at,
+      receivedAt: now(),
+      tenants: m.tenants.length,
+      scopes: m.scopes.length,
+    });
     if (!fresh) {
       logger.info({ core: m.core, at: m.at }, 'registry: stale manifest ignored');
       return [];
@@ -66,7 +72,8 @@ export function manifestHandler(registry: TenantRegistry, logger: Logger, now: (
     const t0 = now();
     const missing = [];
     for (const s of await tx.listLiveScopes()) {
-      if (!served.has(key(s.tenant, s.service)) && (await repairDue(tx, m.core, `scope:${s.tenant}/${s.service}`, t0))) missing.push(s);
+      if (!served.has(key(s.tenant, s.service)) && (await repairDue(tx, m.core, `scope:${s.tenant}/${s.service}`, t0)))
+        missing.push(s);
     }
     const reonboard = new Set<string>();
     for (const t of await tx.listTenants()) {
@@ -78,10 +85,21 @@ export function manifestHandler(registry: TenantRegistry, logger: Logger, now: (
     // Tenants first: the Core needs the tenant before it can define its scopes.
     for (const t of [...reonboard].sort()) out.push(registry.event('Tenant.Define', { tenant: t, action: 'onboard' }));
     for (const s of missing) {
-      out.push(registry.event('Key.Define', { tenant: s.tenant, service: s.service, action: 'define', rotateAfterSeconds: s.rotateAfterSeconds }));
+      out.push(
+        registry.event('Key.Define', {
+          tenant: s.tenant,
+          service: s.service,
+          action: 'define',
+          rotateAfterSeconds: s.rotateAfterSeconds,
+        }),
+      );
     }
 
-    if (unknown.length > 0) logger.warn({ core: m.core, unknown: unknown.slice(0, 20), count: unknown.length }, 'registry: manifest lists what was never defined here; left alone');
+    if (unknown.length > 0)
+      logger.warn(
+        { core: m.core, unknown: unknown.slice(0, 20), count: unknown.length },
+        'registry: manifest lists what was never defined here; left alone',
+      );
     if (out.length > 0) logger.info({ core: m.core, events: out.length }, 'registry: manifest reconciled');
     return out;
   };

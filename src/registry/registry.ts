@@ -58,7 +58,10 @@ export class TenantRegistry {
       if (row?.state === 'ACTIVE') return { result: { ...(await this.view(tx, row)), changed: false }, events: [] };
       const next: TenantRow = { tenant, state: 'ACTIVE', createdAt: row?.createdAt ?? t, updatedAt: t };
       await tx.putTenant(next);
-      return { result: { ...(await this.view(tx, next)), changed: true }, events: [this.event('Tenant.Define', { tenant, action: 'onboard' })] };
+      return {
+        result: { ...(await this.view(tx, next)), changed: true },
+        events: [this.event('Tenant.Define', { tenant, action: 'onboard' })],
+      };
     });
   }
 
@@ -72,7 +75,10 @@ export class TenantRegistry {
       await tx.putTenant(next);
       // One offboard event covers the scopes: the Core drops a tenant whole.
       await tx.deleteScopesOf(tenant, t);
-      return { result: { ...(await this.view(tx, next)), changed: true }, events: [this.event('Tenant.Define', { tenant, action: 'offboard' })] };
+      return {
+        result: { ...(await this.view(tx, next)), changed: true },
+        events: [this.event('Tenant.Define', { tenant, action: 'offboard' })],
+      };
     });
   }
 
@@ -85,8 +91,16 @@ export class TenantRegistry {
       const owner = await this.tenant(tx, tenant);
       if (owner.state !== 'ACTIVE') throw errors.badRequest(`tenant ${tenant} is offboarded; onboard it again first`);
       const row = await tx.getScope(tenant, service);
-      if (row?.state === 'DEFINED' && row.rotateAfterSeconds === rotateAfterSeconds) return { result: { ...row, changed: false }, events: [] };
-      const next: ScopeRow = { tenant, service, rotateAfterSeconds, state: 'DEFINED', createdAt: row?.createdAt ?? t, updatedAt: t };
+      if (row?.state === 'DEFINED' && row.rotateAfterSeconds === rotateAfterSeconds)
+        return { result: { ...row, changed: false }, events: [] };
+      const next: ScopeRow = {
+        tenant,
+        service,
+        rotateAfterSeconds,
+        state: 'DEFINED',
+        createdAt: row?.createdAt ?? t,
+        updatedAt: t,
+      };
       await tx.putScope(next);
       return {
         result: { ...next, changed: true },
@@ -105,7 +119,10 @@ export class TenantRegistry {
       if (row.state === 'DELETED') return { result: { ...row, changed: false }, events: [] };
       const next: ScopeRow = { ...row, state: 'DELETED', updatedAt: this.now() };
       await tx.putScope(next);
-      return { result: { ...next, changed: true }, events: [this.event('Key.Define', { tenant, service, action: 'delete' })] };
+      return {
+        result: { ...next, changed: true },
+        events: [this.event('Key.Define', { tenant, service, action: 'delete' })],
+      };
     });
   }
 

@@ -2,7 +2,13 @@
  * A running Registry: its store, the mesh, the outbox relay, the manifest
  * consumer and the admin API, stopped gracefully as one.
  */
-import { loadActorConfig, openActor, type ActorConfig, type ActorOptions, type ActorRuntime } from '../mesh/actor-runtime.js';
+import {
+  loadActorConfig,
+  openActor,
+  type ActorConfig,
+  type ActorOptions,
+  type ActorRuntime,
+} from '../mesh/actor-runtime.js';
 import { registryRoutes } from './api.js';
 import { manifestHandler } from './reconcile.js';
 import { TenantRegistry } from './registry.js';

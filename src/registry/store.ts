@@ -60,11 +60,15 @@ export class RegistryTx extends ManifestTx {
   }
 
   listTenants(): Promise<TenantRow[]> {
-    return this.op('listTenants', async () => (await this.db.all('SELECT * FROM tenants ORDER BY tenant', [])).map(tenantOf));
+    return this.op('listTenants', async () =>
+      (await this.db.all('SELECT * FROM tenants ORDER BY tenant', [])).map(tenantOf),
+    );
   }
 
   getScope(tenant: string, service: string): Promise<ScopeRow | null> {
-    return this.op('getScope', () => this.one('SELECT * FROM scopes WHERE tenant = ? AND service = ?', [tenant, service], scopeOf));
+    return this.op('getScope', () =>
+      this.one('SELECT * FROM scopes WHERE tenant = ? AND service = ?', [tenant, service], scopeOf),
+    );
   }
 
   putScope(s: ScopeRow): Promise<void> {
@@ -102,7 +106,12 @@ export class RegistryTx extends ManifestTx {
 
   /** Marks every DEFINED scope of a tenant DELETED; returns how many. */
   deleteScopesOf(tenant: string, at: number): Promise<number> {
-    return this.op('deleteScopesOf', () => this.db.run(`UPDATE scopes SET state = 'DELETED', updated_at = ? WHERE tenant = ? AND state = 'DEFINED'`, [at, tenant]));
+    return this.op('deleteScopesOf', () =>
+      this.db.run(`UPDATE scopes SET state = 'DELETED', updated_at = ? WHERE tenant = ? AND state = 'DEFINED'`, [
+        at,
+        tenant,
+      ]),
+    );
   }
 }
 

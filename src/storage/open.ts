@@ -34,7 +34,10 @@ async function storeFor<Tx>(url: string, schema: StoreSchema<Tx>): Promise<Store
     // Loaded only when asked for: `pg` reserves ~10 GB of address space
     // (WebAssembly) at import, which an embedded SQLite Core never needs.
     const { PostgresStore } = await import('./postgres.js');
-    return new PostgresStore({ connectionString: parsed.toString(), ...(pgSchema !== undefined ? { schema: pgSchema } : {}) }, schema);
+    return new PostgresStore(
+      { connectionString: parsed.toString(), ...(pgSchema !== undefined ? { schema: pgSchema } : {}) },
+      schema,
+    );
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');

@@ -39,7 +39,9 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary'
       ? parseInt8
-      : (pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
+      : (pg.types.getTypeParser(oid, format ?? 'text') as (
+          value: string,
+        ) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** '?' placeholders (the SQL shared with SQLite) to PostgreSQL's $1, $2, ... */
@@ -196,7 +198,11 @@ export class PostgresStore<Tx> implements Store<Tx> {
           }
         },
       };
-      await control(client, 'begin', readOnly ? 'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY' : 'BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await control(
+        client,
+        'begin',
+        readOnly ? 'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY' : 'BEGIN ISOLATION LEVEL SERIALIZABLE',
+      );
       let result: T;
       try {
         result = await runInTx(this.mutex, state, () => fn(this.definition.makeTx(exec, state)));
@@ -206,7 +212,10 @@ export class PostgresStore<Tx> implements Store<Tx> {
       if (state.failed) {
         // fn swallowed a statement error; the server has aborted the
         // transaction. Surface that error (a serialization failure retries).
-        throw storageError('tx', statementError ?? errors.internal('storage: a statement failed inside the transaction'));
+        throw storageError(
+          'tx',
+          statementError ?? errors.internal('storage: a statement failed inside the transaction'),
+        );
       }
       // COMMIT is where SERIALIZABLE may report a conflict (40001): retried by run().
       await control(client, 'commit', 'COMMIT');

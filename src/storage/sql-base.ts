@@ -64,7 +64,8 @@ export class SqlTxBase {
   /** Runs one operation of the transaction, translating and recording failure. */
   protected async op<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (!this.state.active) throw errors.internal(`storage: ${name} called after its transaction ended`);
-    if (this.state.failed) throw errors.internal(`storage: ${name} called after a failed statement; the transaction will roll back`);
+    if (this.state.failed)
+      throw errors.internal(`storage: ${name} called after a failed statement; the transaction will roll back`);
     try {
       return await fn();
     } catch (err) {

@@ -36,7 +36,17 @@ describe('latency chart', () => {
     );
     expect(checkWellFormed(svg)).toEqual(['svg']);
     expect(svg.match(/<polyline /g)).toHaveLength(2);
-    for (const label of ['p90', 'p99', 'p99.9', 'p99.99', '1 ms', '0.01 ms', 'uws-echo', 'node-http &lt;json &amp; crypto&gt;']) expect(svg).toContain(label);
+    for (const label of [
+      'p90',
+      'p99',
+      'p99.9',
+      'p99.99',
+      '1 ms',
+      '0.01 ms',
+      'uws-echo',
+      'node-http &lt;json &amp; crypto&gt;',
+    ])
+      expect(svg).toContain(label);
     // Every point is a finite coordinate pair.
     for (const m of svg.matchAll(/points="([^"]*)"/g)) {
       for (const pt of m[1].split(' ')) expect(pt).toMatch(/^\d+(\.\d+)?,\d+(\.\d+)?$/);
@@ -50,9 +60,12 @@ describe('latency chart', () => {
   it('draws the targets as a step whose ceilings sit at their latency, up to their percentile', () => {
     const h = newHistogram();
     for (let i = 1; i <= 10_000; i++) recordMs(h, 0.05 + (i % 100) / 1000);
-    const svg = renderLatencySvg([{ name: 'gateway', curve: percentileCurve(h) }], { targets: { p50: 0.2, p99: 1, 'p99.9': 10 } });
+    const svg = renderLatencySvg([{ name: 'gateway', curve: percentileCurve(h) }], {
+      targets: { p50: 0.2, p99: 1, 'p99.9': 10 },
+    });
     expect(checkWellFormed(svg)).toEqual(['svg']);
-    for (const label of ['p50 &lt; 0.2 ms', 'p99 &lt; 1 ms', 'p99.9 &lt; 10 ms', 'target (ADR-604)']) expect(svg).toContain(label);
+    for (const label of ['p50 &lt; 0.2 ms', 'p99 &lt; 1 ms', 'p99.9 &lt; 10 ms', 'target (ADR-604)'])
+      expect(svg).toContain(label);
     const step = /<polyline fill="none" stroke="#555555"[^>]*points="([^"]*)"><title>targets<\/title>/.exec(svg);
     const pts = step![1].split(' ').map((p) => p.split(',').map(Number) as [number, number]);
     expect(pts).toHaveLength(6);
@@ -72,7 +85,12 @@ describe('latency chart', () => {
 
   it("draws a Prometheus histogram as the step of its bucket bounds, up to the percentile each bound's count reaches", () => {
     // 900 of 1000 under 0.1 ms (p90), 990 under 0.25 ms (p99), 999 under 1 ms (p99.9), all under 10 ms.
-    const h = { bounds: [0.0001, 0.00025, 0.0005, 0.001, 0.01, Infinity], cumulative: [900, 990, 990, 999, 1000, 1000], sum: 0.1, count: 1000 };
+    const h = {
+      bounds: [0.0001, 0.00025, 0.0005, 0.001, 0.01, Infinity],
+      cumulative: [900, 990, 990, 999, 1000, 1000],
+      sum: 0.1,
+      count: 1000,
+    };
     const pts = bucketCurve(h).map((p) => [Number(p.nines.toFixed(6)), Number(p.us.toFixed(3))]);
     expect(pts).toEqual([
       [0, 100],

@@ -5,7 +5,13 @@ import { requireBuilt } from './fixtures.js';
 describe('transport comparison', () => {
   it('runs closed and open loads against the echo and node:http servers and stops them', async () => {
     requireBuilt();
-    const r = await runTransportComparison({ durationSec: 0.3, warmupSec: 0, openRate: 200, httpConnections: 4, scenarios: ['closed', 'closed-array', 'open'] });
+    const r = await runTransportComparison({
+      durationSec: 0.3,
+      warmupSec: 0,
+      openRate: 200,
+      httpConnections: 4,
+      scenarios: ['closed', 'closed-array', 'open'],
+    });
     expect(r.results.map((x) => `${x.scenario}:${x.target}`)).toEqual([
       'closed:uws-echo',
       'closed:node-http',

@@ -5,7 +5,8 @@ import { distBench } from '../../bench/lib/paths.js';
 
 export function requireBuilt(): void {
   for (const f of ['servers/echo-uws.js', 'servers/node-http-keyservice.js', 'loadgen-worker.js']) {
-    if (!existsSync(distBench(f))) throw new Error(`${distBench(f)} is missing: run \`npx tsc -p tsconfig.json\` first`);
+    if (!existsSync(distBench(f)))
+      throw new Error(`${distBench(f)} is missing: run \`npx tsc -p tsconfig.json\` first`);
   }
 }
 

@@ -10,13 +10,19 @@ describe('gateway bench', () => {
   it('runs every question against a real dev stack and reports figures and verdicts', async () => {
     requireBuilt();
     // The dev stack spawns the compiled CLI, so the bench runs from dist as `npm run bench` does.
-    for (const f of [distBench('gateway.js'), `${ROOT}/dist/src/cli/main.js`]) if (!existsSync(f)) throw new Error(`${f} is missing: build first`);
+    for (const f of [distBench('gateway.js'), `${ROOT}/dist/src/cli/main.js`])
+      if (!existsSync(f)) throw new Error(`${f} is missing: build first`);
     const { runGatewayBench } = (await import(distBench('gateway.js'))) as GatewayBench;
     const r = await runGatewayBench({ openSec: 2, openRate: 500, closedSec: 0.5, warmupSec: 0.2 });
 
     expect(r.slo.samples).toBeGreaterThan(500);
     expect(r.slo.quantiles.map((q) => q.display)).not.toContain('no samples');
-    expect(r.slo.verdicts.map((v) => v.name)).toEqual(['p50 (ADR-604)', 'p99 (ADR-604)', 'p99.9 (ADR-604)', 'p99 (Gateway target)']);
+    expect(r.slo.verdicts.map((v) => v.name)).toEqual([
+      'p50 (ADR-604)',
+      'p99 (ADR-604)',
+      'p99.9 (ADR-604)',
+      'p99 (Gateway target)',
+    ]);
     // Each SLO verdict is its quantile against its target (the rule itself is tested below on known histograms).
     for (const [i, v] of r.slo.verdicts.entries()) {
       const q = r.slo.quantiles[i === 3 ? 1 : i];
@@ -33,7 +39,9 @@ describe('gateway bench', () => {
       expect(row.opsPerSec, `${row.run} ${row.target}`).toBeGreaterThan(0);
       expect(row.errors, `${row.run} ${row.target}: ${row.note}`).toBe(0);
     }
-    expect(r.batched.rows.find((x) => x.target === 'gateway' && x.run === 'count=256')!.deksPerSec).toBeGreaterThan(r.batched.rows[0].opsPerSec);
+    expect(r.batched.rows.find((x) => x.target === 'gateway' && x.run === 'count=256')!.deksPerSec).toBeGreaterThan(
+      r.batched.rows[0].opsPerSec,
+    );
   }, 120_000);
 
   describe('SLO verdicts from the Gateway histogram (/metrics deltas)', () => {
@@ -41,7 +49,9 @@ describe('gateway bench', () => {
     /** The Gateway's key.create histogram as /metrics prints it, with these cumulative counts. */
     const metrics = (cumulative: number[], other = 0) =>
       [
-        ...BOUNDS.map((le, i) => `${GATEWAY_HISTOGRAM}_bucket{op="key.create",outcome="ok",le="${le}"} ${cumulative[i]}`),
+        ...BOUNDS.map(
+          (le, i) => `${GATEWAY_HISTOGRAM}_bucket{op="key.create",outcome="ok",le="${le}"} ${cumulative[i]}`,
+        ),
         `${GATEWAY_HISTOGRAM}_sum{op="key.create",outcome="ok"} 0.05`,
         `${GATEWAY_HISTOGRAM}_count{op="key.create",outcome="ok"} ${cumulative.at(-1)}`,
         // Another op's series must not count.

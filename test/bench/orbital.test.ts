@@ -41,15 +41,23 @@ describe('orbital bench', () => {
     expect(r.closed).toBeUndefined();
   });
 
-  it.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('delivers every confirmed event in both runs (RabbitMQ)', async () => {
-    const r = await runOrbitalBench({ url: process.env['KRYPTON_TEST_AMQP_URL'], seconds: 0.3, warmupSec: 0, rate: 200 });
-    expect(r.skipped).toBeUndefined();
-    for (const run of [r.closed!, r.paced!]) {
-      expect(run.failed).toBe(0);
-      expect(run.lost).toBe(0);
-      expect(run.delivered).toBe(run.published);
-      expect(run.latencyMs.count).toBe(run.delivered);
-    }
-    expect(r.paced!.published).toBe(60);
-  });
+  it.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')(
+    'delivers every confirmed event in both runs (RabbitMQ)',
+    async () => {
+      const r = await runOrbitalBench({
+        url: process.env['KRYPTON_TEST_AMQP_URL'],
+        seconds: 0.3,
+        warmupSec: 0,
+        rate: 200,
+      });
+      expect(r.skipped).toBeUndefined();
+      for (const run of [r.closed!, r.paced!]) {
+        expect(run.failed).toBe(0);
+        expect(run.lost).toBe(0);
+        expect(run.delivered).toBe(run.published);
+        expect(run.latencyMs.count).toBe(run.delivered);
+      }
+      expect(r.paced!.published).toBe(60);
+    },
+  );
 });

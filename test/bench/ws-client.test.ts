@@ -27,9 +27,23 @@ describe('reply id reader (bytes only)', () => {
     const frame = packr.pack([
       [1, 0, { plaintext: Buffer.alloc(32, 7), blob: Buffer.alloc(300, 1) }],
       [70000, 1, { code: 'KEY_REVOKED', message: 'x'.repeat(40) }],
-      [3, 0, { keys: Array.from({ length: 20 }, () => ({ plaintext: Buffer.alloc(32), blob: Buffer.alloc(90) })), f: 1.5, n: null, t: true, neg: -7 }],
+      [
+        3,
+        0,
+        {
+          keys: Array.from({ length: 20 }, () => ({ plaintext: Buffer.alloc(32), blob: Buffer.alloc(90) })),
+          f: 1.5,
+          n: null,
+          t: true,
+          neg: -7,
+        },
+      ],
     ]);
-    expect(collect(frame)).toEqual([[1, 0], [70000, 1], [3, 0]]);
+    expect(collect(frame)).toEqual([
+      [1, 0],
+      [70000, 1],
+      [3, 0],
+    ]);
   });
 
   it('rejects frames that are not replies', () => {
@@ -40,7 +54,9 @@ describe('reply id reader (bytes only)', () => {
   it('patches ids in place at fixed offsets', () => {
     const t = makeFrameTemplate('key.create', { service: 'app' }, 3);
     patchIds(t, 41);
-    expect(new Packr({ useRecords: false }).unpack(t.buf)).toEqual([41, 42, 43].map((id) => [id, 'key.create', { service: 'app' }]));
+    expect(new Packr({ useRecords: false }).unpack(t.buf)).toEqual(
+      [41, 42, 43].map((id) => [id, 'key.create', { service: 'app' }]),
+    );
   });
 });
 

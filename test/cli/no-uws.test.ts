@@ -14,25 +14,46 @@ const MAIN = resolve('dist/src/cli/main.js');
 const REFUSE_UWS = resolve('test/fixtures/refuse-uws.cjs');
 
 const run = (args: string[]) =>
-  spawnSync(process.execPath, ['--secure-heap=65536', '-r', REFUSE_UWS, MAIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  spawnSync(process.execPath, ['--secure-heap=65536', '-r', REFUSE_UWS, MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 
 describe('commands that do not run the Gateway never load uWebSockets.js', () => {
-  const commands = [['--help'], ['selfcheck'], ...['admin', 'core', 'registry', 'cmk', 'pki', 'token', 'gateway'].map((c) => [c, '--help'])];
+  const commands = [
+    ['--help'],
+    ['selfcheck'],
+    ...['admin', 'core', 'registry', 'cmk', 'pki', 'token', 'gateway'].map((c) => [c, '--help']),
+  ];
 
-  it.each(commands.map((c) => [c.join(' '), c] as const))('`krypton %s` runs to completion without loading it', (_name, args) => {
-    const r = run(args);
-    expect(r.stderr).not.toContain('uWebSockets.js loaded');
-    expect(r.status).toBe(0);
-  });
+  it.each(commands.map((c) => [c.join(' '), c] as const))(
+    '`krypton %s` runs to completion without loading it',
+    (_name, args) => {
+      const r = run(args);
+      expect(r.stderr).not.toContain('uWebSockets.js loaded');
+      expect(r.status).toBe(0);
+    },
+  );
 
   // Where a uWS binary for this Node is installed (Node 20 here), loading the Gateway's module loads it and the guard
   // stops the process; where it has none (Node 22 on glibc 2.36), the loader refuses in one line instead.
   const hasBinary = UWS_BUILDS.some((b) => uwsBinaryPath(b) !== null);
   const importGatewayUws = () =>
-    spawnSync(process.execPath, ['--secure-heap=65536', '-r', REFUSE_UWS, '--input-type=module', '-e', `await import(${JSON.stringify(resolve('dist/src/gateway/uws.js'))})`], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    spawnSync(
+      process.execPath,
+      [
+        '--secure-heap=65536',
+        '-r',
+        REFUSE_UWS,
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(resolve('dist/src/gateway/uws.js'))})`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
 
   it(`starting the Gateway ${hasBinary ? 'loads uWS, and the preload stops it (exit 97): the guard works' : 'fails in one line and loads nothing'}`, () => {
     const r = importGatewayUws();
@@ -42,12 +63,19 @@ describe('commands that do not run the Gateway never load uWebSockets.js', () =>
     } else {
       expect(r.status).not.toBe(0);
       expect(r.status).not.toBe(97);
-      expect(r.stderr).toMatch(new RegExp(`krypton gateway: no native uWebSockets\\.js for Node ${process.version.replace(/\./g, '\\.')} \\(glibc `));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `krypton gateway: no native uWebSockets\\.js for Node ${process.version.replace(/\./g, '\\.')} \\(glibc `,
+        ),
+      );
     }
   });
 
   it('no uWS build that loads is one line naming each build tried, the Node version, the glibc and what to install', () => {
-    const line = uwsLoadFailure(['uWebSockets.js: uws_linux_x64_127.node not installed', '@trufflesuite/uws-js-unofficial: uws_linux_x64_127.node not installed']);
+    const line = uwsLoadFailure([
+      'uWebSockets.js: uws_linux_x64_127.node not installed',
+      '@trufflesuite/uws-js-unofficial: uws_linux_x64_127.node not installed',
+    ]);
     expect(line).not.toContain('\n');
     expect(line).toContain('uWebSockets.js: uws_linux_x64_127.node not installed');
     expect(line).toContain(`Node ${process.version}`);

@@ -31,8 +31,13 @@ describe('unseal shares from stdin (M5): bytes in, bytes out, no strings', () =>
 
   it('reads every non-empty line of a piped stdin as one share, and at least one', async () => {
     const shares = [randomBytes(33), randomBytes(33)];
-    const input = Readable.from([Buffer.from(`${shares[0].toString('base64')}\n\n`), Buffer.from(`share 2: ${shares[1].toString('base64')}\n`)]);
+    const input = Readable.from([
+      Buffer.from(`${shares[0].toString('base64')}\n\n`),
+      Buffer.from(`share 2: ${shares[1].toString('base64')}\n`),
+    ]);
     expect(await readShares(input as unknown as NodeJS.ReadStream)).toEqual(shares);
-    await expect(readShares(Readable.from([Buffer.from('\n \n')]) as unknown as NodeJS.ReadStream)).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(readShares(Readable.from([Buffer.from('\n \n')]) as unknown as NodeJS.ReadStream)).rejects.toThrow(
+      code('BAD_REQUEST'),
+    );
   });
 });

@@ -12,7 +12,11 @@ describe('krypton token (the built CLI)', () => {
   const file = () => join(cwd, '.krypton', 'dev', 'tokens.json');
 
   const krypton = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ['--secure-heap=65536', MAIN, 'token', ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--secure-heap=65536', MAIN, 'token', ...args], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     if (r.error !== undefined) throw r.error;
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -81,7 +85,9 @@ describe('krypton token (the built CLI)', () => {
     expect(krypton('list', '--file', other).stdout).toContain(id);
     expect(krypton('revoke', id, '--file', other).status).toBe(0);
     expect(krypton('list', '--file', other, '--json').stdout).toContain('"revoked"');
-    expect(krypton('list', '--file', join(cwd, 'none.json')).stdout.trim()).toBe(`no tokens in ${join(cwd, 'none.json')}`);
+    expect(krypton('list', '--file', join(cwd, 'none.json')).stdout.trim()).toBe(
+      `no tokens in ${join(cwd, 'none.json')}`,
+    );
   });
 
   it('the token command module loads no native addon (and so no uWS)', () => {
@@ -89,7 +95,7 @@ describe('krypton token (the built CLI)', () => {
     const code = [
       "process.dlopen = (m, f) => { console.log('dlopen ' + f); process.exit(3); };",
       `const { registerTokenCommand } = await import(${JSON.stringify(mod)});`,
-      "console.log(typeof registerTokenCommand);",
+      'console.log(typeof registerTokenCommand);',
     ].join('\n');
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 10_000 });
     expect(r.stderr).toBe('');

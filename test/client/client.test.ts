@@ -5,7 +5,6 @@ import { refusedWith, useStackClient } from './stack.js';
 
 const t = useStackClient();
 
-
 describe('keys', () => {
   it('creates a key and decrypts its blob back to the same key', async () => {
     const k = await t.client.createKey('app');
@@ -43,7 +42,11 @@ describe('keys', () => {
 
   it('pipelines: many frames in flight on one socket, replies matched by id', async () => {
     const keys = await t.client.createKeys('app', 50);
-    const one = await KryptonClient.connect({ url: t.stack.gatewayUrl, token: t.stack.token, batch: { maxRequests: 1 } });
+    const one = await KryptonClient.connect({
+      url: t.stack.gatewayUrl,
+      token: t.stack.token,
+      batch: { maxRequests: 1 },
+    });
     try {
       const calls = keys.map((k) => one.decryptKey(k.blob));
       // Every call went out at once, in its own frame, before any reply was read.
@@ -95,9 +98,14 @@ describe('context binding', () => {
     const k = await t.client.createKey('app', { context });
     expect((await t.client.decryptKey(k.blob, { context })).equals(k.plaintext)).toBe(true);
     expect(await refusedWith(t.client.decryptKey(k.blob))).toBe('INVALID_BLOB');
-    expect(await refusedWith(t.client.decryptKey(k.blob, { context: Buffer.from('tenant-row:43') }))).toBe('INVALID_BLOB');
+    expect(await refusedWith(t.client.decryptKey(k.blob, { context: Buffer.from('tenant-row:43') }))).toBe(
+      'INVALID_BLOB',
+    );
     const many = await t.client.createKeys('app', 3, { context });
-    const plain = await t.client.decryptKeys(many.map((m) => m.blob), { context });
+    const plain = await t.client.decryptKeys(
+      many.map((m) => m.blob),
+      { context },
+    );
     plain.forEach((p, i) => expect(p.equals(many[i].plaintext)).toBe(true));
   });
 });

@@ -11,7 +11,6 @@ import { ROOT, refusedWith, useStackClient } from './stack.js';
 const exec = promisify(execFile);
 const t = useStackClient();
 
-
 describe('envelopes', () => {
   const data = Buffer.from('the quick brown fox jumps over the lazy dog');
 
@@ -49,8 +48,11 @@ describe('envelopes', () => {
       }),
     );
     expect(codes.filter((c) => !c.endsWith(':INVALID_BLOB'))).toEqual([]);
-    for (const len of [0, 4, 20, env.length - 1]) expect(await refusedWith(t.client.decrypt(env.subarray(0, len), { context }))).toBe('INVALID_BLOB');
-    expect(await refusedWith(t.client.decrypt(Buffer.concat([env, Buffer.from([0])]), { context }))).toBe('INVALID_BLOB');
+    for (const len of [0, 4, 20, env.length - 1])
+      expect(await refusedWith(t.client.decrypt(env.subarray(0, len), { context }))).toBe('INVALID_BLOB');
+    expect(await refusedWith(t.client.decrypt(Buffer.concat([env, Buffer.from([0])]), { context }))).toBe(
+      'INVALID_BLOB',
+    );
   });
 
   it('wipes the data key once the envelope is made', async () => {
@@ -75,14 +77,18 @@ describe('examples/envelope.ts', () => {
 
   it('is the example the README of @krypton/client shows, verbatim', () => {
     const example = readFileSync(join(ROOT, 'examples', 'envelope.ts'), 'utf8');
-    const start = example.indexOf("import { KryptonClient");
+    const start = example.indexOf('import { KryptonClient');
     const end = example.indexOf('\n}\n', example.indexOf('export async function run')) + 2;
     const body = example.slice(start, end); // from the t.client import to the end of run()
     expect(readFileSync(join(ROOT, 'packages', 'client', 'README.md'), 'utf8')).toContain(body);
   });
 
   it('runs as its README documents (compiled, its own process)', async () => {
-    await exec(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'examples')], { cwd: ROOT });
+    await exec(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'examples')],
+      { cwd: ROOT },
+    );
     const { stdout } = await exec(process.execPath, [join(ROOT, 'dist', 'examples', 'envelope.js')], {
       cwd: ROOT,
       env: { ...process.env, KRYPTON_URL: t.stack.gatewayUrl, KRYPTON_TOKEN: t.stack.token },

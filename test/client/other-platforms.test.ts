@@ -21,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, useStackClient } from './stack.js';
 
 const exec = promisify(execFile);
-const npm = (args: string[], cwd: string) => exec('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 240_000 });
+const npm = (args: string[], cwd: string) =>
+  exec('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 240_000 });
 const ARM64_LIBS = '/usr/aarch64-linux-gnu';
 
 const t = useStackClient();
@@ -64,16 +65,20 @@ describe('@krypton/client on other platforms', () => {
     ['darwin', 'arm64'],
     ['win32', 'x64'],
     ['linux', 'arm64'],
-  ])('npm installs the packed package for %s/%s: native code only in the optional accelerator, none with --omit=optional', async (os, cpu) => {
-    const app = await installFor(os, cpu, false);
-    expect(existsSync(join(app, 'node_modules', '@krypton', 'client', 'dist', 'cjs', 'index.js'))).toBe(true);
-    expect(existsSync(join(app, 'node_modules', 'ws'))).toBe(true);
-    expect(nativeFiles(app).filter((f) => !OPTIONAL_NATIVE.test(f))).toEqual([]);
+  ])(
+    'npm installs the packed package for %s/%s: native code only in the optional accelerator, none with --omit=optional',
+    async (os, cpu) => {
+      const app = await installFor(os, cpu, false);
+      expect(existsSync(join(app, 'node_modules', '@krypton', 'client', 'dist', 'cjs', 'index.js'))).toBe(true);
+      expect(existsSync(join(app, 'node_modules', 'ws'))).toBe(true);
+      expect(nativeFiles(app).filter((f) => !OPTIONAL_NATIVE.test(f))).toEqual([]);
 
-    const pure = await installFor(os, cpu, true);
-    expect(existsSync(join(pure, 'node_modules', 'msgpackr', 'package.json'))).toBe(true);
-    expect(nativeFiles(pure)).toEqual([]);
-  }, 240_000);
+      const pure = await installFor(os, cpu, true);
+      expect(existsSync(join(pure, 'node_modules', 'msgpackr', 'package.json'))).toBe(true);
+      expect(nativeFiles(pure)).toEqual([]);
+    },
+    240_000,
+  );
 
   it('runs on an arm64 Node: an ESM app and a CommonJS app each get a data key and the same key back from its blob', async () => {
     const installs = [await installFor('linux', 'arm64', false), await installFor('linux', 'arm64', true)];
@@ -97,7 +102,13 @@ ${load}
       writeFileSync(join(app, 'cjs.cjs'), body("const { KryptonClient } = require('@krypton/client');"));
     }
 
-    for (const [app, script] of installs.flatMap((a) => [[a, 'esm.mjs'], [a, 'cjs.cjs']] as const)) {
+    for (const [app, script] of installs.flatMap(
+      (a) =>
+        [
+          [a, 'esm.mjs'],
+          [a, 'cjs.cjs'],
+        ] as const,
+    )) {
       const { stdout } = await exec('qemu-aarch64', ['-L', ARM64_LIBS, arm64Node, script], {
         cwd: app,
         env: { ...process.env, KRYPTON_URL: t.stack.gatewayUrl, KRYPTON_TOKEN: t.stack.token },

@@ -32,7 +32,12 @@ afterAll(async () => {
 const later = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it('keeps working across a Gateway restart; calls made while it is down wait for the reconnect', async () => {
-  const client = await KryptonClient.connect({ url, token: stack.token, reconnect: { minDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 15_000 });
+  const client = await KryptonClient.connect({
+    url,
+    token: stack.token,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    requestTimeoutMs: 15_000,
+  });
   try {
     const k = await client.createKey('app');
     await stack.gateway.stop();
@@ -55,7 +60,12 @@ it('keeps working across a Gateway restart; calls made while it is down wait for
 });
 
 it('a call that outlives requestTimeoutMs while the Gateway is unreachable fails with a connection error, and the client comes back', async () => {
-  const client = await KryptonClient.connect({ url, token: stack.token, reconnect: { minDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 500 });
+  const client = await KryptonClient.connect({
+    url,
+    token: stack.token,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    requestTimeoutMs: 500,
+  });
   try {
     await client.ping();
     proxy.pause(); // cuts the socket and refuses new ones
@@ -64,7 +74,16 @@ it('a call that outlives requestTimeoutMs while the Gateway is unreachable fails
     expect(err).toBeInstanceOf(KryptonConnectionError);
     expect(err).toMatchObject({ reason: 'timeout', code: 'KEY_UNAVAILABLE' });
     proxy.resume();
-    await expect.poll(() => client.ping().then(() => 'ok', () => 'down'), { timeout: 10_000, interval: 100 }).toBe('ok');
+    await expect
+      .poll(
+        () =>
+          client.ping().then(
+            () => 'ok',
+            () => 'down',
+          ),
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBe('ok');
     expect(client.stats().reconnects).toBeGreaterThanOrEqual(1);
   } finally {
     await client.close();
@@ -74,7 +93,12 @@ it('a call that outlives requestTimeoutMs while the Gateway is unreachable fails
 it('a token limited to other services is FORBIDDEN (a token added to the file is taken without a restart)', async () => {
   const { token } = createToken(join(stack.dir, 'tokens.json'), 'demo', ['billing']);
   // The Gateway notices the file change within a second.
-  const create = () => fetch(`http://127.0.0.1:${stack.gateway.port}/v1/keys/create`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"service":"app"}' });
+  const create = () =>
+    fetch(`http://127.0.0.1:${stack.gateway.port}/v1/keys/create`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: '{"service":"app"}',
+    });
   await expect.poll(async () => (await create()).status, { timeout: 2_000, interval: 50 }).toBe(403);
   const limited = await KryptonClient.connect({ url, token });
   try {

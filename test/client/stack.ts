@@ -72,7 +72,9 @@ export async function startStack(): Promise<TestStack> {
       return gateway.port;
     },
     rotate: async (service = 'app') => {
-      const r = await stack.core.client('admin').request<{ version: number }>('POST', `/v1/admin/tenants/demo/services/${service}/rotate`);
+      const r = await stack.core
+        .client('admin')
+        .request<{ version: number }>('POST', `/v1/admin/tenants/demo/services/${service}/rotate`);
       return r.body.version;
     },
     stop: async () => {

@@ -34,8 +34,12 @@ describe('CMK Server admin API (HTTP/2, mTLS)', () => {
 
   it('links, lists and unlinks; the events reach the mesh', async () => {
     const got = await collect(meshAs(bus, t, 'core'), 'core', ['L1.Reference', 'L1.Revoke']);
-    expect((await admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/keys/acme.key' })).body).toMatchObject({ state: 'LINKED', changed: true });
-    expect((await admin.request<{ links: unknown[] }>('GET', '/v1/cmk/links')).body.links).toEqual([expect.objectContaining({ tenant: 'acme', kind: 'soft', state: 'LINKED' })]);
+    expect(
+      (await admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/keys/acme.key' })).body,
+    ).toMatchObject({ state: 'LINKED', changed: true });
+    expect((await admin.request<{ links: unknown[] }>('GET', '/v1/cmk/links')).body.links).toEqual([
+      expect.objectContaining({ tenant: 'acme', kind: 'soft', state: 'LINKED' }),
+    ]);
     expect((await admin.request('DELETE', '/v1/cmk/tenants/acme/l1')).body).toMatchObject({ state: 'UNLINKED' });
     await cmk.runtime.outbox.flush();
     await bus.idle();
@@ -43,18 +47,33 @@ describe('CMK Server admin API (HTTP/2, mTLS)', () => {
   });
 
   it('refuses bad bodies and unknown links with catalogue codes', async () => {
-    await expect(admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'pkcs11', ref: 'pkcs11:token=a?pin-value=1234' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/k', extra: 1 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(
+      admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'pkcs11', ref: 'pkcs11:token=a?pin-value=1234' }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(
+      admin.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/k', extra: 1 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(admin.request('DELETE', '/v1/cmk/tenants/nobody/l1')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('serves status (heartbeats included), metrics and health; refuses the gateway certificate', async () => {
     const status = (await admin.request<Record<string, unknown>>('GET', '/v1/cmk/status')).body;
-    expect(status).toMatchObject({ id: 'cmk', links: { total: 1, linked: 0 }, heartbeats: { sent: 1, failed: 0, intervalSeconds: 3600 }, manifests: [] });
-    expect(String((await admin.request('GET', '/metrics')).body)).toContain('krypton_cmk_heartbeats_total{outcome="sent"} 1');
+    expect(status).toMatchObject({
+      id: 'cmk',
+      links: { total: 1, linked: 0 },
+      heartbeats: { sent: 1, failed: 0, intervalSeconds: 3600 },
+      manifests: [],
+    });
+    expect(String((await admin.request('GET', '/metrics')).body)).toContain(
+      'krypton_cmk_heartbeats_total{outcome="sent"} 1',
+    );
     expect((await admin.request('GET', '/readyz')).body).toMatchObject({ ok: true });
-    await expect(gateway.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/k' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(gateway.request('POST', '/v1/cmk/tenants/acme/l1', { kind: 'soft', ref: '/k' })).rejects.toMatchObject(
+      { code: 'FORBIDDEN' },
+    );
     await expect(gateway.request('GET', '/v1/cmk/links')).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });

@@ -35,7 +35,8 @@ describe('CMK Server', () => {
     await cmk.runtime.outbox.flush();
     await bus.idle();
   };
-  const manifest = (tenants: string[], at = 1_000) => makeEvent('State.Manifest', 'core-eu1', { core: 'core-eu1', tenants, scopes: [], at });
+  const manifest = (tenants: string[], at = 1_000) =>
+    makeEvent('State.Manifest', 'core-eu1', { core: 'core-eu1', tenants, scopes: [], at });
 
   afterEach(async () => {
     await cmk.stop();
@@ -53,12 +54,14 @@ describe('CMK Server', () => {
       await settle();
       // L1.Revoke may overtake routine events (the priority lane): compare as a set.
       expect(got).toHaveLength(4);
-      expect(summary(got)).toEqual(expect.arrayContaining([
-        ['L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: SOFT }],
-        ['L1.Reference', { tenant: 'acme', action: 'link', kind: 'pkcs11', ref: HSM }],
-        ['L1.Reference', { tenant: 'acme', action: 'unlink' }],
-        ['L1.Revoke', { tenant: 'acme', reason: 'L1 unlinked' }],
-      ]));
+      expect(summary(got)).toEqual(
+        expect.arrayContaining([
+          ['L1.Reference', { tenant: 'acme', action: 'link', kind: 'soft', ref: SOFT }],
+          ['L1.Reference', { tenant: 'acme', action: 'link', kind: 'pkcs11', ref: HSM }],
+          ['L1.Reference', { tenant: 'acme', action: 'unlink' }],
+          ['L1.Revoke', { tenant: 'acme', reason: 'L1 unlinked' }],
+        ]),
+      );
       expect((await cmk.links.links())[0]).toMatchObject({ tenant: 'acme', state: 'UNLINKED', registry: null });
     });
 
@@ -118,12 +121,11 @@ describe('CMK Server', () => {
       await publishAs(bus, t, manifest(['cut'], 1_000));
       await publishAs(bus, t, manifest(['cut'], 2_000));
       await settle();
-      expect(summary(got).map(([type, p]) => `${type}:${(p as { tenant: string }).tenant}`).sort()).toEqual([
-        'L1.Reference:hsm',
-        'L1.Reference:linked',
-        'L1.Revoke:cut',
-        'L1.Revoke:cut',
-      ]);
+      expect(
+        summary(got)
+          .map(([type, p]) => `${type}:${(p as { tenant: string }).tenant}`)
+          .sort(),
+      ).toEqual(['L1.Reference:hsm', 'L1.Reference:linked', 'L1.Revoke:cut', 'L1.Revoke:cut']);
       clock += REPAIR_EVERY_MS;
       await publishAs(bus, t, manifest(['cut'], 3_000));
       await settle();
@@ -140,7 +142,9 @@ describe('CMK Server', () => {
       await settle();
       expect(got).toEqual([]);
       expect(await cmk.runtime.outbox.rows()).toEqual(rows);
-      expect(cmk.runtime.metrics.render()).toContain('krypton_orbital_events_handled_total{type="State.Manifest",outcome="duplicate"} 1');
+      expect(cmk.runtime.metrics.render()).toContain(
+        'krypton_orbital_events_handled_total{type="State.Manifest",outcome="duplicate"} 1',
+      );
     });
   });
 

@@ -28,23 +28,43 @@ const write = (name: string, o: unknown) => {
   return file;
 };
 
-const core = { ksi: 'sqlite:state/ksi.db', stateDir: 'state', tls: { cert: 'pki/core.pem', key: 'pki/core-key.pem', ca: 'pki/ca.pem' } };
-const gateway = { coreSpiffeId: 'spiffe://krypton.dev/core', coreSigningKey: 'pki/core-sign.pub', tls: { cert: 'pki/gateway.pem', key: 'pki/gateway-key.pem', ca: 'pki/ca.pem' } };
+const core = {
+  ksi: 'sqlite:state/ksi.db',
+  stateDir: 'state',
+  tls: { cert: 'pki/core.pem', key: 'pki/core-key.pem', ca: 'pki/ca.pem' },
+};
+const gateway = {
+  coreSpiffeId: 'spiffe://krypton.dev/core',
+  coreSigningKey: 'pki/core-sign.pub',
+  tls: { cert: 'pki/gateway.pem', key: 'pki/gateway-key.pem', ca: 'pki/ca.pem' },
+};
 
 describe('config files refuse fields no loader reads', () => {
   it('the Core: top level, tls, ivk and orbital', () => {
     expect(loadCoreConfig(write('core.json', core)).leaseTtlSeconds).toBe(300);
-    expect(() => loadCoreConfig(write('c1.json', { ...core, leaseTTLSeconds: 99_999 }))).toThrow('core config: unknown field "leaseTTLSeconds"');
-    expect(() => loadCoreConfig(write('c2.json', { ...core, tls: { ...core.tls, crt: 'x' } }))).toThrow('unknown field "tls.crt"');
-    expect(() => loadCoreConfig(write('c3.json', { ...core, ivk: { graceHour: 1 } }))).toThrow('unknown field "ivk.graceHour"');
-    expect(() => loadCoreConfig(write('c4.json', { ...core, orbital: { mesh: 'memory', manifestSecond: 5 } }))).toThrow('unknown field "orbital.manifestSecond"');
+    expect(() => loadCoreConfig(write('c1.json', { ...core, leaseTTLSeconds: 99_999 }))).toThrow(
+      'core config: unknown field "leaseTTLSeconds"',
+    );
+    expect(() => loadCoreConfig(write('c2.json', { ...core, tls: { ...core.tls, crt: 'x' } }))).toThrow(
+      'unknown field "tls.crt"',
+    );
+    expect(() => loadCoreConfig(write('c3.json', { ...core, ivk: { graceHour: 1 } }))).toThrow(
+      'unknown field "ivk.graceHour"',
+    );
+    expect(() => loadCoreConfig(write('c4.json', { ...core, orbital: { mesh: 'memory', manifestSecond: 5 } }))).toThrow(
+      'unknown field "orbital.manifestSecond"',
+    );
     expect(() => loadCoreConfig(write('c5.json', [core]))).toThrow('must hold a JSON object');
   });
 
   it('the Gateway: top level and tls', () => {
     expect(loadGatewayConfig(write('gateway.json', gateway)).port).toBe(7070);
-    expect(() => loadGatewayConfig(write('g1.json', { ...gateway, maxLeaseTTLSeconds: 10 }))).toThrow('gateway config: unknown field "maxLeaseTTLSeconds"');
-    expect(() => loadGatewayConfig(write('g2.json', { ...gateway, tls: { ...gateway.tls, certificate: 'x' } }))).toThrow('unknown field "tls.certificate"');
+    expect(() => loadGatewayConfig(write('g1.json', { ...gateway, maxLeaseTTLSeconds: 10 }))).toThrow(
+      'gateway config: unknown field "maxLeaseTTLSeconds"',
+    );
+    expect(() =>
+      loadGatewayConfig(write('g2.json', { ...gateway, tls: { ...gateway.tls, certificate: 'x' } })),
+    ).toThrow('unknown field "tls.certificate"');
   });
 
   it('the Registry and the CMK Server', () => {
@@ -53,15 +73,34 @@ describe('config files refuse fields no loader reads', () => {
   });
 
   it('the health port is a field of the Core, the Registry and the CMK Server, with an env override each', () => {
-    expect(loadCoreConfig(write('h1.json', { ...core, health: { host: '0.0.0.0', port: 8081 } })).health).toEqual({ host: '0.0.0.0', port: 8081 });
-    expect(loadCoreConfig(write('h2.json', core), { KRYPTON_CORE_HEALTH_PORT: '9091' }).health).toEqual({ host: '127.0.0.1', port: 9091 });
+    expect(loadCoreConfig(write('h1.json', { ...core, health: { host: '0.0.0.0', port: 8081 } })).health).toEqual({
+      host: '0.0.0.0',
+      port: 8081,
+    });
+    expect(loadCoreConfig(write('h2.json', core), { KRYPTON_CORE_HEALTH_PORT: '9091' }).health).toEqual({
+      host: '127.0.0.1',
+      port: 9091,
+    });
     expect(loadCoreConfig(write('h3.json', core), {}).health).toBeUndefined();
-    expect(() => loadCoreConfig(write('h4.json', { ...core, health: { port: 8081, routes: ['/metrics'] } }))).toThrow('unknown field "health.routes"');
-    expect(() => loadGatewayConfig(write('h5.json', { ...gateway, health: { port: 1 } }))).toThrow('unknown field "health"');
+    expect(() => loadCoreConfig(write('h4.json', { ...core, health: { port: 8081, routes: ['/metrics'] } }))).toThrow(
+      'unknown field "health.routes"',
+    );
+    expect(() => loadGatewayConfig(write('h5.json', { ...gateway, health: { port: 1 } }))).toThrow(
+      'unknown field "health"',
+    );
     const trust = { core: { role: 'core', publicKey: 'pki/core-sign.pub' } };
-    expect(loadRegistryConfig(write('h6.json', { trust, health: { host: '0.0.0.0', port: 8082 } })).health).toEqual({ host: '0.0.0.0', port: 8082 });
-    expect(loadRegistryConfig(write('h7.json', { trust }), { KRYPTON_REGISTRY_HEALTH_PORT: '9092' }).health).toEqual({ host: '127.0.0.1', port: 9092 });
+    expect(loadRegistryConfig(write('h6.json', { trust, health: { host: '0.0.0.0', port: 8082 } })).health).toEqual({
+      host: '0.0.0.0',
+      port: 8082,
+    });
+    expect(loadRegistryConfig(write('h7.json', { trust }), { KRYPTON_REGISTRY_HEALTH_PORT: '9092' }).health).toEqual({
+      host: '127.0.0.1',
+      port: 9092,
+    });
     const cmkTrust = { ...trust, registry: { role: 'registry', publicKey: 'pki/registry-sign.pub' } };
-    expect(loadCmkConfig(write('h8.json', { trust: cmkTrust }), { KRYPTON_CMK_HEALTH_PORT: '9093' }).health).toEqual({ host: '127.0.0.1', port: 9093 });
+    expect(loadCmkConfig(write('h8.json', { trust: cmkTrust }), { KRYPTON_CMK_HEALTH_PORT: '9093' }).health).toEqual({
+      host: '127.0.0.1',
+      port: 9093,
+    });
   });
 });

@@ -28,7 +28,9 @@ describe('audit log', () => {
     db.exec("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no audit'); END");
     db.close();
     const recipientKey = HpkeRecipient.generate().publicKey;
-    await expect(core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', recipientKey))).rejects.toThrow(code('INTERNAL'));
+    await expect(core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', recipientKey))).rejects.toThrow(
+      code('INTERNAL'),
+    );
     await expect(core.rotate('acme', 'billing')).rejects.toThrow(code('INTERNAL'));
     const versions = await core.ksi.read((tx) => tx.listL3('acme', 'billing'));
     expect(versions.map((v) => [v.version, v.state])).toEqual([[1, 'ACTIVE']]);
@@ -63,11 +65,22 @@ describe('audit log', () => {
 });
 
 /** The audit rows a Core process wrote so far (read from its SQLite KSI beside it). */
-function auditRows(core: CoreProcess): (Pick<AuditRow, 'actor' | 'action' | 'target' | 'outcome'> & { details: Record<string, unknown> })[] {
+function auditRows(
+  core: CoreProcess,
+): (Pick<AuditRow, 'actor' | 'action' | 'target' | 'outcome'> & { details: Record<string, unknown> })[] {
   const db = new Database(join(core.dir, 'state', 'ksi.db'), { readonly: true });
   try {
-    const rows = db.prepare('SELECT actor, action, target, outcome, details FROM audit ORDER BY seq').all() as { actor: string; action: string; target: string; outcome: AuditRow['outcome']; details: string | null }[];
-    return rows.map((r) => ({ ...r, details: r.details === null ? {} : (JSON.parse(r.details) as Record<string, unknown>) }));
+    const rows = db.prepare('SELECT actor, action, target, outcome, details FROM audit ORDER BY seq').all() as {
+      actor: string;
+      action: string;
+      target: string;
+      outcome: AuditRow['outcome'];
+      details: string | null;
+    }[];
+    return rows.map((r) => ({
+      ...r,
+      details: r.details === null ? {} : (JSON.parse(r.details) as Record<string, unknown>),
+    }));
   } finally {
     db.close();
   }
@@ -143,13 +156,27 @@ describe('audit rows that miss nothing (review L4)', () => {
     const rows = (await core.ksi.read((tx) => tx.auditSince(0, 1000))).filter((r) => r.action.startsWith('scope.'));
     expect(rows.map((r) => [r.action, r.target, r.details])).toEqual([
       ['scope.define', 'acme/billing', { rotateAfterSeconds: null, version: 1 }],
-      ['scope.redefine', 'acme/billing', { rotateAfterSeconds: 3600, previousRotateAfterSeconds: null, undeleted: false }],
+      [
+        'scope.redefine',
+        'acme/billing',
+        { rotateAfterSeconds: 3600, previousRotateAfterSeconds: null, undeleted: false },
+      ],
       ['scope.delete', 'acme/billing', { revoked: 0 }],
-      ['scope.redefine', 'acme/billing', { rotateAfterSeconds: 3600, previousRotateAfterSeconds: 3600, undeleted: true }],
+      [
+        'scope.redefine',
+        'acme/billing',
+        { rotateAfterSeconds: 3600, previousRotateAfterSeconds: 3600, undeleted: true },
+      ],
       ['scope.purge', 'acme/billing', { revoked: 1 }],
-      ['scope.redefine', 'acme/billing', { rotateAfterSeconds: null, previousRotateAfterSeconds: 3600, undeleted: true, version: 2 }],
+      [
+        'scope.redefine',
+        'acme/billing',
+        { rotateAfterSeconds: null, previousRotateAfterSeconds: 3600, undeleted: true, version: 2 },
+      ],
     ]);
-    expect(rows.filter((r) => r.action !== 'scope.delete' && r.action !== 'scope.purge').every((r) => r.actor === ADMIN)).toBe(true);
+    expect(
+      rows.filter((r) => r.action !== 'scope.delete' && r.action !== 'scope.purge').every((r) => r.actor === ADMIN),
+    ).toBe(true);
     const versions = await core.ksi.read((tx) => tx.listL3('acme', 'billing'));
     expect(versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'REVOKED'],
@@ -160,12 +187,23 @@ describe('audit rows that miss nothing (review L4)', () => {
   it('through the API: refused admin requests (any identity, any refusal), seal and unseal are audited', async () => {
     const core = await startCoreProcess({ gateways: { 'spiffe://krypton.dev/gateway/default': ['acme'] } });
     cleanups.push(core.cleanup);
-    const issued = cli(['pki', 'issue', '--dir', core.pki, '--name', 'stranger', '--spiffe', 'spiffe://krypton.dev/stranger', '--client']);
+    const issued = cli([
+      'pki',
+      'issue',
+      '--dir',
+      core.pki,
+      '--name',
+      'stranger',
+      '--spiffe',
+      'spiffe://krypton.dev/stranger',
+      '--client',
+    ]);
     expect(issued.status, issued.stderr).toBe(0);
     const admin = core.client('admin');
     const gateway = core.client('gateway');
     const stranger = core.client('stranger');
-    const refused = async (p: Promise<unknown>, c: string) => expect(p).rejects.toThrow(expect.objectContaining({ code: c }));
+    const refused = async (p: Promise<unknown>, c: string) =>
+      expect(p).rejects.toThrow(expect.objectContaining({ code: c }));
 
     await refused(gateway.request('POST', '/v1/admin/tenants/acme'), 'FORBIDDEN'); // a Gateway on an admin route
     await refused(stranger.request('POST', '/v1/admin/seal'), 'FORBIDDEN'); // an identity the Core does not know
@@ -173,13 +211,27 @@ describe('audit rows that miss nothing (review L4)', () => {
     await refused(admin.request('POST', '/v1/admin/tenants/acme/services/bad%20id'), 'BAD_REQUEST');
     await admin.request('POST', '/v1/admin/seal');
     await refused(admin.request('POST', '/v1/admin/tenants/acme'), 'SEALED');
-    const { shares } = JSON.parse((await import('node:fs')).readFileSync(core.unsealFile, 'utf8')) as { shares: string[] };
-    await admin.request('POST', '/v1/admin/unseal', { shares: shares.slice(0, 3).map((s) => Buffer.from(s, 'base64')) }, { contentType: MSGPACK_TYPE });
+    const { shares } = JSON.parse((await import('node:fs')).readFileSync(core.unsealFile, 'utf8')) as {
+      shares: string[];
+    };
+    await admin.request(
+      'POST',
+      '/v1/admin/unseal',
+      { shares: shares.slice(0, 3).map((s) => Buffer.from(s, 'base64')) },
+      { contentType: MSGPACK_TYPE },
+    );
     // Not an admin route: a Gateway's refused lease has its own row (lease.issue denied), not admin.refused.
-    await refused(gateway.request('POST', '/v1/leases', newLeaseRequest('globex', 'app', HpkeRecipient.generate().publicKey), { contentType: MSGPACK_TYPE }), 'FORBIDDEN');
+    await refused(
+      gateway.request('POST', '/v1/leases', newLeaseRequest('globex', 'app', HpkeRecipient.generate().publicKey), {
+        contentType: MSGPACK_TYPE,
+      }),
+      'FORBIDDEN',
+    );
 
     const rows = auditRows(core);
-    const refusals = rows.filter((r) => r.action === 'admin.refused').map((r) => [r.actor, r.target, r.outcome, r.details.code]);
+    const refusals = rows
+      .filter((r) => r.action === 'admin.refused')
+      .map((r) => [r.actor, r.target, r.outcome, r.details.code]);
     expect(refusals).toEqual([
       ['spiffe://krypton.dev/gateway/default', 'POST /v1/admin/tenants/:tenant', 'denied', 'FORBIDDEN'],
       ['spiffe://krypton.dev/stranger', 'POST /v1/admin/seal', 'denied', 'FORBIDDEN'],
@@ -187,7 +239,11 @@ describe('audit rows that miss nothing (review L4)', () => {
       [ADMIN, 'POST /v1/admin/tenants/:tenant/services/:service', 'denied', 'BAD_REQUEST'],
       [ADMIN, 'POST /v1/admin/tenants/:tenant', 'denied', 'SEALED'],
     ]);
-    expect(rows.filter((r) => r.action === 'master.seal' || r.action === 'master.unseal').map((r) => [r.actor, r.action, r.outcome])).toEqual([
+    expect(
+      rows
+        .filter((r) => r.action === 'master.seal' || r.action === 'master.unseal')
+        .map((r) => [r.actor, r.action, r.outcome]),
+    ).toEqual([
       ['system', 'master.unseal', 'ok'], // core run --unseal-file
       [ADMIN, 'master.seal', 'ok'],
       [ADMIN, 'master.unseal', 'ok'],

@@ -21,7 +21,12 @@ import { cli, startCoreProcess, type CoreProcess } from './process-fixture.js';
 const WRAP_LABEL = Buffer.from('krypton:wrap:v1\0');
 
 function unwrap(kek: Buffer, wrapped: Buffer, aad: string): Buffer {
-  return xaesOpenNode(kek, wrapped.subarray(0, 24), wrapped.subarray(24), Buffer.concat([WRAP_LABEL, Buffer.from(aad)]));
+  return xaesOpenNode(
+    kek,
+    wrapped.subarray(0, 24),
+    wrapped.subarray(24),
+    Buffer.concat([WRAP_LABEL, Buffer.from(aad)]),
+  );
 }
 
 describeWithTool('gcore', 'a running Core in a core dump', (gcore) => {
@@ -31,11 +36,18 @@ describeWithTool('gcore', 'a running Core in a core dump', (gcore) => {
   beforeAll(async () => {
     core = await startCoreProcess();
     const admin = ['admin', '--core', core.url, '--pki', core.pki];
-    for (const args of [['tenant', 'acme'], ['scope', 'acme', 'billing'], ['rotate', 'acme', 'billing'], ['rotate-ivk']]) {
+    for (const args of [
+      ['tenant', 'acme'],
+      ['scope', 'acme', 'billing'],
+      ['rotate', 'acme', 'billing'],
+      ['rotate-ivk'],
+    ]) {
       const r = cli([...admin, ...args]);
       expect(r.status, r.stderr).toBe(0);
     }
-    const lease = await core.client('gateway').request('POST', '/v1/leases', newLeaseRequest('acme', 'billing', HpkeRecipient.generate().publicKey));
+    const lease = await core
+      .client('gateway')
+      .request('POST', '/v1/leases', newLeaseRequest('acme', 'billing', HpkeRecipient.generate().publicKey));
     expect(lease.status).toBe(200);
 
     const { shares } = JSON.parse(readFileSync(core.unsealFile, 'utf8')) as { shares: string[] };

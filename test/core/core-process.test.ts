@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HpkeRecipient, loadPublicKey, openBlob, openLease, scopeRef, scopes, createKey } from '../../src/native/index.js';
+import {
+  HpkeRecipient,
+  loadPublicKey,
+  openBlob,
+  openLease,
+  scopeRef,
+  scopes,
+  createKey,
+} from '../../src/native/index.js';
 import { verifyLeaseReply } from '../../src/protocol/lease.js';
 import { MSGPACK_TYPE } from '../../src/http/index.js';
 import { cli, launch, startCoreProcess, type CoreProcess } from './process-fixture.js';
@@ -10,7 +18,12 @@ const code = (c: string): unknown => expect.objectContaining({ code: c });
 const T = 'acme';
 const S = 'billing';
 /** A lease request body: a fresh nonce each time, as a Gateway sends. */
-const leaseReq = (tenant: string, service: string, recipientKey: Uint8Array) => ({ tenant, service, recipientKey, nonce: randomBytes(16) });
+const leaseReq = (tenant: string, service: string, recipientKey: Uint8Array) => ({
+  tenant,
+  service,
+  recipientKey,
+  nonce: randomBytes(16),
+});
 
 describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
   let core: CoreProcess;
@@ -38,7 +51,9 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
       [2, 'ACTIVE'],
     ]);
     // The same reply is no answer to another request (another nonce).
-    expect(() => verifyLeaseReply(r.body, { ...req, nonce: randomBytes(16) }, trust, Date.now())).toThrow(code('INVALID_LEASE'));
+    expect(() => verifyLeaseReply(r.body, { ...req, nonce: randomBytes(16) }, trust, Date.now())).toThrow(
+      code('INVALID_LEASE'),
+    );
     for (const v of lease.versions) openLease(recipient, { tenant: T, service: S, enc: v.enc, sealed: v.sealed });
     const k = createKey(scopeRef(T, S)!);
     expect(k.version).toBe(2);
@@ -52,7 +67,12 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
     const r = await core.client('gateway').request<{ nonce: string; signature: string; versions: { enc: string }[] }>(
       'POST',
       '/v1/leases',
-      { tenant: T, service: S, recipientKey: recipient.publicKey.toString('base64'), nonce: randomBytes(16).toString('base64') },
+      {
+        tenant: T,
+        service: S,
+        recipientKey: recipient.publicKey.toString('base64'),
+        nonce: randomBytes(16).toString('base64'),
+      },
       { contentType: 'application/json' },
     );
     expect(typeof r.body.versions[0].enc).toBe('string');
@@ -64,7 +84,9 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
   it('the admin routes refuse a gateway identity, and unknown services are UNKNOWN_SERVICE', async () => {
     const gw = core.client('gateway');
     await expect(gw.request('POST', `/v1/admin/tenants/${T}/services/${S}/rotate`)).rejects.toThrow(code('FORBIDDEN'));
-    await expect(gw.request('POST', '/v1/leases', leaseReq(T, 'nope', Buffer.alloc(32, 9)))).rejects.toThrow(code('UNKNOWN_SERVICE'));
+    await expect(gw.request('POST', '/v1/leases', leaseReq(T, 'nope', Buffer.alloc(32, 9)))).rejects.toThrow(
+      code('UNKNOWN_SERVICE'),
+    );
   });
 
   it('the event stream delivers rotations and revocations live, and a reconnecting client catches up from its epoch', async () => {
@@ -108,15 +130,28 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
     await expect(gw.request('POST', '/v1/leases', leaseReq(T, S, Buffer.alloc(32, 1)))).rejects.toThrow(code('SEALED'));
     await expect(admin.request('POST', `/v1/admin/tenants/${T}/services/${S}/rotate`)).rejects.toThrow(code('SEALED'));
     expect((await admin.request<{ seal: { sealed: boolean } }>('GET', '/v1/admin/status')).body.seal.sealed).toBe(true);
-    const { shares } = JSON.parse((await import('node:fs')).readFileSync(core.unsealFile, 'utf8')) as { shares: string[] };
+    const { shares } = JSON.parse((await import('node:fs')).readFileSync(core.unsealFile, 'utf8')) as {
+      shares: string[];
+    };
     // Shares go on stdin, never on the command line.
     const first = cli(['admin', '--core', core.url, '--pki', core.pki, 'unseal'], {}, `${shares[0]}\n${shares[3]}\n`);
     expect(first.status, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ sealed: true, progress: 2 });
     const bin = (i: number) => Buffer.from(shares[i], 'base64');
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [bin(3)] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(code('BAD_REQUEST'));
-    await admin.request('POST', '/v1/admin/unseal', { shares: [bin(0), bin(3), bin(4)] }, { contentType: MSGPACK_TYPE, secret: true });
-    const lease = await gw.request<{ versions: unknown[] }>('POST', '/v1/leases', leaseReq(T, S, HpkeRecipient.generate().publicKey));
+    await expect(
+      admin.request('POST', '/v1/admin/unseal', { shares: [bin(3)] }, { contentType: MSGPACK_TYPE }),
+    ).rejects.toThrow(code('BAD_REQUEST'));
+    await admin.request(
+      'POST',
+      '/v1/admin/unseal',
+      { shares: [bin(0), bin(3), bin(4)] },
+      { contentType: MSGPACK_TYPE, secret: true },
+    );
+    const lease = await gw.request<{ versions: unknown[] }>(
+      'POST',
+      '/v1/leases',
+      leaseReq(T, S, HpkeRecipient.generate().publicKey),
+    );
     expect(lease.body.versions.length).toBeGreaterThan(0);
   });
 
@@ -125,12 +160,14 @@ describe('the Core as a process (HTTP/2, TLS 1.3, client certificates)', () => {
     expect((await gw.request('GET', '/healthz')).status).toBe(200);
     expect((await gw.request('GET', '/readyz')).status).toBe(200);
     const m = await gw.request<Buffer>('GET', '/metrics');
-    expect(String(m.body)).toContain('krypton_core_request_duration_seconds_bucket{route="lease",outcome="ok",le="0.0001"}');
+    expect(String(m.body)).toContain(
+      'krypton_core_request_duration_seconds_bucket{route="lease",outcome="ok",le="0.0001"}',
+    );
   });
 });
 
 describe('gateway policy', () => {
-  it('a gateway identity cannot lease another tenant\'s keys', async () => {
+  it("a gateway identity cannot lease another tenant's keys", async () => {
     const core = await startCoreProcess({ gateways: { 'spiffe://krypton.dev/gateway/default': ['globex'] } });
     try {
       const admin = ['admin', '--core', core.url, '--pki', core.pki];
@@ -155,7 +192,9 @@ describe('gateway policy', () => {
       await core.stop();
       const again = await launch({ ...core, sealed: true });
       const gw = again.client('gateway');
-      await expect(gw.request('POST', '/v1/leases', leaseReq('acme', 'app', Buffer.alloc(32, 3)))).rejects.toThrow(code('SEALED'));
+      await expect(gw.request('POST', '/v1/leases', leaseReq('acme', 'app', Buffer.alloc(32, 3)))).rejects.toThrow(
+        code('SEALED'),
+      );
       await again.stop();
     } finally {
       await core.cleanup();

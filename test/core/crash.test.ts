@@ -20,9 +20,13 @@ const PG_URL = process.env.KRYPTON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1
 const T = 'acme';
 const S = 'billing';
 
-function runChild(env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function runChild(
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--secure-heap=65536', CHILD], { env: { ...process.env, ...env, CORE_MODULE } });
+    const child = spawn(process.execPath, ['--secure-heap=65536', CHILD], {
+      env: { ...process.env, ...env, CORE_MODULE },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -89,7 +93,14 @@ for (const engine of engines) {
         const before = await setup.ksi.read((tx) => tx.listL3(T, S));
         await setup.close();
 
-        const r = await runChild({ KSI_URL: ksiUrl, TIER2_DIR: tier2Dir, SHARES: JSON.stringify(shares.slice(0, 3).map((s) => s.toString('base64'))), CRASH_AT: point, TENANT: T, SERVICE: S });
+        const r = await runChild({
+          KSI_URL: ksiUrl,
+          TIER2_DIR: tier2Dir,
+          SHARES: JSON.stringify(shares.slice(0, 3).map((s) => s.toString('base64'))),
+          CRASH_AT: point,
+          TENANT: T,
+          SERVICE: S,
+        });
         expect(r.signal, r.stderr).toBe('SIGKILL');
 
         const core = await Core.open({ ksiUrl, tier2Dir, gateways: { [GATEWAY]: ['*'] } });

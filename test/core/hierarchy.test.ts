@@ -35,7 +35,9 @@ describe('MasterKey: init, seal, unseal', () => {
     core.seal();
     expect(core.sealStatus()).toMatchObject({ initialized: true, sealed: true, threshold: 3, shares: 5 });
     await expect(core.rotate('acme', 'billing')).rejects.toThrow(code('SEALED'));
-    await expect(core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', Buffer.alloc(32)))).rejects.toThrow(code('SEALED'));
+    await expect(core.issueLease(GATEWAY, newLeaseRequest('acme', 'billing', Buffer.alloc(32)))).rejects.toThrow(
+      code('SEALED'),
+    );
 
     const restarted = await reopen();
     expect(restarted.sealStatus().sealed).toBe(true);
@@ -167,9 +169,15 @@ describe('L3 keys, leases and events', () => {
     await withTenant(core, 'acme');
     await withTenant(core, 'globex');
     const pk = HpkeRecipient.generate().publicKey;
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('globex', 'billing', pk))).rejects.toThrow(code('FORBIDDEN'));
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/other', newLeaseRequest('acme', 'billing', pk))).rejects.toThrow(code('FORBIDDEN'));
-    await expect(core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('acme', 'nope', pk))).rejects.toThrow(code('UNKNOWN_SERVICE'));
+    await expect(
+      core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('globex', 'billing', pk)),
+    ).rejects.toThrow(code('FORBIDDEN'));
+    await expect(
+      core.issueLease('spiffe://krypton.dev/gateway/other', newLeaseRequest('acme', 'billing', pk)),
+    ).rejects.toThrow(code('FORBIDDEN'));
+    await expect(
+      core.issueLease('spiffe://krypton.dev/gateway/eu', newLeaseRequest('acme', 'nope', pk)),
+    ).rejects.toThrow(code('UNKNOWN_SERVICE'));
   });
 
   it('rotation and revocation append events with monotonic epochs; a subscriber catches up from its epoch', async () => {
@@ -216,7 +224,14 @@ describe('L3 keys, leases and events', () => {
     await withTenant(core);
     await core.rotate('acme', 'billing', 'spiffe://krypton.dev/admin');
     const rows = await core.ksi.read((tx) => tx.auditSince(0, 100));
-    expect(rows.map((r) => r.action)).toEqual(['master.init', 'ivk.rotate', 'tenant.onboard', 'l2.create', 'scope.define', 'l3.rotate']);
+    expect(rows.map((r) => r.action)).toEqual([
+      'master.init',
+      'ivk.rotate',
+      'tenant.onboard',
+      'l2.create',
+      'scope.define',
+      'l3.rotate',
+    ]);
     expect(rows.at(-1)).toMatchObject({ actor: 'spiffe://krypton.dev/admin', target: 'acme/billing@2' });
     for (let i = 1; i < rows.length; i++) expect(rows[i].prevHash).toBe(rows[i - 1].hash);
   });

@@ -18,7 +18,13 @@ describe('the tenant check on every lease (H3)', () => {
   const recipient = HpkeRecipient.generate();
   // A request as on the wire (src/protocol/lease.ts): a fresh nonce each time.
   const lease = (versions?: number[]) =>
-    core.issueLease(GATEWAY, { tenant: T, service: S, recipientKey: recipient.publicKey, nonce: randomBytes(16), ...(versions ? { versions } : {}) });
+    core.issueLease(GATEWAY, {
+      tenant: T,
+      service: S,
+      recipientKey: recipient.publicKey,
+      nonce: randomBytes(16),
+      ...(versions ? { versions } : {}),
+    });
 
   beforeAll(async () => {
     t = await openTestCore();
@@ -46,7 +52,9 @@ describe('the tenant check on every lease (H3)', () => {
       // A version leased on demand as well.
       await expect(lease([1])).rejects.toThrow(code('KEY_REVOKED'));
       // The refusal is audited as a denial, in the transaction that read the state.
-      const last = await core.ksi.read(async (tx) => (await tx.auditSince(0, 100_000)).filter((r) => r.action === 'lease.issue').at(-1));
+      const last = await core.ksi.read(async (tx) =>
+        (await tx.auditSince(0, 100_000)).filter((r) => r.action === 'lease.issue').at(-1),
+      );
       expect(last).toMatchObject({ target: `${T}/${S}`, outcome: 'denied', details: { reason: 'KEY_REVOKED' } });
     }
     await core.ksi.tx((tx) => tx.putTenant(row));

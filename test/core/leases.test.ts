@@ -17,8 +17,10 @@ describe('lease issuance', () => {
   let t: Awaited<ReturnType<typeof openTestCore>>;
   let core: Core;
   const recipient = HpkeRecipient.generate();
-  const lease = (service: string, versions?: number[]) => core.issueLease(GATEWAY, newLeaseRequest(T, service, recipient.publicKey, versions));
-  const verify = (reply: unknown, req: LeaseRequest) => verifyLeaseReply(reply, req, { corePublicKey: core.signer.publicKey, maxSkewMs: 1_000 }, t.clock.now());
+  const lease = (service: string, versions?: number[]) =>
+    core.issueLease(GATEWAY, newLeaseRequest(T, service, recipient.publicKey, versions));
+  const verify = (reply: unknown, req: LeaseRequest) =>
+    verifyLeaseReply(reply, req, { corePublicKey: core.signer.publicKey, maxSkewMs: 1_000 }, t.clock.now());
   const hot = (service: string) => scopes.list(T, service).filter((v) => v.state !== 'REVOKED');
 
   beforeAll(async () => {
@@ -78,7 +80,9 @@ describe('lease issuance', () => {
   });
 
   it('refuses a request without a nonce (BAD_REQUEST), and a maxHotVersions outside 1..1024', async () => {
-    await expect(core.issueLease(GATEWAY, { tenant: T, service: 'signed', recipientKey: recipient.publicKey })).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(
+      core.issueLease(GATEWAY, { tenant: T, service: 'signed', recipientKey: recipient.publicKey }),
+    ).rejects.toThrow(code('BAD_REQUEST'));
     await expect(t.reopen({ maxHotVersions: 0 })).rejects.toThrow(code('BAD_REQUEST'));
   });
 });

@@ -15,8 +15,17 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** Runs the CLI; `input` is written to its stdin (e.g. unseal shares, which never go on the command line). */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000, ...(input !== undefined ? { input } : {}) });
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+    ...(input !== undefined ? { input } : {}),
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -35,7 +44,9 @@ export interface CoreProcess {
   cleanup: () => Promise<void>;
 }
 
-export async function startCoreProcess(opts: { gateways?: Record<string, string[]>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CoreProcess> {
+export async function startCoreProcess(
+  opts: { gateways?: Record<string, string[]>; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<CoreProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-coreproc-'));
   const pki = join(dir, 'pki');
   const init = cli(['pki', 'init', '--dir', pki]);
@@ -56,11 +67,33 @@ export async function startCoreProcess(opts: { gateways?: Record<string, string[
   const unsealFile = join(dir, 'unseal.json');
   const made = cli(['core', 'init', '--config', config, '--unseal-file', unsealFile], opts.env);
   if (made.status !== 0) throw new Error(`core init failed: ${made.stderr}`);
-  return launch({ dir, pki, config, unsealFile, ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  return launch({
+    dir,
+    pki,
+    config,
+    unsealFile,
+    ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
 }
 
-export async function launch(p: { dir: string; pki: string; config: string; unsealFile: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv; sealed?: boolean }): Promise<CoreProcess> {
-  const args = ['core', 'run', '--config', p.config, ...(p.sealed ? [] : ['--unseal-file', p.unsealFile]), ...(p.extraArgs ?? [])];
+export async function launch(p: {
+  dir: string;
+  pki: string;
+  config: string;
+  unsealFile: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  sealed?: boolean;
+}): Promise<CoreProcess> {
+  const args = [
+    'core',
+    'run',
+    '--config',
+    p.config,
+    ...(p.sealed ? [] : ['--unseal-file', p.unsealFile]),
+    ...(p.extraArgs ?? []),
+  ];
   const svc = await spawnService(args, 'core.listening', p.env ? { env: p.env } : {});
   const { child, port } = svc;
   const url = `https://127.0.0.1:${port}`;

@@ -38,7 +38,9 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       expect(events).toEqual([`tenant.revoked:${T}`]);
       expect(scopeRef(T, S)).toBeNull();
       const recipient = HpkeRecipient.generate();
-      await expect(core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey))).rejects.toThrow(code('KEY_REVOKED'));
+      await expect(core.issueLease(GATEWAY, newLeaseRequest(T, S, recipient.publicKey))).rejects.toThrow(
+        code('KEY_REVOKED'),
+      );
 
       // The IVK-side binding is lost too (as in a region loss): only the L1 can bring the L2 back.
       await core.ksi.tx(async (tx) => tx.updateL2({ ...l2, wrappedActive: Buffer.alloc(l2.wrappedActive.length) }));
@@ -63,7 +65,9 @@ describe.skipIf(skip)(`a tenant whose L1 lives in SoftHSM2${missing ? ` (${missi
       await core.onboardTenant('doomed-co', { kind: 'pkcs11', ref: doomed });
       await core.tenants.unlinkL1('doomed-co');
       await destroyPkcs11L1Key(hsm.uri('doomed', 'l1'));
-      await expect(core.tenants.linkL1('doomed-co', { kind: 'pkcs11', ref: doomed })).rejects.toThrow(code('KEY_UNAVAILABLE'));
+      await expect(core.tenants.linkL1('doomed-co', { kind: 'pkcs11', ref: doomed })).rejects.toThrow(
+        code('KEY_UNAVAILABLE'),
+      );
     } finally {
       await t.cleanup();
     }

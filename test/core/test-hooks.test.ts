@@ -21,7 +21,9 @@ describe('krypton core run and the test hooks', () => {
     dir = mkdtempSync(join(tmpdir(), 'krypton-hooks-'));
     const clockFile = join(dir, 'clock');
     writeFileSync(clockFile, String(TEN_DAYS));
-    core = await startCoreProcess({ env: { KRYPTON_TEST_CLOCK_FILE: clockFile, KRYPTON_TEST_DUMPABLE_ARENA: '1', KRYPTON_TEST_DISABLE_AESNI: '1' } });
+    core = await startCoreProcess({
+      env: { KRYPTON_TEST_CLOCK_FILE: clockFile, KRYPTON_TEST_DUMPABLE_ARENA: '1', KRYPTON_TEST_DISABLE_AESNI: '1' },
+    });
   });
   afterAll(async () => {
     await core?.cleanup();
@@ -31,7 +33,9 @@ describe('krypton core run and the test hooks', () => {
   it('ignores KRYPTON_TEST_CLOCK_FILE: what it records is dated now, not ten days on', async () => {
     await admin(core).tenant('acme');
     await admin(core).scope('acme', 'app');
-    const r = await core.client('admin').request<{ scopes: { versions: { createdAt: number }[] }[] }>('GET', '/v1/admin/tenants/acme');
+    const r = await core
+      .client('admin')
+      .request<{ scopes: { versions: { createdAt: number }[] }[] }>('GET', '/v1/admin/tenants/acme');
     const createdAt = r.body.scopes[0].versions[0].createdAt;
     expect(Math.abs(createdAt - Date.now())).toBeLessThan(60_000);
   });

@@ -31,26 +31,51 @@ describeWithTool('gcore', 'unseal shares in a core dump of the Core (M5)', (gcor
     // Made and initialized by the CLI, then restarted sealed: the shares below are the only ones it ever sees.
     const made = await startCoreProcess();
     await made.stop();
-    core = await launch({ dir: made.dir, pki: made.pki, config: made.config, unsealFile: made.unsealFile, sealed: true });
-    shares = (JSON.parse(readFileSync(core.unsealFile, 'utf8')) as { shares: string[] }).shares.map((s) => Buffer.from(s, 'base64'));
+    core = await launch({
+      dir: made.dir,
+      pki: made.pki,
+      config: made.config,
+      unsealFile: made.unsealFile,
+      sealed: true,
+    });
+    shares = (JSON.parse(readFileSync(core.unsealFile, 'utf8')) as { shares: string[] }).shares.map((s) =>
+      Buffer.from(s, 'base64'),
+    );
   });
   afterAll(async () => core?.cleanup());
 
   it('refuses shares in JSON, before they count', async () => {
     const admin = core.client('admin');
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0].toString('base64')] })).rejects.toThrow(code('BAD_REQUEST'));
+    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0].toString('base64')] })).rejects.toThrow(
+      code('BAD_REQUEST'),
+    );
     // JSON with bytes is still JSON (base64 strings on the wire): refused as well.
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [shares[0]] }, { contentType: 'application/json' })).rejects.toThrow(code('BAD_REQUEST'));
-    expect((await admin.request<{ seal: Status }>('GET', '/v1/admin/status')).body.seal).toMatchObject({ sealed: true, progress: 0 });
+    await expect(
+      admin.request('POST', '/v1/admin/unseal', { shares: [shares[0]] }, { contentType: 'application/json' }),
+    ).rejects.toThrow(code('BAD_REQUEST'));
+    expect((await admin.request<{ seal: Status }>('GET', '/v1/admin/status')).body.seal).toMatchObject({
+      sealed: true,
+      progress: 0,
+    });
   });
 
   it('after a refused submission and an unseal in two parts (client, then `krypton admin unseal` on stdin), no share is in the dump', async () => {
     const admin = core.client('admin');
     // Refused: the wrong share with two good ones do not rebuild the MasterKey (the progress resets).
-    await expect(admin.request('POST', '/v1/admin/unseal', { shares: [Buffer.from(wrong), Buffer.from(shares[1]), Buffer.from(shares[2])] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(
-      code('BAD_REQUEST'),
+    await expect(
+      admin.request(
+        'POST',
+        '/v1/admin/unseal',
+        { shares: [Buffer.from(wrong), Buffer.from(shares[1]), Buffer.from(shares[2])] },
+        { contentType: MSGPACK_TYPE },
+      ),
+    ).rejects.toThrow(code('BAD_REQUEST'));
+    const first = await admin.request<Status>(
+      'POST',
+      '/v1/admin/unseal',
+      { shares: [Buffer.from(shares[0])] },
+      { contentType: MSGPACK_TYPE, secret: true },
     );
-    const first = await admin.request<Status>('POST', '/v1/admin/unseal', { shares: [Buffer.from(shares[0])] }, { contentType: MSGPACK_TYPE, secret: true });
     expect(first.body).toMatchObject({ sealed: true, progress: 1 });
     const typed = `share 4: ${shares[3].toString('base64')}\n\n${shares[4].toString('base64')}\n`;
     const r = cli(['admin', '--core', core.url, '--pki', core.pki, 'unseal'], {}, typed);
@@ -62,7 +87,9 @@ describeWithTool('gcore', 'unseal shares in a core dump of the Core (M5)', (gcor
     // Control: in the heap of the Core for sure, so a dump that finds nothing is a dump that could have.
     const control = Buffer.from('spiffe://krypton.dev/admin');
     const found = gcoreFindsAny(gcore, core.child.pid!, core.dir, [...needles, control]);
-    const names = found.map((i) => (i === needles.length ? 'control' : `share ${Math.floor(i / 3)} as ${['bytes', 'y', 'base64'][i % 3]}`));
+    const names = found.map((i) =>
+      i === needles.length ? 'control' : `share ${Math.floor(i / 3)} as ${['bytes', 'y', 'base64'][i % 3]}`,
+    );
     expect(names).toEqual(['control']);
   });
 });

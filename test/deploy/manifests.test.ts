@@ -128,7 +128,13 @@ function parseCommandLine(args: readonly string[]): { path: string; opts: Record
 // Loading a config as its component would, from where the manifest mounts it.
 
 type Kind = 'core' | 'registry' | 'cmk' | 'gateway';
-const KIND_OF: Record<string, Kind> = { 'core run': 'core', 'core init': 'core', 'registry run': 'registry', 'cmk run': 'cmk', gateway: 'gateway' };
+const KIND_OF: Record<string, Kind> = {
+  'core run': 'core',
+  'core init': 'core',
+  'registry run': 'registry',
+  'cmk run': 'cmk',
+  gateway: 'gateway',
+};
 
 let pki: string;
 let scratch: string;
@@ -158,15 +164,33 @@ function loadConfig(kind: Kind, text: string, pkiDir: string, env: Record<string
   const fullEnv = { ...env } as NodeJS.ProcessEnv;
   if (kind === 'core') {
     const c = loadCoreConfig(file, fullEnv);
-    const paths = [c.stateDir, c.tls.cert, c.tls.key, c.tls.ca, c.signingKey, ...(c.ksi.startsWith('sqlite:') ? [c.ksi.slice(7)] : [])];
+    const paths = [
+      c.stateDir,
+      c.tls.cert,
+      c.tls.key,
+      c.tls.ca,
+      c.signingKey,
+      ...(c.ksi.startsWith('sqlite:') ? [c.ksi.slice(7)] : []),
+    ];
     return { kind, port: c.port, host: c.host, ...(c.health ? { health: c.health } : {}), paths: paths.map(back) };
   }
   if (kind === 'gateway') {
     const c = loadGatewayConfig(file, fullEnv);
-    return { kind, port: c.port, host: c.host ?? '127.0.0.1', paths: [c.tls.cert, c.tls.key, c.tls.ca, c.coreSigningKey, c.tokensFile].map(back) };
+    return {
+      kind,
+      port: c.port,
+      host: c.host ?? '127.0.0.1',
+      paths: [c.tls.cert, c.tls.key, c.tls.ca, c.coreSigningKey, c.tokensFile].map(back),
+    };
   }
   const c = kind === 'registry' ? loadRegistryConfig(file, fullEnv) : loadCmkConfig(file, fullEnv);
-  const paths = [c.tls.cert, c.tls.key, c.tls.ca, c.signingKey, ...(c.store.startsWith('sqlite:') ? [c.store.slice(7)] : [])];
+  const paths = [
+    c.tls.cert,
+    c.tls.key,
+    c.tls.ca,
+    c.signingKey,
+    ...(c.store.startsWith('sqlite:') ? [c.store.slice(7)] : []),
+  ];
   return { kind, port: c.port, host: c.host, ...(c.health ? { health: c.health } : {}), paths: paths.map(back) };
 }
 
@@ -218,29 +242,35 @@ describe('deploy/compose.yaml', () => {
   });
 
   const running = krypton.filter(([n]) => n !== 'init');
-  it.each(running.map(([n, s]) => [n, s] as const))('%s: its command parses, its config loads, and its paths, ports and healthcheck match', (name, s) => {
-    const line = parseCommandLine(s.command);
-    const kind = KIND_OF[line.path];
-    expect(kind, line.path).toBe(name === 'gateway' ? 'gateway' : name);
-    const { mounts, configDir } = bindOf(s);
-    const configPath = line.opts['config'] as string;
-    expect(configDir && configPath.startsWith(`${configDir}/`), configPath).toBe(true);
-    const text = readFileSync(join(DEPLOY, 'compose', configPath.slice(configDir!.length + 1)), 'utf8');
-    const c = loadConfig(kind, text, '/var/lib/krypton/pki', {});
-    for (const p of [...c.paths, ...keyFilesOf(text)]) expect(under(p, mounts), `${name}: ${p} is mounted`).toBe(true);
-    if (line.opts['unsealFile'] !== undefined) expect(under(line.opts['unsealFile'] as string, mounts)).toBe(true);
-    const probe = probeUrl(s.healthcheck.test);
-    expect([probe.port, probe.path]).toEqual([probePort(c), PROBE_PATHS.ready]);
-    for (const p of s.ports ?? []) expect(Number(p.split(':').at(-1)), `${name} publishes its port`).toBe(c.port);
-    expect(c.host, `${name} listens beyond its container's loopback`).toBe('0.0.0.0');
-  });
+  it.each(running.map(([n, s]) => [n, s] as const))(
+    '%s: its command parses, its config loads, and its paths, ports and healthcheck match',
+    (name, s) => {
+      const line = parseCommandLine(s.command);
+      const kind = KIND_OF[line.path];
+      expect(kind, line.path).toBe(name === 'gateway' ? 'gateway' : name);
+      const { mounts, configDir } = bindOf(s);
+      const configPath = line.opts['config'] as string;
+      expect(configDir && configPath.startsWith(`${configDir}/`), configPath).toBe(true);
+      const text = readFileSync(join(DEPLOY, 'compose', configPath.slice(configDir!.length + 1)), 'utf8');
+      const c = loadConfig(kind, text, '/var/lib/krypton/pki', {});
+      for (const p of [...c.paths, ...keyFilesOf(text)])
+        expect(under(p, mounts), `${name}: ${p} is mounted`).toBe(true);
+      if (line.opts['unsealFile'] !== undefined) expect(under(line.opts['unsealFile'] as string, mounts)).toBe(true);
+      const probe = probeUrl(s.healthcheck.test);
+      expect([probe.port, probe.path]).toEqual([probePort(c), PROBE_PATHS.ready]);
+      for (const p of s.ports ?? []) expect(Number(p.split(':').at(-1)), `${name} publishes its port`).toBe(c.port);
+      expect(c.host, `${name} listens beyond its container's loopback`).toBe('0.0.0.0');
+    },
+  );
 
   it('init.sh: every krypton line parses, and it makes the files the others read, where they read them', () => {
     const init = services['init'];
     const { configDir } = bindOf(init);
     expect(init.entrypoint).toEqual(['/bin/sh', `${configDir}/init.sh`]);
     const script = readFileSync(join(DEPLOY, 'compose', 'init.sh'), 'utf8');
-    const lines = [...script.matchAll(/^\s*krypton (.+)$/gm)].map((m) => [...m[1].matchAll(/'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2]));
+    const lines = [...script.matchAll(/^\s*krypton (.+)$/gm)].map((m) =>
+      [...m[1].matchAll(/'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2]),
+    );
     expect(lines.length).toBeGreaterThanOrEqual(6);
     const parsed = lines.map(parseCommandLine);
     const core = parseCommandLine(services['core'].command);
@@ -286,7 +316,13 @@ describe('deploy/kubernetes', () => {
 
   it('has the Core as a StatefulSet, the Registry and CMK Server as Deployments, the Gateway as a DaemonSet and a sidecar', () => {
     const kinds = workloads.map((w) => `${w.doc.kind}/${w.doc.metadata.name}`).sort();
-    expect(kinds).toEqual(['DaemonSet/krypton-gateway', 'Deployment/example-app', 'Deployment/krypton-cmk', 'Deployment/krypton-registry', 'StatefulSet/krypton-core']);
+    expect(kinds).toEqual([
+      'DaemonSet/krypton-gateway',
+      'Deployment/example-app',
+      'Deployment/krypton-cmk',
+      'Deployment/krypton-registry',
+      'StatefulSet/krypton-core',
+    ]);
     const sidecar = workloads.find((w) => w.doc.metadata.name === 'example-app')!.doc.spec.template.spec;
     expect(sidecar.initContainers!.map((c) => [c.name, c.restartPolicy])).toEqual([['gateway', 'Always']]);
   });
@@ -319,7 +355,8 @@ describe('deploy/kubernetes', () => {
       const loaded = loadConfig(kind, text, '/etc/krypton/pki', env);
       for (const p of [...loaded.paths, ...keyFilesOf(text)]) expect(under(p, mounts), `${p} is mounted`).toBe(true);
       const claims = (workload.spec.volumeClaimTemplates ?? []).map((t) => t.metadata.name);
-      for (const m of c.volumeMounts) expect(spec.volumes.some((v) => v.name === m.name) || claims.includes(m.name), m.name).toBe(true);
+      for (const m of c.volumeMounts)
+        expect(spec.volumes.some((v) => v.name === m.name) || claims.includes(m.name), m.name).toBe(true);
 
       const ports = new Map<string, number>(c.ports.map((p) => [p.name, p.containerPort]));
       expect(kind === 'gateway' ? ports.get('ws') : ports.get('api')).toBe(loaded.port);
@@ -349,18 +386,20 @@ describe('deploy/kubernetes', () => {
     for (const { workload, c } of containers) {
       const s = c.securityContext;
       const where = `${workload.metadata.name}/${c.name}`;
-      expect([where, s.runAsNonRoot, s.readOnlyRootFilesystem, s.allowPrivilegeEscalation, s.capabilities.drop, s.seccompProfile?.type]).toEqual([
+      expect([
         where,
-        true,
-        true,
-        false,
-        ['ALL'],
-        'RuntimeDefault',
-      ]);
+        s.runAsNonRoot,
+        s.readOnlyRootFilesystem,
+        s.allowPrivilegeEscalation,
+        s.capabilities.drop,
+        s.seccompProfile?.type,
+      ]).toEqual([where, true, true, false, ['ALL'], 'RuntimeDefault']);
       expect(s.capabilities.add, where).toBeUndefined();
       if (c.image === 'krypton') expect(s.runAsUser, where).toBe(10001);
     }
-    expect(docs.find((d) => d.doc.kind === 'Namespace')!.doc.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(
+      docs.find((d) => d.doc.kind === 'Namespace')!.doc.metadata.labels['pod-security.kubernetes.io/enforce'],
+    ).toBe('restricted');
   });
 
   it('every Service and PodDisruptionBudget selects a workload, and each Service targets a port its pods name', () => {

@@ -16,10 +16,21 @@ describe('krypton dev', () => {
       let blob: Buffer;
       let plaintext: Buffer;
       try {
-        for (const f of ['ca.pem', 'core.pem', 'core-key.pem', 'registry.pem', 'cmk.pem', 'gateway.pem', 'gateway-key.pem', 'admin.pem', 'admin-key.pem']) {
+        for (const f of [
+          'ca.pem',
+          'core.pem',
+          'core-key.pem',
+          'registry.pem',
+          'cmk.pem',
+          'gateway.pem',
+          'gateway-key.pem',
+          'admin.pem',
+          'admin-key.pem',
+        ]) {
           expect(existsSync(join(dir, 'pki', f)), f).toBe(true);
         }
-        for (const f of ['registry.json', 'cmk.json', 'registry/registry.db', 'cmk/cmk.db', 'core/ksi.db']) expect(existsSync(join(dir, f)), f).toBe(true);
+        for (const f of ['registry.json', 'cmk.json', 'registry/registry.db', 'cmk/cmk.db', 'core/ksi.db'])
+          expect(existsSync(join(dir, f)), f).toBe(true);
         expect(statSync(join(dir, 'l1', 'demo.key')).mode & 0o777).toBe(0o600);
         // The demo was defined the production way: intent in the Registry, its L1 in the CMK Server.
         const ask = async (url: string, path: string) => {
@@ -31,14 +42,26 @@ describe('krypton dev', () => {
           }
         };
         expect(await ask(first.core.registryUrl, '/v1/registry/tenants')).toMatchObject({
-          tenants: [expect.objectContaining({ tenant: 'demo', state: 'ACTIVE', scopes: [expect.objectContaining({ service: 'app', state: 'DEFINED' })] })],
+          tenants: [
+            expect.objectContaining({
+              tenant: 'demo',
+              state: 'ACTIVE',
+              scopes: [expect.objectContaining({ service: 'app', state: 'DEFINED' })],
+            }),
+          ],
         });
-        expect(await ask(first.core.cmkUrl, '/v1/cmk/links')).toMatchObject({ links: [expect.objectContaining({ tenant: 'demo', kind: 'soft', state: 'LINKED' })] });
+        expect(await ask(first.core.cmkUrl, '/v1/cmk/links')).toMatchObject({
+          links: [expect.objectContaining({ tenant: 'demo', kind: 'soft', state: 'LINKED' })],
+        });
         expect(await ask(first.core.url, '/v1/admin/tenants/demo')).toMatchObject({ state: 'ACTIVE', l1: 'soft' });
         expect(statSync(join(dir, 'token')).mode & 0o777).toBe(0o600);
         expect(readFileSync(join(dir, 'token'), 'utf8').trim()).toBe(first.token);
         const c = await connect(first.gatewayUrl, first.token);
-        const r = (await c.call([1, 'key.create', { service: 'app' }])) as [number, number, { plaintext: Buffer; blob: Buffer }];
+        const r = (await c.call([1, 'key.create', { service: 'app' }])) as [
+          number,
+          number,
+          { plaintext: Buffer; blob: Buffer },
+        ];
         ({ blob, plaintext } = r[2]);
         c.close();
       } finally {
@@ -62,9 +85,27 @@ describe('krypton dev', () => {
 
   it('`krypton dev` (what `npm start` runs) is ready, /readyz 200, with no request made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'krypton-devcli-'));
-    const child = spawn(process.execPath, ['--secure-heap=65536', CLI, 'dev', '--dir', dir, '--core-port', '0', '--gateway-port', '0', '--registry-port', '0', '--cmk-port', '0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--secure-heap=65536',
+        CLI,
+        'dev',
+        '--dir',
+        dir,
+        '--core-port',
+        '0',
+        '--gateway-port',
+        '0',
+        '--registry-port',
+        '0',
+        '--cmk-port',
+        '0',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       let out = '';
       const port = await new Promise<number>((resolve, reject) => {
@@ -75,7 +116,12 @@ describe('krypton dev', () => {
         });
         child.once('exit', (code) => reject(new Error(`krypton dev exited (${code}): ${out}`)));
       });
-      await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status, { timeout: 15_000, interval: 200 }).toBe(200);
+      await expect
+        .poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status, {
+          timeout: 15_000,
+          interval: 200,
+        })
+        .toBe(200);
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

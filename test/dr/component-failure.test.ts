@@ -17,7 +17,8 @@ describe.skipIf(SKIP_AMQP)('DR 2: the Registry is killed', () => {
   it('the Core serves and rotates without it; a committed definition survives the crash', async () => {
     const { cluster, proxies } = stage;
     // The set-up's own events have left the outbox (on a loaded machine they may still be on their way).
-    const pending = async () => ((await cluster.call('registry', 'GET', '/v1/registry/status')) as { outboxPending: number }).outboxPending;
+    const pending = async () =>
+      ((await cluster.call('registry', 'GET', '/v1/registry/status')) as { outboxPending: number }).outboxPending;
     await waitUntil('the Registry outbox drained', async () => ((await pending()) === 0 ? true : null));
     // A definition committed while the Registry cannot reach the broker, then the crash.
     await proxies.registry.cut();
@@ -29,10 +30,14 @@ describe.skipIf(SKIP_AMQP)('DR 2: the Registry is killed', () => {
     const gw = await stage.gateway();
     expect((await create(gw, 'app')).ok).toBe(true);
     stage.advanceCore(61_000);
-    await waitUntil('a scheduled rotation without the Registry', async () => ((await stage.served('demo', 'app')).length >= 2 ? true : null));
+    await waitUntil('a scheduled rotation without the Registry', async () =>
+      (await stage.served('demo', 'app')).length >= 2 ? true : null,
+    );
     expect((await create(gw, 'app')).ok).toBe(true);
     // New definitions wait for the Registry: the Core has not heard of billing.
-    const scopes = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as { scopes: Array<{ service: string }> };
+    const scopes = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as {
+      scopes: Array<{ service: string }>;
+    };
     expect(scopes.scopes.map((s) => s.service)).not.toContain('billing');
 
     // It comes back on the same store: the outbox row is sent and the Core serves billing.

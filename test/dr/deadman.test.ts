@@ -15,8 +15,11 @@ describe.skipIf(SKIP_AMQP)('DR 5: the deadman switch', () => {
   afterAll(async () => stage?.cleanup());
 
   const sovereignty = async () =>
-    ((await stage.cluster.call('core', 'GET', '/v1/admin/status')) as { orbital: { sovereignty: { serving: boolean; reason: string | null; silentSeconds: number } } }).orbital
-      .sovereignty;
+    (
+      (await stage.cluster.call('core', 'GET', '/v1/admin/status')) as {
+        orbital: { sovereignty: { serving: boolean; reason: string | null; silentSeconds: number } };
+      }
+    ).orbital.sovereignty;
 
   it('silence past the TTL stops key serving; a heartbeat restores it', async () => {
     const { cluster } = stage;
@@ -37,7 +40,9 @@ describe.skipIf(SKIP_AMQP)('DR 5: the deadman switch', () => {
     expect(code).toBe('KEY_UNAVAILABLE');
     const paused = await sovereignty();
     expect(paused.serving).toBe(false);
-    expect(paused.reason).toMatch(/^sovereign deadman: no word from the CMK Server for 1h0[01]m \(Strict Sovereign TTL 1h00m\)/);
+    expect(paused.reason).toMatch(
+      /^sovereign deadman: no word from the CMK Server for 1h0[01]m \(Strict Sovereign TTL 1h00m\)/,
+    );
     const metrics = (await stage.cluster.admin('core').request('GET', '/metrics')).body as string;
     expect(String(metrics)).toMatch(/^krypton_core_serving_paused 1$/m);
 

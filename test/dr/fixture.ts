@@ -37,7 +37,11 @@ export interface Stage {
   cleanup(): Promise<void>;
 }
 
-export async function waitUntil<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -47,7 +51,8 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | null |
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -56,10 +61,13 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | null |
  * Registry, CMK Server, Core and Gateway running, with tenant demo's service
  * app defined in the Registry, linked in the CMK Server and served.
  */
-export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfterSeconds?: number | null } = {}): Promise<Stage> {
+export async function openStage(
+  opts: Partial<ClusterOptions> & { demoRotateAfterSeconds?: number | null } = {},
+): Promise<Stage> {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-dr-'));
   const proxies = {} as Record<Actor, TcpProxy>;
-  for (const a of ['core', 'registry', 'cmk'] as const) proxies[a] = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: 5672 });
+  for (const a of ['core', 'registry', 'cmk'] as const)
+    proxies[a] = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: 5672 });
   const clockFile = join(dir, 'core-clock');
   writeFileSync(clockFile, '0');
   let offset = 0;
@@ -80,7 +88,10 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
   };
   const served = (tenant: string, service: string) =>
     waitUntil(`the Core to serve ${tenant}/${service}`, async () => {
-      const t = (await cluster.call('core', 'GET', `/v1/admin/tenants/${tenant}`)) as { state: string; scopes: Array<{ service: string; deleted: boolean; versions: Array<{ version: number; state: string }> }> };
+      const t = (await cluster.call('core', 'GET', `/v1/admin/tenants/${tenant}`)) as {
+        state: string;
+        scopes: Array<{ service: string; deleted: boolean; versions: Array<{ version: number; state: string }> }>;
+      };
       const s = t.scopes.find((x) => x.service === service && !x.deleted);
       return t.state === 'ACTIVE' && s?.versions.some((v) => v.state === 'ACTIVE') ? s.versions : null;
     });
@@ -89,7 +100,10 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
     dir,
     proxies,
     l1,
-    coreStart: (id) => ({ ...(id !== undefined ? { id } : {}), launcher: { script: CORE_WITH_CLOCK, env: { KRYPTON_TEST_CLOCK_FILE: clockFile } } }),
+    coreStart: (id) => ({
+      ...(id !== undefined ? { id } : {}),
+      launcher: { script: CORE_WITH_CLOCK, env: { KRYPTON_TEST_CLOCK_FILE: clockFile } },
+    }),
     advanceCore: (ms) => {
       offset += ms;
       writeFileSync(clockFile, String(offset));
@@ -97,7 +111,9 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
     served,
     defineAndLink: async (tenant, service, rotateAfterSeconds = null) => {
       await cluster.call('registry', 'POST', `/v1/registry/tenants/${tenant}`);
-      await cluster.call('registry', 'POST', `/v1/registry/tenants/${tenant}/services/${service}`, { rotateAfterSeconds });
+      await cluster.call('registry', 'POST', `/v1/registry/tenants/${tenant}/services/${service}`, {
+        rotateAfterSeconds,
+      });
       await cluster.call('cmk', 'POST', `/v1/cmk/tenants/${tenant}/l1`, { kind: 'soft', ref: l1(tenant) });
       await served(tenant, service);
     },
@@ -123,17 +139,35 @@ export async function openStage(opts: Partial<ClusterOptions> & { demoRotateAfte
 }
 
 /** key.create through the Gateway: [status, result] (status 0 ok, 1 error with {code}). */
-export async function create(c: WsClient, service: string, id = Math.floor(Math.random() * 1e9)): Promise<{ ok: boolean; code?: string; blob?: Buffer; plaintext?: Buffer }> {
-  const r = (await c.call([id, 'key.create', { service }])) as [number, number, { code?: string; blob?: Buffer; plaintext?: Buffer }];
-  return r[1] === 0 ? { ok: true, blob: Buffer.from(r[2].blob!), plaintext: Buffer.from(r[2].plaintext!) } : { ok: false, code: r[2].code! };
+export async function create(
+  c: WsClient,
+  service: string,
+  id = Math.floor(Math.random() * 1e9),
+): Promise<{ ok: boolean; code?: string; blob?: Buffer; plaintext?: Buffer }> {
+  const r = (await c.call([id, 'key.create', { service }])) as [
+    number,
+    number,
+    { code?: string; blob?: Buffer; plaintext?: Buffer },
+  ];
+  return r[1] === 0
+    ? { ok: true, blob: Buffer.from(r[2].blob!), plaintext: Buffer.from(r[2].plaintext!) }
+    : { ok: false, code: r[2].code! };
 }
 
-export async function decrypt(c: WsClient, blob: Buffer, id = Math.floor(Math.random() * 1e9)): Promise<{ ok: boolean; code?: string; plaintext?: Buffer }> {
+export async function decrypt(
+  c: WsClient,
+  blob: Buffer,
+  id = Math.floor(Math.random() * 1e9),
+): Promise<{ ok: boolean; code?: string; plaintext?: Buffer }> {
   const r = (await c.call([id, 'key.decrypt', { blob }])) as [number, number, { code?: string; plaintext?: Buffer }];
   return r[1] === 0 ? { ok: true, plaintext: Buffer.from(r[2].plaintext!) } : { ok: false, code: r[2].code! };
 }
 
-export async function info(c: WsClient, blob: Buffer, id = Math.floor(Math.random() * 1e9)): Promise<{ version: number }> {
+export async function info(
+  c: WsClient,
+  blob: Buffer,
+  id = Math.floor(Math.random() * 1e9),
+): Promise<{ version: number }> {
   const r = (await c.call([id, 'key.info', { blob }])) as [number, number, { version: number }];
   if (r[1] !== 0) throw new Error(`key.info refused: ${JSON.stringify(r[2])}`);
   return r[2];

@@ -23,7 +23,9 @@ describe.skipIf(SKIP_AMQP)('DR 1: partition from the mesh', () => {
     // Every actor loses the broker.
     for (const p of Object.values(proxies)) await p.cut();
     await waitUntil('the Core to see the mesh down', async () => {
-      const s = (await cluster.call('core', 'GET', '/v1/admin/status')) as { orbital: { mesh: { connected: boolean } } };
+      const s = (await cluster.call('core', 'GET', '/v1/admin/status')) as {
+        orbital: { mesh: { connected: boolean } };
+      };
       return !s.orbital.mesh.connected;
     });
 
@@ -48,7 +50,9 @@ describe.skipIf(SKIP_AMQP)('DR 1: partition from the mesh', () => {
     expect(during.ok).toBe(true);
     expect((await decrypt(gw, before.blob!)).plaintext!.equals(before.plaintext!)).toBe(true);
     // Nothing of the cut-off definitions has reached the Core.
-    const reports = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as { scopes: Array<{ service: string }> };
+    const reports = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as {
+      scopes: Array<{ service: string }>;
+    };
     expect(reports.scopes.map((s) => s.service)).toEqual(['app']);
 
     // The broker returns: the outboxes drain and the Core serves what was defined meanwhile.

@@ -40,7 +40,10 @@ describe.skipIf(SKIP_AMQP)('DR 3: region loss', () => {
     });
     expect((await info(gw, v1.blob!)).version).toBe(1);
     gw.close();
-    const before = ((await stage.served('demo', 'app')) as Array<{ version: number; state: string }>).map((v) => [v.version, v.state]);
+    const before = ((await stage.served('demo', 'app')) as Array<{ version: number; state: string }>).map((v) => [
+      v.version,
+      v.state,
+    ]);
 
     // The region goes: the Core and its Gateway die, the Core's local state is destroyed.
     await cluster.kill('gateway');

@@ -13,7 +13,9 @@ import { create, openStage, SKIP_AMQP, waitUntil, type Stage } from './fixture.j
 
 describe.skipIf(SKIP_AMQP)('DR 4: split brain', () => {
   let stage: Stage;
-  const events = async () => ((await stage.cluster.call('core', 'GET', '/v1/admin/status')) as { orbital: { events: Record<string, number> } }).orbital.events;
+  const events = async () =>
+    ((await stage.cluster.call('core', 'GET', '/v1/admin/status')) as { orbital: { events: Record<string, number> } })
+      .orbital.events;
   beforeAll(async () => {
     stage = await openStage();
     await stage.cluster.call('registry', 'POST', '/v1/registry/tenants/demo/services/billing', {});
@@ -35,7 +37,9 @@ describe.skipIf(SKIP_AMQP)('DR 4: split brain', () => {
       return r.ok ? null : r.code;
     });
     expect(refused).toBe('UNKNOWN_SERVICE');
-    const t = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as { scopes: Array<{ service: string; deleted: boolean; versions: Array<{ state: string }> }> };
+    const t = (await cluster.call('core', 'GET', '/v1/admin/tenants/demo')) as {
+      scopes: Array<{ service: string; deleted: boolean; versions: Array<{ state: string }> }>;
+    };
     const billing = t.scopes.find((s) => s.service === 'billing')!;
     expect(billing.deleted).toBe(true);
     expect(billing.versions.every((v) => v.state === 'REVOKED')).toBe(true);

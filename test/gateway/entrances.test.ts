@@ -32,7 +32,13 @@ const fromReply = (r: unknown): Answer => {
 /** The shape of an answer: bytes by their length, so keys made at random compare. */
 function shape(a: Answer): unknown {
   const walk = (v: unknown): unknown =>
-    v instanceof Uint8Array ? `bytes(${v.length})` : Array.isArray(v) ? v.map(walk) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)])) : v;
+    v instanceof Uint8Array
+      ? `bytes(${v.length})`
+      : Array.isArray(v)
+        ? v.map(walk)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+          : v;
   return walk(a);
 }
 
@@ -54,14 +60,19 @@ describe('every entrance answers alike', () => {
     const clients = async (token: string) => {
       let c = byToken.get(token);
       if (c === undefined) {
-        c = { ws: await connect(stage.wsUrl, token), bulk: await connect(`ws://127.0.0.1:${bulk.server.port}/v1/ws`, token) };
+        c = {
+          ws: await connect(stage.wsUrl, token),
+          bulk: await connect(`ws://127.0.0.1:${bulk.server.port}/v1/ws`, token),
+        };
         byToken.set(token, c);
       }
       return c;
     };
     entrances['ws fast'] = (t) => async (op, p) => fromReply(await (await clients(t)).ws.call([++id, op, p]));
-    entrances['ws general'] = (t) => async (op, p) => fromReply(await (await clients(t)).ws.raw(generalBytes(++id, op, p)));
-    entrances['ws batch'] = (t) => async (op, p) => fromReply(((await (await clients(t)).ws.call([[++id, op, p]])) as unknown[])[0]);
+    entrances['ws general'] = (t) => async (op, p) =>
+      fromReply(await (await clients(t)).ws.raw(generalBytes(++id, op, p)));
+    entrances['ws batch'] = (t) => async (op, p) =>
+      fromReply(((await (await clients(t)).ws.call([[++id, op, p]])) as unknown[])[0]);
     entrances['bulk threads'] = (t) => async (op, p) => fromReply(await (await clients(t)).bulk.call([++id, op, p]));
     for (const format of ['json', 'msgpack'] as const) {
       entrances[`http ${format}`] = (t) => async (op, p) => {
@@ -74,7 +85,13 @@ describe('every entrance answers alike', () => {
     }
     ws = (await clients(stage.tokens.app)).ws;
     bulkWs = (await clients(stage.tokens.app)).bulk;
-    other = ((await (await clients(stage.tokens.other)).ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { blob: Buffer }])[2].blob;
+    other = (
+      (await (await clients(stage.tokens.other)).ws.call([1, 'key.create', { service: 'app' }])) as [
+        unknown,
+        0,
+        { blob: Buffer },
+      ]
+    )[2].blob;
   });
   afterAll(async () => {
     ws?.close();
@@ -94,24 +111,38 @@ describe('every entrance answers alike', () => {
 
   it('creates of every shape: the same result, and a key made through one entrance opens through every other', async () => {
     const ctx = Buffer.from('row=7');
-    for (const params of [{ service: 'app' }, { service: 'app', count: 3 }, { service: 'app', context: ctx }, { service: 'app', count: 2, context: ctx }]) {
+    for (const params of [
+      { service: 'app' },
+      { service: 'app', count: 3 },
+      { service: 'app', context: ctx },
+      { service: 'app', count: 2, context: ctx },
+    ]) {
       const made = await across('key.create', params);
       expectAlike(made);
       for (const [from, a] of Object.entries(made)) {
         const r = (a as { result: Record<string, unknown> }).result;
         const keys = (r.keys ?? [r]) as { plaintext: Uint8Array; blob: Uint8Array }[];
-        const opened = await across('key.decrypt', { blobs: keys.map((k) => k.blob), ...(params.context ? { context: ctx } : {}) });
+        const opened = await across('key.decrypt', {
+          blobs: keys.map((k) => k.blob),
+          ...(params.context ? { context: ctx } : {}),
+        });
         expectAlike(opened);
         for (const [to, o] of Object.entries(opened)) {
-          const plaintexts = (o as { result: { plaintexts: Uint8Array[] } }).result.plaintexts.map((p) => Buffer.from(p).toString('hex'));
-          expect(plaintexts, `made by ${from}, opened by ${to}`).toEqual(keys.map((k) => Buffer.from(k.plaintext).toString('hex')));
+          const plaintexts = (o as { result: { plaintexts: Uint8Array[] } }).result.plaintexts.map((p) =>
+            Buffer.from(p).toString('hex'),
+          );
+          expect(plaintexts, `made by ${from}, opened by ${to}`).toEqual(
+            keys.map((k) => Buffer.from(k.plaintext).toString('hex')),
+          );
         }
       }
     }
   });
 
   it('decrypt and rewrap, single and plural: the same answers', async () => {
-    const k = ((await ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { plaintext: Buffer; blob: Buffer }])[2];
+    const k = (
+      (await ws.call([1, 'key.create', { service: 'app' }])) as [unknown, 0, { plaintext: Buffer; blob: Buffer }]
+    )[2];
     for (const op of ['key.decrypt', 'key.rewrap']) {
       for (const params of [{ blob: k.blob }, { blobs: [k.blob, k.blob] }]) expectAlike(await across(op, params));
     }
@@ -144,7 +175,10 @@ describe('every entrance answers alike', () => {
     for (const [op, params, code] of cases) {
       const answers = await across(op, params);
       expectAlike(answers);
-      expect((Object.values(answers)[0] as { error: { code: string } }).error?.code, `${op} ${JSON.stringify(params)}`).toBe(code);
+      expect(
+        (Object.values(answers)[0] as { error: { code: string } }).error?.code,
+        `${op} ${JSON.stringify(params)}`,
+      ).toBe(code);
     }
     // A service the Core does not know: its UNKNOWN_SERVICE, alike everywhere.
     const unknown = await across('key.create', { service: 'nope' });

@@ -15,9 +15,13 @@ import { ROOT, type CoreProcess } from '../core/process-fixture.js';
 const run = promisify(execFile);
 
 /** The Core's lease signing public key in its PKI folder (what a Gateway pins). */
-export const corePublicKeyOf = (core: Pick<CoreProcess, 'pki'>): Buffer => loadPublicKey(join(core.pki, 'core-sign.pub'));
+export const corePublicKeyOf = (core: Pick<CoreProcess, 'pki'>): Buffer =>
+  loadPublicKey(join(core.pki, 'core-sign.pub'));
 
-export function coreClientFor(core: Pick<CoreProcess, 'url' | 'pki'>, opts: Partial<CoreClientOptions> = {}): CoreClient {
+export function coreClientFor(
+  core: Pick<CoreProcess, 'url' | 'pki'>,
+  opts: Partial<CoreClientOptions> = {},
+): CoreClient {
   return new CoreClient({
     url: core.url,
     cert: readFileSync(join(core.pki, 'gateway.pem')),
@@ -39,8 +43,10 @@ export function admin(core: CoreProcess) {
   return {
     tenant: (t: string) => a.request('POST', `/v1/admin/tenants/${t}`),
     scope: (t: string, s: string) => a.request('POST', `/v1/admin/tenants/${t}/services/${s}`),
-    rotate: async (t: string, s: string) => (await a.request<{ version: number }>('POST', `/v1/admin/tenants/${t}/services/${s}/rotate`)).body.version,
-    revoke: (t: string, s: string, v: number) => a.request('POST', `/v1/admin/tenants/${t}/services/${s}/versions/${v}/revoke`),
+    rotate: async (t: string, s: string) =>
+      (await a.request<{ version: number }>('POST', `/v1/admin/tenants/${t}/services/${s}/rotate`)).body.version,
+    revoke: (t: string, s: string, v: number) =>
+      a.request('POST', `/v1/admin/tenants/${t}/services/${s}/versions/${v}/revoke`),
     /** Leases the Core has served (its own Prometheus counter). */
     leasesServed: async () => {
       const m = String((await a.request('GET', '/metrics')).body);
@@ -51,9 +57,17 @@ export function admin(core: CoreProcess) {
 }
 
 /** A blob made by another Gateway process (its own key store), as an app would bring it. */
-export async function blobFromOtherGateway(core: CoreProcess, tenant: string, service: string): Promise<{ version: number; blob: Buffer; plaintext: Buffer }> {
+export async function blobFromOtherGateway(
+  core: CoreProcess,
+  tenant: string,
+  service: string,
+): Promise<{ version: number; blob: Buffer; plaintext: Buffer }> {
   const script = join(ROOT, 'test', 'gateway', 'fixtures', 'blob-maker.mjs');
-  const { stdout } = await run(process.execPath, ['--secure-heap=65536', script, core.url, core.pki, tenant, service, join(ROOT, 'dist')], { timeout: 30_000 });
+  const { stdout } = await run(
+    process.execPath,
+    ['--secure-heap=65536', script, core.url, core.pki, tenant, service, join(ROOT, 'dist')],
+    { timeout: 30_000 },
+  );
   const r = JSON.parse(stdout) as { version: number; blob: string; plaintext: string };
   return { version: r.version, blob: Buffer.from(r.blob, 'base64'), plaintext: Buffer.from(r.plaintext, 'base64') };
 }

@@ -61,12 +61,26 @@ describe('the Gateway through the real processes', () => {
   it('the HTTP API speaks JSON with base64 bytes, and msgpack', async () => {
     const base = `http://127.0.0.1:${stack.gateway.port}/v1/keys`;
     const headers = { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' };
-    const created = (await (await fetch(`${base}/create`, { method: 'POST', headers, body: JSON.stringify({ service: 'app' }) })).json()) as { plaintext: string; blob: string };
-    const opened = await fetch(`${base}/decrypt`, { method: 'POST', headers, body: JSON.stringify({ blob: created.blob }) });
+    const created = (await (
+      await fetch(`${base}/create`, { method: 'POST', headers, body: JSON.stringify({ service: 'app' }) })
+    ).json()) as { plaintext: string; blob: string };
+    const opened = await fetch(`${base}/decrypt`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ blob: created.blob }),
+    });
     expect(((await opened.json()) as { plaintext: string }).plaintext).toBe(created.plaintext);
-    const bad = await fetch(`${base}/decrypt`, { method: 'POST', headers: { ...headers, authorization: 'Bearer nope-nope-nope-nope-nope' }, body: '{}' });
+    const bad = await fetch(`${base}/decrypt`, {
+      method: 'POST',
+      headers: { ...headers, authorization: 'Bearer nope-nope-nope-nope-nope' },
+      body: '{}',
+    });
     expect(bad.status).toBe(401);
-    const mp = await fetch(`${base}/create`, { method: 'POST', headers: { ...headers, 'content-type': 'application/msgpack' }, body: new Uint8Array(pack({ service: 'app' })) });
+    const mp = await fetch(`${base}/create`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/msgpack' },
+      body: new Uint8Array(pack({ service: 'app' })),
+    });
     expect(mp.status).toBe(200);
     expect(mp.headers.get('content-type')).toBe('application/msgpack');
   });
@@ -74,8 +88,12 @@ describe('the Gateway through the real processes', () => {
   it('binds the caller context: the wrong one is INVALID_BLOB', async () => {
     const ctx = Buffer.from('table=users;row=7');
     const k = ok(await c.call([1, 'key.create', { service: 'app', context: ctx }]));
-    expect(ok(await c.call([2, 'key.decrypt', { blob: k.blob, context: ctx }])).plaintext.equals(k.plaintext)).toBe(true);
-    expect(err(await c.call([3, 'key.decrypt', { blob: k.blob, context: Buffer.from('table=users;row=8') }]))).toBe('INVALID_BLOB');
+    expect(ok(await c.call([2, 'key.decrypt', { blob: k.blob, context: ctx }])).plaintext.equals(k.plaintext)).toBe(
+      true,
+    );
+    expect(err(await c.call([3, 'key.decrypt', { blob: k.blob, context: Buffer.from('table=users;row=8') }]))).toBe(
+      'INVALID_BLOB',
+    );
     expect(err(await c.call([4, 'key.decrypt', { blob: k.blob }]))).toBe('INVALID_BLOB');
   });
 
@@ -132,7 +150,18 @@ describe('the Gateway through the real processes', () => {
       err(await c.call([1, 'key.create', { service: 'undefined-service' }])),
       err(await c.call('not a request')),
     ];
-    expect(codes).toEqual(['BAD_REQUEST', 'FRAME_TOO_LARGE', 'BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'INVALID_BLOB', 'UNKNOWN_SERVICE', 'BAD_REQUEST']);
+    expect(codes).toEqual([
+      'BAD_REQUEST',
+      'FRAME_TOO_LARGE',
+      'BAD_REQUEST',
+      'BAD_REQUEST',
+      'BAD_REQUEST',
+      'BAD_REQUEST',
+      'BAD_REQUEST',
+      'INVALID_BLOB',
+      'UNKNOWN_SERVICE',
+      'BAD_REQUEST',
+    ]);
     await expect(connect(stack.gatewayUrl, 'kt_wrong-token-wrong-token-wrong')).rejects.toMatchObject({ status: 401 });
     await expect(connect(stack.gatewayUrl)).rejects.toMatchObject({ status: 401 });
     expect(ok(await c.call([99, 'ping', {}]))).toEqual({});
@@ -150,7 +179,12 @@ describe('the Gateway through the real processes', () => {
     }
     socket.resume();
     await closed;
-    const rss = Number(/VmRSS:\s+(\d+)/.exec((await import('node:fs')).readFileSync(`/proc/${stack.gateway.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const rss =
+      Number(
+        /VmRSS:\s+(\d+)/.exec(
+          (await import('node:fs')).readFileSync(`/proc/${stack.gateway.child.pid}/status`, 'utf8'),
+        )![1],
+      ) / 1024;
     expect(rss).toBeLessThan(400); // MB: 200 replies of 500 KB were never buffered
     expect(ok(await c.call([1, 'ping', {}]))).toEqual({});
   });
@@ -184,13 +218,20 @@ describe('the Gateway when the Core goes away', () => {
       const k = ok(await c.call([1, 'key.create', { service: 'app' }]));
       await stack.core.stop();
       expect(ok(await c.call([2, 'key.decrypt', { blob: k.blob }])).plaintext.equals(k.plaintext)).toBe(true);
-      await expect.poll(async () => err(await c.call([3, 'key.create', { service: 'app' }])), { timeout: 8000, interval: 250 }).toBe('KEY_UNAVAILABLE');
+      await expect
+        .poll(async () => err(await c.call([3, 'key.create', { service: 'app' }])), { timeout: 8000, interval: 250 })
+        .toBe('KEY_UNAVAILABLE');
       // The key is gone from memory and the Core cannot be asked for it.
       expect(err(await c.call([4, 'key.decrypt', { blob: k.blob }]))).toBe('KEY_UNAVAILABLE');
       expect((await fetch(`http://127.0.0.1:${stack.gateway.port}/readyz`)).status).toBe(503);
       const again = await spawnDevCore(await prepareDevCore(dir));
       try {
-        await expect.poll(async () => (await c.call([5, 'key.decrypt', { blob: k.blob }]) as Reply)[1], { timeout: 10_000, interval: 250 }).toBe(0);
+        await expect
+          .poll(async () => ((await c.call([5, 'key.decrypt', { blob: k.blob }])) as Reply)[1], {
+            timeout: 10_000,
+            interval: 250,
+          })
+          .toBe(0);
       } finally {
         await again.stop();
       }
@@ -229,7 +270,6 @@ describe('the Gateway when the Core goes away', () => {
   });
 });
 
-
 describe('bulk requests', () => {
   it('creates of count >= 1024 and opens of >= 256 blobs run on Piscina threads; small ones inline', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'krypton-gw-bulk-'));
@@ -260,10 +300,16 @@ describe('--threads', () => {
     const stack = await startDevStack({ dir, corePort: 0, gatewayPort: 0 });
     let threaded: Awaited<ReturnType<typeof spawnService>> | undefined;
     try {
-      threaded = await spawnService(['gateway', '--config', join(dir, 'gateway.json'), '--threads', '2'], 'gateway.listening', {
-        env: { KRYPTON_GATEWAY_PORT: '0' },
-      });
-      const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${threaded!.port}/v1/ws`, stack.token)));
+      threaded = await spawnService(
+        ['gateway', '--config', join(dir, 'gateway.json'), '--threads', '2'],
+        'gateway.listening',
+        {
+          env: { KRYPTON_GATEWAY_PORT: '0' },
+        },
+      );
+      const clients = await Promise.all(
+        Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${threaded!.port}/v1/ws`, stack.token)),
+      );
       for (const [i, c] of clients.entries()) {
         const k = ok(await c.call([i, 'key.create', { service: 'app' }]));
         expect(ok(await c.call([i, 'key.decrypt', { blob: k.blob }])).plaintext.equals(k.plaintext)).toBe(true);

@@ -67,7 +67,10 @@ describe('lease cache against a real Core process', () => {
     await expect.poll(() => createKey(cache.scopeSync(T, 'rot')!).version, { timeout: 2_000, interval: 10 }).toBe(next);
     const tookMs = Date.now() - t0;
     expect(tookMs).toBeLessThan(1_000);
-    expect(cache.stats().scopes.find((s) => s.service === 'rot')).toMatchObject({ activeVersion: next, versions: [before, next] });
+    expect(cache.stats().scopes.find((s) => s.service === 'rot')).toMatchObject({
+      activeVersion: next,
+      versions: [before, next],
+    });
   });
 
   it('a revocation destroys the version within 1 s: the store shows REVOKED and its blobs fail with KEY_REVOKED', async () => {
@@ -93,7 +96,10 @@ describe('lease cache against a real Core process', () => {
   it('the event follower catches up after a disconnect: a revocation made while it was cut off is applied on reconnect', async () => {
     const proxy = await startTcpProxy(core.port);
     try {
-      const client = coreClientFor({ url: proxy.url, pki: core.pki }, { follow: { initialDelayMs: 100, maxDelayMs: 300 } });
+      const client = coreClientFor(
+        { url: proxy.url, pki: core.pki },
+        { follow: { initialDelayMs: 100, maxDelayMs: 300 } },
+      );
       const { cache } = gateway({ client });
       const old = createKey(await cache.scope(T, 'fol'));
       const next = await admin(core).rotate(T, 'fol');
@@ -140,7 +146,10 @@ describe('lease cache against a real Core process', () => {
   it('ensureVersion: a blob of a version this Gateway has not leased yet opens after one fetch', async () => {
     const proxy = await startTcpProxy(core.port);
     try {
-      const client = coreClientFor({ url: proxy.url, pki: core.pki }, { follow: { initialDelayMs: 2_000, maxDelayMs: 4_000 } });
+      const client = coreClientFor(
+        { url: proxy.url, pki: core.pki },
+        { follow: { initialDelayMs: 2_000, maxDelayMs: 4_000 } },
+      );
       const { cache } = gateway({ client, probeIntervalMs: 0 });
       const v1 = createKey(await cache.scope(T, 'newver')).version;
       // Cut this Gateway off so it misses the rotation; another Gateway makes a blob under the new version.
@@ -164,7 +173,10 @@ describe('lease cache against a real Core process', () => {
   it('the circuit breaker opens after consecutive failures, fails fast while open, half-opens later and closes on success', async () => {
     const proxy = await startTcpProxy(core.port);
     try {
-      const client = coreClientFor({ url: proxy.url, pki: core.pki }, { retry: { maxAttempts: 1 }, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 400 } });
+      const client = coreClientFor(
+        { url: proxy.url, pki: core.pki },
+        { retry: { maxAttempts: 1 }, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 400 } },
+      );
       const { cache } = gateway({ client, failureTtlMs: 0 });
       expect(client.circuitState()).toBe('closed');
       proxy.pause();
@@ -202,7 +214,12 @@ describe('lease cache through a Core outage', () => {
   });
 
   it('serves until the lease expires, then zeroizes the scope and fails closed; recovers when the Core returns', async () => {
-    const client = coreClientFor(core, { retry: { maxAttempts: 1 }, timeoutMs: 1_000, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 }, follow: { initialDelayMs: 100, maxDelayMs: 300 } });
+    const client = coreClientFor(core, {
+      retry: { maxAttempts: 1 },
+      timeoutMs: 1_000,
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 },
+      follow: { initialDelayMs: 100, maxDelayMs: 300 },
+    });
     const cache = new LeaseCache({ core: client, retryRefreshMs: 200, failureTtlMs: 100 });
     try {
       const ref = await cache.scope(T, 'down');
@@ -231,8 +248,20 @@ describe('lease cache through a Core outage', () => {
       expect(cache.readiness().reasons).toContain('the Core is not reachable');
 
       // The Core comes back on the same address: the next request leases again.
-      restarted = await launch({ ...core, env: { KRYPTON_CORE_LEASE_TTL: String(TTL), KRYPTON_CORE_PORT: String(core.port) } });
-      await expect.poll(() => cache.scope(T, 'down').then(() => true, () => false), { timeout: 5_000, interval: 100 }).toBe(true);
+      restarted = await launch({
+        ...core,
+        env: { KRYPTON_CORE_LEASE_TTL: String(TTL), KRYPTON_CORE_PORT: String(core.port) },
+      });
+      await expect
+        .poll(
+          () =>
+            cache.scope(T, 'down').then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 5_000, interval: 100 },
+        )
+        .toBe(true);
       expect(openBlob(T, k.blob).equals(k.plaintext)).toBe(true);
       await expect.poll(() => cache.readiness().ready, { timeout: 3_000 }).toBe(true);
 

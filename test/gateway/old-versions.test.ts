@@ -27,7 +27,10 @@ describe('old versions (review L7)', () => {
   const coreMetrics = async () => String((await stage.core.client('admin').request('GET', '/metrics')).body);
 
   beforeAll(async () => {
-    stage = await openStage({ tenants: { [T]: ['old', 'meter', 'cold'] }, tokens: { app: { tenant: T, services: ['*'] } } });
+    stage = await openStage({
+      tenants: { [T]: ['old', 'meter', 'cold'] },
+      tokens: { app: { tenant: T, services: ['*'] } },
+    });
     coreUsedBefore = metric(await coreMetrics(), 'krypton_arena_used_bytes');
     const c = await stage.ws(stage.tokens.app);
     for (let v = 1; v <= 40; v++) {
@@ -36,7 +39,8 @@ describe('old versions (review L7)', () => {
       for (let tries = 0; !blobs.has(v); tries++) {
         if (tries > 250) throw new Error(`the Gateway did not move on to version ${v}`);
         const made = ok(await c.call([v, 'key.create', { service: 'old' }]));
-        if (made.blob.readUInt32BE(6 + T.length + 3) === v) blobs.set(v, { blob: Buffer.from(made.blob), plaintext: Buffer.from(made.plaintext) });
+        if (made.blob.readUInt32BE(6 + T.length + 3) === v)
+          blobs.set(v, { blob: Buffer.from(made.blob), plaintext: Buffer.from(made.plaintext) });
         else await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -84,7 +88,11 @@ describe('old versions (review L7)', () => {
     for (let i = 0; i < 36; i++) await admin(stage.core).rotate(T, 'cold');
     const client = coreClientFor(stage.core);
     const cache = new LeaseCache({ core: client, maxColdVersions: 2 });
-    const older = () => scopes.list(T, 'cold').map((x) => x.version).filter((v) => v < 5);
+    const older = () =>
+      scopes
+        .list(T, 'cold')
+        .map((x) => x.version)
+        .filter((v) => v < 5);
     try {
       await cache.scope(T, 'cold');
       expect(older()).toEqual([]);
@@ -113,6 +121,8 @@ describe('old versions (review L7)', () => {
     expect(metric(before, 'krypton_arena_bytes')).toBeGreaterThanOrEqual(256 * 1024);
     const c = await stage.ws(stage.tokens.app);
     ok(await c.call([1, 'key.create', { service: 'meter' }]));
-    expect(metric(await gatewayMetrics(), 'krypton_arena_used_bytes')).toBeGreaterThan(metric(before, 'krypton_arena_used_bytes'));
+    expect(metric(await gatewayMetrics(), 'krypton_arena_used_bytes')).toBeGreaterThan(
+      metric(before, 'krypton_arena_used_bytes'),
+    );
   });
 });

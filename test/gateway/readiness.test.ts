@@ -62,6 +62,9 @@ describe('/readyz', () => {
       expect(r.text).not.toContain('acme');
       expect(r.text).not.toContain('payroll');
     }
-    expect(JSON.parse((await readyz(stage)).text)).toMatchObject({ ready: false, reasons: arrayContaining(['the Core is not reachable']) });
+    expect(JSON.parse((await readyz(stage)).text)).toMatchObject({
+      ready: false,
+      reasons: arrayContaining(['the Core is not reachable']),
+    });
   });
 });

@@ -20,7 +20,10 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<number> 
   return Date.now() - start;
 }
 
-const quietLogger = () => ({ info: vi.fn(), error: vi.fn(), warn: vi.fn(), debug: vi.fn() }) as unknown as Logger & { error: ReturnType<typeof vi.fn> };
+const quietLogger = () =>
+  ({ info: vi.fn(), error: vi.fn(), warn: vi.fn(), debug: vi.fn() }) as unknown as Logger & {
+    error: ReturnType<typeof vi.fn>;
+  };
 
 describe('TokenStore reload, watch and revocation', () => {
   let dir: string;

@@ -44,7 +44,14 @@ function layout(opts: { official?: 'real' | 'broken'; npmBuild: boolean }): stri
 }
 
 /** pickUws from `dir`, in a child process: which build, which file, and whether it is the native module. */
-function pickIn(dir: string): { ok: boolean; pkg?: string; path?: string; native?: boolean; tried?: string[]; line?: string } {
+function pickIn(dir: string): {
+  ok: boolean;
+  pkg?: string;
+  path?: string;
+  native?: boolean;
+  tried?: string[];
+  line?: string;
+} {
   const script = `
     const m = await import(${JSON.stringify(LOADER)});
     const { createRequire } = await import('node:module');
@@ -53,7 +60,10 @@ function pickIn(dir: string): { ok: boolean; pkg?: string; path?: string; native
     process.stdout.write(JSON.stringify(r.ok
       ? { ok: true, pkg: r.build.package, path: r.path, native: typeof r.module.App === 'function' && typeof r.module.us_listen_socket_close === 'function' }
       : { ok: false, tried: r.tried, line: m.uwsLoadFailure(r.tried) }));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(child.stderr).toBe('');
   return JSON.parse(child.stdout) as ReturnType<typeof pickIn>;
 }
@@ -75,7 +85,9 @@ describe.runIf(process.versions.modules === '115')('the uWS loader (Node 20, whe
     const r = pickIn(layout({ official: 'broken', npmBuild: false }));
     expect(r.ok).toBe(false);
     expect(r.tried).toEqual([
-      expect.stringMatching(new RegExp(`^uWebSockets\\.js: ${uwsBinaryName().replace(/\./g, '\\.')} did not load \\(.+\\)$`)),
+      expect.stringMatching(
+        new RegExp(`^uWebSockets\\.js: ${uwsBinaryName().replace(/\./g, '\\.')} did not load \\(.+\\)$`),
+      ),
       `${NPM_BUILD}: ${uwsBinaryName()} not installed`,
     ]);
     expect(r.line).not.toContain('\n');

@@ -30,7 +30,9 @@ export function connect(url: string, token?: string): Promise<WsClient> {
     const ws = new WebSocket(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
     const waiting: ((v: unknown) => void)[] = [];
     ws.on('message', (d: Buffer) => waiting.shift()?.(unpack(d)));
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+    );
     ws.once('error', reject);
     ws.once('open', () => {
       const send = (data: Uint8Array | string): Promise<unknown> =>

@@ -86,7 +86,9 @@ function withCoreDump<T>(gcore: string, pid: number, dir: string, read: (file: s
 
 /** Which of the named needles occur anywhere in a gcore dump of the live process. */
 export function gcoreFinds(gcore: string, pid: number, dir: string, needles: Record<string, Buffer>): string[] {
-  return withCoreDump(gcore, pid, dir, (file) => Object.keys(needles).filter((name) => fileContains(file, needles[name])));
+  return withCoreDump(gcore, pid, dir, (file) =>
+    Object.keys(needles).filter((name) => fileContains(file, needles[name])),
+  );
 }
 
 /** Which of many needles (at least 4 bytes each) occur in a gcore dump of the live process, in one pass over it. */
@@ -123,7 +125,8 @@ export function fileContainsAny(file: string, needles: readonly Buffer[]): numbe
         if ((bits[k >>> 3] & (1 << (k & 7))) === 0) continue;
         for (const i of byPrefix.get(k) ?? []) {
           const needle = needles[i];
-          if (at + needle.length <= have && chunk.compare(needle, 0, needle.length, at, at + needle.length) === 0) found.add(i);
+          if (at + needle.length <= have && chunk.compare(needle, 0, needle.length, at, at + needle.length) === 0)
+            found.add(i);
         }
       }
       carry = Math.min(longest - 1, have);
@@ -181,7 +184,14 @@ export class ArenaChild {
   private lines: string[] = [];
   private waiters: ((line: string) => void)[] = [];
 
-  constructor(mode: ArenaChildMode, markerFile: string, env: NodeJS.ProcessEnv, cwd: string, prefix: string[] = [], addon = ADDON) {
+  constructor(
+    mode: ArenaChildMode,
+    markerFile: string,
+    env: NodeJS.ProcessEnv,
+    cwd: string,
+    prefix: string[] = [],
+    addon = ADDON,
+  ) {
     // A small heap keeps the dumps small.
     const argv = ['--max-old-space-size=16', '--max-semi-space-size=1', ARENA_CHILD, addon, mode, markerFile];
     const [cmd, ...args] = prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
@@ -202,7 +212,9 @@ export class ArenaChild {
       this.lines.shift() ??
       (await new Promise<string>((res, rej) => {
         this.waiters.push(res);
-        void this.exited.then((e) => rej(new Error(`child exited (${e.code ?? e.signal}) before answering: ${this.stderr}`)));
+        void this.exited.then((e) =>
+          rej(new Error(`child exited (${e.code ?? e.signal}) before answering: ${this.stderr}`)),
+        );
       }));
     return JSON.parse(line) as T;
   }

@@ -3,7 +3,11 @@ import { expect } from 'vitest';
 import { createKey, kat, scopeRef, type VersionState } from '../../src/native/index.js';
 
 /** An independent HPKE implementation, in the role of the Core. */
-export const hpkeSuite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+export const hpkeSuite = new CipherSuite({
+  kem: new DhkemX25519HkdfSha256(),
+  kdf: new HkdfSha256(),
+  aead: new Aes256Gcm(),
+});
 export const LEASE_HPKE_INFO = Buffer.from('krypton lease v1');
 
 /**
@@ -29,7 +33,10 @@ export function leaseMessage(
 }
 
 /** Seals a lease message to a recipient public key with @hpke/core. */
-export async function coreSeal(recipientPublicKey: Uint8Array, message: Buffer): Promise<{ enc: Buffer; sealed: Buffer }> {
+export async function coreSeal(
+  recipientPublicKey: Uint8Array,
+  message: Buffer,
+): Promise<{ enc: Buffer; sealed: Buffer }> {
   const pk = await hpkeSuite.kem.deserializePublicKey(recipientPublicKey);
   const { ct, enc } = await hpkeSuite.seal({ recipientPublicKey: pk, info: LEASE_HPKE_INFO }, message);
   return { enc: Buffer.from(enc), sealed: Buffer.from(ct) };
@@ -91,7 +98,13 @@ export function leaseReplyBytes(req: SeenRequest, r: ReplyFields): Buffer {
     int(r.ttlSeconds, 4),
     int(r.oldestIncluded, 4),
     int(r.versions.length, 2),
-    ...r.versions.flatMap((v) => [int(v.version, 4), int(v.state === 'ACTIVE' ? 1 : 2, 1), Buffer.from(v.enc), int(v.sealed.length, 2), Buffer.from(v.sealed)]),
+    ...r.versions.flatMap((v) => [
+      int(v.version, 4),
+      int(v.state === 'ACTIVE' ? 1 : 2, 1),
+      Buffer.from(v.enc),
+      int(v.sealed.length, 2),
+      Buffer.from(v.sealed),
+    ]),
   ]);
 }
 
@@ -101,10 +114,17 @@ export function leaseReplyBytes(req: SeenRequest, r: ReplyFields): Buffer {
  * as version `version`, ACTIVE, echoing the request's nonce, and signed with
  * `signer` (another Ed25519 key) or not at all (a signature of zeros).
  */
-export async function forgedLease(req: SeenRequest, key: Buffer, opts: { version?: number; signer?: { sign(m: Uint8Array): Buffer } } = {}): Promise<ReplyFields & { signature: Buffer }> {
+export async function forgedLease(
+  req: SeenRequest,
+  key: Buffer,
+  opts: { version?: number; signer?: { sign(m: Uint8Array): Buffer } } = {},
+): Promise<ReplyFields & { signature: Buffer }> {
   const version = opts.version ?? 1;
   const issuedAt = Date.now();
-  const { enc, sealed } = await coreSeal(req.recipientKey, leaseMessage(req.tenant, req.service, version, 1, issuedAt + 300_000, key));
+  const { enc, sealed } = await coreSeal(
+    req.recipientKey,
+    leaseMessage(req.tenant, req.service, version, 1, issuedAt + 300_000, key),
+  );
   const fields: ReplyFields = {
     nonce: req.nonce ?? Buffer.alloc(16),
     issuedAt,

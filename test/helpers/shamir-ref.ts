@@ -44,4 +44,3 @@ export function referenceCombine(shares: Buffer[]): Buffer {
   });
   return out;
 }
-

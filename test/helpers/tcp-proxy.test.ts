@@ -25,7 +25,8 @@ function exchange(port: number, text: string): Promise<{ data: string; error?: s
   });
 }
 
-const closedOf = (s: Socket) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
+const closedOf = (s: Socket) =>
+  new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
 
 describe('tcp proxy against an echo server', () => {
   let echo: Server;
@@ -97,7 +98,12 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('tcp proxy against Rab
     const namespace = `krypton.test.proxy.${randomBytes(4).toString('hex')}`;
     const opts = { namespace, initialDelayMs: 20, maxDelayMs: 200, confirmTimeoutMs: 5_000 };
     const keys = testKeyring(['registry', 'core']);
-    const behind = new AmqpMesh({ ...opts, auth: keys.auth('registry'), url: proxied.toString(), logger: captureLogger().logger });
+    const behind = new AmqpMesh({
+      ...opts,
+      auth: keys.auth('registry'),
+      url: proxied.toString(),
+      logger: captureLogger().logger,
+    });
     const direct = new AmqpMesh({ ...opts, auth: keys.auth('core'), url: URL, logger: captureLogger().logger });
     const got: string[] = [];
     try {

@@ -45,8 +45,12 @@ describe('codec', () => {
     expect(() => decodeBody(Buffer.from([0xd6, 0xff, 0, 0, 0, 1]), 'msgpack')).toThrow(
       expect.objectContaining({ code: 'BAD_REQUEST' }),
     );
-    expect(() => decodeBody(Buffer.from([0x92, 0x01]), 'msgpack')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
-    expect(() => decodeBody(Buffer.alloc(60_000, 0x91), 'msgpack')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+    expect(() => decodeBody(Buffer.from([0x92, 0x01]), 'msgpack')).toThrow(
+      expect.objectContaining({ code: 'BAD_REQUEST' }),
+    );
+    expect(() => decodeBody(Buffer.alloc(60_000, 0x91), 'msgpack')).toThrow(
+      expect.objectContaining({ code: 'BAD_REQUEST' }),
+    );
     expect(() => decodeBody(Buffer.from('['.repeat(40) + ']'.repeat(40)), 'json')).toThrow(
       expect.objectContaining({ code: 'BAD_REQUEST' }),
     );
@@ -80,7 +84,10 @@ describe('router', () => {
 
   it('matches literal and parameterised paths, decoding parameters', () => {
     expect(router.match('POST', '/v1/leases').params).toEqual({});
-    expect(router.match('POST', '/v1/admin/tenants/t%201/services/app/rotate').params).toEqual({ tenant: 't 1', service: 'app' });
+    expect(router.match('POST', '/v1/admin/tenants/t%201/services/app/rotate').params).toEqual({
+      tenant: 't 1',
+      service: 'app',
+    });
   });
 
   it('refuses unknown paths, wrong methods and empty parameters with NOT_FOUND, malformed parameters with BAD_REQUEST', () => {

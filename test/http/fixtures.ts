@@ -48,10 +48,25 @@ export async function makeTestPki(): Promise<TestPki> {
       }),
       client('anonymous', [], { dnsNames: ['gateway.local'] }),
       client('two-faced', ['spiffe://krypton.dev/gateway/default', 'spiffe://krypton.dev/admin']),
-      issueCert(ca, { commonName: 'server-only', spiffeIds: ['spiffe://krypton.dev/gateway/default'], usage: 'server' }),
+      issueCert(ca, {
+        commonName: 'server-only',
+        spiffeIds: ['spiffe://krypton.dev/gateway/default'],
+        usage: 'server',
+      }),
     ]);
   return {
-    ca, server, gateway, admin, intruder, otherCa, fromOtherCa, expired, notYetValid, noSpiffe, twoSpiffe, serverOnly,
+    ca,
+    server,
+    gateway,
+    admin,
+    intruder,
+    otherCa,
+    fromOtherCa,
+    expired,
+    notYetValid,
+    noSpiffe,
+    twoSpiffe,
+    serverOnly,
   };
 }
 

@@ -70,7 +70,9 @@ describe('the health listener', () => {
   it('refuses oversized headers and garbage without reading on', async () => {
     const url = await start(async () => true);
     const port = Number(new URL(url).port);
-    expect(await raw(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8192)}\r\n\r\n`)).toMatch(/^(HTTP\/1\.1 431|)$/);
+    expect(await raw(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8192)}\r\n\r\n`)).toMatch(
+      /^(HTTP\/1\.1 431|)$/,
+    );
     expect(await raw(port, 'NOT HTTP AT ALL\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400|)$/);
     // Still serving.
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -90,11 +92,15 @@ describe('the health config', () => {
   });
 
   it('refuses a bad port, a non-object and unknown fields, naming them', () => {
-    expect(() => parseHealthEndpoint({ port: 70000 }, undefined, fail)).toThrow('health.port must be an integer from 0 to 65535');
+    expect(() => parseHealthEndpoint({ port: 70000 }, undefined, fail)).toThrow(
+      'health.port must be an integer from 0 to 65535',
+    );
     expect(() => parseHealthEndpoint({}, undefined, fail)).toThrow('health.port');
     expect(() => parseHealthEndpoint({ port: 1 }, 'x', fail)).toThrow('health.port');
     expect(() => parseHealthEndpoint([], undefined, fail)).toThrow('health must be an object');
-    expect(() => parseHealthEndpoint({ port: 1, path: '/metrics' }, undefined, fail)).toThrow('unknown field "health.path"');
+    expect(() => parseHealthEndpoint({ port: 1, path: '/metrics' }, undefined, fail)).toThrow(
+      'unknown field "health.path"',
+    );
   });
 });
 
@@ -104,7 +110,9 @@ describe('the health listener in a key-holding process', () => {
     const path = await import('node:path');
     const script = `await import(${JSON.stringify(path.resolve('dist/src/http/health-listener.js'))});
       console.log(JSON.stringify({ loaded: process.moduleLoadList.filter((m) => m.includes('undici')) }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { loaded: string[] };
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    ) as { loaded: string[] };
     expect(out.loaded).toEqual([]);
   });
 });

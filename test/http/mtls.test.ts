@@ -102,7 +102,14 @@ function clientFor(id: PemPair, extra: Partial<Parameters<typeof createMtlsClien
 
 /** A second server on its own port with the test routes, admitting every identity, with these limits. */
 function serverWith(limits: Parameters<typeof createMtlsServer>[0]['limits'] = {}): Promise<MtlsServer> {
-  return createMtlsServer({ key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem, routes, identity: { allowed: () => true }, limits });
+  return createMtlsServer({
+    key: pki.server.keyPem,
+    cert: pki.server.certPem,
+    ca: pki.ca.certPem,
+    routes,
+    identity: { allowed: () => true },
+    limits,
+  });
 }
 
 /** Runs fn with a client and always closes the client. */
@@ -271,7 +278,9 @@ describe('bodies and errors', () => {
   });
 
   it('refuses bad base64, malformed JSON and an unknown content-type with BAD_REQUEST', async () => {
-    await expect(client.request('POST', '/v1/echo', { data: 'not base64!' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(client.request('POST', '/v1/echo', { data: 'not base64!' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
     const session = rawSession(server.port, pki.ca.certPem, pki.gateway);
     try {
       const malformed = await rawRequest(
@@ -435,7 +444,9 @@ describe('faults', () => {
       const err = await c.request('POST', '/v1/slow?ms=500').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransportError);
       expect((err as TransportError).kind).toBe('timeout');
-      await expect(c.request('GET', '/v1/whoami', undefined, { timeoutMs: 2000 })).resolves.toMatchObject({ status: 200 });
+      await expect(c.request('GET', '/v1/whoami', undefined, { timeoutMs: 2000 })).resolves.toMatchObject({
+        status: 200,
+      });
     } finally {
       await c.close();
     }
@@ -482,9 +493,9 @@ describe('streaming routes', () => {
         handle.close();
         expect(frames.slice(0, 5).map((f) => f.epoch)).toEqual([7, 8, 9, 10, 11]);
         const key = frames[0].key;
-        expect(contentType === 'application/json' ? Buffer.from(key as string, 'base64') : Buffer.from(key as Uint8Array)).toEqual(
-          Buffer.from([7, 1, 2]),
-        );
+        expect(
+          contentType === 'application/json' ? Buffer.from(key as string, 'base64') : Buffer.from(key as Uint8Array),
+        ).toEqual(Buffer.from([7, 1, 2]));
         expect(closedWith).toBeUndefined();
         await until(() => events.handlerExited === exitedBefore + 1);
         const sentAtExit = events.sent;

@@ -7,7 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KryptonError } from '../../src/errors.js';
 import { scrubStack } from '../../src/http/stack-scrub.js';
-import { createMtlsClient, createMtlsServer, MSGPACK_TYPE, type MtlsClient, type MtlsServer, type RefusedRequest, type Route } from '../../src/http/index.js';
+import {
+  createMtlsClient,
+  createMtlsServer,
+  MSGPACK_TYPE,
+  type MtlsClient,
+  type MtlsServer,
+  type RefusedRequest,
+  type Route,
+} from '../../src/http/index.js';
 import { makeTestPki, type TestPki } from './fixtures.js';
 
 let pki: TestPki;
@@ -50,7 +58,13 @@ beforeAll(async () => {
       refused.push(r);
     },
   });
-  client = createMtlsClient({ url: `https://127.0.0.1:${server.port}`, key: pki.gateway.keyPem, cert: pki.gateway.certPem, ca: pki.ca.certPem, timeoutMs: 5000 });
+  client = createMtlsClient({
+    url: `https://127.0.0.1:${server.port}`,
+    key: pki.gateway.keyPem,
+    cert: pki.gateway.certPem,
+    ca: pki.ca.certPem,
+    timeoutMs: 5000,
+  });
 });
 afterAll(async () => {
   await client?.close();
@@ -62,19 +76,28 @@ describe('a route with a secret body', () => {
     const a = Buffer.alloc(33, 0xab);
     const reply = await client.request('POST', '/v1/secret', { shares: [a] }, { contentType: MSGPACK_TYPE });
     expect(reply.body).toEqual({ length: 33, first: 0xab });
-    await expect(client.request('POST', '/v1/secret', { shares: [a, a] }, { contentType: MSGPACK_TYPE })).rejects.toThrow(/one only/);
+    await expect(
+      client.request('POST', '/v1/secret', { shares: [a, a] }, { contentType: MSGPACK_TYPE }),
+    ).rejects.toThrow(/one only/);
     expect(seen).toHaveLength(2);
     for (const shares of seen) for (const s of shares) expect(s.equals(Buffer.alloc(33))).toBe(true);
   });
 
   it('refuses JSON with BAD_REQUEST before the handler runs', async () => {
     const before = handled;
-    await expect(client.request('POST', '/v1/secret', { shares: [Buffer.alloc(33, 1)] })).rejects.toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+    await expect(client.request('POST', '/v1/secret', { shares: [Buffer.alloc(33, 1)] })).rejects.toThrow(
+      expect.objectContaining({ code: 'BAD_REQUEST' }),
+    );
     expect(handled).toBe(before);
   });
 
   it('a secret request from the client goes as msgpack, whatever content type was asked', async () => {
-    const reply = await client.request('POST', '/v1/secret', { shares: [Buffer.alloc(33, 7)] }, { contentType: 'application/json', secret: true });
+    const reply = await client.request(
+      'POST',
+      '/v1/secret',
+      { shares: [Buffer.alloc(33, 7)] },
+      { contentType: 'application/json', secret: true },
+    );
     expect(reply.body).toEqual({ length: 33, first: 7 });
   });
 
@@ -86,7 +109,9 @@ describe('a route with a secret body', () => {
 describe('the refusal hook', () => {
   it('hears every refused request, with the route it matched and who asked', async () => {
     refused.length = 0;
-    await expect(client.request('POST', '/v1/admin/only')).rejects.toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    await expect(client.request('POST', '/v1/admin/only')).rejects.toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN' }),
+    );
     await expect(client.request('POST', '/v1/nowhere')).rejects.toThrow();
     expect(refused.map((r) => [r.method, r.path, r.route, r.identity, (r.error as KryptonError).code])).toEqual([
       ['POST', '/v1/admin/only', '/v1/admin/only', 'spiffe://krypton.dev/gateway/default', 'FORBIDDEN'],

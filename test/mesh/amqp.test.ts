@@ -126,10 +126,16 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     await mesh.subscribe('core', ['Key.Define'], async (e) => void got.push(e.id));
     const ch = await admin.createConfirmChannel();
     try {
-      ch.publish(mesh.topology.exchange, 'Key.Define', Buffer.from('{"id":"x","type":"Key.Define"}'), { persistent: true });
+      ch.publish(mesh.topology.exchange, 'Key.Define', Buffer.from('{"id":"x","type":"Key.Define"}'), {
+        persistent: true,
+      });
       ch.publish(mesh.topology.exchange, 'Key.Define', Buffer.from('not json at all'), { persistent: true });
       // An unknown type has no binding: the alternate exchange dead-letters it.
-      ch.publish(mesh.topology.exchange, 'Key.Steal', Buffer.from(JSON.stringify({ ...define('s0'), type: 'Key.Steal' })));
+      ch.publish(
+        mesh.topology.exchange,
+        'Key.Steal',
+        Buffer.from(JSON.stringify({ ...define('s0'), type: 'Key.Steal' })),
+      );
       await ch.waitForConfirms();
     } finally {
       await ch.close();
@@ -141,7 +147,13 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     const dead = await deadLetters(mesh, 3);
     expect(dead).toHaveLength(3);
     const reasons = dead.map((d): unknown => d.properties.headers?.[REASON_HEADER] ?? 'unroutable');
-    expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/not signed/), expect.stringMatching(/not valid JSON/), 'unroutable']));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/not signed/),
+        expect.stringMatching(/not valid JSON/),
+        'unroutable',
+      ]),
+    );
     expect(dead.filter((d) => d.properties.headers?.[CONSUMER_HEADER] === 'core')).toHaveLength(2);
     expect(lines.filter((l) => l['msg'] === 'orbital: event dead-lettered')).toHaveLength(2);
   });
@@ -150,7 +162,8 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     const { mesh, lines } = await open(['core']);
     const got: string[] = [];
     await mesh.subscribe('core', ['Key.Purge'], async (e) => void got.push(e.id));
-    const purge = (source = 'registry', at = Date.now()) => makeEvent('Key.Purge', source, { tenant: 't1', service: 's1' }, { at });
+    const purge = (source = 'registry', at = Date.now()) =>
+      makeEvent('Key.Purge', source, { tenant: 't1', service: 's1' }, { at });
     const signed = (e: OrbitalEvent, id: string) => encodeSignedEvent(e, keys.key(id).sign(signingInput(e)));
     const stranger = freshKey();
     const ch = await admin.createConfirmChannel();
@@ -246,12 +259,20 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
     });
     const dir = mkdtempSync(join(tmpdir(), 'krypton-outbox-amqp-'));
     const db = await openTenantStore(join(dir, 'registry.db'));
-    const outbox = new Outbox(db, { mesh: registry, logger: captureLogger().logger, initialDelayMs: 20, maxDelayMs: 200 });
+    const outbox = new Outbox(db, {
+      mesh: registry,
+      logger: captureLogger().logger,
+      initialDelayMs: 20,
+      maxDelayMs: 200,
+    });
     try {
       outbox.start();
       await outbox.transact(async (tx) => {
         await tx.insertTenant('t1');
-        return { result: undefined, events: [makeEvent('Tenant.Define', 'registry', { tenant: 't1', action: 'onboard' })] };
+        return {
+          result: undefined,
+          events: [makeEvent('Tenant.Define', 'registry', { tenant: 't1', action: 'onboard' })],
+        };
       });
       const down = await outbox.flush();
       expect(down).toMatchObject({ sent: 0, pending: 1 });
@@ -269,7 +290,12 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
   });
 
   it('rejects publish before it has connected', async () => {
-    const mesh = new AmqpMesh({ auth: keys.auth('registry'), url: URL, namespace: `krypton.test.${RUN}.unused`, logger: captureLogger().logger });
+    const mesh = new AmqpMesh({
+      auth: keys.auth('registry'),
+      url: URL,
+      namespace: `krypton.test.${RUN}.unused`,
+      logger: captureLogger().logger,
+    });
     await expect(mesh.publish(define('s1'))).rejects.toMatchObject({ code: 'INTERNAL' });
     await mesh.close();
   });

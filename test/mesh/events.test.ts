@@ -27,7 +27,12 @@ describe('Orbital events', () => {
     makeEvent('L1.Reference', 'cmk', { tenant: 't1', action: 'link', kind: 'pkcs11', ref: 'pkcs11:token=a;object=b' });
     makeEvent('L1.Reference', 'cmk', { tenant: 't1', action: 'unlink' });
     makeEvent('Sovereign.Heartbeat', 'cmk', { cmk: 'cmk-eu', at: 1 });
-    makeEvent('State.Manifest', 'core-eu', { core: 'core-eu', tenants: ['t1'], scopes: [{ tenant: 't1', service: 's1' }], at: 2 });
+    makeEvent('State.Manifest', 'core-eu', {
+      core: 'core-eu',
+      tenants: ['t1'],
+      scopes: [{ tenant: 't1', service: 's1' }],
+      at: 2,
+    });
     makeEvent('Key.Purge', 'registry', { tenant: 't1', service: 's1' });
     makeEvent('L1.Revoke', 'cmk', { tenant: 't1', reason: 'unlinked' });
   });
@@ -54,13 +59,21 @@ describe('Orbital events', () => {
       badRequest(/kind/),
     );
     expect(() =>
-      validateEvent({ ...base, type: 'Key.Define', payload: { tenant: 't', service: 's', action: 'define', rotateAfterSeconds: -1 } }),
+      validateEvent({
+        ...base,
+        type: 'Key.Define',
+        payload: { tenant: 't', service: 's', action: 'define', rotateAfterSeconds: -1 },
+      }),
     ).toThrow(badRequest(/rotateAfterSeconds/));
     expect(() => validateEvent({ ...base, at: -1, type: 'Key.Purge', payload: { tenant: 't', service: 's' } })).toThrow(
       badRequest(/event.at/),
     );
     expect(() =>
-      validateEvent({ ...base, type: 'State.Manifest', payload: { core: 'c', tenants: ['ok', ''], scopes: [], at: 1 } }),
+      validateEvent({
+        ...base,
+        type: 'State.Manifest',
+        payload: { core: 'c', tenants: ['ok', ''], scopes: [], at: 1 },
+      }),
     ).toThrow(badRequest(/tenants\[1\]/));
     expect(() => decodeEvent('{not json')).toThrow(badRequest(/not valid JSON/));
   });
@@ -78,7 +91,13 @@ describe('the signature rules of Orbital events', () => {
   const purge = makeEvent('Key.Purge', 'registry', { tenant: 't', service: 's' }, { at: 1_000 });
 
   it('signs the whole envelope, source included, in canonical form', () => {
-    const reordered = { payload: { service: 's', tenant: 't' }, at: 1_000, source: 'registry', type: 'Key.Purge', id: purge.id };
+    const reordered = {
+      payload: { service: 's', tenant: 't' },
+      at: 1_000,
+      source: 'registry',
+      type: 'Key.Purge',
+      id: purge.id,
+    };
     expect(signingInput(validateEvent(reordered))).toEqual(signingInput(purge));
     expect(signingInput({ ...purge, source: 'cmk' })).not.toEqual(signingInput(purge));
     expect(signingInput(purge).toString()).toMatch(/^krypton\/orbital-event\/v1\n\{"at":1000,"id":/);
@@ -91,7 +110,9 @@ describe('the signature rules of Orbital events', () => {
     expect(signature).toHaveLength(64);
     const sealed = JSON.parse(body.toString()) as object;
     expect(Object.keys(sealed)).toEqual(['id', 'type', 'source', 'at', 'payload', 'sig']);
-    expect(() => parseSignedEvent(JSON.stringify(purge))).toThrow(expect.objectContaining({ code: 'FORBIDDEN', message: stringMatching(/not signed/) }));
+    expect(() => parseSignedEvent(JSON.stringify(purge))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN', message: stringMatching(/not signed/) }),
+    );
     expect(() => parseSignedEvent(JSON.stringify({ ...purge, sig: 'short' }))).toThrow(badRequest(/event.sig/));
     expect(() => encodeSignedEvent(purge, Buffer.alloc(10))).toThrow();
   });
@@ -105,11 +126,15 @@ describe('the signature rules of Orbital events', () => {
     // An actor the Core does not know:
     const stranger = testKeyring(['registry-x']);
     const x = makeEvent('Key.Purge', 'registry-x', { tenant: 't', service: 's' });
-    expect(() => core.open(stranger.auth('registry-x').seal(x).body)).toThrow(/claims source registry-x, which this actor does not trust/);
+    expect(() => core.open(stranger.auth('registry-x').seal(x).body)).toThrow(
+      /claims source registry-x, which this actor does not trust/,
+    );
     stranger.destroy();
     // The CMK Server's real key, the wrong role:
     const byCmk = makeEvent('Key.Purge', 'cmk', { tenant: 't', service: 's' });
-    expect(() => core.open(encodeSignedEvent(byCmk, keys.key('cmk').sign(signingInput(byCmk))))).toThrow(/cmk \(role cmk\) may not send Key.Purge: only the registry may/);
+    expect(() => core.open(encodeSignedEvent(byCmk, keys.key('cmk').sign(signingInput(byCmk))))).toThrow(
+      /cmk \(role cmk\) may not send Key.Purge: only the registry may/,
+    );
     // Dated too far ahead:
     const late = makeEvent('Key.Purge', 'registry', { tenant: 't', service: 's' }, { at: 1_000 + 5 * 60_000 + 1 });
     expect(() => core.open(keys.auth('registry').seal(late).body)).toThrow(/dated 300001 ms in the future/);

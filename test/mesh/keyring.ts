@@ -12,7 +12,8 @@ import type { ActorRole } from '../../src/protocol/orbital-events.js';
 
 export const DEFAULT_IDS = ['registry', 'cmk', 'core', 'core-a', 'core-b', 'core-eu1', 'core-eu2'] as const;
 
-export const roleOf = (id: string): ActorRole => (id.startsWith('registry') ? 'registry' : id.startsWith('cmk') ? 'cmk' : 'core');
+export const roleOf = (id: string): ActorRole =>
+  id.startsWith('registry') ? 'registry' : id.startsWith('cmk') ? 'cmk' : 'core';
 
 export function freshKey(): SigningKey {
   const seed = randomBytes(32);
@@ -52,7 +53,8 @@ export function testKeyring(ids: readonly string[] = DEFAULT_IDS): Keyring {
     if (k === undefined) throw new Error(`no key for ${id} in the test keyring`);
     return k;
   };
-  const auth = (id: string, opts: AuthOptions = {}) => new OrbitalAuth({ id, role: roleOf(id), signer: key(id), peers, ...opts });
+  const auth = (id: string, opts: AuthOptions = {}) =>
+    new OrbitalAuth({ id, role: roleOf(id), signer: key(id), peers, ...opts });
   return {
     peers,
     key,

@@ -19,7 +19,7 @@ function openBus(opts: ConstructorParameters<typeof MemoryBus>[0] = {}) {
   const cmk = keys.on(bus, 'cmk');
   const core = keys.on(bus, 'core');
   /** Publishes through the endpoint of the event's source. */
-  const publish = (e: OrbitalEvent) => ({ registry, cmk, core } as Record<string, Mesh>)[e.source].publish(e);
+  const publish = (e: OrbitalEvent) => (({ registry, cmk, core }) as Record<string, Mesh>)[e.source].publish(e);
   return { bus, registry, cmk, core, publish };
 }
 
@@ -57,7 +57,11 @@ describe('MemoryBus', () => {
     for (const s of ['s1', 's2', 's3']) await publish(define(s));
     expect(bus.depth('core')).toBe(3);
     const got: string[] = [];
-    await core.subscribe('core', ['Key.Define'], async (e) => void got.push(e.type === 'Key.Define' ? e.payload.service : ''));
+    await core.subscribe(
+      'core',
+      ['Key.Define'],
+      async (e) => void got.push(e.type === 'Key.Define' ? e.payload.service : ''),
+    );
     await bus.idle();
     expect(got).toEqual(['s1', 's2', 's3']);
   });
@@ -123,7 +127,9 @@ describe('MemoryBus', () => {
     await bus.idle();
     expect(calls).toBe(3);
     expect(after).toEqual(['Key.Define']);
-    expect(bus.deadLetters()).toEqual([expect.objectContaining({ consumer: 'core', reason: stringMatching(/3 times: boom/) })]);
+    expect(bus.deadLetters()).toEqual([
+      expect.objectContaining({ consumer: 'core', reason: stringMatching(/3 times: boom/) }),
+    ]);
     expect(bus.status()).toMatchObject({ retried: 2, deadLettered: 1, delivered: 1 });
     expect(lines.some((l) => l['msg'] === 'orbital: event dead-lettered')).toBe(true);
   });
@@ -145,7 +151,9 @@ describe('MemoryBus', () => {
     const { bus, core, publish } = openBus({ logger });
     const got: string[] = [];
     await core.subscribe('core', ['Key.Define'], async (e) => void got.push(e.id));
-    bus.publishRaw(JSON.stringify({ id: 'nope', type: 'Key.Define', source: 'x', at: 1, payload: {}, sig: 'A'.repeat(86) + '==' }));
+    bus.publishRaw(
+      JSON.stringify({ id: 'nope', type: 'Key.Define', source: 'x', at: 1, payload: {}, sig: 'A'.repeat(86) + '==' }),
+    );
     bus.publishRaw('{not json');
     bus.publishRaw(JSON.stringify({ ...define('s1'), type: 'Key.Steal' }));
     const good = define('s2');
@@ -166,9 +174,15 @@ describe('MemoryBus', () => {
 
   it('refuses to sign an event as another actor, or one its role may not send', async () => {
     const { registry, cmk } = openBus();
-    await expect(cmk.publish(define('s1'))).rejects.toMatchObject({ code: 'BAD_REQUEST', message: stringMatching(/cannot sign an event whose source is registry/) });
+    await expect(cmk.publish(define('s1'))).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: stringMatching(/cannot sign an event whose source is registry/),
+    });
     const purgeByCmk = makeEvent('Key.Purge', 'cmk', { tenant: 't1', service: 's1' });
-    await expect(cmk.publish(purgeByCmk)).rejects.toMatchObject({ code: 'FORBIDDEN', message: stringMatching(/only the registry may/) });
+    await expect(cmk.publish(purgeByCmk)).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+      message: stringMatching(/only the registry may/),
+    });
     await expect(registry.publish(revoke())).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 

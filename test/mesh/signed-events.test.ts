@@ -36,7 +36,13 @@ describe('forged events at the Registry and the CMK Server', () => {
     bus = new MemoryBus({ logger: captured.logger });
     reg = await startRegistry(actorConfig('registry', t), { bus, logger: captured.logger });
     cmk = await startCmk({ ...actorConfig('cmk', t), heartbeatSeconds: 3600 }, { bus, logger: captured.logger });
-    got = await collect(meshAs(bus, t, 'core'), 'core', ['Key.Purge', 'L1.Revoke', 'Tenant.Define', 'Key.Define', 'L1.Reference']);
+    got = await collect(meshAs(bus, t, 'core'), 'core', [
+      'Key.Purge',
+      'L1.Revoke',
+      'Tenant.Define',
+      'Key.Define',
+      'L1.Reference',
+    ]);
     await reg.registry.onboard('acme');
     await reg.registry.defineScope('acme', 'billing', null);
     await reg.registry.deleteScope('acme', 'billing');
@@ -56,10 +62,19 @@ describe('forged events at the Registry and the CMK Server', () => {
     await cmk.runtime.outbox.flush();
     await bus.idle();
   };
-  const reasons = () => lines.filter((l) => l['msg'] === 'orbital: event dead-lettered' && l['consumer'] !== null).map((l) => String(l['reason']));
+  const reasons = () =>
+    lines
+      .filter((l) => l['msg'] === 'orbital: event dead-lettered' && l['consumer'] !== null)
+      .map((l) => String(l['reason']));
   /** A manifest in which core-eu1 serves the deleted scope and a tenant never linked: genuine, it would draw a Key.Purge and an L1.Revoke. */
   const manifest = (source = 'core-eu1') =>
-    makeEvent('State.Manifest', source, { core: source, tenants: ['acme', 'ghost'], scopes: [{ tenant: 'acme', service: 'billing' }], at: Date.now(), audit: { seq: 99, hash: `m1:${'0'.repeat(64)}` } });
+    makeEvent('State.Manifest', source, {
+      core: source,
+      tenants: ['acme', 'ghost'],
+      scopes: [{ tenant: 'acme', service: 'billing' }],
+      at: Date.now(),
+      audit: { seq: 99, hash: `m1:${'0'.repeat(64)}` },
+    });
 
   it('a forged State.Manifest (unsigned, a stranger claiming a Core, the Registry posing as one) steers no reconciliation and records no audit head', async () => {
     const registryKey = pkiAuth(t, 'registry');
@@ -86,7 +101,12 @@ describe('forged events at the Registry and the CMK Server', () => {
     await settle();
     await waitFor(() => got.length === 2);
     expect(got.map((e) => e.type).sort()).toEqual(['Key.Purge', 'L1.Revoke']);
-    expect(await reg.registry.manifests()).toEqual([expect.objectContaining({ core: 'core-eu1', auditHead: objectContaining({ seq: 99, arg: `99:m1:${'0'.repeat(64)}` }) })]);
+    expect(await reg.registry.manifests()).toEqual([
+      expect.objectContaining({
+        core: 'core-eu1',
+        auditHead: objectContaining({ seq: 99, arg: `99:m1:${'0'.repeat(64)}` }),
+      }),
+    ]);
   });
 
   it('the CMK Server takes a Tenant.Define only from the Registry', async () => {
@@ -109,10 +129,18 @@ describe('forged events at the Registry and the CMK Server', () => {
   it('an audit head that goes backwards is kept out and reported', async () => {
     await publishAs(bus, t, manifest());
     await settle();
-    const older = makeEvent('State.Manifest', 'core-eu1', { core: 'core-eu1', tenants: [], scopes: [], at: Date.now() + 1, audit: { seq: 42, hash: `m1:${'1'.repeat(64)}` } });
+    const older = makeEvent('State.Manifest', 'core-eu1', {
+      core: 'core-eu1',
+      tenants: [],
+      scopes: [],
+      at: Date.now() + 1,
+      audit: { seq: 42, hash: `m1:${'1'.repeat(64)}` },
+    });
     await publishAs(bus, t, older);
     await settle();
     expect((await reg.registry.manifests())[0].auditHead).toMatchObject({ seq: 99 });
-    expect(lines.some((l) => /audit head core-eu1 published is behind the one on file/.test(String(l['msg'])))).toBe(true);
+    expect(lines.some((l) => /audit head core-eu1 published is behind the one on file/.test(String(l['msg'])))).toBe(
+      true,
+    );
   });
 });

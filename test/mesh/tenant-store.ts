@@ -12,13 +12,18 @@ export class TenantTx extends SqlOrbitalTx {
     });
   }
   listTenants(): Promise<string[]> {
-    return this.op('listTenants', async () => (await this.db.all('SELECT tenant FROM tenants ORDER BY tenant', [])).map((r) => String(r.tenant)));
+    return this.op('listTenants', async () =>
+      (await this.db.all('SELECT tenant FROM tenants ORDER BY tenant', [])).map((r) => String(r.tenant)),
+    );
   }
 }
 
 export const TENANT_SCHEMA: StoreSchema<TenantTx> = {
   name: 'test store',
-  statements: (d) => [`CREATE TABLE IF NOT EXISTS tenants (tenant TEXT PRIMARY KEY)${d === SQLITE_DIALECT ? ' STRICT' : ''}`, ...orbitalStatements(d)],
+  statements: (d) => [
+    `CREATE TABLE IF NOT EXISTS tenants (tenant TEXT PRIMARY KEY)${d === SQLITE_DIALECT ? ' STRICT' : ''}`,
+    ...orbitalStatements(d),
+  ],
   makeTx: (exec, state) => new TenantTx(exec, state),
 };
 

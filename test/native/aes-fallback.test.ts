@@ -7,9 +7,15 @@ import { loadVectors } from '../helpers/vectors.js';
 const release = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release');
 // The test build of the addon: the only one that reads KRYPTON_TEST_DISABLE_AESNI.
 const addonPath = join(release, 'krypton_test.node');
-const xaes = loadVectors<{ vectors: { key: string; nonce_ascii: string; plaintext_ascii: string; aad_ascii: string; ciphertext_and_tag: string }[] }>(
-  'xaes-256-gcm.json',
-);
+const xaes = loadVectors<{
+  vectors: {
+    key: string;
+    nonce_ascii: string;
+    plaintext_ascii: string;
+    aad_ascii: string;
+    ciphertext_and_tag: string;
+  }[];
+}>('xaes-256-gcm.json');
 
 // A child loads the raw addon as if the CPU had no AES-NI
 // (KRYPTON_TEST_DISABLE_AESNI) and runs the C2SP vectors.
@@ -23,7 +29,11 @@ function runChild(env: Record<string, string>, addon = addonPath) {
       out.push(ct.toString('hex') === v.ciphertext_and_tag);
     }
     console.log(JSON.stringify({ caps: a.capabilities(), vectors: out }));`;
-  return spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['-e', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 }
 
 describe('a CPU without AES-NI', () => {
@@ -45,14 +55,24 @@ describe('a CPU without AES-NI', () => {
 
 describe('the test switches in the addon every process loads', () => {
   it('are not there: KRYPTON_TEST_DISABLE_AESNI and KRYPTON_TEST_DUMPABLE_ARENA change nothing in build/Release/krypton.node', () => {
-    const r = runChild({ KRYPTON_TEST_DISABLE_AESNI: '1', KRYPTON_TEST_DUMPABLE_ARENA: '1' }, join(release, 'krypton.node'));
+    const r = runChild(
+      { KRYPTON_TEST_DISABLE_AESNI: '1', KRYPTON_TEST_DUMPABLE_ARENA: '1' },
+      join(release, 'krypton.node'),
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ caps: { aesNi: true, softwareAes: false } });
     expect(r.stderr).not.toContain('KRYPTON_TEST');
-    const arena = spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(join(release, 'krypton.node'))}).arenaInfo(), (k, v) => typeof v === 'bigint' ? String(v) : v))`], {
-      env: { ...process.env, KRYPTON_TEST_DUMPABLE_ARENA: '1' },
-      encoding: 'utf8',
-    });
+    const arena = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `console.log(JSON.stringify(require(${JSON.stringify(join(release, 'krypton.node'))}).arenaInfo(), (k, v) => typeof v === 'bigint' ? String(v) : v))`,
+      ],
+      {
+        env: { ...process.env, KRYPTON_TEST_DUMPABLE_ARENA: '1' },
+        encoding: 'utf8',
+      },
+    );
     expect(JSON.parse(arena.stdout)).toMatchObject({ dontDump: true, locked: true });
     expect(arena.stderr).not.toContain('KRYPTON_TEST_DUMPABLE_ARENA');
   });

@@ -6,7 +6,17 @@ interface AeadGroup {
   ivSize: number;
   keySize: number;
   tagSize: number;
-  tests: { tcId: number; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: string; flags: string[] }[];
+  tests: {
+    tcId: number;
+    key: string;
+    iv: string;
+    aad: string;
+    msg: string;
+    ct: string;
+    tag: string;
+    result: string;
+    flags: string[];
+  }[];
 }
 
 const suite = loadVectors<{ testGroups: AeadGroup[] }>('wycheproof/aes_gcm_test.json');

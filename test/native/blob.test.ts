@@ -51,7 +51,10 @@ describe('L4 blob create and open', () => {
     const h = 10 + T.length + S.length;
     expect(new Set(keys.map((k) => k.plaintext.toString('hex'))).size).toBe(1024);
     expect(new Set(keys.map((k) => k.blob.subarray(h, h + 24).toString('hex'))).size).toBe(1024);
-    const opened = openBlobs(T, keys.map((k) => k.blob));
+    const opened = openBlobs(
+      T,
+      keys.map((k) => k.blob),
+    );
     opened.forEach((l4, i) => expect((l4 as Buffer).equals(keys[i].plaintext)).toBe(true));
   });
 
@@ -96,8 +99,8 @@ describe('L4 blob create and open', () => {
   });
 });
 
-describe('create into a caller\'s record layout', () => {
-  it('writes each L4 and blob where the layout puts them and copies record 0\'s framing to every record', () => {
+describe("create into a caller's record layout", () => {
+  it("writes each L4 and blob where the layout puts them and copies record 0's framing to every record", () => {
     const blobLen = scope.recordBytes - 32;
     const layout = { stride: 8 + 32 + 5 + blobLen + 3, l4At: 8, blobAt: 8 + 32 + 5 };
     const out = Buffer.alloc(4 * layout.stride);
@@ -127,7 +130,9 @@ describe('create into a caller\'s record layout', () => {
       expect(out.every((b) => b === 0)).toBe(true);
     }
     const layout = { stride: 32 + blobLen, l4At: 0, blobAt: 32 };
-    expect(() => createInto(scope, 2, undefined, Buffer.alloc(2 * layout.stride + 1), layout)).toThrow(code('BAD_REQUEST'));
+    expect(() => createInto(scope, 2, undefined, Buffer.alloc(2 * layout.stride + 1), layout)).toThrow(
+      code('BAD_REQUEST'),
+    );
     const out = Buffer.alloc(2 * layout.stride);
     expect(() => createInto(scope, 2, out.subarray(0, 8), out, layout)).toThrow(code('BAD_REQUEST'));
   });
@@ -282,7 +287,7 @@ describe('batches read every array element before taking a pointer (review L2)',
     expect(new Uint8Array(stolen!).every((b) => b === 0)).toBe(true);
   });
 
-  it('combineShares: a getter that transfers an earlier share\'s buffer gets BAD_REQUEST, not a key from freed memory', () => {
+  it("combineShares: a getter that transfers an earlier share's buffer gets BAD_REQUEST, not a key from freed memory", () => {
     const key = generateKey();
     const shares = splitKey(key, { threshold: 2, shares: 3 }).map((s) => new Uint8Array(s));
     // The first read of element 1 is the JS-side check; the second is the addon's.
@@ -301,9 +306,9 @@ describe('batches read every array element before taking a pointer (review L2)',
     // out and statuses share a byte.
     let ab = new ArrayBuffer(n * 32 + n);
     let snap = new Uint8Array(ab.slice(0));
-    expect(() => openBlobsInto(T, blobs, undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(ab, n * 32 - 1, n))).toThrow(
-      code('BAD_REQUEST'),
-    );
+    expect(() =>
+      openBlobsInto(T, blobs, undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(ab, n * 32 - 1, n)),
+    ).toThrow(code('BAD_REQUEST'));
     untouched(ab, snap);
 
     // out overlaps a blob (the blob sits in out's last 32 bytes and beyond).
@@ -311,16 +316,16 @@ describe('batches read every array element before taking a pointer (review L2)',
     const inside = new Uint8Array(ab, n * 32 - 32, blobLen);
     inside.set(blobs[2]);
     snap = new Uint8Array(ab.slice(0));
-    expect(() => openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(n))).toThrow(
-      code('BAD_REQUEST'),
-    );
+    expect(() =>
+      openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(ab, 0, n * 32), new Uint8Array(n)),
+    ).toThrow(code('BAD_REQUEST'));
     untouched(ab, snap);
 
     // statuses overlaps a blob; out overlaps the context.
     const statusesInBlob = new Uint8Array(inside.buffer, inside.byteOffset, n);
-    expect(() => openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(n * 32), statusesInBlob)).toThrow(
-      code('BAD_REQUEST'),
-    );
+    expect(() =>
+      openBlobsInto(T, [blobs[0], blobs[1], inside], undefined, new Uint8Array(n * 32), statusesInBlob),
+    ).toThrow(code('BAD_REQUEST'));
     untouched(ab, snap);
     const out = new Uint8Array(n * 32);
     expect(() => openBlobsInto(T, blobs, out.subarray(0, 8), out, new Uint8Array(n))).toThrow(code('BAD_REQUEST'));

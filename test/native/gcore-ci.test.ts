@@ -21,7 +21,12 @@ function runWithoutTools(ci: boolean): { status: number | null; output: string }
   env.KRYPTON_TEST_HIDE_TOOLS = 'gcore,gdb';
   env.NO_COLOR = '1';
   if (ci) env.CI = 'true';
-  const r = spawnSync(process.execPath, [VITEST, 'run', '--reporter=verbose', ...SUITES], { cwd: ROOT, env, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [VITEST, 'run', '--reporter=verbose', ...SUITES], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
@@ -35,16 +40,23 @@ describe('gcore and gdb under CI', () => {
     // memory-hygiene's two), and nothing else does.
     const failed = r.output.split('\n').filter((l) => /^\s*×/.test(l));
     expect(failed.length, r.output).toBeGreaterThanOrEqual(5);
-    expect(failed.filter((l) => !/needs (gcore|gdb)/.test(l)), r.output).toEqual([]);
+    expect(
+      failed.filter((l) => !/needs (gcore|gdb)/.test(l)),
+      r.output,
+    ).toEqual([]);
   });
 
   it('outside CI the same suites skip, naming the missing tool in their titles', () => {
     const r = runWithoutTools(false);
     expect(r.status, r.output).toBe(0);
-    expect(r.output).toContain('core dumps of a process holding a marker key (gcore NOT INSTALLED: apt-get install gdb)');
+    expect(r.output).toContain(
+      'core dumps of a process holding a marker key (gcore NOT INSTALLED: apt-get install gdb)',
+    );
     expect(r.output).toContain('guard pages fault on access (gdb NOT INSTALLED: apt-get install gdb)');
     expect(r.output).toContain('a running Core in a core dump (gcore NOT INSTALLED: apt-get install gdb)');
-    expect(r.output).toContain('idle bulk workers and XAES subkeys (review L3) (gcore NOT INSTALLED: apt-get install gdb)');
+    expect(r.output).toContain(
+      'idle bulk workers and XAES subkeys (review L3) (gcore NOT INSTALLED: apt-get install gdb)',
+    );
     expect(r.output).toContain('data keys the Gateway served (review L5) (gcore NOT INSTALLED: apt-get install gdb)');
     expect(r.output).not.toContain(toolRequiredMessage('gcore'));
   });

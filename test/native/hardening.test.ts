@@ -59,13 +59,16 @@ describe('process hardening', () => {
   });
 
   it('disableCoreDumps sets RLIMIT_CORE soft and hard to 0, as /proc/self/limits confirms', () => {
-    const out = child(`
+    const out = child(
+      `
       out.beforeLimit = addon.coreDumpLimit() === Infinity ? 'Infinity' : addon.coreDumpLimit();
       out.beforeLine = coreLine();
       addon.disableCoreDumps();
       out.afterLimit = addon.coreDumpLimit();
       out.afterLine = coreLine();
-    `, { unlimitedCores: true });
+    `,
+      { unlimitedCores: true },
+    );
     expect(out.beforeLimit).toBe('Infinity');
     expect(out.beforeLine).toMatch(/^Max core file size\s+unlimited\s+unlimited\s+bytes/);
     expect(out.afterLimit).toBe(0);

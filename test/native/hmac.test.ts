@@ -103,7 +103,9 @@ describe('key derivation', () => {
     const raw = randomBytes(32);
     const h = importKey(raw);
     const d = deriveKey(h, 'ivk-header-mac');
-    const expected = createHmac('sha256', raw).update(Buffer.concat([Buffer.from('krypton:derive:v1\0'), Buffer.from('ivk-header-mac')])).digest();
+    const expected = createHmac('sha256', raw)
+      .update(Buffer.concat([Buffer.from('krypton:derive:v1\0'), Buffer.from('ivk-header-mac')]))
+      .digest();
     const probe = importKey(expected);
     expect(openWithKey(probe, sealWithKey(d, Buffer.from('same'))).toString()).toBe('same');
     const other = deriveKey(h, 'other-purpose');

@@ -14,7 +14,13 @@ import {
   secureHeapUsed,
   storeStats,
 } from '../../src/native/index.js';
-import { coreSeal, expectScopeKeyIs, hpkeSuite as suite, LEASE_HPKE_INFO as info, leaseMessage } from '../helpers/lease.js';
+import {
+  coreSeal,
+  expectScopeKeyIs,
+  hpkeSuite as suite,
+  LEASE_HPKE_INFO as info,
+  leaseMessage,
+} from '../helpers/lease.js';
 import { hex, loadVectors } from '../helpers/vectors.js';
 
 interface A1Vectors {
@@ -53,7 +59,7 @@ describe('HPKE RFC 9180 A.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GC
     });
   }
 
-  it('a generated recipient private key is allocated in OpenSSL\'s secure heap and freed from it on destroy', () => {
+  it("a generated recipient private key is allocated in OpenSSL's secure heap and freed from it on destroy", () => {
     HpkeRecipient.generate().destroy(); // first use seeds OpenSSL's DRBG, itself in the secure heap
     const before = secureHeapUsed();
     const recipient = HpkeRecipient.generate();
@@ -71,13 +77,25 @@ describe('HPKE RFC 9180 A.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GC
   it('AES-256-GCM seal interoperates with @hpke/core open (aead_id 2)', async () => {
     const kp = await suite.kem.generateKeyPair();
     const pkR = Buffer.from(await suite.kem.serializePublicKey(kp.publicKey));
-    const out = hpkeKat.seal({ aead: HpkeAead.AES_256_GCM, skE: randomBytes(32), pkR, info, aad: Buffer.from('aad'), plaintext: Buffer.from('hello') });
+    const out = hpkeKat.seal({
+      aead: HpkeAead.AES_256_GCM,
+      skE: randomBytes(32),
+      pkR,
+      info,
+      aad: Buffer.from('aad'),
+      plaintext: Buffer.from('hello'),
+    });
     const pt = await suite.open({ recipientKey: kp, enc: out.enc, info }, out.ciphertext, Buffer.from('aad'));
     expect(Buffer.from(pt).toString()).toBe('hello');
   });
 
   it('seal to an all-zero (low-order) recipient key is refused: the DH output would be zero', () => {
-    const p = { aead: HpkeAead.AES_256_GCM, skE: randomBytes(32), pkR: Buffer.alloc(32), plaintext: Buffer.from('x') } as const;
+    const p = {
+      aead: HpkeAead.AES_256_GCM,
+      skE: randomBytes(32),
+      pkR: Buffer.alloc(32),
+      plaintext: Buffer.from('x'),
+    } as const;
     expect(() => hpkeKat.seal(p)).toThrow(code('BAD_REQUEST'));
   });
 });
@@ -91,7 +109,10 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const recipient = HpkeRecipient.generate();
     const known = randomBytes(32);
     const expiresAt = Date.now() + 300_000;
-    const { enc, sealed } = await coreSeal(recipient.publicKey, leaseMessage('acme', 'billing', 7, 1, expiresAt, known));
+    const { enc, sealed } = await coreSeal(
+      recipient.publicKey,
+      leaseMessage('acme', 'billing', 7, 1, expiresAt, known),
+    );
     const r = openLease(recipient, { tenant: 'acme', service: 'billing', enc, sealed });
     expect(r).toEqual({ scopeId: scopeRef('acme', 'billing')!.id, version: 7, state: 'ACTIVE', expiresAt });
     expect(scopes.list('acme', 'billing')).toEqual([expect.objectContaining({ version: 7, state: 'ACTIVE' })]);
@@ -132,7 +153,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('every lease uses a fresh ephemeral key: two seals of one key differ', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const p = { recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'x', version: 1, state: 'ACTIVE', expiresAt: 1 } as const;
+    const p = {
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'x',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    } as const;
     const a = sealLease(p);
     const b = sealLease(p);
     expect(a.enc.equals(b.enc)).toBe(false);
@@ -144,7 +173,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('a lease for another tenant or service is INVALID_LEASE and binds nothing', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const lease = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'tena', service: 'svc1', version: 1, state: 'ACTIVE', expiresAt: 1 });
+    const lease = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'tena',
+      service: 'svc1',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     const keys = storeStats().keys;
     for (const [tenant, service] of [
       ['tenb', 'svc1'], // same lengths: opens, parses, then the names differ
@@ -164,9 +201,18 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('a flipped bit anywhere in enc or sealed, or a wrong length, is INVALID_LEASE and leaves no key behind', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const { enc, sealed } = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'tamper', service: 'svc', version: 1, state: 'ACTIVE', expiresAt: 1 });
+    const { enc, sealed } = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'tamper',
+      service: 'svc',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     const keys = storeStats().keys;
-    const open = (e: Buffer, s: Buffer) => () => openLease(recipient, { tenant: 'tamper', service: 'svc', enc: e, sealed: s });
+    const open = (e: Buffer, s: Buffer) => () =>
+      openLease(recipient, { tenant: 'tamper', service: 'svc', enc: e, sealed: s });
     for (let bit = 0; bit < enc.length * 8; bit++) {
       const bad = Buffer.from(enc);
       bad[bit >> 3] ^= 1 << (bit & 7);
@@ -192,7 +238,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const a = HpkeRecipient.generate();
     const b = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const lease = sealLease({ recipientPublicKey: a.publicKey, key: handle, tenant: 'acme', service: 'other', version: 1, state: 'ACTIVE', expiresAt: 1 });
+    const lease = sealLease({
+      recipientPublicKey: a.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'other',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     expect(() => openLease(b, { tenant: 'acme', service: 'other', ...lease })).toThrow(code('INVALID_LEASE'));
     destroyKey(handle);
     a.destroy();
@@ -202,7 +256,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('a destroyed recipient cannot open a lease (KEY_UNAVAILABLE), and destroy is idempotent', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const lease = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'gone', version: 1, state: 'ACTIVE', expiresAt: 1 });
+    const lease = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'gone',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     recipient.destroy();
     recipient.destroy();
     expect(recipient.destroyed).toBe(true);
@@ -214,7 +276,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('a lease for a version already revoked cannot rebind it (KEY_REVOKED) and its key is destroyed', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const lease = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'rev', version: 4, state: 'ACTIVE', expiresAt: 1 });
+    const lease = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'rev',
+      version: 4,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     expect(openLease(recipient, { tenant: 'acme', service: 'rev', ...lease }).version).toBe(4);
     scopes.setState('acme', 'rev', 4, 'REVOKED');
     const keys = storeStats().keys;
@@ -228,8 +298,24 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
   it('a revocation that arrives before the lease also keeps the version out (KEY_REVOKED)', () => {
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
-    const v1 = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'early', version: 1, state: 'ACTIVE', expiresAt: 1 });
-    const v2 = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'early', version: 2, state: 'ACTIVE', expiresAt: 1 });
+    const v1 = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'early',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
+    const v2 = sealLease({
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'early',
+      version: 2,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    });
     openLease(recipient, { tenant: 'acme', service: 'early', ...v1 });
     scopes.setState('acme', 'early', 2, 'REVOKED');
     expect(() => openLease(recipient, { tenant: 'acme', service: 'early', ...v2 })).toThrow(code('KEY_REVOKED'));
@@ -241,7 +327,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
     for (const version of [1, 2]) {
-      const lease = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'rot', version, state: 'ACTIVE', expiresAt: 1 });
+      const lease = sealLease({
+        recipientPublicKey: recipient.publicKey,
+        key: handle,
+        tenant: 'acme',
+        service: 'rot',
+        version,
+        state: 'ACTIVE',
+        expiresAt: 1,
+      });
       openLease(recipient, { tenant: 'acme', service: 'rot', ...lease });
     }
     expect(scopes.list('acme', 'rot').map((v) => [v.version, v.state])).toEqual([
@@ -256,7 +350,15 @@ describe('leases, interoperating with @hpke/core (AES-256-GCM, info "krypton lea
     const recipient = HpkeRecipient.generate();
     const handle = importKey(randomBytes(32));
     const short = importKey(randomBytes(16));
-    const base = { recipientPublicKey: recipient.publicKey, key: handle, tenant: 'acme', service: 'v', version: 1, state: 'ACTIVE', expiresAt: 1 } as const;
+    const base = {
+      recipientPublicKey: recipient.publicKey,
+      key: handle,
+      tenant: 'acme',
+      service: 'v',
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 1,
+    } as const;
     expect(() => sealLease({ ...base, recipientPublicKey: Buffer.alloc(31) })).toThrow(code('BAD_REQUEST'));
     expect(() => sealLease({ ...base, recipientPublicKey: Buffer.alloc(32) })).toThrow(code('BAD_REQUEST'));
     expect(() => sealLease({ ...base, version: 0 })).toThrow(code('BAD_REQUEST'));

@@ -327,7 +327,16 @@ describe('version states only move forward (review M1: a stale lease never demot
     const S = 'lease';
     const recipient = HpkeRecipient.generate();
     const key = importKey(randomBytes(32));
-    const lease = (version: number) => sealLease({ recipientPublicKey: recipient.publicKey, key, tenant: T, service: S, version, state: 'ACTIVE', expiresAt: Date.now() + 60_000 });
+    const lease = (version: number) =>
+      sealLease({
+        recipientPublicKey: recipient.publicKey,
+        key,
+        tenant: T,
+        service: S,
+        version,
+        state: 'ACTIVE',
+        expiresAt: Date.now() + 60_000,
+      });
     const v1 = lease(1);
     expect(openLease(recipient, { tenant: T, service: S, ...lease(2) }).state).toBe('ACTIVE');
     expect(openLease(recipient, { tenant: T, service: S, ...v1 }).state).toBe('DECRYPT_ONLY');
@@ -526,7 +535,15 @@ describe('scope holders (one lease cache per thread over the shared store)', () 
       [T, 'robust', '1'],
       [T, 'robust', undefined],
       [T, 'robust', 0],
-      [{ toString: () => { throw new Error('boom'); } }, 'robust', a],
+      [
+        {
+          toString: () => {
+            throw new Error('boom');
+          },
+        },
+        'robust',
+        a,
+      ],
     ];
     for (const args of bad) {
       expect((scopes.release as (...x: unknown[]) => boolean)(...args)).toBe(false);

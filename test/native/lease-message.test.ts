@@ -10,7 +10,13 @@ import {
   sealLease,
   storeStats,
 } from '../../src/native/index.js';
-import { coreSeal as sealTo, expectScopeKeyIs, hpkeSuite as suite, LEASE_HPKE_INFO as info, leaseMessage } from '../helpers/lease.js';
+import {
+  coreSeal as sealTo,
+  expectScopeKeyIs,
+  hpkeSuite as suite,
+  LEASE_HPKE_INFO as info,
+  leaseMessage,
+} from '../helpers/lease.js';
 
 const recipient = HpkeRecipient.generate();
 const coreSeal = (message: Buffer) => sealTo(recipient.publicKey, message);
@@ -21,7 +27,13 @@ const code = (c: string): unknown => expect.objectContaining({ code: c });
 describe('lease message round trip (sealLease -> openLease)', () => {
   const cases = [
     { tenant: 't', service: 's', version: 1, state: 'ACTIVE', expiresAt: 0 },
-    { tenant: 'T'.repeat(64), service: 'S'.repeat(64), version: 0xffffffff, state: 'DECRYPT_ONLY', expiresAt: Number.MAX_SAFE_INTEGER },
+    {
+      tenant: 'T'.repeat(64),
+      service: 'S'.repeat(64),
+      version: 0xffffffff,
+      state: 'DECRYPT_ONLY',
+      expiresAt: Number.MAX_SAFE_INTEGER,
+    },
     { tenant: 'acme.eu-1_~', service: 'pay-ments', version: 42, state: 'ACTIVE', expiresAt: 1_750_000_000_000 },
   ] as const;
 
@@ -32,7 +44,12 @@ describe('lease message round trip (sealLease -> openLease)', () => {
       const lease = sealLease({ recipientPublicKey: recipient.publicKey, key: handle, ...c });
       expect(lease.sealed.length).toBe(LEASE_FIXED_BYTES + c.tenant.length + c.service.length + 16);
       const r = openLease(recipient, { tenant: c.tenant, service: c.service, ...lease });
-      expect(r).toEqual({ scopeId: scopeRef(c.tenant, c.service)!.id, version: c.version, state: c.state, expiresAt: c.expiresAt });
+      expect(r).toEqual({
+        scopeId: scopeRef(c.tenant, c.service)!.id,
+        version: c.version,
+        state: c.state,
+        expiresAt: c.expiresAt,
+      });
       if (c.state === 'ACTIVE') expectScopeKeyIs(c.tenant, c.service, known);
       destroyKey(handle);
     });
@@ -40,7 +57,11 @@ describe('lease message round trip (sealLease -> openLease)', () => {
 
   it('a well-formed message sealed by @hpke/core opens (the control for the malformed cases below)', async () => {
     const lease = await coreSeal(leaseMessage('good', 'svc', 1, 1, 5n, randomBytes(32)));
-    expect(openLease(recipient, { tenant: 'good', service: 'svc', ...lease })).toMatchObject({ version: 1, state: 'ACTIVE', expiresAt: 5 });
+    expect(openLease(recipient, { tenant: 'good', service: 'svc', ...lease })).toMatchObject({
+      version: 1,
+      state: 'ACTIVE',
+      expiresAt: 5,
+    });
   });
 });
 
@@ -114,9 +135,9 @@ describe('malformed lease messages sealed by @hpke/core are INVALID_LEASE and bi
     const a = await suite.seal({ recipientPublicKey: pk, info: Buffer.from('krypton lease v2') }, good());
     const b = await suite.seal({ recipientPublicKey: pk, info }, good(), Buffer.from('aad'));
     for (const s of [a, b]) {
-      expect(() => openLease(recipient, { tenant, service, enc: Buffer.from(s.enc), sealed: Buffer.from(s.ct) })).toThrow(
-        code('INVALID_LEASE'),
-      );
+      expect(() =>
+        openLease(recipient, { tenant, service, enc: Buffer.from(s.enc), sealed: Buffer.from(s.ct) }),
+      ).toThrow(code('INVALID_LEASE'));
     }
     expect(scopeRef(tenant, service)).toBeNull();
   });

@@ -14,7 +14,16 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { arenaInfo } from '../../src/native/index.js';
 
-import { ADDON, TEST_ADDON, ARENA_CHILD as CHILD, ArenaChild as Child, childEnv, describeWithTool, gcoreFinds, which } from '../helpers/core-dump.js';
+import {
+  ADDON,
+  TEST_ADDON,
+  ARENA_CHILD as CHILD,
+  ArenaChild as Child,
+  childEnv,
+  describeWithTool,
+  gcoreFinds,
+  which,
+} from '../helpers/core-dump.js';
 
 const IS_ROOT = process.getuid?.() === 0;
 
@@ -37,7 +46,13 @@ function readSmaps(pid: number | 'self'): Mapping[] {
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) /.exec(line);
     if (head) {
-      cur = { start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), perms: head[3], fields: new Map(), vmFlags: [] };
+      cur = {
+        start: BigInt(`0x${head[1]}`),
+        end: BigInt(`0x${head[2]}`),
+        perms: head[3],
+        fields: new Map(),
+        vmFlags: [],
+      };
       out.push(cur);
       continue;
     }
@@ -80,7 +95,12 @@ let derived: { L: Buffer; K1: Buffer };
 const xaesDerived = (key: Buffer): { L: Buffer; K1: Buffer } => ({ L: deriveL(key), K1: deriveK1(key) });
 const children: Child[] = [];
 
-function start(mode: 'arena' | 'buffer', env: Record<string, string> = {}, prefix: string[] = [], addon = ADDON): Child {
+function start(
+  mode: 'arena' | 'buffer',
+  env: Record<string, string> = {},
+  prefix: string[] = [],
+  addon = ADDON,
+): Child {
   const c = new Child(mode, markerFile, childEnv(env), work, prefix, addon);
   children.push(c);
   return c;
@@ -104,7 +124,6 @@ afterAll(() => {
 });
 
 // ---------------------------------------------------------------- dumps
-
 
 // ---------------------------------------------------------------- tests
 
@@ -145,7 +164,7 @@ describeWithTool('gcore', 'core dumps of a process holding a marker key', (gcore
   /** Dumps the live child with gcore; which needles occur in the dump. */
   const dumpFinds = (pid: number, needles: Record<string, Buffer>): string[] => gcoreFinds(gcore, pid, work, needles);
 
-  it('a key imported into the arena and used for blobs does not appear in a gcore dump of the process, nor do its XAES L and K1; its per-epoch subkey goes once the thread\'s GCM contexts are wiped', async () => {
+  it("a key imported into the arena and used for blobs does not appear in a gcore dump of the process, nor do its XAES L and K1; its per-epoch subkey goes once the thread's GCM contexts are wiped", async () => {
     const c = start('arena');
     const r = await c.next<Ready>();
     expect(r.opened).toBe(8);
@@ -197,30 +216,33 @@ const NO_MLOCK: string[] | null =
         : [SETPRIV, '--inh-caps=-ipc_lock', '--bounding-set=-ipc_lock', PRLIMIT, '--memlock=0:0']
       : [PRLIMIT, '--memlock=0:0'];
 
-describe.skipIf(NO_MLOCK === null)(`locking refusal${NO_MLOCK === null ? ' (needs prlimit and, as root, setpriv from util-linux)' : ''}`, () => {
-  function loadInfo(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-    const [cmd, ...args] = [...NO_MLOCK!, process.execPath, CHILD, ADDON, 'info'];
-    const r = spawnSync(cmd, args, { env: childEnv(env), cwd: work, encoding: 'utf8', timeout: 30_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  }
+describe.skipIf(NO_MLOCK === null)(
+  `locking refusal${NO_MLOCK === null ? ' (needs prlimit and, as root, setpriv from util-linux)' : ''}`,
+  () => {
+    function loadInfo(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+      const [cmd, ...args] = [...NO_MLOCK!, process.execPath, CHILD, ADDON, 'info'];
+      const r = spawnSync(cmd, args, { env: childEnv(env), cwd: work, encoding: 'utf8', timeout: 30_000 });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    }
 
-  it('a process that cannot mlock the arena fails to load the addon with "REFUSING TO START"', () => {
-    const r = loadInfo({});
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('krypton: REFUSING TO START: cannot mlock');
-    expect(r.stdout).toBe('');
-  });
+    it('a process that cannot mlock the arena fails to load the addon with "REFUSING TO START"', () => {
+      const r = loadInfo({});
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('krypton: REFUSING TO START: cannot mlock');
+      expect(r.stdout).toBe('');
+    });
 
-  it('with KRYPTON_ALLOW_UNLOCKED_MEMORY=1 it loads, warns loudly on stderr, and arenaInfo().locked is false', () => {
-    const r = loadInfo({ KRYPTON_ALLOW_UNLOCKED_MEMORY: '1' });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain('krypton: WARNING: key arena is NOT locked in memory');
-    const info = JSON.parse(r.stdout) as { locked: boolean; dontDump: boolean; wipeOnFork: boolean };
-    expect(info.locked).toBe(false);
-    expect(info.dontDump).toBe(true);
-    expect(info.wipeOnFork).toBe(true);
-  });
-});
+    it('with KRYPTON_ALLOW_UNLOCKED_MEMORY=1 it loads, warns loudly on stderr, and arenaInfo().locked is false', () => {
+      const r = loadInfo({ KRYPTON_ALLOW_UNLOCKED_MEMORY: '1' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain('krypton: WARNING: key arena is NOT locked in memory');
+      const info = JSON.parse(r.stdout) as { locked: boolean; dontDump: boolean; wipeOnFork: boolean };
+      expect(info.locked).toBe(false);
+      expect(info.dontDump).toBe(true);
+      expect(info.wipeOnFork).toBe(true);
+    });
+  },
+);
 
 // gdb makes the child itself call memcmp() on an address: the load is the
 // child's own, under the child's page protections (gdb's own memory reads

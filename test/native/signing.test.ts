@@ -36,7 +36,11 @@ describe('Ed25519 signing keys in the arena', () => {
     for (const v of RFC8032) {
       const seed = Buffer.from(v.seed, 'hex');
       const msg = Buffer.from(v.msg, 'hex');
-      const node = nodeSign(null, msg, createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }));
+      const node = nodeSign(
+        null,
+        msg,
+        createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }),
+      );
       expect(node.toString('hex')).toBe(v.sig);
       const key = SigningKey.fromSeed(seed);
       expect(key.publicKey.toString('hex')).toBe(v.pub);
@@ -56,7 +60,9 @@ describe('Ed25519 signing keys in the arena', () => {
       const key = SigningKey.load(join(dir, 'k.key'));
       expect(storeStats().keys).toBe(before + 1); // the seed is a stored key
       const fromPem = SigningKey.fromPem(Buffer.from(pem));
-      expect(key.publicKey.equals(publicKeyFromPem(publicKey.export({ format: 'pem', type: 'spki' }) as string))).toBe(true);
+      expect(key.publicKey.equals(publicKeyFromPem(publicKey.export({ format: 'pem', type: 'spki' }) as string))).toBe(
+        true,
+      );
       const msg = Buffer.from('an event');
       expect(verifySignature(key.publicKey, msg, key.sign(msg))).toBe(true);
       expect(verifySignature(key.publicKey, msg, fromPem.sign(msg))).toBe(true);
@@ -87,8 +93,12 @@ describe('Ed25519 signing keys in the arena', () => {
 
   it('refuses what is not an Ed25519 PKCS#8 key, or a seed of the wrong size', () => {
     const { privateKey } = generateKeyPairSync('x25519');
-    expect(() => SigningKey.fromPem(Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string))).toThrow(code('BAD_REQUEST'));
-    expect(() => SigningKey.fromPem(Buffer.from('-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n'))).toThrow(code('BAD_REQUEST'));
+    expect(() =>
+      SigningKey.fromPem(Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string)),
+    ).toThrow(code('BAD_REQUEST'));
+    expect(() =>
+      SigningKey.fromPem(Buffer.from('-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n')),
+    ).toThrow(code('BAD_REQUEST'));
     expect(() => SigningKey.fromPem(Buffer.from('no pem here'))).toThrow(code('BAD_REQUEST'));
     expect(() => SigningKey.fromSeed(Buffer.alloc(31))).toThrow(code('BAD_REQUEST'));
   });

@@ -61,31 +61,49 @@ describe('one key store for every thread', () => {
   it('a Piscina task creates, opens and rewraps with keys loaded in the main thread', async () => {
     const pool = new Piscina({ filename: bulkTask, minThreads: 1, maxThreads: 2 });
     try {
-      const created = (await pool.run({ op: 'create', tenant: T, service: S, count: 100 })) as BulkResult & { op: 'create' };
+      const created = (await pool.run({ op: 'create', tenant: T, service: S, count: 100 })) as BulkResult & {
+        op: 'create';
+      };
       expect(created.op).toBe('create');
       expect(created.version).toBe(3);
       expect(created.records.byteLength).toBe(100 * created.recordBytes);
       for (let i = 0; i < 100; i++) {
-        const rec = Buffer.from(created.records.buffer, created.records.byteOffset + i * created.recordBytes, created.recordBytes);
+        const rec = Buffer.from(
+          created.records.buffer,
+          created.records.byteOffset + i * created.recordBytes,
+          created.recordBytes,
+        );
         expect(openBlob(T, rec.subarray(32)).equals(rec.subarray(0, 32))).toBe(true);
       }
       const { keys } = createKeys(scopeRef(T, S)!, 50);
       // Copies: a view of createKeys' buffer would clone its L4s into the worker.
       const blobs = keys.map((k) => new Uint8Array(k.blob));
-      const opened = (await pool.run({ op: 'open', tenant: T, blobs: [...blobs, Buffer.from('bad')] })) as BulkResult & {
+      const opened = (await pool.run({
+        op: 'open',
+        tenant: T,
+        blobs: [...blobs, Buffer.from('bad')],
+      })) as BulkResult & {
         op: 'open';
       };
       expect(opened.out.byteLength).toBe(51 * 32);
       expect([...opened.statuses]).toEqual([...Array<number>(50).fill(0), 1]); // 1: INVALID_BLOB
-      keys.forEach((k, i) => expect(Buffer.from(opened.out.subarray(i * 32, (i + 1) * 32)).equals(k.plaintext)).toBe(true));
+      keys.forEach((k, i) =>
+        expect(Buffer.from(opened.out.subarray(i * 32, (i + 1) * 32)).equals(k.plaintext)).toBe(true),
+      );
       expect(opened.out.subarray(50 * 32).every((b) => b === 0)).toBe(true);
       const rewrapped = (await pool.run({ op: 'rewrap', tenant: T, blobs })) as BulkResult & { op: 'rewrap' };
       expect([...rewrapped.statuses]).toEqual(Array<number>(50).fill(0));
       const len = blobs[0].length;
       expect(rewrapped.out.byteLength).toBe(50 * len);
-      keys.forEach((k, i) => expect(openBlob(T, rewrapped.out.subarray(i * len, (i + 1) * len)).equals(k.plaintext)).toBe(true));
+      keys.forEach((k, i) =>
+        expect(openBlob(T, rewrapped.out.subarray(i * len, (i + 1) * len)).equals(k.plaintext)).toBe(true),
+      );
       // A refusal comes back as a value with its code (an Error crossing the thread would keep only its message).
-      expect(await pool.run({ op: 'create', tenant: T, service: 'not-leased', count: 1 })).toEqual({ op: 'failed', code: 'KEY_UNAVAILABLE', message: 'no usable key' });
+      expect(await pool.run({ op: 'create', tenant: T, service: 'not-leased', count: 1 })).toEqual({
+        op: 'failed',
+        code: 'KEY_UNAVAILABLE',
+        message: 'no usable key',
+      });
     } finally {
       await pool.destroy();
     }
@@ -93,7 +111,7 @@ describe('one key store for every thread', () => {
 });
 
 describe('the bulk task leaves no key material behind in its worker (review L3)', () => {
-  it('hands the buffer the addon filled to Piscina for transfer, not cloning, and wipes the thread\'s GCM contexts', () => {
+  it("hands the buffer the addon filled to Piscina for transfer, not cloning, and wipes the thread's GCM contexts", () => {
     wipeCryptoContexts();
     const r = runBulk({ op: 'create', tenant: T, service: S, count: 4 }) as MovedBulkResult;
     const created = r[valueSymbol] as BulkResult & { op: 'create' };
@@ -111,7 +129,10 @@ describe('the bulk task leaves no key material behind in its worker (review L3)'
     // A task that throws wipes too.
     createInto(scopeRef(T, S)!, 1, undefined, new Uint8Array(scopeRef(T, S)!.recordBytes));
     // (its refusal comes back as a value: an Error crossing threads would lose its code)
-    expect(runBulk({ op: 'create', tenant: T, service: S, count: 0 })).toMatchObject({ op: 'failed', code: 'BAD_REQUEST' });
+    expect(runBulk({ op: 'create', tenant: T, service: S, count: 0 })).toMatchObject({
+      op: 'failed',
+      code: 'BAD_REQUEST',
+    });
     expect(wipeCryptoContexts()).toBe(0);
 
     // Control: the same create outside the task leaves its context keyed.

@@ -27,8 +27,12 @@ interface HkdfCase {
   result: 'valid' | 'acceptable' | 'invalid';
 }
 
-const x25519 = loadVectors<WycheproofFile<X25519Case>>('wycheproof/x25519_test.json').testGroups.flatMap((g) => g.tests);
-const hkdf = loadVectors<WycheproofFile<HkdfCase>>('wycheproof/hkdf_sha256_test.json').testGroups.flatMap((g) => g.tests);
+const x25519 = loadVectors<WycheproofFile<X25519Case>>('wycheproof/x25519_test.json').testGroups.flatMap(
+  (g) => g.tests,
+);
+const hkdf = loadVectors<WycheproofFile<HkdfCase>>('wycheproof/hkdf_sha256_test.json').testGroups.flatMap(
+  (g) => g.tests,
+);
 const ZERO = '00'.repeat(32);
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -61,14 +65,18 @@ describe('X25519 (Wycheproof x25519_test.json)', () => {
     // them (the top bit is masked, non-canonical u is reduced), and so do we:
     // only an all-zero result is refused.
     for (const t of acceptable) {
-      expect(hpkeKat.x25519(hex(t.private), hex(t.public)).toString('hex'), `tcId ${t.tcId} ${t.comment}`).toBe(t.shared);
+      expect(hpkeKat.x25519(hex(t.private), hex(t.public)).toString('hex'), `tcId ${t.tcId} ${t.comment}`).toBe(
+        t.shared,
+      );
     }
   });
 
   it('keys of any other length are refused', () => {
     const t = valid[0];
     expect(() => hpkeKat.x25519(hex(t.private).subarray(1), hex(t.public))).toThrow(code('BAD_REQUEST'));
-    expect(() => hpkeKat.x25519(hex(t.private), Buffer.concat([hex(t.public), Buffer.alloc(1)]))).toThrow(code('BAD_REQUEST'));
+    expect(() => hpkeKat.x25519(hex(t.private), Buffer.concat([hex(t.public), Buffer.alloc(1)]))).toThrow(
+      code('BAD_REQUEST'),
+    );
   });
 });
 
@@ -83,7 +91,9 @@ describe('HKDF-SHA256 (Wycheproof hkdf_sha256_test.json)', () => {
 
   it(`all ${valid.length} valid cases give the listed OKM`, () => {
     for (const t of valid) {
-      expect(hpkeKat.hkdfSha256(hex(t.salt), hex(t.ikm), hex(t.info), t.size).toString('hex'), `tcId ${t.tcId}`).toBe(t.okm);
+      expect(hpkeKat.hkdfSha256(hex(t.salt), hex(t.ikm), hex(t.info), t.size).toString('hex'), `tcId ${t.tcId}`).toBe(
+        t.okm,
+      );
     }
   });
 
@@ -97,7 +107,9 @@ describe('HKDF-SHA256 (Wycheproof hkdf_sha256_test.json)', () => {
 
   it('the largest output, 8160 bytes, is allowed; 0 bytes is refused', () => {
     expect(hpkeKat.hkdfSha256(Buffer.alloc(0), Buffer.from('ikm'), Buffer.alloc(0), 8160)).toHaveLength(8160);
-    expect(() => hpkeKat.hkdfSha256(Buffer.alloc(0), Buffer.from('ikm'), Buffer.alloc(0), 0)).toThrow(code('BAD_REQUEST'));
+    expect(() => hpkeKat.hkdfSha256(Buffer.alloc(0), Buffer.from('ikm'), Buffer.alloc(0), 0)).toThrow(
+      code('BAD_REQUEST'),
+    );
   });
 
   it('an empty salt equals a salt of 32 zero bytes (RFC 5869 2.2)', () => {

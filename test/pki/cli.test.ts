@@ -33,7 +33,9 @@ describe('krypton pki', () => {
     const first = await run('pki', 'init', '--dir', dir, '--trust-domain', 'acme.test');
     expect(first).toHaveLength(18); // 6 certificates and keys, 3 signing key pairs
     expect(spiffeUrisOf(await readFile(join(dir, 'core.pem'), 'utf8'))).toEqual(['spiffe://acme.test/core']);
-    expect(await run('pki', 'init', '--dir', dir, '--trust-domain', 'acme.test')).toEqual([`pki: ${dir} is up to date`]);
+    expect(await run('pki', 'init', '--dir', dir, '--trust-domain', 'acme.test')).toEqual([
+      `pki: ${dir} is up to date`,
+    ]);
   });
 
   it('issue makes a client certificate with every --spiffe given, from the existing CA, key 0600', async () => {
@@ -47,15 +49,31 @@ describe('krypton pki', () => {
   });
 
   it('issue --server makes a serverAuth certificate with DNS names', async () => {
-    await run('pki', 'issue', '--dir', dir, '--name', 'core2', '--spiffe', 'spiffe://acme.test/core', '--server', '--dns', 'core.local');
+    await run(
+      'pki',
+      'issue',
+      '--dir',
+      dir,
+      '--name',
+      'core2',
+      '--spiffe',
+      'spiffe://acme.test/core',
+      '--server',
+      '--dns',
+      'core.local',
+    );
     const cert = new X509Certificate(await readFile(join(dir, 'core2.pem'), 'utf8'));
     expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
     expect(cert.checkHost('core.local')).toBe('core.local');
   });
 
   it('issue refuses a malformed SPIFFE ID, an existing name without --force, and a directory without a CA', async () => {
-    await expect(run('pki', 'issue', '--dir', dir, '--name', 'x', '--spiffe', 'https://acme.test/x')).rejects.toThrow(/not a SPIFFE ID/);
-    await expect(run('pki', 'issue', '--dir', dir, '--name', 'gw2', '--spiffe', 'spiffe://acme.test/g')).rejects.toThrow(/--force/);
+    await expect(run('pki', 'issue', '--dir', dir, '--name', 'x', '--spiffe', 'https://acme.test/x')).rejects.toThrow(
+      /not a SPIFFE ID/,
+    );
+    await expect(
+      run('pki', 'issue', '--dir', dir, '--name', 'gw2', '--spiffe', 'spiffe://acme.test/g'),
+    ).rejects.toThrow(/--force/);
     await expect(
       run('pki', 'issue', '--dir', join(dir, 'nowhere'), '--name', 'x', '--spiffe', 'spiffe://acme.test/x'),
     ).rejects.toThrow(/no CA/);

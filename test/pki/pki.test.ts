@@ -51,7 +51,11 @@ describe('createCa and issueCert', () => {
   });
 
   it('issues client-only and dual-use certificates with the EKUs asked for', async () => {
-    const client = await issueCert(ca, { commonName: 'gw', spiffeIds: ['spiffe://krypton.dev/gateway/a'], usage: 'client' });
+    const client = await issueCert(ca, {
+      commonName: 'gw',
+      spiffeIds: ['spiffe://krypton.dev/gateway/a'],
+      usage: 'client',
+    });
     const both = await issueCert(ca, { commonName: 'x', spiffeIds: ['spiffe://krypton.dev/x'], usage: 'both' });
     expect(new X509Certificate(client.certPem).keyUsage).toEqual([CLIENT_AUTH]);
     expect(new X509Certificate(both.certPem).keyUsage?.sort()).toEqual([SERVER_AUTH, CLIENT_AUTH].sort());
@@ -70,7 +74,13 @@ describe('createCa and issueCert', () => {
   it('honours explicit validity, so tests can make expired and not-yet-valid certificates', async () => {
     const notBefore = new Date(Date.now() - 2 * 86_400_000);
     const notAfter = new Date(Date.now() - 86_400_000);
-    const leaf = await issueCert(ca, { commonName: 'old', spiffeIds: ['spiffe://t/old'], usage: 'client', notBefore, notAfter });
+    const leaf = await issueCert(ca, {
+      commonName: 'old',
+      spiffeIds: ['spiffe://t/old'],
+      usage: 'client',
+      notBefore,
+      notAfter,
+    });
     const cert = new X509Certificate(leaf.certPem);
     expect(Date.parse(cert.validTo)).toBe(Math.floor(notAfter.getTime() / 1000) * 1000);
     expect(Date.parse(cert.validFrom)).toBe(Math.floor(notBefore.getTime() / 1000) * 1000);
@@ -78,7 +88,11 @@ describe('createCa and issueCert', () => {
 
   it('can issue certificates with zero or two SPIFFE IDs, which singleSpiffeId rejects', async () => {
     const none = await issueCert(ca, { commonName: 'none', spiffeIds: [], usage: 'client' });
-    const two = await issueCert(ca, { commonName: 'two', spiffeIds: ['spiffe://t/a', 'spiffe://t/b'], usage: 'client' });
+    const two = await issueCert(ca, {
+      commonName: 'two',
+      spiffeIds: ['spiffe://t/a', 'spiffe://t/b'],
+      usage: 'client',
+    });
     expect(spiffeUrisOf(none.certPem)).toEqual([]);
     expect(spiffeUrisOf(two.certPem)).toEqual(['spiffe://t/a', 'spiffe://t/b']);
     expect(singleSpiffeId(none.certPem)).toBeUndefined();

@@ -78,7 +78,13 @@ function expectedBytes(req: LeaseRequest, r: UnsignedLeaseReply): Buffer {
     u32(r.ttlSeconds),
     u32(r.oldestIncluded),
     u16(r.versions.length),
-    ...r.versions.flatMap((v) => [u32(v.version), u8(v.state === 'ACTIVE' ? 1 : 2), v.enc, u16(v.sealed.length), v.sealed]),
+    ...r.versions.flatMap((v) => [
+      u32(v.version),
+      u8(v.state === 'ACTIVE' ? 1 : 2),
+      v.enc,
+      u16(v.sealed.length),
+      v.sealed,
+    ]),
   ]);
 }
 
@@ -98,7 +104,10 @@ describe('the lease contract', () => {
     const r = unsigned(req);
     expect(leaseSignedBytes(req, r).equals(expectedBytes(req, r))).toBe(true);
     const named = newLeaseRequest(T, S, req.recipientKey, [2]);
-    const rn = unsigned(named, { oldestIncluded: 0, versions: [{ version: 2, state: 'DECRYPT_ONLY', enc: randomBytes(32), sealed: randomBytes(SEALED) }] });
+    const rn = unsigned(named, {
+      oldestIncluded: 0,
+      versions: [{ version: 2, state: 'DECRYPT_ONLY', enc: randomBytes(32), sealed: randomBytes(SEALED) }],
+    });
     expect(leaseSignedBytes(named, rn).equals(expectedBytes(named, rn))).toBe(true);
   });
 
@@ -129,16 +138,24 @@ describe('the lease contract', () => {
       { ...reply, signature: flip(reply.signature, 63) },
     ];
     for (const a of altered) expect(() => verifyLeaseReply(a, req, trust, Date.now())).toThrow(code('INVALID_LEASE'));
-    for (const r of [{ ...req, tenant: 'acmf' }, { ...req, recipientKey: flip(Buffer.from(req.recipientKey)) }, { ...req, versions: [4] }]) {
+    for (const r of [
+      { ...req, tenant: 'acmf' },
+      { ...req, recipientKey: flip(Buffer.from(req.recipientKey)) },
+      { ...req, versions: [4] },
+    ]) {
       expect(() => verifyLeaseReply(reply, r, trust, Date.now())).toThrow(code('INVALID_LEASE'));
     }
   });
 
   it('refuses a reply signed by another key, one to another nonce, and one issued outside the allowed skew', () => {
     const req = newLeaseRequest(T, S, randomBytes(32));
-    expect(() => verifyLeaseReply(signLeaseReply(other, req, unsigned(req)), req, trust, Date.now())).toThrow(/signature/);
+    expect(() => verifyLeaseReply(signLeaseReply(other, req, unsigned(req)), req, trust, Date.now())).toThrow(
+      /signature/,
+    );
     const another = { ...req, nonce: randomBytes(16) };
-    expect(() => verifyLeaseReply(signLeaseReply(core, another, unsigned(another)), req, trust, Date.now())).toThrow(/nonce/);
+    expect(() => verifyLeaseReply(signLeaseReply(core, another, unsigned(another)), req, trust, Date.now())).toThrow(
+      /nonce/,
+    );
     const old = signLeaseReply(core, req, unsigned(req, { issuedAt: Date.now() - 61_000 }));
     expect(() => verifyLeaseReply(old, req, trust, Date.now())).toThrow(/ms from this clock/);
     const ahead = signLeaseReply(core, req, unsigned(req, { issuedAt: Date.now() + 61_000 }));
@@ -175,8 +192,12 @@ describe('the lease contract', () => {
     const named = newLeaseRequest(T, S, req.recipientKey, [2]);
     const one = { version: 2, state: 'DECRYPT_ONLY', enc: randomBytes(32), sealed: randomBytes(SEALED) };
     expect(() => checkLeaseReply({ ...good, oldestIncluded: 0, versions: [one] }, named)).not.toThrow();
-    expect(() => checkLeaseReply({ ...good, oldestIncluded: 0, versions: [{ ...one, version: 1 }] }, named)).toThrow(code('INVALID_LEASE'));
-    expect(() => checkLeaseReply({ ...good, oldestIncluded: 3, versions: [one] }, named)).toThrow(code('INVALID_LEASE'));
+    expect(() => checkLeaseReply({ ...good, oldestIncluded: 0, versions: [{ ...one, version: 1 }] }, named)).toThrow(
+      code('INVALID_LEASE'),
+    );
+    expect(() => checkLeaseReply({ ...good, oldestIncluded: 3, versions: [one] }, named)).toThrow(
+      code('INVALID_LEASE'),
+    );
     expect(() => checkLeaseReply({ ...good, oldestIncluded: 0, versions: [] }, named)).toThrow(code('INVALID_LEASE'));
   });
 

@@ -15,7 +15,8 @@ function differences(a: object, b: object): string[] {
   const va = a as Record<string, unknown>;
   const vb = b as Record<string, unknown>;
   // Absent and false are the same setting.
-  const same = (k: string): boolean => (typeof va[k] === 'string' ? va[k] === vb[k] : Boolean(va[k]) === Boolean(vb[k]));
+  const same = (k: string): boolean =>
+    typeof va[k] === 'string' ? va[k] === vb[k] : Boolean(va[k]) === Boolean(vb[k]);
   return [...keys].filter((k) => !same(k)).sort();
 }
 

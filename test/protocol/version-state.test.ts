@@ -39,8 +39,11 @@ describe('the states of a version that holds a key', () => {
     for (const s of NOT_STATES) expect(isVersionState(s)).toBe(false);
   });
 
-  it('the numbers are the addon\'s: a message naming state 2 opens as DECRYPT_ONLY, 1 as ACTIVE', async () => {
-    for (const [n, name] of [[2, 'DECRYPT_ONLY'], [1, 'ACTIVE']] as const) {
+  it("the numbers are the addon's: a message naming state 2 opens as DECRYPT_ONLY, 1 as ACTIVE", async () => {
+    for (const [n, name] of [
+      [2, 'DECRYPT_ONLY'],
+      [1, 'ACTIVE'],
+    ] as const) {
       const lease = await coreSeal(recipient.publicKey, leaseMessage('vs', 'num', 1, n, 5n, randomBytes(32)));
       expect(openLease(recipient, { tenant: 'vs', service: 'num', ...lease }).state).toBe(name);
       scopes.evict('vs', 'num');

@@ -34,8 +34,14 @@ describe('Registry admin API (HTTP/2, mTLS)', () => {
 
   it('onboards, defines, lists, deletes and offboards; each change reaches the mesh', async () => {
     const got = await collect(meshAs(bus, t, 'core'));
-    expect((await admin.request('POST', '/v1/registry/tenants/acme')).body).toMatchObject({ tenant: 'acme', state: 'ACTIVE', changed: true });
-    expect((await admin.request('POST', '/v1/registry/tenants/acme/services/app', { rotateAfterSeconds: 600 })).body).toMatchObject({
+    expect((await admin.request('POST', '/v1/registry/tenants/acme')).body).toMatchObject({
+      tenant: 'acme',
+      state: 'ACTIVE',
+      changed: true,
+    });
+    expect(
+      (await admin.request('POST', '/v1/registry/tenants/acme/services/app', { rotateAfterSeconds: 600 })).body,
+    ).toMatchObject({
       service: 'app',
       state: 'DEFINED',
       rotateAfterSeconds: 600,
@@ -47,7 +53,10 @@ describe('Registry admin API (HTTP/2, mTLS)', () => {
       expect.objectContaining({
         tenant: 'acme',
         state: 'ACTIVE',
-        scopes: [expect.objectContaining({ service: 'app', state: 'DEFINED' }), expect.objectContaining({ service: 'logs', state: 'DELETED' })],
+        scopes: [
+          expect.objectContaining({ service: 'app', state: 'DEFINED' }),
+          expect.objectContaining({ service: 'logs', state: 'DELETED' }),
+        ],
       }),
     ]);
     await admin.request('DELETE', '/v1/registry/tenants/acme');
@@ -65,14 +74,25 @@ describe('Registry admin API (HTTP/2, mTLS)', () => {
   it('answers with catalogue codes for unknown tenants and bad bodies', async () => {
     await expect(admin.request('DELETE', '/v1/registry/tenants/ghost')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await admin.request('POST', '/v1/registry/tenants/beta');
-    await expect(admin.request('POST', '/v1/registry/tenants/beta/services/app', { rotateAfterSeconds: 5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(admin.request('POST', '/v1/registry/tenants/beta/services/app', { rotate: 600 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(admin.request('DELETE', '/v1/registry/tenants/beta/services/none')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      admin.request('POST', '/v1/registry/tenants/beta/services/app', { rotateAfterSeconds: 5 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(
+      admin.request('POST', '/v1/registry/tenants/beta/services/app', { rotate: 600 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(admin.request('DELETE', '/v1/registry/tenants/beta/services/none')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 
   it('serves status, metrics and health to admins', async () => {
     const status = (await admin.request<Record<string, unknown>>('GET', '/v1/registry/status')).body;
-    expect(status).toMatchObject({ id: 'registry', outboxPending: anyOf(Number), mesh: { transport: 'memory', connected: true }, manifests: [] });
+    expect(status).toMatchObject({
+      id: 'registry',
+      outboxPending: anyOf(Number),
+      mesh: { transport: 'memory', connected: true },
+      manifests: [],
+    });
     const metrics = (await admin.request('GET', '/metrics')).body;
     expect(String(metrics)).toContain('krypton_registry_outbox_pending');
     expect((await admin.request('GET', '/healthz')).body).toEqual({ ok: true });

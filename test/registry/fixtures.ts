@@ -10,7 +10,14 @@ import { initDevPki } from '../../src/pki/index.js';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, type EventType, type OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { roleOf } from '../mesh/keyring.js';
 
-export const ALL_TYPES: readonly EventType[] = ['Tenant.Define', 'Key.Define', 'L1.Reference', 'Sovereign.Heartbeat', 'Key.Purge', 'L1.Revoke'];
+export const ALL_TYPES: readonly EventType[] = [
+  'Tenant.Define',
+  'Key.Define',
+  'L1.Reference',
+  'Sovereign.Heartbeat',
+  'Key.Purge',
+  'L1.Revoke',
+];
 
 export interface TempPki {
   dir: string;
@@ -31,14 +38,20 @@ export const CORE_IDS = ['core', 'core-a', 'core-eu1', 'core-eu2', 'core-us1'] a
 
 /** Every actor of the dev PKI: the Registry, the CMK Server and the Cores of CORE_IDS, by their `.pub` files. */
 export function pkiTrust(t: TempPki): TrustedPeer[] {
-  return ['registry', 'cmk', ...CORE_IDS].map((id) => trustedPeer(id, roleOf(id), join(t.pki, `${roleOf(id)}-sign.pub`)));
+  return ['registry', 'cmk', ...CORE_IDS].map((id) =>
+    trustedPeer(id, roleOf(id), join(t.pki, `${roleOf(id)}-sign.pub`)),
+  );
 }
 
 /** Actor `id` with the dev PKI's key of its role, trusting pkiTrust (close its mesh, then destroy()). */
 export function pkiAuth(t: TempPki, id: string): { auth: OrbitalAuth; key: SigningKey; destroy(): void } {
   const key = SigningKey.load(join(t.pki, `${roleOf(id)}-sign.key`));
   // A stand-in, not the actor under test: it takes events dated by a test's clock moved hours ahead.
-  return { auth: new OrbitalAuth({ id, role: roleOf(id), signer: key, peers: pkiTrust(t), maxFutureSkewMs: 86_400_000 }), key, destroy: () => key.destroy() };
+  return {
+    auth: new OrbitalAuth({ id, role: roleOf(id), signer: key, peers: pkiTrust(t), maxFutureSkewMs: 86_400_000 }),
+    key,
+    destroy: () => key.destroy(),
+  };
 }
 
 const endpoints = new WeakMap<MeshHub, Map<string, Mesh>>();
@@ -75,7 +88,11 @@ export function actorConfig(name: 'registry' | 'cmk', t: TempPki, extra: Partial
 }
 
 /** Subscribes a consumer (a stand-in Core) and keeps what it receives. */
-export async function collect(mesh: Mesh, consumer = 'core', types: readonly EventType[] = ALL_TYPES): Promise<OrbitalEvent[]> {
+export async function collect(
+  mesh: Mesh,
+  consumer = 'core',
+  types: readonly EventType[] = ALL_TYPES,
+): Promise<OrbitalEvent[]> {
   const got: OrbitalEvent[] = [];
   await mesh.subscribe(consumer, types, async (e) => {
     got.push(e);

@@ -33,7 +33,13 @@ describe.skipIf(process.env.KRYPTON_SKIP_PG === '1')('Registry and CMK Server on
   it('onboards, links, reconciles a manifest once, and keeps its state across a restart', async () => {
     const { logger } = captureLogger();
     const bus = new MemoryBus({ logger });
-    const got = await collect(meshAs(bus, t, 'core'), 'core', ['Tenant.Define', 'Key.Define', 'L1.Reference', 'L1.Revoke', 'Key.Purge']);
+    const got = await collect(meshAs(bus, t, 'core'), 'core', [
+      'Tenant.Define',
+      'Key.Define',
+      'L1.Reference',
+      'L1.Revoke',
+      'Key.Purge',
+    ]);
     const regConfig = actorConfig('registry', t, { store: urlFor(schemas[0]) });
     const cmkConfig = { ...actorConfig('cmk', t, { store: urlFor(schemas[1]) }), heartbeatSeconds: 3600 };
     let reg = await startRegistry(regConfig, { bus, logger });
@@ -51,12 +57,24 @@ describe.skipIf(process.env.KRYPTON_SKIP_PG === '1')('Registry and CMK Server on
       await bus.idle();
       const types = summary(got).map(([type, p]) => `${type} ${(p as { action?: string }).action}`);
       // Once for the operations, once more for the drift the (single, duplicated) manifest showed.
-      expect(types.sort()).toEqual(['Key.Define define', 'Key.Define define', 'L1.Reference link', 'L1.Reference link', 'Tenant.Define onboard', 'Tenant.Define onboard']);
+      expect(types.sort()).toEqual([
+        'Key.Define define',
+        'Key.Define define',
+        'L1.Reference link',
+        'L1.Reference link',
+        'Tenant.Define onboard',
+        'Tenant.Define onboard',
+      ]);
       expect((await cmk.links.links())[0]).toMatchObject({ tenant: 'acme', state: 'LINKED', registry: 'ACTIVE' });
 
       await reg.stop();
       reg = await startRegistry(regConfig, { bus, logger });
-      expect(await reg.registry.list()).toEqual([expect.objectContaining({ tenant: 'acme', scopes: [expect.objectContaining({ service: 'app', rotateAfterSeconds: 3600 })] })]);
+      expect(await reg.registry.list()).toEqual([
+        expect.objectContaining({
+          tenant: 'acme',
+          scopes: [expect.objectContaining({ service: 'app', rotateAfterSeconds: 3600 })],
+        }),
+      ]);
       expect(await reg.runtime.outbox.pending()).toBe(0);
     } finally {
       await reg.stop();

@@ -35,9 +35,13 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
   let registryUrl: string;
   let cmkUrl: string;
 
-  const cli = async (...args: string[]) => (await run(process.execPath, [CLI, ...args, '--pki', t.pki], { timeout: 30_000 })).stdout;
+  const cli = async (...args: string[]) =>
+    (await run(process.execPath, [CLI, ...args, '--pki', t.pki], { timeout: 30_000 })).stdout;
   const seen = (type: string, match: Record<string, unknown> = {}) =>
-    got.some((e) => e.type === type && Object.entries(match).every(([k, v]) => (e.payload as Record<string, unknown>)[k] === v));
+    got.some(
+      (e) =>
+        e.type === type && Object.entries(match).every(([k, v]) => (e.payload as Record<string, unknown>)[k] === v),
+    );
 
   beforeAll(async () => {
     expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
@@ -45,8 +49,20 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
     const mesh = `${AMQP}?namespace=${NS}`;
     // Each process signs with its key of the PKI and trusts the others by theirs.
     const peer = (role: string) => ({ role, publicKey: `pki/${role}-sign.pub` });
-    writeFileSync(join(t.dir, 'registry.json'), JSON.stringify({ port: 0, mesh, store: 'state/registry.db', trust: { 'core-eu1': peer('core') } }));
-    writeFileSync(join(t.dir, 'cmk.json'), JSON.stringify({ port: 0, mesh, store: 'state/cmk.db', heartbeatSeconds: 1, trust: { registry: peer('registry'), 'core-eu1': peer('core') } }));
+    writeFileSync(
+      join(t.dir, 'registry.json'),
+      JSON.stringify({ port: 0, mesh, store: 'state/registry.db', trust: { 'core-eu1': peer('core') } }),
+    );
+    writeFileSync(
+      join(t.dir, 'cmk.json'),
+      JSON.stringify({
+        port: 0,
+        mesh,
+        store: 'state/cmk.db',
+        heartbeatSeconds: 1,
+        trust: { registry: peer('registry'), 'core-eu1': peer('core') },
+      }),
+    );
     // The stand-in Core: id core-eu1, the PKI's Core key.
     const as = pkiAuth(t, 'core-eu1');
     coreKey = as;
@@ -78,10 +94,20 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
   });
 
   it('CLI commands change state and the events reach a Core over AMQP; manifests are reconciled', async () => {
-    expect(JSON.parse(await cli('registry', 'tenant', 'add', 'acme', '--url', registryUrl))).toMatchObject({ tenant: 'acme', state: 'ACTIVE' });
+    expect(JSON.parse(await cli('registry', 'tenant', 'add', 'acme', '--url', registryUrl))).toMatchObject({
+      tenant: 'acme',
+      state: 'ACTIVE',
+    });
     await cli('registry', 'scope', 'define', 'acme', 'app', '--rotate-after', '3600', '--url', registryUrl);
     await cli('cmk', 'link', 'acme', '--kind', 'soft', '--ref', '/keys/acme.key', '--url', cmkUrl);
-    await waitFor(() => seen('Tenant.Define', { action: 'onboard' }) && seen('Key.Define', { rotateAfterSeconds: 3600 }) && seen('L1.Reference', { action: 'link' }), 10_000, 'the events of the commands');
+    await waitFor(
+      () =>
+        seen('Tenant.Define', { action: 'onboard' }) &&
+        seen('Key.Define', { rotateAfterSeconds: 3600 }) &&
+        seen('L1.Reference', { action: 'link' }),
+      10_000,
+      'the events of the commands',
+    );
     await waitFor(() => seen('Sovereign.Heartbeat', { cmk: 'cmk' }), 10_000, 'a heartbeat');
 
     // The CMK Server heard the Registry's Tenant.Define over the broker too.
@@ -90,7 +116,11 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
 
     await cli('registry', 'scope', 'delete', 'acme', 'app', '--url', registryUrl);
     await cli('cmk', 'unlink', 'acme', '--url', cmkUrl);
-    await waitFor(() => seen('Key.Define', { action: 'delete' }) && seen('L1.Revoke', { reason: 'L1 unlinked' }), 10_000, 'delete and revoke');
+    await waitFor(
+      () => seen('Key.Define', { action: 'delete' }) && seen('L1.Revoke', { reason: 'L1 unlinked' }),
+      10_000,
+      'delete and revoke',
+    );
 
     got.length = 0;
     await core.publish({
@@ -100,14 +130,28 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
       at: Date.now(),
       payload: { core: 'core-eu1', tenants: ['acme'], scopes: [{ tenant: 'acme', service: 'app' }], at: Date.now() },
     });
-    await waitFor(() => seen('Key.Purge', { service: 'app' }) && seen('L1.Revoke', { reason: 'served without a linked L1' }), 10_000, 'reconciliation');
+    await waitFor(
+      () => seen('Key.Purge', { service: 'app' }) && seen('L1.Revoke', { reason: 'served without a linked L1' }),
+      10_000,
+      'reconciliation',
+    );
     const status: unknown = JSON.parse(await cli('registry', 'status', '--url', registryUrl));
-    expect(status).toMatchObject({ outboxPending: 0, mesh: { transport: 'amqp', connected: true }, manifests: [{ core: 'core-eu1', tenants: 1, scopes: 1 }] });
-    expect(JSON.parse(await cli('cmk', 'status', '--url', cmkUrl))).toMatchObject({ links: { total: 1, linked: 0 }, manifests: [{ core: 'core-eu1' }] });
+    expect(status).toMatchObject({
+      outboxPending: 0,
+      mesh: { transport: 'amqp', connected: true },
+      manifests: [{ core: 'core-eu1', tenants: 1, scopes: 1 }],
+    });
+    expect(JSON.parse(await cli('cmk', 'status', '--url', cmkUrl))).toMatchObject({
+      links: { total: 1, linked: 0 },
+      manifests: [{ core: 'core-eu1' }],
+    });
   });
 
   it('a refused command exits 1 with the error code', async () => {
-    await expect(cli('registry', 'tenant', 'remove', 'ghost', '--url', registryUrl)).rejects.toMatchObject({ code: 1, stderr: stringContaining('NOT_FOUND') });
+    await expect(cli('registry', 'tenant', 'remove', 'ghost', '--url', registryUrl)).rejects.toMatchObject({
+      code: 1,
+      stderr: stringContaining('NOT_FOUND'),
+    });
   });
 
   it('stops gracefully on SIGTERM', async () => {

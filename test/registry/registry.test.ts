@@ -77,7 +77,11 @@ describe('Registry', () => {
     await settle();
     expect(summary(got)).toEqual([['Tenant.Define', { tenant: 'acme', action: 'offboard' }]]);
     const [view] = await r.list();
-    expect(view).toMatchObject({ tenant: 'acme', state: 'OFFBOARDED', scopes: [{ service: 'billing', state: 'DELETED' }] });
+    expect(view).toMatchObject({
+      tenant: 'acme',
+      state: 'OFFBOARDED',
+      scopes: [{ service: 'billing', state: 'DELETED' }],
+    });
     await expect(r.defineScope('acme', 'billing', null)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
@@ -89,7 +93,8 @@ describe('Registry', () => {
     await expect(r.deleteScope('acme', 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(r.onboard('bad id')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(r.defineScope('acme', 'x'.repeat(65), null)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    for (const bad of [59, 60.5, '3600', -1]) await expect(r.defineScope('acme', 'app', bad)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    for (const bad of [59, 60.5, '3600', -1])
+      await expect(r.defineScope('acme', 'app', bad)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await settle();
     expect(summary(got)).toEqual([['Tenant.Define', { tenant: 'acme', action: 'onboard' }]]);
   });
@@ -130,13 +135,18 @@ describe('Registry', () => {
     });
 
     it('purges deleted scopes and those of offboarded tenants, re-offboards tenants, leaves unknown ones alone', async () => {
-      await publishAs(bus, t, 
-        manifest(['acme', 'gone', 'stranger'], [
-          { tenant: 'acme', service: 'billing' },
-          { tenant: 'acme', service: 'old' },
-          { tenant: 'gone', service: 'app' },
-          { tenant: 'acme', service: 'never' },
-        ]),
+      await publishAs(
+        bus,
+        t,
+        manifest(
+          ['acme', 'gone', 'stranger'],
+          [
+            { tenant: 'acme', service: 'billing' },
+            { tenant: 'acme', service: 'old' },
+            { tenant: 'gone', service: 'app' },
+            { tenant: 'acme', service: 'never' },
+          ],
+        ),
       );
       await settle();
       expect(summary(got)).toEqual([

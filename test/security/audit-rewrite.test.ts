@@ -57,18 +57,32 @@ describe('rewriting the audit log', () => {
     db.prepare('UPDATE audit SET actor = ? WHERE seq = 3').run(rows[2].actor);
     // The last row (nothing after it links to it), its link recomputed the way anyone can: still caught.
     const last = rows.at(-1)!;
-    db.prepare('UPDATE audit SET actor = ?, hash = ? WHERE seq = ?').run('someone-else', auditHash(last.prevHash, { ...last, actor: 'someone-else' }), last.seq);
+    db.prepare('UPDATE audit SET actor = ?, hash = ? WHERE seq = ?').run(
+      'someone-else',
+      auditHash(last.prevHash, { ...last, actor: 'someone-else' }),
+      last.seq,
+    );
     const verdict = await s.verify(head);
     expect(verdict).toMatchObject({ ok: false, brokenAt: last.seq });
     // Even without the head, the key alone catches it.
-    expect(await s.verify()).toMatchObject({ ok: false, brokenAt: last.seq, reason: stringMatching(/unkeyed link after keyed ones/) });
+    expect(await s.verify()).toMatchObject({
+      ok: false,
+      brokenAt: last.seq,
+      reason: stringMatching(/unkeyed link after keyed ones/),
+    });
   });
 
   it('deleting the tail below the published head is detected', async () => {
     const head = await s.publishHead();
-    s.db().prepare('DELETE FROM audit WHERE seq > ?').run(head.seq - 3);
+    s.db()
+      .prepare('DELETE FROM audit WHERE seq > ?')
+      .run(head.seq - 3);
     const verdict = await s.verify(head);
-    expect(verdict).toMatchObject({ ok: false, brokenAt: head.seq - 2, reason: stringMatching(/before the published head .* rows were deleted/) });
+    expect(verdict).toMatchObject({
+      ok: false,
+      brokenAt: head.seq - 2,
+      reason: stringMatching(/before the published head .* rows were deleted/),
+    });
   });
 
   it('rewriting the tail and re-chaining it without the key is detected', async () => {
@@ -79,7 +93,11 @@ describe('rewriting the audit log', () => {
     expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 4 });
     // The whole log re-chained from the first row: no keyed link left to betray it.
     relink(s, rows, 1, (r) => ({ ...r, action: `${r.action}.x` }));
-    expect(await s.verify(head)).toMatchObject({ ok: false, brokenAt: 1, reason: stringMatching(/unkeyed link where a keyed one is required/) });
+    expect(await s.verify(head)).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      reason: stringMatching(/unkeyed link where a keyed one is required/),
+    });
   });
 });
 
@@ -98,7 +116,10 @@ describe('`krypton core audit --head`', () => {
       const last = (() => {
         const db = new Database(file, { readonly: true });
         try {
-          return db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string };
+          return db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as {
+            seq: number;
+            hash: string;
+          };
         } finally {
           db.close();
         }

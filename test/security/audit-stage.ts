@@ -35,14 +35,27 @@ export interface AuditStage {
 export async function openAuditStage(): Promise<AuditStage> {
   const dir = mkdtempSync(join(tmpdir(), 'krypton-audit-chain-'));
   const { logger } = captureLogger();
-  const core = await Core.open({ ksiUrl: `sqlite:${join(dir, 'ksi.db')}`, tier2Dir: join(dir, 'tier2'), gateways: {}, clock: new ManualClock(Date.now()) });
+  const core = await Core.open({
+    ksiUrl: `sqlite:${join(dir, 'ksi.db')}`,
+    tier2Dir: join(dir, 'tier2'),
+    gateways: {},
+    clock: new ManualClock(Date.now()),
+  });
   const shares = await core.init();
   await core.onboardTenant('acme');
   await core.defineScope('acme', 'billing');
   await core.rotate('acme', 'billing');
   // A sealed Core still audits (a refused unseal, say): that row has no audit key to be linked with.
   core.seal();
-  await core.ksi.tx((tx) => tx.appendAudit({ actor: 'spiffe://krypton.dev/admin', action: 'master.unseal', target: 'master', outcome: 'denied', details: { code: 'BAD_REQUEST' } }));
+  await core.ksi.tx((tx) =>
+    tx.appendAudit({
+      actor: 'spiffe://krypton.dev/admin',
+      action: 'master.unseal',
+      target: 'master',
+      outcome: 'denied',
+      details: { code: 'BAD_REQUEST' },
+    }),
+  );
   await core.unseal(shares.slice(0, 3));
   for (const s of shares) s.fill(0);
   await core.rotate('acme', 'billing');
@@ -54,7 +67,12 @@ export async function openAuditStage(): Promise<AuditStage> {
   await keys.on(bus, 'registry').subscribe('registry', ['State.Manifest'], async (e) => {
     if (e.type === 'State.Manifest') heads.push(e.payload.audit);
   });
-  const node = await CoreOrbital.attach(core, { id: 'core-a', mesh: keys.on(bus, 'core-a'), logger, manifestSeconds: 3600 });
+  const node = await CoreOrbital.attach(core, {
+    id: 'core-a',
+    mesh: keys.on(bus, 'core-a'),
+    logger,
+    manifestSeconds: 3600,
+  });
   await bus.idle();
   await node.outbox.flush();
   await bus.idle();

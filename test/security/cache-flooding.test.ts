@@ -15,7 +15,8 @@ function renamed(blob: Buffer, service: string): Buffer {
   b.write(service, 6 + b[4], 'latin1');
   return b;
 }
-const names = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(2, '0')}`);
+const names = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(2, '0')}`);
 
 /** Counts the Core calls a Gateway makes, and the most in flight at once. */
 function countLeases(g: RunningGateway): { calls: number; maxInFlight: number } {

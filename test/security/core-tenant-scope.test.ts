@@ -64,7 +64,17 @@ describe('event stream scoped to the Gateway identity (L6) and ids checked on th
 
   beforeAll(async () => {
     core = await startCoreProcess({ gateways: { [GW_ACME]: ['acme'], [GW_GLOBEX]: ['globex'] } });
-    const issued = cli(['pki', 'issue', '--dir', core.pki, '--name', 'gateway-globex', '--spiffe', GW_GLOBEX, '--client']);
+    const issued = cli([
+      'pki',
+      'issue',
+      '--dir',
+      core.pki,
+      '--name',
+      'gateway-globex',
+      '--spiffe',
+      GW_GLOBEX,
+      '--client',
+    ]);
     expect(issued.status, issued.stderr).toBe(0);
     for (const t of ['acme', 'globex']) {
       admin(['tenant', t]);
@@ -131,7 +141,9 @@ describe('event stream scoped to the Gateway identity (L6) and ids checked on th
       try {
         return {
           tenants: db.prepare('SELECT tenant, state FROM tenants ORDER BY tenant').all(),
-          scopes: db.prepare('SELECT tenant, service, rotate_after_seconds, deleted FROM scopes ORDER BY tenant, service').all(),
+          scopes: db
+            .prepare('SELECT tenant, service, rotate_after_seconds, deleted FROM scopes ORDER BY tenant, service')
+            .all(),
           l3: db.prepare('SELECT COUNT(*) AS n FROM l3_versions').get(),
           events: db.prepare('SELECT COUNT(*) AS n FROM events').get(),
         };
@@ -154,7 +166,9 @@ describe('event filter, in process: events of no tenant go to every Gateway', ()
   afterAll(async () => t?.cleanup());
 
   async function replay(core: Core, identity: string): Promise<Frame[]> {
-    const route = coreRoutes(core, { admins: new Set(['spiffe://krypton.dev/admin']), metrics: new Registry() }).find((r) => r.path === '/v1/events') as StreamRoute;
+    const route = coreRoutes(core, { admins: new Set(['spiffe://krypton.dev/admin']), metrics: new Registry() }).find(
+      (r) => r.path === '/v1/events',
+    ) as StreamRoute;
     const frames: Frame[] = [];
     const controller = new AbortController();
     const writer: StreamWriter = {
@@ -167,12 +181,22 @@ describe('event filter, in process: events of no tenant go to every Gateway', ()
       },
       signal: controller.signal,
     };
-    const ctx = { method: 'GET', path: '/v1/events', params: {}, query: { since: '0' }, identity, body: undefined, headers: {}, signal: controller.signal, log: pino({ level: 'silent' }) } satisfies RequestContext;
+    const ctx = {
+      method: 'GET',
+      path: '/v1/events',
+      params: {},
+      query: { since: '0' },
+      identity,
+      body: undefined,
+      headers: {},
+      signal: controller.signal,
+      log: pino({ level: 'silent' }),
+    } satisfies RequestContext;
     await route.handler(ctx, writer);
     return frames.filter((f) => f.type !== 'caught-up');
   }
 
-  it('serving.paused and serving.resumed reach a Gateway of one tenant; other tenants\' events do not; `*` and admins hear all', async () => {
+  it("serving.paused and serving.resumed reach a Gateway of one tenant; other tenants' events do not; `*` and admins hear all", async () => {
     const { core, clock } = t;
     const at = clock.now();
     const appended = await core.ksi.tx(async (tx) => [

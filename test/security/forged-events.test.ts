@@ -55,7 +55,8 @@ describe.each(TRANSPORTS)('forged Orbital events (%s)', (transport) => {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-  const deadLetterReasons = () => s.lines.filter((l) => l['msg'] === 'orbital: event dead-lettered').map((l) => String(l['reason']));
+  const deadLetterReasons = () =>
+    s.lines.filter((l) => l['msg'] === 'orbital: event dead-lettered').map((l) => String(l['reason']));
   const purge = () => s.event('Key.Purge', { tenant: 'acme', service: 'billing' });
   const heartbeat = (source = 'cmk') => s.event('Sovereign.Heartbeat', { cmk: source, at: s.clock.now() }, { source });
   const lease = async () => {
@@ -111,7 +112,9 @@ describe.each(TRANSPORTS)('forged Orbital events (%s)', (transport) => {
       // Unsigned; signed by a stranger as the CMK Server; signed by the Registry's real key (not its role).
       expect(await inject('Sovereign.Heartbeat', unsigned(heartbeat()))).toBe('dead-lettered');
       expect(await inject('Sovereign.Heartbeat', signedBy(heartbeat(), stranger))).toBe('dead-lettered');
-      expect(await inject('Sovereign.Heartbeat', signedBy(heartbeat('registry'), s.keys.key('registry')))).toBe('dead-lettered');
+      expect(await inject('Sovereign.Heartbeat', signedBy(heartbeat('registry'), s.keys.key('registry')))).toBe(
+        'dead-lettered',
+      );
     } finally {
       stranger.destroy();
     }
@@ -126,7 +129,11 @@ describe.each(TRANSPORTS)('forged Orbital events (%s)', (transport) => {
 
   it('an event dated in the far future (at = 2^53-1) is dead-lettered, and later genuine events still apply', async () => {
     // Signed with the Registry's real key (a Registry whose clock went wrong, or a replay of one that did).
-    const far = s.event('Key.Define', { tenant: 'acme', service: 'billing', action: 'delete' }, { at: Number.MAX_SAFE_INTEGER });
+    const far = s.event(
+      'Key.Define',
+      { tenant: 'acme', service: 'billing', action: 'delete' },
+      { at: Number.MAX_SAFE_INTEGER },
+    );
     expect(await inject('Key.Define', signedBy(far, s.keys.key('registry')))).toBe('dead-lettered');
     expect(deadLetterReasons().at(-1)).toMatch(/dated \d+ ms in the future \(at most 300000 ms allowed\)/);
     const scope = () => s.core.ksi.read((tx) => tx.getScope('acme', 'billing'));
@@ -134,7 +141,9 @@ describe.each(TRANSPORTS)('forged Orbital events (%s)', (transport) => {
     // Had it applied, the scope's mark would be 2^53-1 and this genuine change would be dropped as stale.
     s.clock.advance(1000);
     const before = s.handledCount('Key.Define');
-    await s.registry.publish(s.event('Key.Define', { tenant: 'acme', service: 'billing', action: 'define', rotateAfterSeconds: 7200 }));
+    await s.registry.publish(
+      s.event('Key.Define', { tenant: 'acme', service: 'billing', action: 'define', rotateAfterSeconds: 7200 }),
+    );
     await s.handled('Key.Define', before);
     expect(await scope()).toMatchObject({ deleted: false, rotateAfterSeconds: 7200 });
     expect(s.node.status().events).not.toHaveProperty(['Key.Define:stale']);

@@ -32,11 +32,16 @@ type Lease = (...args: unknown[]) => Promise<unknown>;
 
 /** The request the Gateway sent, as seen on the wire. */
 function seen(args: unknown[]): SeenRequest {
-  return typeof args[0] === 'string' ? { tenant: args[0], service: args[1] as string, recipientKey: args[2] as Uint8Array } : (args[0] as SeenRequest);
+  return typeof args[0] === 'string'
+    ? { tenant: args[0], service: args[1] as string, recipientKey: args[2] as Uint8Array }
+    : (args[0] as SeenRequest);
 }
 
 /** Puts the attacker between the Gateway's CoreClient and the Gateway: `reply` answers each lease request instead (it may ask the real Core first). */
-function intercept(client: CoreClient, reply: (req: SeenRequest, genuine: () => Promise<unknown>) => Promise<unknown>): void {
+function intercept(
+  client: CoreClient,
+  reply: (req: SeenRequest, genuine: () => Promise<unknown>) => Promise<unknown>,
+): void {
   const c = client as unknown as { lease: Lease };
   const real = c.lease.bind(client);
   c.lease = (...args) => reply(seen(args), () => real(...args));
@@ -46,13 +51,17 @@ describe('forged and replayed leases', () => {
   let core: CoreProcess;
   let wire: MtlsClient;
   const open: { cache: LeaseCache; client: CoreClient }[] = [];
-  const gateway = (opts: Partial<LeaseCacheOptions> = {}, client = coreClientFor(core, { retry: { maxAttempts: 1 } })) => {
+  const gateway = (
+    opts: Partial<LeaseCacheOptions> = {},
+    client = coreClientFor(core, { retry: { maxAttempts: 1 } }),
+  ) => {
     const cache = new LeaseCache({ failureTtlMs: 0, ...opts, core: client });
     open.push({ cache, client });
     return { cache, client };
   };
   /** A genuine lease from the Core for a request of the attacker's making (it holds a Gateway certificate: it is on the channel). */
-  const genuineFor = async (req: SeenRequest) => (await wire.request('POST', '/v1/leases', req, { contentType: MSGPACK_TYPE })).body;
+  const genuineFor = async (req: SeenRequest) =>
+    (await wire.request('POST', '/v1/leases', req, { contentType: MSGPACK_TYPE })).body;
 
   beforeAll(async () => {
     core = await startCoreProcess();
@@ -71,21 +80,24 @@ describe('forged and replayed leases', () => {
   it.each([
     ['unsigned', undefined],
     ['selfsigned', SigningKey.fromSeed(randomBytes(32))],
-  ])('a lease sealed to the Gateway\'s real recipient key by someone else (attacker\'s L3, %s) is refused and nothing is bound', async (service, signer) => {
-    const { cache, client } = gateway();
-    const planted = randomBytes(32);
-    intercept(client, (req) => forgedLease(req, planted, signer ? { signer } : {}));
-    const err = await cache.scope(T, service).catch((e: unknown) => e);
-    expect(err).toEqual(code('KEY_UNAVAILABLE'));
-    // What was wrong is logged, never told to the app.
-    expect((err as Error).message).not.toMatch(/signature|nonce|lease reply/);
-    expect(scopes.list(T, service)).toEqual([]);
-    expect(scopes.lookup(T, service)).toBe(0);
-    expect(cache.scopeSync(T, service)).toBeNull();
-    signer?.destroy();
-  });
+  ])(
+    "a lease sealed to the Gateway's real recipient key by someone else (attacker's L3, %s) is refused and nothing is bound",
+    async (service, signer) => {
+      const { cache, client } = gateway();
+      const planted = randomBytes(32);
+      intercept(client, (req) => forgedLease(req, planted, signer ? { signer } : {}));
+      const err = await cache.scope(T, service).catch((e: unknown) => e);
+      expect(err).toEqual(code('KEY_UNAVAILABLE'));
+      // What was wrong is logged, never told to the app.
+      expect((err as Error).message).not.toMatch(/signature|nonce|lease reply/);
+      expect(scopes.list(T, service)).toEqual([]);
+      expect(scopes.lookup(T, service)).toBe(0);
+      expect(cache.scopeSync(T, service)).toBeNull();
+      signer?.destroy();
+    },
+  );
 
-  it('a fake Core holding the Core\'s own TLS certificate (its SPIFFE ID) cannot plant a key: its leases are not signed by the pinned key', async () => {
+  it("a fake Core holding the Core's own TLS certificate (its SPIFFE ID) cannot plant a key: its leases are not signed by the pinned key", async () => {
     const planted = randomBytes(32);
     const fake = await createMtlsServer({
       key: readFileSync(join(core.pki, 'core-key.pem')),
@@ -93,10 +105,20 @@ describe('forged and replayed leases', () => {
       ca: readFileSync(join(core.pki, 'ca.pem')),
       port: 0,
       identity: { allowed: () => true },
-      routes: [{ method: 'POST', path: '/v1/leases', bytes: ['recipientKey', 'nonce'], handler: async (ctx) => forgedLease(ctx.body as SeenRequest, planted) }],
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/leases',
+          bytes: ['recipientKey', 'nonce'],
+          handler: async (ctx) => forgedLease(ctx.body as SeenRequest, planted),
+        },
+      ],
     });
     try {
-      const { cache } = gateway({}, coreClientFor({ url: `https://127.0.0.1:${fake.port}`, pki: core.pki }, { retry: { maxAttempts: 1 } }));
+      const { cache } = gateway(
+        {},
+        coreClientFor({ url: `https://127.0.0.1:${fake.port}`, pki: core.pki }, { retry: { maxAttempts: 1 } }),
+      );
       await expect(cache.scope(T, 'fakecore')).rejects.toThrow(code('KEY_UNAVAILABLE'));
       expect(scopes.list(T, 'fakecore')).toEqual([]);
       expect(scopes.lookup(T, 'fakecore')).toBe(0);
@@ -134,22 +156,28 @@ describe('forged and replayed leases', () => {
 
   it('a genuine lease for another request of the same Gateway (another nonce) is refused and nothing is bound', async () => {
     const { cache, client } = gateway();
-    intercept(client, (req) => genuineFor({ tenant: req.tenant, service: req.service, recipientKey: req.recipientKey, nonce: randomBytes(16) }));
+    intercept(client, (req) =>
+      genuineFor({ tenant: req.tenant, service: req.service, recipientKey: req.recipientKey, nonce: randomBytes(16) }),
+    );
     await expect(cache.scope(T, 'nonce')).rejects.toThrow(code('KEY_UNAVAILABLE'));
     expect(scopes.list(T, 'nonce')).toEqual([]);
     expect(scopes.lookup(T, 'nonce')).toBe(0);
   });
 
-  it('a genuine lease for another Gateway\'s recipient key, re-sealed to this Gateway with the Core\'s signature kept, is refused and nothing is bound', async () => {
+  it("a genuine lease for another Gateway's recipient key, re-sealed to this Gateway with the Core's signature kept, is refused and nothing is bound", async () => {
     const { cache, client } = gateway();
     // The other Gateway (the attacker) holds its own recipient key and opens what the Core sealed to it.
     const theirs = await hpkeSuite.kem.generateKeyPair();
     const theirPublic = Buffer.from(await hpkeSuite.kem.serializePublicKey(theirs.publicKey));
     intercept(client, async (req) => {
-      const body = (await genuineFor({ ...req, recipientKey: theirPublic, nonce: req.nonce ?? randomBytes(16) })) as { versions: { enc: Buffer; sealed: Buffer }[] };
+      const body = (await genuineFor({ ...req, recipientKey: theirPublic, nonce: req.nonce ?? randomBytes(16) })) as {
+        versions: { enc: Buffer; sealed: Buffer }[];
+      };
       const versions = await Promise.all(
         body.versions.map(async (v) => {
-          const message = Buffer.from(await hpkeSuite.open({ recipientKey: theirs, enc: v.enc, info: LEASE_HPKE_INFO }, v.sealed));
+          const message = Buffer.from(
+            await hpkeSuite.open({ recipientKey: theirs, enc: v.enc, info: LEASE_HPKE_INFO }, v.sealed),
+          );
           return { ...v, ...(await coreSeal(req.recipientKey, message)) };
         }),
       );
@@ -181,7 +209,11 @@ describe('a planted lease through the running Gateway', () => {
     intercept(stage.gateway.core, (req) => forgedLease(req, randomBytes(32)));
     const c = await connect(stage.wsUrl, stage.tokens.app);
     try {
-      const r = (await c.call([1, 'key.create', { service: 'planted' }])) as [number, number, { code: string; message: string }];
+      const r = (await c.call([1, 'key.create', { service: 'planted' }])) as [
+        number,
+        number,
+        { code: string; message: string },
+      ];
       expect(refusal(r)).toBe('KEY_UNAVAILABLE');
       expect(r[2].message).not.toMatch(/signature|nonce|lease reply|INVALID_LEASE/);
       expect(scopes.list(T, 'planted')).toEqual([]);
@@ -208,17 +240,28 @@ describe('the Gateway pins its Core', () => {
       coreUrl: core.url,
       coreSpiffeId: 'spiffe://krypton.dev/core',
       coreSigningKey: join(core.pki, 'core-sign.pub'),
-      tls: { cert: join(core.pki, 'gateway.pem'), key: join(core.pki, 'gateway-key.pem'), ca: join(core.pki, 'ca.pem') },
+      tls: {
+        cert: join(core.pki, 'gateway.pem'),
+        key: join(core.pki, 'gateway-key.pem'),
+        ca: join(core.pki, 'ca.pem'),
+      },
     };
     writeFileSync(file, JSON.stringify({ ...base, ...over }));
     return file;
   };
 
   it('a Gateway config without coreSpiffeId or coreSigningKey, or with a signing key that is not one, is refused with a message that says what to set', () => {
-    expect(loadGatewayConfig(config({}), {})).toMatchObject({ coreSpiffeId: 'spiffe://krypton.dev/core', coreSigningKey: join(core.pki, 'core-sign.pub') });
+    expect(loadGatewayConfig(config({}), {})).toMatchObject({
+      coreSpiffeId: 'spiffe://krypton.dev/core',
+      coreSigningKey: join(core.pki, 'core-sign.pub'),
+    });
     expect(() => loadGatewayConfig(config({ coreSpiffeId: undefined }), {})).toThrow(/coreSpiffeId is required/);
     expect(() => loadGatewayConfig(config({ coreSigningKey: undefined }), {})).toThrow(/coreSigningKey is required/);
-    expect(() => loadGatewayConfig(config({ coreSigningKey: join(core.pki, 'ca.pem') }), {})).toThrow(/coreSigningKey .* is not an Ed25519 public key/);
-    expect(() => loadGatewayConfig(config({ coreSigningKey: join(core.pki, 'missing.pub') }), {})).toThrow(/coreSigningKey/);
+    expect(() => loadGatewayConfig(config({ coreSigningKey: join(core.pki, 'ca.pem') }), {})).toThrow(
+      /coreSigningKey .* is not an Ed25519 public key/,
+    );
+    expect(() => loadGatewayConfig(config({ coreSigningKey: join(core.pki, 'missing.pub') }), {})).toThrow(
+      /coreSigningKey/,
+    );
   });
 });

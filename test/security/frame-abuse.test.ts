@@ -29,7 +29,10 @@ function header(b: Uint8Array): { tenant: string; service: string } | null {
   const t = b[4];
   const s = b[5 + t];
   if (s === undefined) return null;
-  return { tenant: Buffer.from(b.subarray(5, 5 + t)).toString('latin1'), service: Buffer.from(b.subarray(6 + t, 6 + t + s)).toString('latin1') };
+  return {
+    tenant: Buffer.from(b.subarray(5, 5 + t)).toString('latin1'),
+    service: Buffer.from(b.subarray(6 + t, 6 + t + s)).toString('latin1'),
+  };
 }
 
 const GRANTS: Record<string, { tenant: string; services: string[] }> = {
@@ -52,11 +55,23 @@ describe('fuzzing whole frames', () => {
   beforeAll(async () => {
     stage = await openStage({ tenants: { acme: ['app', 'payroll'], other: ['app', 'payroll'] }, tokens: GRANTS });
     for (const name of Object.keys(GRANTS)) clients[name] = await stage.ws(stage.tokens[name]);
-    for (const [token, tenant, service] of [['wide', 'acme', 'app'], ['wide', 'acme', 'payroll'], ['other', 'other', 'app'], ['other', 'other', 'payroll']] as const) {
+    for (const [token, tenant, service] of [
+      ['wide', 'acme', 'app'],
+      ['wide', 'acme', 'payroll'],
+      ['other', 'other', 'app'],
+      ['other', 'other', 'payroll'],
+    ] as const) {
       for (const context of [undefined, Buffer.from('ctx')]) {
-        const r = ok(await clients[token].call([1, 'key.create', { service, count: 2, ...(context ? { context } : {}) }]));
+        const r = ok(
+          await clients[token].call([1, 'key.create', { service, count: 2, ...(context ? { context } : {}) }]),
+        );
         for (const k of r.keys as { plaintext: Buffer; blob: Buffer }[]) {
-          known.set(k.blob.toString('hex'), { tenant, service, plaintext: k.plaintext.toString('hex'), context: context?.toString('hex') ?? '' });
+          known.set(k.blob.toString('hex'), {
+            tenant,
+            service,
+            plaintext: k.plaintext.toString('hex'),
+            context: context?.toString('hex') ?? '',
+          });
           seeds.push(k.blob);
         }
       }
@@ -78,24 +93,42 @@ describe('fuzzing whole frames', () => {
       fc.tuple(fc.constantFrom(...seeds), fc.uint8Array({ maxLength: 8 })).map(([b, x]) => Buffer.concat([b, x])),
       fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
     );
-    const service = fc.oneof(fc.constantFrom('app', 'payroll', 'nope', 'not/an-id', '', 'x'.repeat(65), 'caf\u00e9'), fc.string({ maxLength: 70 }), fc.integer(), fc.constant(null));
+    const service = fc.oneof(
+      fc.constantFrom('app', 'payroll', 'nope', 'not/an-id', '', 'x'.repeat(65), 'caf\u00e9'),
+      fc.string({ maxLength: 70 }),
+      fc.integer(),
+      fc.constant(null),
+    );
     const params = fc.record(
       {
         service,
         count: fc.oneof(fc.integer({ min: -2, max: 40 }), fc.constantFrom(4097, 1.5, '3', null)),
-        context: fc.oneof(fc.constant(Buffer.from('ctx')), fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a)), fc.string({ maxLength: 8 }), fc.constant(null)),
+        context: fc.oneof(
+          fc.constant(Buffer.from('ctx')),
+          fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a)),
+          fc.string({ maxLength: 8 }),
+          fc.constant(null),
+        ),
         blob,
         blobs: fc.oneof(fc.array(blob, { maxLength: 12 }), fc.constant([]), fc.string()),
         extra: fc.anything({ maxDepth: 2 }),
       },
       { requiredKeys: [] },
     );
-    const op = fc.oneof(fc.constantFrom('key.create', 'key.decrypt', 'key.rewrap', 'key.info', 'ping'), fc.string({ maxLength: 12 }));
+    const op = fc.oneof(
+      fc.constantFrom('key.create', 'key.decrypt', 'key.rewrap', 'key.info', 'ping'),
+      fc.string({ maxLength: 12 }),
+    );
     const id = fc.oneof(fc.nat(), fc.string({ maxLength: 8 }), fc.constant(null), fc.double());
     const request = fc.oneof(fc.tuple(id, op, params), fc.tuple(id, op), fc.anything({ maxDepth: 2 }));
     const frame = fc.oneof(
       { weight: 4, arbitrary: request.map((r) => ({ bytes: pack(r) })) },
-      { weight: 3, arbitrary: fc.array(fc.tuple(id, op, params), { minLength: 1, maxLength: 8 }).map((rs) => ({ bytes: pack(rs) })) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .array(fc.tuple(id, op, params), { minLength: 1, maxLength: 8 })
+          .map((rs) => ({ bytes: pack(rs) })),
+      },
       {
         weight: 1,
         arbitrary: fc.tuple(request, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([r, i, x]) => {
@@ -128,7 +161,8 @@ describe('fuzzing whole frames', () => {
           checkResult(tok, req![1], req![2] ?? {}, result);
         }
         // A batch taken as a batch answers every request, in order, under its id (a frame refused whole is one error).
-        if (sent !== null && sent.length > 1 && Array.isArray(reply) && Array.isArray(reply[0])) expect(replies.map((r) => r[0])).toEqual(sent.map(echoedId));
+        if (sent !== null && sent.length > 1 && Array.isArray(reply) && Array.isArray(reply[0]))
+          expect(replies.map((r) => r[0])).toEqual(sent.map(echoedId));
       }),
       { numRuns: 1_000_000, interruptAfterTimeLimit: FUZZ_MS, markInterruptAsFailure: false },
     );
@@ -159,7 +193,11 @@ describe('fuzzing whole frames', () => {
           const h = header(k.blob)!;
           expect(h).toEqual({ tenant: GRANTS[tok].tenant, service: p.service });
           expect(allowed(tok, h.tenant, h.service)).toBe(true);
-          known.set(Buffer.from(k.blob).toString('hex'), { ...h, plaintext: Buffer.from(k.plaintext).toString('hex'), context: ctx });
+          known.set(Buffer.from(k.blob).toString('hex'), {
+            ...h,
+            plaintext: Buffer.from(k.plaintext).toString('hex'),
+            context: ctx,
+          });
         }
         return;
       }

@@ -60,7 +60,11 @@ describe('the Core health port leaks nothing', () => {
       ['GET', '/v1/admin/audit', undefined],
       ['GET', '/metrics', undefined],
     ] as const) {
-      const r = await fetch(`${health}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body !== undefined ? { body } : {}) });
+      const r = await fetch(`${health}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body !== undefined ? { body } : {}),
+      });
       const text = await r.text();
       expect([method, path, r.status, text]).toEqual([method, path, 404, '']);
     }
@@ -85,7 +89,9 @@ describe('the Core health port leaks nothing', () => {
     const taken = (blocker.address() as { port: number }).port;
     try {
       await core.stop();
-      const r = cli(['core', 'run', '--config', core.config, '--unseal-file', core.unsealFile], { KRYPTON_CORE_HEALTH_PORT: String(taken) });
+      const r = cli(['core', 'run', '--config', core.config, '--unseal-file', core.unsealFile], {
+        KRYPTON_CORE_HEALTH_PORT: String(taken),
+      });
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain('EADDRINUSE');
     } finally {

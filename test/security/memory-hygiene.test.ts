@@ -22,7 +22,15 @@ import {
   sealWithKey,
   wrapKey,
 } from '../../src/native/index.js';
-import { ArenaChild, childEnv, describeWithTool, gcoreFinds, gcoreFindsAny, ROOT, type ArenaChildMode } from '../helpers/core-dump.js';
+import {
+  ArenaChild,
+  childEnv,
+  describeWithTool,
+  gcoreFinds,
+  gcoreFindsAny,
+  ROOT,
+  type ArenaChildMode,
+} from '../helpers/core-dump.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 
@@ -160,7 +168,10 @@ describeWithTool('gcore', 'data keys the Gateway served (review L5)', (gcore) =>
         const one = ok(await c.call([i, 'key.create', { service: 'app' }])) as Key; // the fast decoder
         const counted = ok(await c.call([i, 'key.create', { service: 'app', count: 5 }])).keys as Key[];
         const withContext = ok(await c.call([i, 'key.create', { service: 'app', context: ctx }])) as Key;
-        const batch = (await c.call([[1, 'key.create', { service: 'app' }], [2, 'key.create', { service: 'app', count: 2 }]])) as unknown[];
+        const batch = (await c.call([
+          [1, 'key.create', { service: 'app' }],
+          [2, 'key.create', { service: 'app', count: 2 }],
+        ])) as unknown[];
         keep(one, ...counted, withContext, ok(batch[0]) as Key, ...(ok(batch[1]).keys as Key[]));
         made.push(one, ...counted);
         ok(await c.call([i, 'key.decrypt', { blob: one.blob }]));
@@ -170,14 +181,28 @@ describeWithTool('gcore', 'data keys the Gateway served (review L5)', (gcore) =>
       const http = `http://127.0.0.1:${stack.gateway.port}/v1/keys`;
       const auth = { authorization: `Bearer ${stack.token}` };
       for (let i = 0; i < 10; i++) {
-        const j = (await (await fetch(`${http}/create`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ service: 'app', count: 3 }) })).json()) as { keys: { plaintext: string; blob: string }[] };
+        const j = (await (
+          await fetch(`${http}/create`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ service: 'app', count: 3 }),
+          })
+        ).json()) as { keys: { plaintext: string; blob: string }[] };
         for (const k of j.keys) {
           served.push(Buffer.from(k.plaintext, 'base64'));
           b64.push(Buffer.from(k.plaintext));
         }
-        const d = await fetch(`${http}/decrypt`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ blobs: j.keys.map((k) => k.blob) }) });
+        const d = await fetch(`${http}/decrypt`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ blobs: j.keys.map((k) => k.blob) }),
+        });
         expect(d.status).toBe(200);
-        const m = await fetch(`${http}/create`, { method: 'POST', headers: { ...auth, 'content-type': 'application/msgpack' }, body: new Uint8Array(pack({ service: 'app' })) });
+        const m = await fetch(`${http}/create`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/msgpack' },
+          body: new Uint8Array(pack({ service: 'app' })),
+        });
         expect(m.status).toBe(200);
       }
       // Bulk: a create and an open large enough for the worker threads.

@@ -22,7 +22,15 @@ import { AmqpMesh, amqpTopology, DEFAULT_AMQP_URL, deleteAmqpNamespace } from '.
 import { MemoryBus } from '../../src/mesh/memory-bus.js';
 import type { Mesh } from '../../src/mesh/mesh.js';
 import type { SigningKey } from '../../src/native/signing.js';
-import { encodeSignedEvent, isPriority, makeEvent, signingInput, type EventType, type OrbitalEvent, type Payloads } from '../../src/protocol/orbital-events.js';
+import {
+  encodeSignedEvent,
+  isPriority,
+  makeEvent,
+  signingInput,
+  type EventType,
+  type OrbitalEvent,
+  type Payloads,
+} from '../../src/protocol/orbital-events.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
 import { freshKey, testKeyring, type Keyring } from '../mesh/keyring.js';
 
@@ -77,7 +85,12 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
   const dir = mkdtempSync(join(tmpdir(), `krypton-forged-${transport}-`));
   const { logger, lines } = captureLogger();
   const clock = new ManualClock(Date.now());
-  const core = await Core.open({ ksiUrl: `sqlite:${join(dir, 'ksi.db')}`, tier2Dir: join(dir, 'tier2'), gateways: { [GATEWAY]: ['*'] }, clock });
+  const core = await Core.open({
+    ksiUrl: `sqlite:${join(dir, 'ksi.db')}`,
+    tier2Dir: join(dir, 'tier2'),
+    gateways: { [GATEWAY]: ['*'] },
+    clock,
+  });
   await core.init();
   const keys = testKeyring(['registry', 'cmk', 'core-a']);
   const coreAuth = keys.auth('core-a', { now: () => clock.now() });
@@ -96,7 +109,15 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
   } else {
     const namespace = `krypton.test.forged.${randomBytes(4).toString('hex')}`;
     const open = async (auth: ReturnType<Keyring['auth']>) => {
-      const m = new AmqpMesh({ auth, url: AMQP_URL, namespace, logger, initialDelayMs: 20, maxDelayMs: 200, confirmTimeoutMs: 5_000 });
+      const m = new AmqpMesh({
+        auth,
+        url: AMQP_URL,
+        namespace,
+        logger,
+        initialDelayMs: 20,
+        maxDelayMs: 200,
+        confirmTimeoutMs: 5_000,
+      });
       await m.start(5_000);
       closers.push(() => m.close());
       return m;
@@ -108,7 +129,10 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
     const ch = await conn.createConfirmChannel();
     const exchange = amqpTopology(namespace).exchange;
     raw = async (type, body) => {
-      ch.publish(exchange, type, Buffer.isBuffer(body) ? body : Buffer.from(body), { persistent: true, priority: isPriority(type) ? 9 : 0 });
+      ch.publish(exchange, type, Buffer.isBuffer(body) ? body : Buffer.from(body), {
+        persistent: true,
+        priority: isPriority(type) ? 9 : 0,
+      });
       await ch.waitForConfirms();
     };
     // After the meshes (closers run in reverse): the namespace goes last.
@@ -117,7 +141,13 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
       await deleteAmqpNamespace(AMQP_URL, namespace, ['core-a']).catch(() => undefined);
     });
   }
-  const node = await CoreOrbital.attach(core, { id: 'core-a', mesh: coreMesh, logger, manifestSeconds: 3600, sovereignTtlSeconds: TTL_SECONDS });
+  const node = await CoreOrbital.attach(core, {
+    id: 'core-a',
+    mesh: coreMesh,
+    logger,
+    manifestSeconds: 3600,
+    sovereignTtlSeconds: TTL_SECONDS,
+  });
   closers.push(() => node.stop());
 
   const count = (type: EventType) =>
@@ -137,7 +167,12 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
     coreMesh,
     lines,
     event: (type, payload, opts = {}) =>
-      makeEvent(type, opts.source ?? (type.startsWith('L1') || type === 'Sovereign.Heartbeat' ? 'cmk' : 'registry'), payload, { at: opts.at ?? clock.now() }) as OrbitalEvent,
+      makeEvent(
+        type,
+        opts.source ?? (type.startsWith('L1') || type === 'Sovereign.Heartbeat' ? 'cmk' : 'registry'),
+        payload,
+        { at: opts.at ?? clock.now() },
+      ) as OrbitalEvent,
     raw: (type, body) => raw(type, body),
     deadCount,
     deadLettered: (before, n = 1) => waitFor(() => deadCount() >= before + n, 10_000, `${n} dead letter(s)`),

@@ -24,7 +24,10 @@ describe('names that are not ids', () => {
   let stage: Stage;
 
   beforeAll(async () => {
-    stage = await openStage({ tenants: { acme: ['app', 'payroll'] }, tokens: { wide: { tenant: 'acme', services: ['*'] } } });
+    stage = await openStage({
+      tenants: { acme: ['app', 'payroll'] },
+      tokens: { wide: { tenant: 'acme', services: ['*'] } },
+    });
   });
   afterAll(async () => {
     await stage?.stop();
@@ -66,7 +69,9 @@ describe('names that are not ids', () => {
     expect(scopes.lookup('acme', 'app')).not.toBe(0);
     expect(scopes.lookup('acme', 'payroll')).not.toBe(0);
     await stage.core.client('admin').request('DELETE', '/v1/admin/tenants/acme/l1');
-    await expect.poll(() => [scopes.lookup('acme', 'app'), scopes.lookup('acme', 'payroll')], { timeout: 1_000, interval: 5 }).toEqual([0, 0]);
+    await expect
+      .poll(() => [scopes.lookup('acme', 'app'), scopes.lookup('acme', 'payroll')], { timeout: 1_000, interval: 5 })
+      .toEqual([0, 0]);
     expect(refusal(await c.call([4, 'key.decrypt', { blob: app.blob }]))).toBe('KEY_REVOKED');
     expect(refusal(await c.call([5, 'key.create', { service: 'app' }]))).toBe('KEY_REVOKED');
   });
@@ -86,7 +91,12 @@ describe('the lease cache facing odd names', () => {
         await expect(cache.scope(name, 'app')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
       }
       expect(client.stats().leaseRequests).toBe(2);
-      expect(cache.stats().scopes.map((s) => s.service).sort()).toEqual(['app', 'payroll']);
+      expect(
+        cache
+          .stats()
+          .scopes.map((s) => s.service)
+          .sort(),
+      ).toEqual(['app', 'payroll']);
       const keysBefore = storeStats().keys;
       cache.stop();
       expect(scopes.lookup('acme', 'app')).toBe(0);
@@ -106,11 +116,15 @@ describe('the event follower', () => {
     const client = coreClientFor(stage.core, { follow: { initialDelayMs: 50, maxDelayMs: 200 } });
     const seen: number[] = [];
     let failures = 0;
-    const follower = client.followEvents(0, (ev) => {
-      if (ev.type !== 'rotation') return;
-      seen.push(ev.epoch);
-      if (failures++ === 0) throw new Error('could not apply');
-    }, () => {});
+    const follower = client.followEvents(
+      0,
+      (ev) => {
+        if (ev.type !== 'rotation') return;
+        seen.push(ev.epoch);
+        if (failures++ === 0) throw new Error('could not apply');
+      },
+      () => {},
+    );
     try {
       await expect.poll(() => follower.connected()).toBe(true);
       const admin = stage.core.client('admin');

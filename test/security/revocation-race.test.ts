@@ -28,7 +28,11 @@ const code = (c: string): unknown => expect.objectContaining({ code: c });
  * `after` it (holding its result). `reached` resolves when the call is
  * stopped there; `release()` lets it go on.
  */
-function stopOnce<T extends object>(obj: T, name: keyof T & string, where: 'before' | 'after'): { reached: Promise<void>; release(): void } {
+function stopOnce<T extends object>(
+  obj: T,
+  name: keyof T & string,
+  where: 'before' | 'after',
+): { reached: Promise<void>; release(): void } {
   const original = (obj[name] as (...a: unknown[]) => Promise<unknown>).bind(obj);
   let reached!: () => void;
   let release!: () => void;

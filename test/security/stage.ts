@@ -59,7 +59,11 @@ export async function openStage(opts: StageOptions): Promise<Stage> {
       coreUrl: core.url,
       coreSpiffeId: 'spiffe://krypton.dev/core',
       coreSigningKey: join(core.pki, 'core-sign.pub'),
-      tls: { cert: join(core.pki, 'gateway.pem'), key: join(core.pki, 'gateway-key.pem'), ca: join(core.pki, 'ca.pem') },
+      tls: {
+        cert: join(core.pki, 'gateway.pem'),
+        key: join(core.pki, 'gateway-key.pem'),
+        ca: join(core.pki, 'ca.pem'),
+      },
       tokensFile,
       ...opts.gateway,
       ...more,
@@ -116,22 +120,41 @@ export function refusal(r: unknown): string {
 }
 
 /** POSTs a body to /v1/keys/{op} as JSON (bytes as base64) or msgpack; the status and the decoded body. */
-export async function httpCall(stage: Stage, token: string, op: 'create' | 'decrypt' | 'rewrap', params: Record<string, unknown>, format: 'json' | 'msgpack'): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function httpCall(
+  stage: Stage,
+  token: string,
+  op: 'create' | 'decrypt' | 'rewrap',
+  params: Record<string, unknown>,
+  format: 'json' | 'msgpack',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const { pack, unpack } = await import('msgpackr');
-  const b64 = (v: unknown): unknown => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : Array.isArray(v) ? v.map(b64) : v);
-  const body = format === 'json' ? JSON.stringify(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, b64(v)]))) : new Uint8Array(pack(params));
+  const b64 = (v: unknown): unknown =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('base64') : Array.isArray(v) ? v.map(b64) : v;
+  const body =
+    format === 'json'
+      ? JSON.stringify(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, b64(v)])))
+      : new Uint8Array(pack(params));
   const r = await fetch(`${stage.httpUrl}/v1/keys/${op}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': format === 'json' ? 'application/json' : 'application/msgpack' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': format === 'json' ? 'application/json' : 'application/msgpack',
+    },
     body,
   });
   const raw = Buffer.from(await r.arrayBuffer());
   const decoded = (format === 'json' ? JSON.parse(raw.toString('utf8')) : unpack(raw)) as Record<string, unknown>;
   if (format === 'json') {
     // Byte fields back to Buffers, as msgpack gives them.
-    for (const k of ['plaintext', 'blob']) if (typeof decoded[k] === 'string') decoded[k] = Buffer.from(decoded[k], 'base64');
-    for (const k of ['plaintexts', 'blobs']) if (Array.isArray(decoded[k])) decoded[k] = (decoded[k] as string[]).map((x) => Buffer.from(x, 'base64'));
-    if (Array.isArray(decoded.keys)) decoded.keys = (decoded.keys as { plaintext: string; blob: string }[]).map((k) => ({ plaintext: Buffer.from(k.plaintext, 'base64'), blob: Buffer.from(k.blob, 'base64') }));
+    for (const k of ['plaintext', 'blob'])
+      if (typeof decoded[k] === 'string') decoded[k] = Buffer.from(decoded[k], 'base64');
+    for (const k of ['plaintexts', 'blobs'])
+      if (Array.isArray(decoded[k])) decoded[k] = (decoded[k] as string[]).map((x) => Buffer.from(x, 'base64'));
+    if (Array.isArray(decoded.keys))
+      decoded.keys = (decoded.keys as { plaintext: string; blob: string }[]).map((k) => ({
+        plaintext: Buffer.from(k.plaintext, 'base64'),
+        blob: Buffer.from(k.blob, 'base64'),
+      }));
   }
   return { status: r.status, body: decoded };
 }

@@ -30,7 +30,9 @@ describe('a token limited to one service', () => {
     app = ok(await wide.call([2, 'key.create', { service: 'app' }]));
     tampered = Buffer.from(app.blob);
     tampered[tampered.length - 1] ^= 1;
-    payrollMany = (ok(await wide.call([3, 'key.create', { service: 'payroll', count: 300 }])).keys as { blob: Buffer }[]).map((k) => k.blob);
+    payrollMany = (
+      ok(await wide.call([3, 'key.create', { service: 'payroll', count: 300 }])).keys as { blob: Buffer }[]
+    ).map((k) => k.blob);
   });
   afterAll(async () => {
     await stage?.stop();
@@ -48,7 +50,9 @@ describe('a token limited to one service', () => {
       ['key.rewrap', { blobs: [payroll] }],
       ['key.info', { blob: payroll }],
     ] as const) {
-      expect(errorOf(await n.call([2, op, params])), `${op} ${JSON.stringify(Object.keys(params))}`).toEqual(tamperedAnswer);
+      expect(errorOf(await n.call([2, op, params])), `${op} ${JSON.stringify(Object.keys(params))}`).toEqual(
+        tamperedAnswer,
+      );
     }
     // Its own service still works, and nothing leaks into a neighbour's reply in the same frame.
     const frame = (await n.call([
@@ -120,9 +124,15 @@ describe('a stolen token, revoked', () => {
     const victim = await stage.ws(stage.tokens.stolen);
     const bystander = await stage.ws(stage.tokens.other);
     ok(await victim.call([1, 'key.create', { service: 'app' }]));
-    const closed = new Promise<{ code: number; at: number }>((resolve) => victim.ws.once('close', (code: number) => resolve({ code, at: Date.now() })));
+    const closed = new Promise<{ code: number; at: number }>((resolve) =>
+      victim.ws.once('close', (code: number) => resolve({ code, at: Date.now() })),
+    );
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.stolen, '--file', stage.tokensFile], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.stolen, '--file', stage.tokensFile],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     const { code, at } = await closed;
     expect(code).toBe(4401);
@@ -137,7 +147,15 @@ describe('a stolen token, revoked', () => {
     ok(await victim.call([1, 'ping', {}]));
     const closed = new Promise<number>((resolve) => victim.ws.once('close', (code: number) => resolve(code)));
     // Revoke in the file, then send at once, before the watcher can have noticed.
-    spawnSync(process.execPath, ['--secure-heap=65536', CLI, 'token', 'revoke', stage.tokenIds.other, '--file', stage.tokensFile]);
+    spawnSync(process.execPath, [
+      '--secure-heap=65536',
+      CLI,
+      'token',
+      'revoke',
+      stage.tokenIds.other,
+      '--file',
+      stage.tokensFile,
+    ]);
     stage.gateway.tokens.reload();
     victim.ws.send(pack([2, 'key.create', { service: 'app' }]));
     expect(await closed).toBe(4401);

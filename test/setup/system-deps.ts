@@ -16,7 +16,10 @@ function onPath(tool: string): boolean {
 }
 
 function hasLibFuzzer(): boolean {
-  return spawnSync('sh', ['-c', 'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'], { stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('sh', ['-c', 'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'], { stdio: 'ignore' })
+      .status === 0
+  );
 }
 
 function listening(port: number): Promise<boolean> {

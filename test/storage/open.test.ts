@@ -29,7 +29,9 @@ describe('openKsi', () => {
       const ksi = await openKsi(url.toString().replace(/^postgres:/, 'postgresql:'));
       try {
         expect(ksi.kind).toBe('postgres');
-        await ksi.tx((tx) => tx.appendEvent({ type: 'e', tenant: null, service: null, version: null, payload: '{}', createdAt: 1 }));
+        await ksi.tx((tx) =>
+          tx.appendEvent({ type: 'e', tenant: null, service: null, version: null, payload: '{}', createdAt: 1 }),
+        );
         expect(await ksi.read((tx) => tx.lastEpoch())).toBe(1);
       } finally {
         await ksi.close();

@@ -109,7 +109,14 @@ async function destroy(ksi: Ksi): Promise<void> {
               await new Promise((r) => setTimeout(r, Math.random() * 5));
               await tx.updateIvk({ ...row, wrapCount: row.wrapCount + 1 });
               await tx.appendAudit({ actor: 'system', action: 'ivk.wrap', target: 'ivk@1', outcome: 'ok' });
-              await tx.appendEvent({ type: 'e', tenant: null, service: null, version: null, payload: '{}', createdAt: 1 });
+              await tx.appendEvent({
+                type: 'e',
+                tenant: null,
+                service: null,
+                version: null,
+                payload: '{}',
+                createdAt: 1,
+              });
             }),
           ),
         );
@@ -125,7 +132,10 @@ async function destroy(ksi: Ksi): Promise<void> {
     });
 
     it('a store whose server is unreachable fails with INTERNAL and ping is false', async () => {
-      const ksi = new PostgresKsi({ connectionString: 'postgres://postgres@127.0.0.1:1/postgres', connectionTimeoutMs: 1000 });
+      const ksi = new PostgresKsi({
+        connectionString: 'postgres://postgres@127.0.0.1:1/postgres',
+        connectionTimeoutMs: 1000,
+      });
       try {
         expect(await ksi.ping()).toBe(false);
         await expect(ksi.init()).rejects.toMatchObject({ code: 'INTERNAL' });

@@ -14,14 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export default tseslint.config(
   {
-    ignores: [
-      '**/node_modules/**',
-      '**/dist/**',
-      'build/**',
-      'native/fuzz/out/**',
-      'bench/results/**',
-      '.krypton/**',
-    ],
+    ignores: ['**/node_modules/**', '**/dist/**', 'build/**', 'native/fuzz/out/**', 'bench/results/**', '.krypton/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -11,10 +11,16 @@ export const ERROR_CATALOGUE = {
   FORBIDDEN: { status: 403, doc: 'The caller is authenticated but not allowed this tenant, service or route.' },
   INVALID_BLOB: {
     status: 400,
-    doc: 'The blob is not one this caller can open: malformed, tampered, another tenant\'s, or the wrong context.',
+    doc: "The blob is not one this caller can open: malformed, tampered, another tenant's, or the wrong context.",
   },
-  KEY_REVOKED: { status: 410, doc: 'The L3 version that sealed this blob has been revoked, or the tenant\'s keys were (its L1 unlinked, or it was offboarded).' },
-  KEY_UNAVAILABLE: { status: 503, doc: 'No usable key right now (no lease, or the lease expired): the request fails closed.' },
+  KEY_REVOKED: {
+    status: 410,
+    doc: "The L3 version that sealed this blob has been revoked, or the tenant's keys were (its L1 unlinked, or it was offboarded).",
+  },
+  KEY_UNAVAILABLE: {
+    status: 503,
+    doc: 'No usable key right now (no lease, or the lease expired): the request fails closed.',
+  },
   NOT_FOUND: { status: 404, doc: 'No such route, or the method is not allowed on it.' },
   UNKNOWN_SERVICE: { status: 404, doc: 'The service is not defined for this tenant.' },
   OVERLOADED: { status: 503, doc: 'Too many requests in flight; retry with backoff.' },

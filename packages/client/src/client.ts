@@ -179,7 +179,12 @@ export class KryptonClient {
     const service = field(r, 'service');
     const version = field(r, 'version');
     const state = field(r, 'state');
-    if (typeof tenant !== 'string' || typeof service !== 'string' || typeof version !== 'number' || typeof state !== 'string') {
+    if (
+      typeof tenant !== 'string' ||
+      typeof service !== 'string' ||
+      typeof version !== 'number' ||
+      typeof state !== 'string'
+    ) {
       throw new KryptonError('INTERNAL', 'malformed reply to key.info');
     }
     return { tenant, service, version, state };

@@ -8,7 +8,12 @@
 import { Packr, Unpackr } from 'msgpackr';
 
 export const MSGPACK_PACK_OPTIONS = { useRecords: false, variableMapSize: true } as const;
-export const MSGPACK_UNPACK_OPTIONS = { useRecords: false, mapsAsObjects: true, copyBuffers: true, int64AsType: 'number' } as const;
+export const MSGPACK_UNPACK_OPTIONS = {
+  useRecords: false,
+  mapsAsObjects: true,
+  copyBuffers: true,
+  int64AsType: 'number',
+} as const;
 
 export function createPackr(): Packr {
   return new Packr(MSGPACK_PACK_OPTIONS);

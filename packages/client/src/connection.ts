@@ -55,7 +55,12 @@ export class Connection {
   start(timeoutMs: number): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => {
       const t = setTimeout(
-        () => reject(new KryptonConnectionError('connect', `no connection to ${this.opts.url} within ${timeoutMs} ms`, { cause: this.lastError })),
+        () =>
+          reject(
+            new KryptonConnectionError('connect', `no connection to ${this.opts.url} within ${timeoutMs} ms`, {
+              cause: this.lastError,
+            }),
+          ),
         timeoutMs,
       );
       this.waiters.push({
@@ -129,7 +134,9 @@ export class Connection {
       this.ws = null;
       if (opened) this.on.drop(this.lastError);
       else if (this.opts.reconnect === false) {
-        const e = new KryptonConnectionError('connect', `cannot connect to ${this.opts.url}`, { cause: this.lastError });
+        const e = new KryptonConnectionError('connect', `cannot connect to ${this.opts.url}`, {
+          cause: this.lastError,
+        });
         for (const w of this.waiters.splice(0)) w.reject(e);
       }
       this.lastError = undefined;

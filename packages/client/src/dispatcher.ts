@@ -76,10 +76,23 @@ export class Dispatcher {
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1; // stays a msgpack uint32
     const encoded = encodeRequest(id, op, params);
     if (encoded.length + arrayHeaderBytes(1) > this.opts.maxFrameBytes) {
-      return Promise.reject(new KryptonError('FRAME_TOO_LARGE', `request of ${encoded.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte frame limit`));
+      return Promise.reject(
+        new KryptonError(
+          'FRAME_TOO_LARGE',
+          `request of ${encoded.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte frame limit`,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { id, encoded, resolve, reject, done: false, frame: null, timer: undefined as unknown as NodeJS.Timeout };
+      const p: Pending = {
+        id,
+        encoded,
+        resolve,
+        reject,
+        done: false,
+        frame: null,
+        timer: undefined as unknown as NodeJS.Timeout,
+      };
       p.timer = setTimeout(() => this.expire(p), this.opts.requestTimeoutMs);
       this.queue.push(p);
       this.queuedLive++;
@@ -90,7 +103,12 @@ export class Dispatcher {
   }
 
   stats(): ClientStats {
-    return { ...this.counters, reconnects: this.conn.reconnects, inflight: this.inflight.size, queued: this.queuedLive };
+    return {
+      ...this.counters,
+      reconnects: this.conn.reconnects,
+      inflight: this.inflight.size,
+      queued: this.queuedLive,
+    };
   }
 
   /** The socket (re)opened: send what waited. */
@@ -100,10 +118,16 @@ export class Dispatcher {
 
   /** The socket dropped: what was in flight may or may not have run; the caller decides whether to retry. */
   onDrop(cause: Error | undefined): void {
-    const err = () => new KryptonConnectionError('disconnected', 'the connection to the Gateway dropped with the request in flight', { cause });
+    const err = () =>
+      new KryptonConnectionError('disconnected', 'the connection to the Gateway dropped with the request in flight', {
+        cause,
+      });
     for (const p of [...this.inflight.values()]) this.settle(p, err());
     this.frames.clear();
-    if (!this.conn.willReconnect) this.failQueue(() => new KryptonConnectionError('disconnected', 'the connection to the Gateway is down and reconnect is off'));
+    if (!this.conn.willReconnect)
+      this.failQueue(
+        () => new KryptonConnectionError('disconnected', 'the connection to the Gateway is down and reconnect is off'),
+      );
   }
 
   /** A dial was refused (401): waiting for a reconnect would only end in a timeout. */
@@ -174,7 +198,12 @@ export class Dispatcher {
   private expire(p: Pending): void {
     const sent = p.frame !== null;
     const why = sent ? 'no reply' : this.conn.isOpen ? 'no room to send' : 'no connection';
-    this.settle(p, new KryptonConnectionError('timeout', `${why} within ${this.opts.requestTimeoutMs} ms`, { cause: sent ? this.lastFrameError : undefined }));
+    this.settle(
+      p,
+      new KryptonConnectionError('timeout', `${why} within ${this.opts.requestTimeoutMs} ms`, {
+        cause: sent ? this.lastFrameError : undefined,
+      }),
+    );
   }
 
   private failQueue(err: () => Error): void {
@@ -208,7 +237,11 @@ export class Dispatcher {
       const take: Pending[] = [];
       let bytes = arrayHeaderBytes(maxRequests); // the largest header this frame can need
       let i = this.head;
-      for (; i < this.queue.length && take.length < maxRequests && this.inflight.size + take.length < maxInflight; i++) {
+      for (
+        ;
+        i < this.queue.length && take.length < maxRequests && this.inflight.size + take.length < maxInflight;
+        i++
+      ) {
         const p = this.queue[i]!;
         if (p.done) continue; // timed out while queued
         if (bytes + p.encoded.length > maxFrameBytes) break;

@@ -64,7 +64,11 @@ export async function encryptEnvelope(client: KeySource, data: Uint8Array, opts:
   }
 }
 
-export async function decryptEnvelope(client: KeySource, envelope: Uint8Array, opts: { context?: Uint8Array } = {}): Promise<Buffer> {
+export async function decryptEnvelope(
+  client: KeySource,
+  envelope: Uint8Array,
+  opts: { context?: Uint8Array } = {},
+): Promise<Buffer> {
   const env = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
   const bad = () => new KryptonError('INVALID_BLOB', 'invalid envelope');
   if (env.length < HEAD || env[0] !== MAGIC[0] || env[1] !== MAGIC[1] || env[2] !== VERSION) throw bad();
@@ -74,7 +78,10 @@ export async function decryptEnvelope(client: KeySource, envelope: Uint8Array, o
   const nonce = env.subarray(HEAD + b, HEAD + b + NONCE);
   const body = env.subarray(HEAD + b + NONCE, env.length - TAG);
   const tag = env.subarray(env.length - TAG);
-  const dek = await client.decryptKey(header.subarray(HEAD), opts.context === undefined ? {} : { context: opts.context });
+  const dek = await client.decryptKey(
+    header.subarray(HEAD),
+    opts.context === undefined ? {} : { context: opts.context },
+  );
   try {
     const decipher = createDecipheriv('aes-256-gcm', dek, nonce, { authTagLength: TAG });
     decipher.setAAD(aad(header, opts.context));

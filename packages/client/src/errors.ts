@@ -32,5 +32,8 @@ export function replyError(result: unknown): KryptonError {
   const r = (result ?? {}) as { code?: unknown; message?: unknown };
   const message = typeof r.message === 'string' ? r.message : undefined;
   if (isErrorCode(r.code)) return new KryptonError(r.code, message);
-  return new KryptonError('INTERNAL', `gateway replied with an unknown error code ${String(r.code)}${message ? `: ${message}` : ''}`);
+  return new KryptonError(
+    'INTERNAL',
+    `gateway replied with an unknown error code ${String(r.code)}${message ? `: ${message}` : ''}`,
+  );
 }

@@ -21,7 +21,15 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
   scripts: Record<string, string>;
   files: string[];
 };
-const API = ['ERROR_CATALOGUE', 'KryptonClient', 'KryptonConnectionError', 'KryptonError', 'decrypt', 'encrypt', 'isErrorCode'];
+const API = [
+  'ERROR_CATALOGUE',
+  'KryptonClient',
+  'KryptonConnectionError',
+  'KryptonError',
+  'decrypt',
+  'encrypt',
+  'isErrorCode',
+];
 
 /** What a fresh Node process sees of the package, loaded by its name from the package's own folder. */
 function surface(kind: 'import' | 'require', specifier: string): string[] {
@@ -49,14 +57,19 @@ describe('@krypton/client as a package', () => {
   it('a CommonJS app gets working classes: a KryptonError from require is an Error with its catalogue status', () => {
     const out = execFileSync(
       process.execPath,
-      ['-e', `const { KryptonError } = require(${JSON.stringify(manifest.name)}); const e = new KryptonError('KEY_REVOKED'); console.log(JSON.stringify([e instanceof Error, e.code, e.status]))`],
+      [
+        '-e',
+        `const { KryptonError } = require(${JSON.stringify(manifest.name)}); const e = new KryptonError('KEY_REVOKED'); console.log(JSON.stringify([e instanceof Error, e.code, e.status]))`,
+      ],
       { cwd: ROOT, encoding: 'utf8' },
     );
     expect(JSON.parse(out)).toEqual([true, 'KEY_REVOKED', 410]);
   });
 
   it('every entry of the exports map points at a built file, with its type declarations', () => {
-    const targets = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e).flatMap((c) => Object.values(c))));
+    const targets = Object.values(manifest.exports).flatMap((e) =>
+      typeof e === 'string' ? [e] : Object.values(e).flatMap((c) => Object.values(c)),
+    );
     expect(targets.length).toBeGreaterThan(8);
     for (const t of targets) expect(existsSync(join(ROOT, t)), t).toBe(true);
     expect(readFileSync(join(ROOT, 'dist/cjs/index.d.ts'), 'utf8')).toContain('KryptonClient');
@@ -65,7 +78,8 @@ describe('@krypton/client as a package', () => {
   it('has no native code: no install scripts, no .node or binding.gyp, and no required dependency that needs either', () => {
     expect(Object.keys(manifest.scripts).filter((s) => /^(pre|post)?install$/.test(s))).toEqual([]);
     const shipped = manifest.files.map((f) => join(ROOT, f));
-    const walk = (p: string): string[] => (statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(join(p, n))) : [p]);
+    const walk = (p: string): string[] =>
+      statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(join(p, n))) : [p];
     const files = shipped.filter(existsSync).flatMap(walk);
     expect(files.length).toBeGreaterThan(10);
     expect(files.filter((f) => /\.node$|binding\.gyp$/.test(f))).toEqual([]);
@@ -77,10 +91,19 @@ describe('@krypton/client as a package', () => {
       if (seen.has(name)) return;
       seen.add(name);
       // Where Node would look for it (its package.json need not be exported).
-      const path = (from.resolve.paths(name) ?? []).map((d) => join(d, name, 'package.json')).find((p) => existsSync(p));
+      const path = (from.resolve.paths(name) ?? [])
+        .map((d) => join(d, name, 'package.json'))
+        .find((p) => existsSync(p));
       if (path === undefined) throw new Error(`${name} is not installed`);
-      const pkg = JSON.parse(readFileSync(path, 'utf8')) as { scripts?: Record<string, string>; dependencies?: Record<string, string>; gypfile?: boolean };
-      expect(Object.keys(pkg.scripts ?? {}).filter((s) => /^(pre|post)?install$/.test(s)), name).toEqual([]);
+      const pkg = JSON.parse(readFileSync(path, 'utf8')) as {
+        scripts?: Record<string, string>;
+        dependencies?: Record<string, string>;
+        gypfile?: boolean;
+      };
+      expect(
+        Object.keys(pkg.scripts ?? {}).filter((s) => /^(pre|post)?install$/.test(s)),
+        name,
+      ).toEqual([]);
       expect(pkg.gypfile ?? false, name).toBe(false);
       for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep, createRequire(path));
     };

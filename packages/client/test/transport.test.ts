@@ -28,7 +28,11 @@ interface Fake {
   close(): Promise<void>;
 }
 
-const answer = (r: Req) => [r[0], 0, r[1] === 'key.create' ? { plaintext: Buffer.alloc(32, 1), blob: Buffer.alloc(90, 2) } : { echo: r[2].n ?? null }];
+const answer = (r: Req) => [
+  r[0],
+  0,
+  r[1] === 'key.create' ? { plaintext: Buffer.alloc(32, 1), blob: Buffer.alloc(90, 2) } : { echo: r[2].n ?? null },
+];
 
 const fakes: Fake[] = [];
 afterEach(async () => {
@@ -39,7 +43,9 @@ async function fake(opts: { refuse?: number; hold?: boolean } = {}): Promise<Fak
   const server = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
-    ...(opts.refuse !== undefined ? { verifyClient: (_: unknown, cb: (ok: boolean, code?: number) => void) => cb(false, opts.refuse) } : {}),
+    ...(opts.refuse !== undefined
+      ? { verifyClient: (_: unknown, cb: (ok: boolean, code?: number) => void) => cb(false, opts.refuse) }
+      : {}),
   });
   await new Promise<void>((r) => server.on('listening', () => r()));
   const f: Fake = {
@@ -73,7 +79,9 @@ async function fake(opts: { refuse?: number; hold?: boolean } = {}): Promise<Fak
         case 'drop':
           return ws.terminate();
         case 'frame-error':
-          return ws.send(packr.pack([null, 1, { code: 'OVERLOADED', message: 'too many requests in flight on this connection' }]));
+          return ws.send(
+            packr.pack([null, 1, { code: 'OVERLOADED', message: 'too many requests in flight on this connection' }]),
+          );
         case 'odd-code':
           return ws.send(packr.pack(requests.map((r) => [r[0], 1, { code: 'NO_SUCH_CODE', message: 'what' }])));
       }
@@ -135,7 +143,11 @@ describe('pipelining', () => {
   it('matches replies that come back out of order by id', async () => {
     const f = await fake({ hold: true });
     const c = await KryptonClient.connect({ url: f.url, token: 't', batch: { maxRequests: 1 } });
-    const calls = [0, 1, 2].map((n) => (c as unknown as { dispatcher: { call(op: string, p: object): Promise<unknown> } }).dispatcher.call('echo', { n }));
+    const calls = [0, 1, 2].map((n) =>
+      (c as unknown as { dispatcher: { call(op: string, p: object): Promise<unknown> } }).dispatcher.call('echo', {
+        n,
+      }),
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(f.held).toHaveLength(3);
     f.release([2, 0, 1]);
@@ -201,7 +213,9 @@ describe('failures', () => {
     const url = f.url;
     await f.close();
     fakes.length = 0;
-    const e = await failure(KryptonClient.connect({ url, token: 't', requestTimeoutMs: 300, reconnect: { minDelayMs: 10, maxDelayMs: 20 } }));
+    const e = await failure(
+      KryptonClient.connect({ url, token: 't', requestTimeoutMs: 300, reconnect: { minDelayMs: 10, maxDelayMs: 20 } }),
+    );
     expect(e).toMatchObject({ reason: 'connect' });
   });
 

@@ -36,7 +36,8 @@ export function resolveTarget(uriText: string, objectOverride?: string): L1Targe
     throw errors.badRequest('pkcs11 URI: an L1 is a secret key (type=secret-key)');
   }
   // A vendor attribute could narrow the match in a way we cannot honour.
-  if (Object.keys(uri.vendorPath).length > 0) throw errors.badRequest('pkcs11 URI: vendor path attributes are not supported');
+  if (Object.keys(uri.vendorPath).length > 0)
+    throw errors.badRequest('pkcs11 URI: vendor path attributes are not supported');
   return { uri, ref: formatPkcs11Uri(uri), modulePath: uri.modulePath, object: uri.object };
 }
 
@@ -78,7 +79,11 @@ function slotNumber(slot: Pkcs11Handle): bigint {
 
 function findSlot(m: SharedModule, uri: Pkcs11Uri): Pkcs11Handle {
   const lib = m.lib;
-  if (uri.libraryManufacturer !== undefined || uri.libraryDescription !== undefined || uri.libraryVersion !== undefined) {
+  if (
+    uri.libraryManufacturer !== undefined ||
+    uri.libraryDescription !== undefined ||
+    uri.libraryVersion !== undefined
+  ) {
     const info = lib.C_GetInfo();
     const version = `${info.libraryVersion.major}.${info.libraryVersion.minor}`;
     if (

@@ -206,7 +206,8 @@ export function formatPkcs11Uri(uri: Pkcs11Uri, { withPin = false }: { withPin?:
   for (const [name, key] of Object.entries(PATH_ATTRS)) {
     const v = uri[key];
     if (v === undefined) continue;
-    if (key === 'id') path.push(`id=${encode(v as Buffer, /^$/)}`); // ids are binary: always escaped
+    if (key === 'id')
+      path.push(`id=${encode(v as Buffer, /^$/)}`); // ids are binary: always escaped
     else path.push(`${name}=${encPath(String(v))}`);
   }
   for (const [name, v] of Object.entries(uri.vendorPath)) path.push(`${name}=${encPath(v)}`);

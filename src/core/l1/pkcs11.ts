@@ -113,7 +113,10 @@ export class Pkcs11L1Provider implements L1Provider {
         l2 = lib.C_Decrypt(this.#token.session, input.subarray(IV_BYTES), out);
       } catch (err) {
         const name = ckrName(err);
-        if (name !== undefined && (BAD_CIPHERTEXT.has(name) || name === 'CKR_GENERAL_ERROR' || name === 'CKR_FUNCTION_FAILED')) {
+        if (
+          name !== undefined &&
+          (BAD_CIPHERTEXT.has(name) || name === 'CKR_GENERAL_ERROR' || name === 'CKR_FUNCTION_FAILED')
+        ) {
           // Init succeeded, so key and session were fine: a failure here is the tag check
           // (SoftHSM2 2.6 reports a GCM tag mismatch as CKR_GENERAL_ERROR).
           throw new KryptonError('INVALID_BLOB', 'invalid blob', { cause: err });
@@ -137,4 +140,3 @@ export class Pkcs11L1Provider implements L1Provider {
     this.#token.close();
   }
 }
-

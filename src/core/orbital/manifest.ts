@@ -18,7 +18,8 @@ export async function buildManifest(ksi: Ksi, core: string, at: number): Promise
       if (t.state !== 'ACTIVE' || (await tx.listL2(t.tenant)).length === 0) continue;
       tenants.push(t.tenant);
       for (const s of await tx.listScopes(t.tenant)) {
-        if (!s.deleted && (await tx.listL3(t.tenant, s.service)).some((v) => v.state === 'ACTIVE')) scopes.push({ tenant: t.tenant, service: s.service });
+        if (!s.deleted && (await tx.listL3(t.tenant, s.service)).some((v) => v.state === 'ACTIVE'))
+          scopes.push({ tenant: t.tenant, service: s.service });
       }
     }
     const head = await tx.lastAudit();

@@ -38,7 +38,14 @@ export interface CoreOrbitalOptions {
   metrics?: Registry;
 }
 
-export const CORE_CONSUMES: readonly EventType[] = ['Tenant.Define', 'Key.Define', 'L1.Reference', 'Sovereign.Heartbeat', 'Key.Purge', 'L1.Revoke'];
+export const CORE_CONSUMES: readonly EventType[] = [
+  'Tenant.Define',
+  'Key.Define',
+  'L1.Reference',
+  'Sovereign.Heartbeat',
+  'Key.Purge',
+  'L1.Revoke',
+];
 
 const LAST_HEARD_MARK = 'deadman:last-heard';
 /** Per CMK Server: the signed time of the newest heartbeat accepted from it. */
@@ -98,7 +105,11 @@ export class CoreOrbital {
     const node = new CoreOrbital(core, new SovereignDeadman(core.clock, ttlMs, last), opts);
     core.setServingGate(node.deadman);
     // Declared at once, so events published while the Core is sealed wait for it.
-    await opts.mesh.declare(opts.id, CORE_CONSUMES).catch((err: unknown) => opts.logger.warn({ err: (err as Error).message }, 'orbital: cannot declare the Core queue yet'));
+    await opts.mesh
+      .declare(opts.id, CORE_CONSUMES)
+      .catch((err: unknown) =>
+        opts.logger.warn({ err: (err as Error).message }, 'orbital: cannot declare the Core queue yet'),
+      );
     node.outbox.start();
     node.stopRetention = startRetention(core.ksi, node.outbox, () => core.clock.now(), opts.logger, 'core');
     node.watchDeadman();
@@ -129,7 +140,14 @@ export class CoreOrbital {
       consuming: this.subscription !== null,
       lastManifestAt: this.lastManifestAt,
       events: Object.fromEntries(this.counts),
-      sovereignty: { serving: d.serving, reason: d.reason, cmk: d.cmk, lastHeardAt: d.lastHeardAt, silentSeconds: Math.floor(d.silentMs / 1000), ttlSeconds: d.ttlMs / 1000 },
+      sovereignty: {
+        serving: d.serving,
+        reason: d.reason,
+        cmk: d.cmk,
+        lastHeardAt: d.lastHeardAt,
+        silentSeconds: Math.floor(d.silentMs / 1000),
+        ttlSeconds: d.ttlMs / 1000,
+      },
     };
   }
 
@@ -170,7 +188,9 @@ export class CoreOrbital {
     this.subscription = await this.opts.mesh.subscribe(this.opts.id, CORE_CONSUMES, (e) => this.handle(e));
     const every = (this.opts.manifestSeconds ?? 60) * 1000;
     const tick = () =>
-      this.publishManifest().catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'orbital: manifest not built'));
+      this.publishManifest().catch((err: unknown) =>
+        this.opts.logger.warn({ err: (err as Error).message }, 'orbital: manifest not built'),
+      );
     void tick();
     this.timer = setInterval(() => void tick(), every);
     this.timer.unref();
@@ -206,7 +226,10 @@ export class CoreOrbital {
         await this.apply(e);
       } catch (err) {
         this.count(e.type, 'error');
-        this.opts.logger.error({ err, event: e.id, type: e.type }, 'orbital: event not applied; it will be delivered again');
+        this.opts.logger.error(
+          { err, event: e.id, type: e.type },
+          'orbital: event not applied; it will be delivered again',
+        );
         throw err;
       }
     }
@@ -218,7 +241,10 @@ export class CoreOrbital {
       }
     });
     this.count(e.type, skip ?? 'applied');
-    this.opts.logger.info({ event: e.id, type: e.type, source: e.source, outcome: skip ?? 'applied' }, 'orbital: event handled');
+    this.opts.logger.info(
+      { event: e.id, type: e.type, source: e.source, outcome: skip ?? 'applied' },
+      'orbital: event handled',
+    );
   }
 
   private apply(e: OrbitalEvent): Promise<void> {
@@ -250,7 +276,10 @@ export class CoreOrbital {
     if (last === undefined) last = (await this.core.ksi.read((tx) => tx.getMark(lastBeatMark(cmk)))) ?? -1;
     if (e.at <= last) {
       this.lastBeat.set(cmk, last);
-      this.opts.logger.warn({ event: e.id, cmk, at: e.at, lastAt: last }, 'orbital: heartbeat not newer than the last one accepted (a replay?); ignored');
+      this.opts.logger.warn(
+        { event: e.id, cmk, at: e.at, lastAt: last },
+        'orbital: heartbeat not newer than the last one accepted (a replay?); ignored',
+      );
       return 'stale';
     }
     // Kept before it counts: a failure here redelivers the beat, which must not then look like a replay.
@@ -264,7 +293,8 @@ export class CoreOrbital {
     const now = this.core.clock.now();
     const wasServing = this.deadman.state().serving;
     this.deadman.heard(cmk, now);
-    if (!wasServing) this.opts.logger.warn({ cmk }, 'sovereign deadman: the CMK Server is heard again; key serving resumes');
+    if (!wasServing)
+      this.opts.logger.warn({ cmk }, 'sovereign deadman: the CMK Server is heard again; key serving resumes');
     if (now - this.persistedAt >= PERSIST_EVERY_MS) {
       this.persistedAt = now;
       await this.core.ksi.tx(async (tx) => {
@@ -277,12 +307,25 @@ export class CoreOrbital {
   private registerMetrics(): void {
     const m = this.opts.metrics;
     if (m === undefined) return;
-    m.gauge('krypton_core_serving_paused', '1 while the sovereign deadman switch pauses key serving').set(() => (this.deadman.state().serving ? 0 : 1));
-    m.gauge('krypton_core_sovereign_silence_seconds', 'seconds since the CMK Server was last heard').set(() => Math.floor(this.deadman.state().silentMs / 1000));
-    m.gauge('krypton_core_orbital_outbox_pending', 'events in the Core outbox not yet confirmed by the mesh').set(() => this.pendingCache);
-    this.eventsTotal = m.counter('krypton_core_orbital_events_total', 'Orbital events by type and outcome (applied, duplicate, stale, error)', ['type', 'outcome']);
+    m.gauge('krypton_core_serving_paused', '1 while the sovereign deadman switch pauses key serving').set(() =>
+      this.deadman.state().serving ? 0 : 1,
+    );
+    m.gauge('krypton_core_sovereign_silence_seconds', 'seconds since the CMK Server was last heard').set(() =>
+      Math.floor(this.deadman.state().silentMs / 1000),
+    );
+    m.gauge('krypton_core_orbital_outbox_pending', 'events in the Core outbox not yet confirmed by the mesh').set(
+      () => this.pendingCache,
+    );
+    this.eventsTotal = m.counter(
+      'krypton_core_orbital_events_total',
+      'Orbital events by type and outcome (applied, duplicate, stale, error)',
+      ['type', 'outcome'],
+    );
     this.refresh = setInterval(() => {
-      this.outbox.pending().then((n) => (this.pendingCache = n), () => undefined);
+      this.outbox.pending().then(
+        (n) => (this.pendingCache = n),
+        () => undefined,
+      );
     }, 5_000);
     this.refresh.unref();
   }

@@ -40,7 +40,10 @@ export class CoreReactions {
     if (tenant === null) {
       // The Registry sends Tenant.Define first; if it was lost, the next
       // manifest's drift repair sends both again.
-      this.logger.warn({ tenant: p.tenant, service: p.service }, 'orbital: Key.Define for a tenant this Core does not know; waiting for Tenant.Define');
+      this.logger.warn(
+        { tenant: p.tenant, service: p.service },
+        'orbital: Key.Define for a tenant this Core does not know; waiting for Tenant.Define',
+      );
       return;
     }
     if (await this.served(tenant)) {
@@ -51,8 +54,20 @@ export class CoreReactions {
     const now = this.core.clock.now();
     await this.core.ksi.tx(async (tx) => {
       const existing = await tx.getScope(p.tenant, p.service);
-      await tx.putScope({ tenant: p.tenant, service: p.service, rotateAfterSeconds, createdAt: existing?.createdAt ?? now, deleted: false });
-      await tx.appendAudit({ actor, action: 'scope.define', target: `${p.tenant}/${p.service}`, outcome: 'ok', details: { rotateAfterSeconds, pending: true } });
+      await tx.putScope({
+        tenant: p.tenant,
+        service: p.service,
+        rotateAfterSeconds,
+        createdAt: existing?.createdAt ?? now,
+        deleted: false,
+      });
+      await tx.appendAudit({
+        actor,
+        action: 'scope.define',
+        target: `${p.tenant}/${p.service}`,
+        outcome: 'ok',
+        details: { rotateAfterSeconds, pending: true },
+      });
     });
   }
 
@@ -103,7 +118,10 @@ export class CoreReactions {
         // A pkcs11 L1 cannot bind an L2 that already exists (nothing leaves
         // the store); failing the event would only dead-letter it.
         if (!(err instanceof KryptonError && err.code === 'BAD_REQUEST')) throw err;
-        this.logger.warn({ tenant: row.tenant, l1: row.l1Provider }, 'orbital: this L1 cannot bind the existing L2; it stays without a sovereign binding');
+        this.logger.warn(
+          { tenant: row.tenant, l1: row.l1Provider },
+          'orbital: this L1 cannot bind the existing L2; it stays without a sovereign binding',
+        );
       }
     }
     const scopes = await this.core.ksi.read(async (tx) => {

@@ -6,7 +6,14 @@
  */
 import { errors, KryptonError } from '../../errors.js';
 import { createUnpackr } from '@krypton/client/codec';
-import { parseFrame, parseRequest, type GatewayFrame, type GatewayRequest, type Op, type RefusedRequest } from '../../protocol/gateway-frame.js';
+import {
+  parseFrame,
+  parseRequest,
+  type GatewayFrame,
+  type GatewayRequest,
+  type Op,
+  type RefusedRequest,
+} from '../../protocol/gateway-frame.js';
 import { parseFastCreate } from './fast-create.js';
 import { scanMsgpack, type ScanLimits } from './scan.js';
 
@@ -18,7 +25,8 @@ const unpackr = createUnpackr();
 
 /** A msgpack value from bytes whose limits were checked first; a KryptonError explains a refusal. */
 export function decodeMsgpack(data: Uint8Array, limits: DecodeLimits): unknown {
-  if (data.byteLength > limits.maxFrameBytes) throw new KryptonError('FRAME_TOO_LARGE', `frame over ${limits.maxFrameBytes} bytes`);
+  if (data.byteLength > limits.maxFrameBytes)
+    throw new KryptonError('FRAME_TOO_LARGE', `frame over ${limits.maxFrameBytes} bytes`);
   const scan = scanMsgpack(data, limits);
   if (scan === 'too-deep') throw errors.badRequest(`frame nested deeper than ${limits.maxDepth}`);
   if (scan === 'too-many') throw errors.badRequest(`frame holds more than ${limits.maxElements} elements`);
@@ -41,7 +49,8 @@ const BYTE_FIELDS = ['blob', 'context'] as const;
 function paramsFromJson(params: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...params };
   for (const k of BYTE_FIELDS) if (typeof out[k] === 'string') out[k] = Buffer.from(out[k], 'base64');
-  if (Array.isArray(out.blobs)) out.blobs = out.blobs.map((b: unknown) => (typeof b === 'string' ? Buffer.from(b, 'base64') : b));
+  if (Array.isArray(out.blobs))
+    out.blobs = out.blobs.map((b: unknown) => (typeof b === 'string' ? Buffer.from(b, 'base64') : b));
   return out;
 }
 
@@ -49,10 +58,16 @@ function paramsFromJson(params: Record<string, unknown>): Record<string, unknown
  * An HTTP body (`POST /v1/keys/{op}`, the params map in JSON with base64
  * bytes or in msgpack) as the request the WebSocket would carry.
  */
-export function decodeHttpRequest(op: Op, body: Buffer, json: boolean, limits: DecodeLimits): GatewayRequest | RefusedRequest {
+export function decodeHttpRequest(
+  op: Op,
+  body: Buffer,
+  json: boolean,
+  limits: DecodeLimits,
+): GatewayRequest | RefusedRequest {
   let params: unknown;
   if (json) {
-    if (body.byteLength > limits.maxFrameBytes) throw new KryptonError('FRAME_TOO_LARGE', `body over ${limits.maxFrameBytes} bytes`);
+    if (body.byteLength > limits.maxFrameBytes)
+      throw new KryptonError('FRAME_TOO_LARGE', `body over ${limits.maxFrameBytes} bytes`);
     try {
       params = JSON.parse(body.toString('utf8'));
     } catch {
@@ -61,6 +76,7 @@ export function decodeHttpRequest(op: Op, body: Buffer, json: boolean, limits: D
   } else {
     params = decodeMsgpack(body, limits);
   }
-  if (typeof params !== 'object' || params === null || Array.isArray(params) || params instanceof Uint8Array) throw errors.badRequest('the body is a map of params');
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || params instanceof Uint8Array)
+    throw errors.badRequest('the body is a map of params');
   return parseRequest([0, op, json ? paramsFromJson(params as Record<string, unknown>) : params]);
 }

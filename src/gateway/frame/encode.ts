@@ -39,7 +39,16 @@ export class EncodedReply {
 }
 
 /** What a reply may carry. */
-export type WireValue = null | boolean | number | string | Uint8Array | CreateRecords | EncodedReply | WireValue[] | { [key: string]: WireValue | undefined };
+export type WireValue =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | CreateRecords
+  | EncodedReply
+  | WireValue[]
+  | { [key: string]: WireValue | undefined };
 
 export interface Reply {
   id: RequestId | null;

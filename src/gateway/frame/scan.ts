@@ -15,10 +15,32 @@ export type ScanResult = 'ok' | 'too-deep' | 'too-many' | 'malformed';
 const FIXED_SIZE = new Uint8Array(256);
 /** Width of the length after the type byte of a bin, str, array 16/32 or map 16/32; 0 for every other type byte. */
 const LENGTH_WIDTH = new Uint8Array(256);
-for (const [t, size] of [[0xcc, 1], [0xcd, 2], [0xce, 4], [0xcf, 8], [0xd0, 1], [0xd1, 2], [0xd2, 4], [0xd3, 8], [0xca, 4], [0xcb, 8]]) {
+for (const [t, size] of [
+  [0xcc, 1],
+  [0xcd, 2],
+  [0xce, 4],
+  [0xcf, 8],
+  [0xd0, 1],
+  [0xd1, 2],
+  [0xd2, 4],
+  [0xd3, 8],
+  [0xca, 4],
+  [0xcb, 8],
+]) {
   FIXED_SIZE[t!] = size!;
 }
-for (const [t, width] of [[0xc4, 1], [0xc5, 2], [0xc6, 4], [0xd9, 1], [0xda, 2], [0xdb, 4], [0xdc, 2], [0xdd, 4], [0xde, 2], [0xdf, 4]]) {
+for (const [t, width] of [
+  [0xc4, 1],
+  [0xc5, 2],
+  [0xc6, 4],
+  [0xd9, 1],
+  [0xda, 2],
+  [0xdb, 4],
+  [0xdc, 2],
+  [0xdd, 4],
+  [0xde, 2],
+  [0xdf, 4],
+]) {
   LENGTH_WIDTH[t!] = width!;
 }
 

@@ -26,7 +26,12 @@ export interface Placement extends RecordLayout {
   place(recordBytes: number): Uint8Array;
 }
 
-function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefined, place: Placement | undefined): Keys | null {
+function makeInline(
+  scope: ScopeRef,
+  total: number,
+  context: Uint8Array | undefined,
+  place: Placement | undefined,
+): Keys | null {
   if (place !== undefined && isBatchSize(total)) {
     const out = place.place(scope.recordBytes);
     try {
@@ -55,10 +60,24 @@ function makeInline(scope: ScopeRef, total: number, context: Uint8Array | undefi
   return { records, recordBytes: rec };
 }
 
-async function makeInBulk(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined): Promise<Keys> {
-  const r = await ctx.bulk!.run({ op: 'create', tenant: ctx.tenant, service, count: total, ...(context !== undefined ? { context } : {}) });
+async function makeInBulk(
+  ctx: OpContext,
+  service: string,
+  total: number,
+  context: Uint8Array | undefined,
+): Promise<Keys> {
+  const r = await ctx.bulk!.run({
+    op: 'create',
+    tenant: ctx.tenant,
+    service,
+    count: total,
+    ...(context !== undefined ? { context } : {}),
+  });
   if (r.op !== 'create') throw errors.internal('bulk create answered another op');
-  return { records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength), recordBytes: r.recordBytes };
+  return {
+    records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength),
+    recordBytes: r.recordBytes,
+  };
 }
 
 /**
@@ -66,9 +85,16 @@ async function makeInBulk(ctx: OpContext, service: string, total: number, contex
  * null when an inline create wrote them where `place` said (a create large
  * enough for the worker threads ignores it).
  */
-export function makeKeys(ctx: OpContext, service: string, total: number, context: Uint8Array | undefined, place?: Placement): Keys | null | Promise<Keys | null> {
+export function makeKeys(
+  ctx: OpContext,
+  service: string,
+  total: number,
+  context: Uint8Array | undefined,
+  place?: Placement,
+): Keys | null | Promise<Keys | null> {
   const bulk = ctx.bulk !== null && total >= ctx.bulk.threshold && isBatchSize(total);
   const scope = leasedScope(ctx, service);
-  if (scope instanceof Promise) return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context, place)));
+  if (scope instanceof Promise)
+    return scope.then((s) => (bulk ? makeInBulk(ctx, service, total, context) : makeInline(s, total, context, place)));
   return bulk ? makeInBulk(ctx, service, total, context) : makeInline(scope, total, context, place);
 }

@@ -157,16 +157,26 @@ function sameText(a: string, b: string): boolean {
 }
 
 /** Checks one row's link; the reason it fails, or null. */
-function checkLink(row: AuditRow, keyedBefore: boolean, opts: AuditVerifyOptions, allowUnkeyed: boolean): string | null {
+function checkLink(
+  row: AuditRow,
+  keyedBefore: boolean,
+  opts: AuditVerifyOptions,
+  allowUnkeyed: boolean,
+): string | null {
   const h = row.hash;
   if (h.startsWith(MAC_LINK)) {
-    if (opts.macKey === undefined) return 'a keyed link, and no audit key to check it (verify through the unsealed Core)';
-    return sameText(macLink(opts.macKey, row.prevHash, row), h) ? null : 'the keyed link does not match the row content';
+    if (opts.macKey === undefined)
+      return 'a keyed link, and no audit key to check it (verify through the unsealed Core)';
+    return sameText(macLink(opts.macKey, row.prevHash, row), h)
+      ? null
+      : 'the keyed link does not match the row content';
   }
   if (h.startsWith(SIGNED_LINK)) {
     if (opts.publicKey === undefined) return "a signed link, and no public key to check it (the Core's signing key)";
     const sig = Buffer.from(h.slice(SIGNED_LINK.length), 'base64');
-    return verifySignature(opts.publicKey, Buffer.concat([SIGNED_CONTEXT, linkInput(row.prevHash, row)]), sig) ? null : 'the signed link does not verify';
+    return verifySignature(opts.publicKey, Buffer.concat([SIGNED_CONTEXT, linkInput(row.prevHash, row)]), sig)
+      ? null
+      : 'the signed link does not verify';
   }
   if (keyedBefore) return 'an unkeyed link after keyed ones: rewritten by someone without the key';
   if (!allowUnkeyed) return 'an unkeyed link where a keyed one is required';
@@ -186,7 +196,11 @@ export function verifyAuditChain(rows: readonly AuditRow[], opts: AuditVerifyOpt
   const links = { keyed: 0, signed: 0, unkeyed: 0 };
   for (const row of rows) {
     if (row.seq !== prev.seq + 1) {
-      return { ok: false, brokenAt: row.seq, reason: `expected seq ${prev.seq + 1}, found ${row.seq}: rows were deleted` };
+      return {
+        ok: false,
+        brokenAt: row.seq,
+        reason: `expected seq ${prev.seq + 1}, found ${row.seq}: rows were deleted`,
+      };
     }
     if (row.prevHash !== prev.hash) {
       return { ok: false, brokenAt: row.seq, reason: 'prevHash does not match the previous row' };
@@ -198,12 +212,20 @@ export function verifyAuditChain(rows: readonly AuditRow[], opts: AuditVerifyOpt
     else links.unkeyed++;
     keyedBefore ||= isKeyed(row.hash);
     if (o.head !== undefined && row.seq === o.head.seq && !sameText(row.hash, o.head.hash)) {
-      return { ok: false, brokenAt: row.seq, reason: `the row at the published head (seq ${o.head.seq}) is not the one published: the log was rewritten` };
+      return {
+        ok: false,
+        brokenAt: row.seq,
+        reason: `the row at the published head (seq ${o.head.seq}) is not the one published: the log was rewritten`,
+      };
     }
     prev = { seq: row.seq, hash: row.hash };
   }
   if (o.head !== undefined && prev.seq < o.head.seq) {
-    return { ok: false, brokenAt: prev.seq + 1, reason: `the chain ends at seq ${prev.seq}, before the published head (seq ${o.head.seq}): rows were deleted` };
+    return {
+      ok: false,
+      brokenAt: prev.seq + 1,
+      reason: `the chain ends at seq ${prev.seq}, before the published head (seq ${o.head.seq}): rows were deleted`,
+    };
   }
   return { ok: true, count: rows.length, head: prev.seq === 0 ? null : { seq: prev.seq, hash: prev.hash }, links };
 }
@@ -239,11 +261,19 @@ export async function verifyAudit(ksi: Ksi, options: VerifyAuditOptions | number
   // The head is checked over the whole chain: it may lie on any page, or past the end.
   if (head !== undefined) {
     if (anchor.seq < head.seq) {
-      return { ok: false, brokenAt: anchor.seq + 1, reason: `the chain ends at seq ${anchor.seq}, before the published head (seq ${head.seq}): rows were deleted` };
+      return {
+        ok: false,
+        brokenAt: anchor.seq + 1,
+        reason: `the chain ends at seq ${anchor.seq}, before the published head (seq ${head.seq}): rows were deleted`,
+      };
     }
     const at = await ksi.read((tx) => tx.auditSince(head.seq - 1, 1));
     if (at[0]?.seq !== head.seq || !sameText(at[0].hash, head.hash)) {
-      return { ok: false, brokenAt: head.seq, reason: `the row at the published head (seq ${head.seq}) is not the one published: the log was rewritten` };
+      return {
+        ok: false,
+        brokenAt: head.seq,
+        reason: `the row at the published head (seq ${head.seq}) is not the one published: the log was rewritten`,
+      };
     }
   }
   return { ok: true, count, head: anchor.seq === 0 ? null : { seq: anchor.seq, hash: anchor.hash }, links };

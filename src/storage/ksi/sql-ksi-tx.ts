@@ -151,7 +151,9 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
   }
 
   getIvk(version: number): Promise<IvkRow | null> {
-    return this.op('getIvk', () => this.one(`SELECT ${IVK_COLS} FROM ivk_versions WHERE version = ?`, [version], toIvk));
+    return this.op('getIvk', () =>
+      this.one(`SELECT ${IVK_COLS} FROM ivk_versions WHERE version = ?`, [version], toIvk),
+    );
   }
 
   insertIvk(row: IvkRow): Promise<void> {
@@ -175,13 +177,24 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
         `IVK version ${row.version}`,
         `UPDATE ivk_versions SET state = ?, created_at = ?, grace_until = ?, hard_expiry = ?, wrapped = ?,
            mac = ?, wrap_count = ? WHERE version = ?`,
-        [row.state, row.createdAt, row.graceUntil ?? null, row.hardExpiry, row.wrapped, row.mac, row.wrapCount, row.version],
+        [
+          row.state,
+          row.createdAt,
+          row.graceUntil ?? null,
+          row.hardExpiry,
+          row.wrapped,
+          row.mac,
+          row.wrapCount,
+          row.version,
+        ],
       ),
     );
   }
 
   getTenant(tenant: string): Promise<TenantRow | null> {
-    return this.op('getTenant', () => this.one(`SELECT ${TENANT_COLS} FROM tenants WHERE tenant = ?`, [tenant], toTenant));
+    return this.op('getTenant', () =>
+      this.one(`SELECT ${TENANT_COLS} FROM tenants WHERE tenant = ?`, [tenant], toTenant),
+    );
   }
 
   putTenant(row: TenantRow): Promise<void> {
@@ -314,7 +327,10 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
   eventsSince(since: number, limit: number): Promise<EventRow[]> {
     return this.op('eventsSince', async () =>
       (
-        await this.db.all(`SELECT ${EVENT_COLS} FROM events WHERE epoch > ? ORDER BY epoch LIMIT ?`, [since, limitOf(limit)])
+        await this.db.all(`SELECT ${EVENT_COLS} FROM events WHERE epoch > ? ORDER BY epoch LIMIT ?`, [
+          since,
+          limitOf(limit),
+        ])
       ).map(toEvent),
     );
   }
@@ -362,14 +378,19 @@ export class SqlKsiTx extends SqlOrbitalTx implements KsiTx {
   }
 
   lastAudit(): Promise<{ seq: number; hash: string } | null> {
-    return this.op('lastAudit', () => this.one('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1', [], (r) => ({ seq: num(r.seq), hash: str(r.hash) })));
+    return this.op('lastAudit', () =>
+      this.one('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1', [], (r) => ({
+        seq: num(r.seq),
+        hash: str(r.hash),
+      })),
+    );
   }
 
   auditSince(since: number, limit: number): Promise<AuditRow[]> {
     return this.op('auditSince', async () =>
-      (await this.db.all(`SELECT ${AUDIT_COLS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, [since, limitOf(limit)])).map(
-        toAudit,
-      ),
+      (
+        await this.db.all(`SELECT ${AUDIT_COLS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, [since, limitOf(limit)])
+      ).map(toAudit),
     );
   }
 

@@ -32,7 +32,9 @@ describe('RFC 7512 URI parser: the RFC section 3 examples', () => {
     expect(parsePkcs11Uri('pkcs11:object=my-sign-key;type=private?module-path=/mnt/libmypkcs11.so.1').modulePath).toBe(
       '/mnt/libmypkcs11.so.1',
     );
-    const u = parsePkcs11Uri('pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=the-pin');
+    const u = parsePkcs11Uri(
+      'pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=the-pin',
+    );
     expect(u.pinValue).toBe('the-pin');
   });
 
@@ -48,12 +50,12 @@ describe('RFC 7512 URI parser: the RFC section 3 examples', () => {
   });
 
   it('percent-encoded delimiters and UTF-8', () => {
-    expect(parsePkcs11Uri('pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert').token).toBe(
-      'A name with a substring %;',
-    );
-    expect(parsePkcs11Uri('pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate').token).toBe(
-      'Name with a small A with acute: \u00e1',
-    );
+    expect(
+      parsePkcs11Uri('pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert').token,
+    ).toBe('A name with a substring %;');
+    expect(
+      parsePkcs11Uri('pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate').token,
+    ).toBe('Name with a small A with acute: \u00e1');
   });
 
   it('vendor attributes in path and query', () => {

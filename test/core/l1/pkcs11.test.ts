@@ -47,9 +47,7 @@ const TOKEN = 'krypton-l1';
 
   it('links a key, binds a fresh L2 and recovers it into the store (seal/open proof)', async () => {
     const { ref, label } = await link();
-    expect(ref).toBe(
-      `pkcs11:token=${TOKEN};object=${label};type=secret-key?module-path=${hsm.module}`,
-    );
+    expect(ref).toBe(`pkcs11:token=${TOKEN};object=${label};type=secret-key?module-path=${hsm.module}`);
     const l1 = await provider(ref, { pin: PIN }); // the stored ref has no PIN: it comes from the caller
     expect(l1.kind).toBe('pkcs11');
     expect(l1.ref).toBe(ref);
@@ -82,7 +80,7 @@ const TOKEN = 'krypton-l1';
         { type: pkcs11js.CKA_VALUE_LEN },
       ]);
       // CK_BBOOL is one byte, CK_ULONG is native-endian (little-endian on CI).
-      expect(attrs.map((a) => (a.value)[0])).toEqual([1, 1, 0, 32]);
+      expect(attrs.map((a) => a.value[0])).toEqual([1, 1, 0, 32]);
       expect(() => token.module.lib.C_GetAttributeValue(token.session, key, [{ type: pkcs11js.CKA_VALUE }])).toThrow(
         /CKR_ATTRIBUTE_SENSITIVE/,
       );

@@ -31,12 +31,22 @@ describe('the Core on Orbital', () => {
     shares = await t.core.init();
     const { logger } = captureLogger();
     bus = new MemoryBus({ logger });
-    as = { registry: keys.on(bus, 'registry'), cmk: keys.on(bus, 'cmk'), core: keys.on(bus, 'core-a', { now: () => t.clock.now() }) };
+    as = {
+      registry: keys.on(bus, 'registry'),
+      cmk: keys.on(bus, 'cmk'),
+      core: keys.on(bus, 'core-a', { now: () => t.clock.now() }),
+    };
     manifests = [];
     await as.registry.subscribe('registry', ['State.Manifest'], async (e) => {
       if (e.type === 'State.Manifest') manifests.push(e.payload);
     });
-    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: as.core, logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
+    node = await CoreOrbital.attach(t.core, {
+      id: 'core-a',
+      mesh: as.core,
+      logger,
+      manifestSeconds: 3600,
+      sovereignTtlSeconds: 24 * 3600,
+    });
     l1 = join(t.dir, 'demo.l1');
     createSoftL1Key(l1);
   });
@@ -47,7 +57,11 @@ describe('the Core on Orbital', () => {
     await t.cleanup();
   });
 
-  const send = async <T extends EventType>(type: T, payload: Payloads[T], source = type.startsWith('L1') || type === 'Sovereign.Heartbeat' ? 'cmk' : 'registry'): Promise<OrbitalEvent> => {
+  const send = async <T extends EventType>(
+    type: T,
+    payload: Payloads[T],
+    source = type.startsWith('L1') || type === 'Sovereign.Heartbeat' ? 'cmk' : 'registry',
+  ): Promise<OrbitalEvent> => {
     const e = makeEvent(type, source, payload, { at: t.clock.now() }) as OrbitalEvent;
     await as[source as 'registry' | 'cmk'].publish(e);
     await bus.idle();
@@ -92,7 +106,12 @@ describe('the Core on Orbital', () => {
     t.clock.advance(1000);
     await send('Key.Define', { tenant: 'acme', service: 'billing', action: 'delete' });
     // A define stamped before the delete (a retry that lost its place) must not bring the scope back.
-    const stale = makeEvent('Key.Define', 'registry', { tenant: 'acme', service: 'billing', action: 'define' }, { at: t.clock.now() - 500 });
+    const stale = makeEvent(
+      'Key.Define',
+      'registry',
+      { tenant: 'acme', service: 'billing', action: 'define' },
+      { at: t.clock.now() - 500 },
+    );
     await as.registry.publish(stale);
     await bus.idle();
     expect((await t.core.ksi.read((tx) => tx.getScope('acme', 'billing')))!.deleted).toBe(true);
@@ -108,7 +127,11 @@ describe('the Core on Orbital', () => {
     let n = manifests.length;
     await node.publishManifest();
     await waitFor(() => manifests.length === n + 1);
-    expect(manifests.at(-1)).toMatchObject({ core: 'core-a', tenants: ['acme'], scopes: [{ tenant: 'acme', service: 'billing' }] });
+    expect(manifests.at(-1)).toMatchObject({
+      core: 'core-a',
+      tenants: ['acme'],
+      scopes: [{ tenant: 'acme', service: 'billing' }],
+    });
 
     const seen: string[] = [];
     t.core.events.subscribe((e) => seen.push(`${e.type}:${e.service}`));
@@ -168,7 +191,9 @@ describe('the Core on Orbital', () => {
     t.clock.advance(2 * HOUR);
     // Gateways are told at once, so they drop their leases rather than serve until they expire.
     await waitFor(() => seen.includes('serving.paused'), 5_000, 'serving.paused');
-    await expect(lease('acme', 'billing')).rejects.toThrow(/sovereign deadman: no word from the CMK Server for 25h00m \(Strict Sovereign TTL 24h00m\)/);
+    await expect(lease('acme', 'billing')).rejects.toThrow(
+      /sovereign deadman: no word from the CMK Server for 25h00m \(Strict Sovereign TTL 24h00m\)/,
+    );
     expect(node.status().sovereignty).toMatchObject({ serving: false, cmk: 'cmk', silentSeconds: 25 * 3600 });
     await send('Sovereign.Heartbeat', { cmk: 'cmk', at: t.clock.now() });
     await expect(lease('acme', 'billing')).resolves.toBeDefined();
@@ -180,7 +205,13 @@ describe('the Core on Orbital', () => {
     await send('Sovereign.Heartbeat', { cmk: 'cmk', at: t.clock.now() });
     await node.stop();
     t.clock.advance(25 * HOUR);
-    node = await CoreOrbital.attach(t.core, { id: 'core-a', mesh: as.core, logger: captureLogger().logger, manifestSeconds: 3600, sovereignTtlSeconds: 24 * 3600 });
+    node = await CoreOrbital.attach(t.core, {
+      id: 'core-a',
+      mesh: as.core,
+      logger: captureLogger().logger,
+      manifestSeconds: 3600,
+      sovereignTtlSeconds: 24 * 3600,
+    });
     expect(node.deadman.state().serving).toBe(false);
   });
 

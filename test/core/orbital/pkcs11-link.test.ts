@@ -27,12 +27,20 @@ describe.skipIf(skip)(`an HSM L1 linked over Orbital${missing ? ` (${missing})` 
     const keys = testKeyring(['core', 'registry', 'cmk']);
     const registry = keys.on(bus, 'registry');
     const cmk = keys.on(bus, 'cmk');
-    const node = await CoreOrbital.attach(t.core, { id: 'core', mesh: keys.on(bus, 'core'), logger, manifestSeconds: 3600 });
+    const node = await CoreOrbital.attach(t.core, {
+      id: 'core',
+      mesh: keys.on(bus, 'core'),
+      logger,
+      manifestSeconds: 3600,
+    });
     try {
       await t.core.init();
       // A tenant created before any L1 (the Core's admin API): its L2 has no sovereign binding.
       await t.core.onboardTenant('legacy');
-      for (const [tenant, source] of [['fresh', 'registry'], ['legacy', 'registry']] as const) {
+      for (const [tenant, source] of [
+        ['fresh', 'registry'],
+        ['legacy', 'registry'],
+      ] as const) {
         await registry.publish(makeEvent('Tenant.Define', source, { tenant, action: 'onboard' }));
         await registry.publish(makeEvent('Key.Define', source, { tenant, service: 'app', action: 'define' }));
         await cmk.publish(makeEvent('L1.Reference', 'cmk', { tenant, action: 'link', kind: 'pkcs11', ref }));

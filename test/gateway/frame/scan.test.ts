@@ -20,7 +20,12 @@ const value = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
   ),
-  node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 20 }), fc.dictionary(fc.string({ maxLength: 8 }), tie('node'), { maxKeys: 20 })),
+  node: fc.oneof(
+    { depthSize: 'small' },
+    tie('leaf'),
+    fc.array(tie('node'), { maxLength: 20 }),
+    fc.dictionary(fc.string({ maxLength: 8 }), tie('node'), { maxKeys: 20 }),
+  ),
 })).node;
 
 describe('scanMsgpack', () => {
@@ -41,7 +46,9 @@ describe('scanMsgpack', () => {
       expect(scanMsgpack(packr.pack('x'.repeat(n)), wide)).toBe('ok');
       expect(scanMsgpack(packr.pack(Buffer.alloc(n)), wide)).toBe('ok');
       expect(scanMsgpack(packr.pack(new Array(n).fill(0)), wide)).toBe('ok');
-      expect(scanMsgpack(packr.pack(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))), wide)).toBe('ok');
+      expect(scanMsgpack(packr.pack(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))), wide)).toBe(
+        'ok',
+      );
     }
     // A str 32 whose length says 2^32 - 1: cut short, not a huge skip that wraps.
     expect(scanMsgpack(Buffer.of(0xdb, 0xff, 0xff, 0xff, 0xff, 0x41), wide)).toBe('malformed');
@@ -49,7 +56,10 @@ describe('scanMsgpack', () => {
 
   it('refuses extension types and the never-used 0xc1', () => {
     for (const t of [0xc1, 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8]) {
-      expect(scanMsgpack(Buffer.from([t, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), wide), t.toString(16)).toBe('malformed');
+      expect(
+        scanMsgpack(Buffer.from([t, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), wide),
+        t.toString(16),
+      ).toBe('malformed');
     }
   });
 

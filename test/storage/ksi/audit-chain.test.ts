@@ -23,7 +23,10 @@ describe('audit links', () => {
 
   beforeAll(async () => {
     key = generateKey(32);
-    ksi = await openKsi(`sqlite:${join(dir, 'ksi.db')}`, coreLinker({ auditKey: () => (unsealed ? key : null), signer: () => signer }));
+    ksi = await openKsi(
+      `sqlite:${join(dir, 'ksi.db')}`,
+      coreLinker({ auditKey: () => (unsealed ? key : null), signer: () => signer }),
+    );
     const entry = (i: number) => ({ actor: 'system', action: `a${i}`, target: 't', outcome: 'ok' as const });
     for (let i = 1; i <= 3; i++) await ksi.tx((tx) => tx.appendAudit(entry(i)));
     unsealed = false;
@@ -54,13 +57,21 @@ describe('audit links', () => {
     expect(verifyAuditChain(rows)).toMatchObject({ ok: false, brokenAt: 1, reason: stringMatching(/no audit key/) });
     const other = generateKey(32);
     try {
-      expect(verifyAuditChain(rows, { macKey: other, publicKey: signer.publicKey })).toMatchObject({ ok: false, brokenAt: 1, reason: stringMatching(/keyed link does not match/) });
+      expect(verifyAuditChain(rows, { macKey: other, publicKey: signer.publicKey })).toMatchObject({
+        ok: false,
+        brokenAt: 1,
+        reason: stringMatching(/keyed link does not match/),
+      });
     } finally {
       destroyKey(other);
     }
     const stranger = freshKey();
     try {
-      expect(verifyAuditChain(rows, { macKey: key, publicKey: stranger.publicKey })).toMatchObject({ ok: false, brokenAt: 4, reason: stringMatching(/signed link does not verify/) });
+      expect(verifyAuditChain(rows, { macKey: key, publicKey: stranger.publicKey })).toMatchObject({
+        ok: false,
+        brokenAt: 4,
+        reason: stringMatching(/signed link does not verify/),
+      });
     } finally {
       stranger.destroy();
     }
@@ -68,9 +79,20 @@ describe('audit links', () => {
 
   it('the head must be reached, with the same link', async () => {
     const keys = { macKey: key, publicKey: signer.publicKey };
-    expect(await verifyAudit(ksi, { ...keys, head: { seq: 9, hash: 'm1:00' } })).toMatchObject({ ok: false, brokenAt: 8, reason: stringMatching(/ends at seq 7, before the published head/) });
-    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[5].hash } })).toMatchObject({ ok: false, brokenAt: 5, reason: stringMatching(/not the one published/) });
-    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[4].hash } })).toMatchObject({ ok: true, count: 7 });
+    expect(await verifyAudit(ksi, { ...keys, head: { seq: 9, hash: 'm1:00' } })).toMatchObject({
+      ok: false,
+      brokenAt: 8,
+      reason: stringMatching(/ends at seq 7, before the published head/),
+    });
+    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[5].hash } })).toMatchObject({
+      ok: false,
+      brokenAt: 5,
+      reason: stringMatching(/not the one published/),
+    });
+    expect(await verifyAudit(ksi, { ...keys, head: { seq: 5, hash: rows[4].hash } })).toMatchObject({
+      ok: true,
+      count: 7,
+    });
   });
 
   it('a verifier with keys refuses unkeyed links unless the chain began unkeyed, and never after a keyed one', async () => {
@@ -78,8 +100,15 @@ describe('audit links', () => {
     try {
       await plain.tx((tx) => tx.appendAudit({ actor: 'system', action: 'a', target: 't', outcome: 'ok' }));
       const keys = { macKey: key, publicKey: signer.publicKey };
-      expect(await verifyAudit(plain, keys)).toMatchObject({ ok: false, brokenAt: 1, reason: stringMatching(/unkeyed link where a keyed one is required/) });
-      expect(await verifyAudit(plain, { ...keys, allowUnkeyedPrefix: true })).toMatchObject({ ok: true, links: { unkeyed: 1 } });
+      expect(await verifyAudit(plain, keys)).toMatchObject({
+        ok: false,
+        brokenAt: 1,
+        reason: stringMatching(/unkeyed link where a keyed one is required/),
+      });
+      expect(await verifyAudit(plain, { ...keys, allowUnkeyedPrefix: true })).toMatchObject({
+        ok: true,
+        links: { unkeyed: 1 },
+      });
       expect(await verifyAudit(plain)).toMatchObject({ ok: true, count: 1 });
     } finally {
       await plain.close();

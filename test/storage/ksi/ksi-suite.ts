@@ -133,7 +133,13 @@ export function defineKsiSuite(
         expect(listed).toEqual([rows[1], rows[2], rows[0]]);
         for (const r of listed) expect(Buffer.isBuffer(r.wrapped) && Buffer.isBuffer(r.mac)).toBe(true);
         expect(await ksi.read((tx) => tx.getIvk(4))).toBeNull();
-        const updated = { ...rows[0], state: 'DEPRECATED' as const, graceUntil: null, mac: randomBytes(32), wrapCount: 7 };
+        const updated = {
+          ...rows[0],
+          state: 'DEPRECATED' as const,
+          graceUntil: null,
+          mac: randomBytes(32),
+          wrapCount: 7,
+        };
         await ksi.tx((tx) => tx.updateIvk(updated));
         expect(await ksi.read((tx) => tx.getIvk(3))).toEqual(updated);
       });
@@ -147,7 +153,9 @@ export function defineKsiSuite(
         const listed = await ksi.read((tx) => tx.listTenants());
         expect(listed.map((t) => t.tenant)).toEqual(['acme', 'zeta']);
         expect(listed[0]).toEqual(tenant('acme', { l1Provider: 'pkcs11', l1Ref: 'pkcs11:token=t;object=k' }));
-        expect(await ksi.read((tx) => tx.getTenant('zeta'))).toEqual(tenant('zeta', { state: 'OFFBOARDED', updatedAt: T0 + 5 }));
+        expect(await ksi.read((tx) => tx.getTenant('zeta'))).toEqual(
+          tenant('zeta', { state: 'OFFBOARDED', updatedAt: T0 + 5 }),
+        );
         expect(await ksi.read((tx) => tx.getTenant('nope'))).toBeNull();
       });
 
@@ -180,7 +188,9 @@ export function defineKsiSuite(
           await tx.putScope(scope('acme', 'billing'));
         });
         await ksi.tx((tx) => tx.putScope(scope('acme', 'billing', { deleted: true })));
-        expect(await ksi.read((tx) => tx.getScope('acme', 'billing'))).toEqual(scope('acme', 'billing', { deleted: true }));
+        expect(await ksi.read((tx) => tx.getScope('acme', 'billing'))).toEqual(
+          scope('acme', 'billing', { deleted: true }),
+        );
         expect(await ksi.read((tx) => tx.getScope('acme', 'orders'))).toEqual(
           scope('acme', 'orders', { rotateAfterSeconds: 86_400 }),
         );
@@ -224,7 +234,14 @@ export function defineKsiSuite(
           ksi.tx(async (tx) => {
             await seed(tx);
             await tx.insertL3(l3('acme', 'billing', 1));
-            await tx.appendEvent({ type: 'x', tenant: null, service: null, version: null, payload: '{}', createdAt: T0 });
+            await tx.appendEvent({
+              type: 'x',
+              tenant: null,
+              service: null,
+              version: null,
+              payload: '{}',
+              createdAt: T0,
+            });
             await tx.appendAudit({ actor: 'admin', action: 'a', target: 't', outcome: 'ok' });
             throw boom;
           }),
@@ -285,10 +302,12 @@ export function defineKsiSuite(
       it('storage errors are INTERNAL and never quote the key bytes', async () => {
         const row = ivk(1);
         await ksi.tx((tx) => tx.insertIvk(row));
-        const err = (await ksi.tx((tx) => tx.insertIvk(row)).then(
-          () => new Error('no error'),
-          (e: unknown) => e as Error,
-        ));
+        const err = await ksi
+          .tx((tx) => tx.insertIvk(row))
+          .then(
+            () => new Error('no error'),
+            (e: unknown) => e as Error,
+          );
         expect(err).toEqual(internal);
         for (const enc of ['hex', 'base64'] as const) {
           expect(err.message).not.toContain(row.wrapped.toString(enc).slice(0, 16));
@@ -344,7 +363,14 @@ export function defineKsiSuite(
           const active = (await tx.listL3('acme', 'billing')).find((r) => r.state === 'ACTIVE')!;
           await tx.updateL3({ ...active, state: 'DECRYPT_ONLY', updatedAt: T0 + 10 });
           await tx.insertL3(v2);
-          await tx.appendEvent({ type: 'l3.rotate', tenant: 'acme', service: 'billing', version: 2, payload: '{}', createdAt: T0 });
+          await tx.appendEvent({
+            type: 'l3.rotate',
+            tenant: 'acme',
+            service: 'billing',
+            version: 2,
+            payload: '{}',
+            createdAt: T0,
+          });
         });
         expect(await ksi.read((tx) => tx.listL3('acme', 'billing'))).toEqual([
           { ...v1, state: 'DECRYPT_ONLY', updatedAt: T0 + 10 },
@@ -361,11 +387,17 @@ export function defineKsiSuite(
 
       it('refuses unknown state values', async () => {
         await expect(ksi.tx((tx) => tx.insertIvk(ivk(1, 'BOGUS' as IvkRow['state'])))).rejects.toEqual(internal);
-        await expect(ksi.tx((tx) => tx.putTenant(tenant('a', { state: 'BOGUS' as TenantRow['state'] })))).rejects.toEqual(internal);
-        await ksi.tx(seed);
-        await expect(ksi.tx((tx) => tx.insertL3(l3('acme', 'billing', 1, 'BOGUS' as L3Row['state'])))).rejects.toEqual(internal);
         await expect(
-          ksi.tx((tx) => tx.appendAudit({ actor: 'a', action: 'b', target: 'c', outcome: 'maybe' as AuditRow['outcome'] })),
+          ksi.tx((tx) => tx.putTenant(tenant('a', { state: 'BOGUS' as TenantRow['state'] }))),
+        ).rejects.toEqual(internal);
+        await ksi.tx(seed);
+        await expect(ksi.tx((tx) => tx.insertL3(l3('acme', 'billing', 1, 'BOGUS' as L3Row['state'])))).rejects.toEqual(
+          internal,
+        );
+        await expect(
+          ksi.tx((tx) =>
+            tx.appendAudit({ actor: 'a', action: 'b', target: 'c', outcome: 'maybe' as AuditRow['outcome'] }),
+          ),
         ).rejects.toEqual(internal);
       });
 
@@ -465,7 +497,9 @@ export function defineKsiSuite(
         expect(await ksi.tx((tx) => tx.markOutboxSent('e1', T0 + 11))).toBe(false);
         expect(await ksi.tx((tx) => tx.discardUnsentOutbox('State.Manifest'))).toBe(2);
         expect(await ksi.read((tx) => tx.countUnsentOutbox())).toBe(0);
-        expect(await ksi.read((tx) => tx.listOutbox(10))).toEqual([{ id: 'e1', type: 'Key.Define', createdAt: T0 + 1, sentAt: T0 + 10 }]);
+        expect(await ksi.read((tx) => tx.listOutbox(10))).toEqual([
+          { id: 'e1', type: 'Key.Define', createdAt: T0 + 1, sentAt: T0 + 10 },
+        ]);
         expect(await ksi.tx((tx) => tx.pruneOutbox(T0 + 11))).toBe(1);
       });
 
@@ -500,7 +534,11 @@ export function defineKsiSuite(
         for (let i = 1; i < 12; i++) expect(appended[i].prevHash).toBe(appended[i - 1].hash);
         const stored = await ksi.read((tx) => tx.auditSince(0, 100));
         expect(stored).toEqual(appended); // what append returned is what reads back
-        expect(stored[1].details).toEqual({ i: 2, nested: { z: 1, a: [1, 'two', null] }, when: new Date(T0).toISOString() });
+        expect(stored[1].details).toEqual({
+          i: 2,
+          nested: { z: 1, a: [1, 'two', null] },
+          when: new Date(T0).toISOString(),
+        });
         expect(stored[2]).not.toHaveProperty('details');
         expect(verifyAuditChain(stored)).toMatchObject({ ok: true, count: 12 });
         expect(await verifyAudit(ksi, 5)).toMatchObject({ ok: true, count: 12 });
@@ -545,7 +583,9 @@ export function defineKsiSuite(
             await tx.appendAudit(entry(2));
           });
           const before = await ksi.read((tx) => tx.auditSince(0, 10));
-          await expect(hooks.rawExec(ksi, `UPDATE audit SET outcome = 'denied' WHERE seq = 1`)).rejects.toThrow(/append-only/);
+          await expect(hooks.rawExec(ksi, `UPDATE audit SET outcome = 'denied' WHERE seq = 1`)).rejects.toThrow(
+            /append-only/,
+          );
           await expect(hooks.rawExec(ksi, `DELETE FROM audit WHERE seq = 2`)).rejects.toThrow(/append-only/);
           await expect(hooks.rawExec(ksi, `DELETE FROM audit`)).rejects.toThrow(/append-only/);
           expect(await ksi.read((tx) => tx.auditSince(0, 10))).toEqual(before);
