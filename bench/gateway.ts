@@ -34,7 +34,10 @@ export const GATEWAY_HISTOGRAM = 'krypton_gateway_request_duration_seconds';
 export const ADR604 = { p50: 0.2, p99: 1, 'p99.9': 10 } as const;
 export const TARGETS = { p99Ms: 0.5, vsEcho: 0.8, vsNodeHttp: 3, deksPerSec: 1_000_000 } as const;
 
-/** Requests per frame when array frames and count=N are combined (kept small: a frame's reply stays well under the backpressure limit). */
+/**
+ * Requests per frame when array frames and count=N are combined (kept small: a frame's reply stays well under the
+ * backpressure limit).
+ */
 const COMBINED_FRAME = 4;
 
 export interface GatewayBenchOptions {
@@ -78,7 +81,9 @@ export interface ClientLatency {
   addedUs?: { p50: number; p99: number; p999: number };
   gatewaySendLagUs?: LatencySummary;
   echoSendLagUs?: LatencySummary;
-  /** Per system: req/s sent and answered, and requests never answered (a system that cannot keep the rate shows here). */
+  /**
+   * Per system: req/s sent and answered, and requests never answered (a system that cannot keep the rate shows here).
+   */
   rates: Record<string, { sent: number; answered: number; timeouts: number }>;
 }
 

@@ -163,7 +163,8 @@ export async function runRevocationBench(o: RevocationBenchOptions = {}): Promis
 
   const dir = mkdtempSync(join(tmpdir(), 'krypton-bench-revoke-'));
   let cluster: Cluster | null = null;
-  // The bench plays the Registry and the CMK Server: one connection each, signing with their keys from the cluster's PKI.
+  // The bench plays the Registry and the CMK Server: one connection each, signing with their keys from the cluster's
+  // PKI.
   const meshes: Array<{ mesh: AmqpMesh; key: SigningKey }> = [];
   let probe: GatewayProbe | null = null;
   const samples: RevocationTrial[] = [];

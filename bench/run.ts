@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   const orbital = await runOrbitalBench();
   printOrbitalBench(orbital);
   writeOrbitalResults(orbital, resultsDir, started);
-  // L1.Revoke -> KEY_REVOKED through a Core and a Gateway process (about 1 s a trial); skipped with the Orbital bench's broker check.
+  // L1.Revoke -> KEY_REVOKED through a Core and a Gateway process (about 1 s a trial); skipped with the Orbital bench's
+  // broker check.
   const revocation = await runRevocationBench({ log: (l) => console.error(l) });
   printRevocationBench(revocation);
   writeRevocationResults(revocation, resultsDir, started);

@@ -44,7 +44,10 @@ export function adminClient(flags: AdminClientFlags): MtlsClient {
   });
 }
 
-/** One admin call: the reply body, or {ok: true} for an empty reply. JSON unless `opts` says otherwise (secret: msgpack). */
+/**
+ * One admin call: the reply body, or {ok: true} for an empty reply. JSON unless `opts` says otherwise (secret:
+ * msgpack).
+ */
 export async function callAdmin(
   flags: AdminClientFlags,
   method: AdminMethod,

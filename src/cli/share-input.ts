@@ -59,7 +59,10 @@ export function decodeShareLine(line: Uint8Array): Buffer | null {
   return out;
 }
 
-/** Every non-empty line of the input as one share; BAD_REQUEST (naming the line, never its content) on a line that is not base64. */
+/**
+ * Every non-empty line of the input as one share; BAD_REQUEST (naming the line, never its content) on a line that is
+ * not base64.
+ */
 export function sharesFromLines(input: Uint8Array): Buffer[] {
   const shares: Buffer[] = [];
   let lineNo = 0;

@@ -25,7 +25,10 @@ export interface CmkConfig extends ActorConfig {
 export const CMK_DEFAULTS = { name: 'cmk', port: 7445, consumes: ['Tenant.Define', 'State.Manifest'] } as const;
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 
-/** Reads and validates the file (its trust's public keys included); KRYPTON_CMK_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS,HEARTBEAT_SECONDS} override it. */
+/**
+ * Reads and validates the file (its trust's public keys included);
+ * KRYPTON_CMK_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS,HEARTBEAT_SECONDS} override it.
+ */
 export function loadCmkConfig(file: string, env: NodeJS.ProcessEnv = process.env): CmkConfig {
   const { config, raw } = loadActorConfig(file, CMK_DEFAULTS, ['heartbeatSeconds'], env);
   const hb = env.KRYPTON_CMK_HEARTBEAT_SECONDS ?? raw.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS;

@@ -112,7 +112,8 @@ function gatewayRoutes({ core, admin, timed, unsealed }: RouteKit): Route[] {
       method: 'GET',
       path: '/v1/events',
       stream: true,
-      // A Gateway hears only of the tenants it may lease (and of events that concern no tenant); admins hear all (review L6).
+      // A Gateway hears only of the tenants it may lease (and of events that concern no tenant); admins hear all
+      // (review L6).
       handler: async (ctx: RequestContext, writer: StreamWriter) =>
         streamEvents(
           core,

@@ -125,7 +125,8 @@ export class Core {
   }
 
   static async open(opts: CoreOptions): Promise<Core> {
-    // Audit rows are linked with the MasterKey's audit key while unsealed, signed with the Core's key while sealed (review L4).
+    // Audit rows are linked with the MasterKey's audit key while unsealed, signed with the Core's key while sealed
+    // (review L4).
     let core: Core | null = null;
     const ksi = await openKsi(
       opts.ksiUrl,
@@ -261,7 +262,9 @@ export class Core {
     await this.l3.revoke(tenant, service, version, actor);
   }
 
-  /** A signed lease reply to `req`, a lease request as received: checked once, by the issuer (src/protocol/lease.ts). */
+  /**
+   * A signed lease reply to `req`, a lease request as received: checked once, by the issuer (src/protocol/lease.ts).
+   */
   async issueLease(identity: string, req: unknown): Promise<LeaseReply> {
     this.requireUnsealed();
     this.gate?.assertServing();

@@ -407,7 +407,9 @@ export class L3Manager {
     return { versions: out, release };
   }
 
-  /** Keeps the hot set at the ACTIVE version and the newest maxHotVersions DECRYPT_ONLY ones: older ones leave memory. */
+  /**
+   * Keeps the hot set at the ACTIVE version and the newest maxHotVersions DECRYPT_ONLY ones: older ones leave memory.
+   */
   private retireOld(tenant: string, service: string): void {
     const id = `${tenant}/${service}`;
     const older = scopes

@@ -35,7 +35,10 @@ export interface RunningCore {
 export interface StartCoreOptions {
   logger?: Logger;
   clock?: Clock;
-  /** An in-process bus shared with the other actors of this process: the Core takes its own endpoint on it (the bus is not closed on stop). */
+  /**
+   * An in-process bus shared with the other actors of this process: the Core takes its own endpoint on it (the bus is
+   * not closed on stop).
+   */
   bus?: MeshHub;
 }
 
@@ -123,7 +126,8 @@ async function attachOrbital(
   log: Logger,
 ): Promise<{ orbital: CoreOrbital | null; ownMesh: Mesh | null }> {
   if (config.orbital === undefined) return { orbital: null, ownMesh: null };
-  // Every event the Core sends is signed with its key; what it receives must be signed by a trusted actor of the right role.
+  // Every event the Core sends is signed with its key; what it receives must be signed by a trusted actor of the right
+  // role.
   const auth = new OrbitalAuth({
     id: config.orbital.id,
     role: 'core',

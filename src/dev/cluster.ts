@@ -46,7 +46,10 @@ export interface CoreStart {
   id?: string;
   /** Local state (tier-2 IVK files); default <dir>/core-<id>. */
   stateDir?: string;
-  /** Run `krypton core run` through this script instead of the CLI (a test launcher that gives the Core its own clock), with this environment. */
+  /**
+   * Run `krypton core run` through this script instead of the CLI (a test launcher that gives the Core its own clock),
+   * with this environment.
+   */
   launcher?: { script: string; env?: NodeJS.ProcessEnv };
 }
 

@@ -41,14 +41,18 @@ export function serviceEnv(args: readonly string[], env: NodeJS.ProcessEnv = {})
   const merged = { ...process.env, ...env };
   if (args[0] !== 'core' && args[0] !== 'control-plane') return merged;
   const tunables = merged.GLIBC_TUNABLES;
-  if (tunables !== undefined && /glibc\.malloc\.(perturb|tcache_count)=/.test(tunables)) return merged; // the caller chose
+  // the caller chose
+  if (tunables !== undefined && /glibc\.malloc\.(perturb|tcache_count)=/.test(tunables)) return merged;
   return { ...merged, GLIBC_TUNABLES: tunables ? `${tunables}:${CORE_MALLOC_TUNABLES}` : CORE_MALLOC_TUNABLES };
 }
 
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   inheritStderr?: boolean;
-  /** The script that runs the command (default: the krypton CLI); a test launcher builds the same program with its own parts. */
+  /**
+   * The script that runs the command (default: the krypton CLI); a test launcher builds the same program with its own
+   * parts.
+   */
   script?: string;
 }
 

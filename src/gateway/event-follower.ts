@@ -28,7 +28,10 @@ export interface FollowerOptions {
 }
 
 export interface EventFollower {
-  /** The epoch of the last event applied (or announced by the Core as caught up to); -1 before a `since=now` stream caught up. */
+  /**
+   * The epoch of the last event applied (or announced by the Core as caught up to); -1 before a `since=now` stream
+   * caught up.
+   */
   lastEpoch(): number;
   /** The epoch this follower was started from; Infinity until a `since=now` stream said where that is. */
   since(): number;

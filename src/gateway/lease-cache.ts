@@ -40,12 +40,16 @@ export interface LeaseCacheOptions {
   core: CoreClient;
   /** Cap on the Core's lease TTL (default 300 s, at most 3600 s). */
   maxTtlSeconds?: number;
-  /** Refresh when this fraction of the TTL has passed (default 0.8), minus up to `refreshJitter` of it (default 0.1). */
+  /**
+   * Refresh when this fraction of the TTL has passed (default 0.8), minus up to `refreshJitter` of it (default 0.1).
+   */
   refreshAt?: number;
   refreshJitter?: number;
   /** While the Core is down, retry a refresh this often (default 2 s, jittered), until the lease expires. */
   retryRefreshMs?: number;
-  /** A failed fetch is answered from memory for this long (default 1 s): a flood of misses is not a flood of Core calls. */
+  /**
+   * A failed fetch is answered from memory for this long (default 1 s): a flood of misses is not a flood of Core calls.
+   */
   failureTtlMs?: number;
   /** An UNKNOWN_SERVICE answer is remembered for this long (default 5 s). */
   unknownServiceTtlMs?: number;
@@ -55,9 +59,15 @@ export interface LeaseCacheOptions {
   maxMissesPerTenant?: number;
   /** A version newer than the lease is looked up at the Core at most this often per scope (default 1 s). */
   probeIntervalMs?: number;
-  /** How long a lease's newer epoch may wait for the stream to deliver its events before the stream is replayed (default 1 s). */
+  /**
+   * How long a lease's newer epoch may wait for the stream to deliver its events before the stream is replayed
+   * (default 1 s).
+   */
   epochGraceMs?: number;
-  /** Versions older than the Core's hot set, leased on demand, kept per scope (default 32); the oldest-bound one goes first. */
+  /**
+   * Versions older than the Core's hot set, leased on demand, kept per scope (default 32); the oldest-bound one goes
+   * first.
+   */
   maxColdVersions?: number;
   logger?: Logger;
 }
@@ -114,7 +124,9 @@ export class LeaseCache {
   private readonly probeIntervalMs: number;
   private readonly epochGraceMs: number;
   private readonly maxColdVersions: number;
-  /** tenant -> service -> entry, leased or being fetched; nested so the hot path looks up without building a key string. */
+  /**
+   * tenant -> service -> entry, leased or being fetched; nested so the hot path looks up without building a key string.
+   */
   private readonly table = new Map<string, Map<string, ScopeEntry>>();
   private readonly misses: MissCache;
   /** Tenants whose L1 was unlinked: fail closed with KEY_REVOKED until a lease succeeds again. */

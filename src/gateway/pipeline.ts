@@ -95,7 +95,9 @@ class FrameRun implements OpContext {
     this.outcomes.push([op, k.code]);
   }
 
-  /** Runs fn for the requests `idx`: settle gets its value (now, or when its promise settles); a throw fails them all. */
+  /**
+   * Runs fn for the requests `idx`: settle gets its value (now, or when its promise settles); a throw fails them all.
+   */
   settle<T>(idx: readonly number[], op: string, fn: () => T | Promise<T>, settle: (v: T) => void): void {
     let v: T | Promise<T>;
     try {
@@ -284,7 +286,10 @@ export class Pipeline {
     }
   }
 
-  /** Decrypts or rewraps for the requests `idx` (one op, one context) in one call; `named` is every blob's scope, in order. */
+  /**
+   * Decrypts or rewraps for the requests `idx` (one op, one context) in one call; `named` is every blob's scope, in
+   * order.
+   */
   private open(
     run: FrameRun,
     idx: readonly number[],

@@ -13,7 +13,10 @@ import { verifyLeaseReply, type LeaseReply, type LeaseRequest, type LeaseTrust }
 export interface ScopeEntry {
   readonly tenant: string;
   readonly service: string;
-  /** This cache's holder id on the native scope: another thread's cache holds its own, so one eviction never destroys keys another serves. */
+  /**
+   * This cache's holder id on the native scope: another thread's cache holds its own, so one eviction never destroys
+   * keys another serves.
+   */
   readonly holder: number;
   /** Usable now; the same object for as long as the native scope lives, so the hot path allocates nothing. */
   ref: ScopeRef | null;
@@ -185,7 +188,8 @@ export function bindNamed(
       retireVersion(e, opened.version);
       throw errors.keyUnavailable("a lease for an older version ends before the scope's");
     }
-    if (e.versions.get(opened.version) !== undefined && !e.cold.has(opened.version)) continue; // hot already (a full lease overtook it)
+    // hot already (a full lease overtook it)
+    if (e.versions.get(opened.version) !== undefined && !e.cold.has(opened.version)) continue;
     e.versions.set(opened.version, opened.state);
     e.cold.delete(opened.version);
     e.cold.add(opened.version);

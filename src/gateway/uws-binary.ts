@@ -44,7 +44,9 @@ export function uwsBinaryName(): string {
   return `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
 }
 
-/** The binary of `build` for this Node, as an absolute path, or null when the package or the binary is not installed. */
+/**
+ * The binary of `build` for this Node, as an absolute path, or null when the package or the binary is not installed.
+ */
 export function uwsBinaryPath(build: UwsBuild, from: string = import.meta.url): string | null {
   let manifest: string;
   try {

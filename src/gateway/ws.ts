@@ -104,7 +104,8 @@ function closeRevoked(open: ReadonlySet<WebSocket<Conn>>, ids: ReadonlySet<strin
 function wsBehavior(s: WsState): WebSocketBehavior<Conn> {
   const { limits, log } = s.deps;
   return {
-    maxPayloadLength: Math.max(limits.maxFrameBytes * 4, 256 * 1024), // larger frames get FRAME_TOO_LARGE; far larger ones are cut off
+    // larger frames get FRAME_TOO_LARGE; far larger ones are cut off
+    maxPayloadLength: Math.max(limits.maxFrameBytes * 4, 256 * 1024),
     idleTimeout: limits.idleTimeoutSeconds,
     maxBackpressure: limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 1,

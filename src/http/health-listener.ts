@@ -18,7 +18,10 @@ import type { AddressInfo, Socket } from 'node:net';
 // 1 GB to 12 GB) for a server that never needs it.
 const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
-/** The probe routes every component serves (the Gateway on its app port, the others on the mTLS API and the health port). */
+/**
+ * The probe routes every component serves (the Gateway on its app port, the others on the mTLS API and the health
+ * port).
+ */
 export const PROBE_PATHS = { live: '/healthz', ready: '/readyz' } as const;
 
 export interface HealthEndpoint {

@@ -196,7 +196,9 @@ function storeUrl(name: string, v: unknown, path: (p: unknown, field: string) =>
 }
 
 export interface ActorOptions {
-  /** An in-process bus shared with other actors: the actor takes its own endpoint on it (the bus is not closed on stop). */
+  /**
+   * An in-process bus shared with other actors: the actor takes its own endpoint on it (the bus is not closed on stop).
+   */
   bus?: MeshHub;
   logger?: Logger;
   now?: () => number;

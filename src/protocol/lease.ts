@@ -31,7 +31,9 @@ import { ED25519_SIGNATURE_BYTES, verifySignature } from '../native/signing.js';
 export const LEASE_NONCE_BYTES = 16;
 /** Longest lease TTL a Core may grant and a Gateway accepts. */
 export const MAX_LEASE_TTL_SECONDS = 3600;
-/** DECRYPT_ONLY versions a Core keeps hot and leases per scope, by default and at most (Core config `maxHotVersions`). */
+/**
+ * DECRYPT_ONLY versions a Core keeps hot and leases per scope, by default and at most (Core config `maxHotVersions`).
+ */
 export const DEFAULT_MAX_HOT_VERSIONS = 32;
 export const MAX_HOT_VERSIONS_LIMIT = 1024;
 /** Versions one request may name (the Gateway names one: the version a blob names). */
@@ -72,7 +74,9 @@ export interface UnsignedLeaseReply {
   ttlSeconds: number;
   /** The Core's event epoch when it issued the lease. */
   epoch: number;
-  /** Full lease: every non-revoked version from this one up is included (1: nothing was left out). Named versions: 0. */
+  /**
+   * Full lease: every non-revoked version from this one up is included (1: nothing was left out). Named versions: 0.
+   */
   oldestIncluded: number;
   /** Ascending by version. */
   versions: LeaseVersion[];

@@ -18,7 +18,10 @@ export type RegistryConfig = ActorConfig;
 
 export const REGISTRY_DEFAULTS = { name: 'registry', port: 7444, consumes: ['State.Manifest'] } as const;
 
-/** Reads and validates the file (its trust's public keys included); KRYPTON_REGISTRY_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS} override it. */
+/**
+ * Reads and validates the file (its trust's public keys included);
+ * KRYPTON_REGISTRY_{ID,HOST,PORT,STORE,MESH,MAX_FUTURE_SKEW_SECONDS} override it.
+ */
 export function loadRegistryConfig(file: string, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
   return loadActorConfig(file, REGISTRY_DEFAULTS, [], env).config;
 }

@@ -21,7 +21,8 @@ describe('keys', () => {
     expect(new Set(keys.map((k) => k.plaintext.toString('hex'))).size).toBe(1500);
     const before = t.client.stats();
     const plain = await t.client.decryptKeys(keys.map((k) => k.blob));
-    expect(t.client.stats().requestsSent - before.requestsSent).toBeGreaterThan(1); // ~140 KB of blobs: several requests
+    // ~140 KB of blobs: several requests
+    expect(t.client.stats().requestsSent - before.requestsSent).toBeGreaterThan(1);
     plain.forEach((p, i) => expect(p.equals(keys[i].plaintext)).toBe(true));
     expect(await t.client.decryptKeys([])).toEqual([]);
   });

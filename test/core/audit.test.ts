@@ -207,7 +207,8 @@ describe('audit rows that miss nothing (review L4)', () => {
 
     await refused(gateway.request('POST', '/v1/admin/tenants/acme'), 'FORBIDDEN'); // a Gateway on an admin route
     await refused(stranger.request('POST', '/v1/admin/seal'), 'FORBIDDEN'); // an identity the Core does not know
-    await refused(admin.request('POST', '/v1/admin/tenants/acme/services/billing/rotate'), 'UNKNOWN_SERVICE'); // refused by the Core itself
+    // refused by the Core itself
+    await refused(admin.request('POST', '/v1/admin/tenants/acme/services/billing/rotate'), 'UNKNOWN_SERVICE');
     await refused(admin.request('POST', '/v1/admin/tenants/acme/services/bad%20id'), 'BAD_REQUEST');
     await admin.request('POST', '/v1/admin/seal');
     await refused(admin.request('POST', '/v1/admin/tenants/acme'), 'SEALED');

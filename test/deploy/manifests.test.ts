@@ -156,7 +156,9 @@ interface Loaded {
 }
 
 let configs = 0;
-/** Loads `text` with the loader of `kind`; `pkiDir` is where the container sees its keys (replaced by a real PKI here). */
+/**
+ * Loads `text` with the loader of `kind`; `pkiDir` is where the container sees its keys (replaced by a real PKI here).
+ */
 function loadConfig(kind: Kind, text: string, pkiDir: string, env: Record<string, string>): Loaded {
   const file = join(scratch, `config-${++configs}.json`);
   writeFileSync(file, text.split(pkiDir).join(pki));

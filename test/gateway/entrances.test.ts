@@ -16,7 +16,10 @@ type Params = Record<string, unknown>;
 type Answer = { error: { code: string; message: string } } | { result: Record<string, unknown> };
 type Entrance = (op: string, params: Params) => Promise<Answer>;
 
-/** `[id, op, params]` with the id as a float64, so the fast decoder cannot take it: the general decoder's answer to the same request. */
+/**
+ * `[id, op, params]` with the id as a float64, so the fast decoder cannot take it: the general decoder's answer to the
+ * same request.
+ */
 function generalBytes(id: number, op: string, params: Params): Buffer {
   const idBytes = Buffer.alloc(9);
   idBytes[0] = 0xcb;
@@ -54,7 +57,8 @@ describe('every entrance answers alike', () => {
       tenants: { acme: ['app', 'payroll'], other: ['app'] },
       tokens: { app: { tenant: 'acme', services: ['app'] }, other: { tenant: 'other', services: ['*'] } },
     });
-    const bulk = await stage.startGateway({ bulkThreshold: 2 }); // every open and every counted create goes to a worker thread
+    // every open and every counted create goes to a worker thread
+    const bulk = await stage.startGateway({ bulkThreshold: 2 });
     let id = 0;
     const byToken = new Map<string, { ws: WsClient; bulk: WsClient }>();
     const clients = async (token: string) => {

@@ -134,7 +134,8 @@ describe('the Gateway through the real processes', () => {
     }
     expect(code).toBe('KEY_REVOKED');
     expect(performance.now() - t0).toBeLessThan(1000);
-    expect(ok(await c.call([4, 'key.create', { service: 'app' }])).blob).toBeDefined(); // a new ACTIVE version took over
+    // a new ACTIVE version took over
+    expect(ok(await c.call([4, 'key.create', { service: 'app' }])).blob).toBeDefined();
   });
 
   it('every bad input gets its error code and the server keeps serving', async () => {
@@ -279,7 +280,8 @@ describe('bulk requests', () => {
       const big = ok(await c.call([1, 'key.create', { service: 'app', count: 2048 }]));
       const keys = big.keys;
       expect(keys).toHaveLength(2048);
-      const opened = ok(await c.call([2, 'key.decrypt', { blobs: keys.slice(0, 500).map((k) => k.blob) }])); // >= 256: a worker opens them
+      // >= 256: a worker opens them
+      const opened = ok(await c.call([2, 'key.decrypt', { blobs: keys.slice(0, 500).map((k) => k.blob) }]));
       expect(opened.plaintexts.every((p, i) => p.equals(keys[i].plaintext))).toBe(true);
       const small = ok(await c.call([3, 'key.decrypt', { blob: keys[2047].blob }]));
       expect(small.plaintext.equals(keys[2047].plaintext)).toBe(true);

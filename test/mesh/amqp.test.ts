@@ -57,7 +57,8 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('AmqpMesh (RabbitMQ)',
   async function open(names: string[], extra: { maxAttempts?: number } = {}) {
     const { logger, lines } = captureLogger();
     const mesh = new AmqpMesh({
-      // One connection playing the Registry and the CMK Server (each event signed by its source's key) and receiving as a Core.
+      // One connection playing the Registry and the CMK Server (each event signed by its source's key) and receiving as
+      // a Core.
       auth: keys.anyone('core'),
       url: URL,
       namespace: `krypton.test.${RUN}.${++n}`,

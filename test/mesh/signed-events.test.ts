@@ -66,7 +66,10 @@ describe('forged events at the Registry and the CMK Server', () => {
     lines
       .filter((l) => l['msg'] === 'orbital: event dead-lettered' && l['consumer'] !== null)
       .map((l) => String(l['reason']));
-  /** A manifest in which core-eu1 serves the deleted scope and a tenant never linked: genuine, it would draw a Key.Purge and an L1.Revoke. */
+  /**
+   * A manifest in which core-eu1 serves the deleted scope and a tenant never linked: genuine, it would draw a Key.Purge
+   * and an L1.Revoke.
+   */
   const manifest = (source = 'core-eu1') =>
     makeEvent('State.Manifest', source, {
       core: source,

@@ -189,7 +189,8 @@ describeWithTool('gcore', 'core dumps of a process holding a marker key', (gcore
   });
 
   it('zeroizeAll wipes the key: with a dumpable arena the marker and K1 are in a first dump and gone from a second dump after zeroizeAll()', async () => {
-    const c = start('arena', { KRYPTON_TEST_DUMPABLE_ARENA: '1' }, [], TEST_ADDON); // the test build: the only one that reads the switch
+    // the test build: the only one that reads the switch
+    const c = start('arena', { KRYPTON_TEST_DUMPABLE_ARENA: '1' }, [], TEST_ADDON);
     const r = await c.next<Ready>();
     expect(r.dontDump).toBe(false);
     expect(c.stderr).toContain('KRYPTON_TEST_DUMPABLE_ARENA');

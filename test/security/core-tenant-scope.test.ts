@@ -95,7 +95,8 @@ describe('event stream scoped to the Gateway identity (L6) and ids checked on th
     admin(['rotate', 'acme', 'app']);
     admin(['rotate', 'globex', 'app']);
     admin(['revoke', 'globex', 'app', '1']);
-    expect((await core.client('admin').request('DELETE', '/v1/admin/tenants/globex/l1')).status).toBe(204); // tenant.revoked
+    // tenant.revoked
+    expect((await core.client('admin').request('DELETE', '/v1/admin/tenants/globex/l1')).status).toBe(204);
     // The last event is acme's: once A has it, every earlier event was sent or skipped (the stream is in epoch order).
     admin(['rotate', 'acme', 'app']);
     await a.until((f) => f.filter((x) => x.type === 'rotation' && x.tenant === 'acme').length === 2);

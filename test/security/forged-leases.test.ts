@@ -37,7 +37,10 @@ function seen(args: unknown[]): SeenRequest {
     : (args[0] as SeenRequest);
 }
 
-/** Puts the attacker between the Gateway's CoreClient and the Gateway: `reply` answers each lease request instead (it may ask the real Core first). */
+/**
+ * Puts the attacker between the Gateway's CoreClient and the Gateway: `reply` answers each lease request instead (it
+ * may ask the real Core first).
+ */
 function intercept(
   client: CoreClient,
   reply: (req: SeenRequest, genuine: () => Promise<unknown>) => Promise<unknown>,
@@ -59,7 +62,10 @@ describe('forged and replayed leases', () => {
     open.push({ cache, client });
     return { cache, client };
   };
-  /** A genuine lease from the Core for a request of the attacker's making (it holds a Gateway certificate: it is on the channel). */
+  /**
+   * A genuine lease from the Core for a request of the attacker's making (it holds a Gateway certificate: it is on the
+   * channel).
+   */
   const genuineFor = async (req: SeenRequest) =>
     (await wire.request('POST', '/v1/leases', req, { contentType: MSGPACK_TYPE })).body;
 

@@ -188,7 +188,10 @@ export async function openOrbitalStage(transport: Transport): Promise<OrbitalSta
   return stage;
 }
 
-/** Tenant acme with service billing, defined by the Registry and linked by the CMK Server, served by the Core; returns acme's L1 (a soft key file). */
+/**
+ * Tenant acme with service billing, defined by the Registry and linked by the CMK Server, served by the Core; returns
+ * acme's L1 (a soft key file).
+ */
 export async function serveAcme(s: OrbitalStage): Promise<string> {
   const l1 = join(s.dir, `acme-${randomUUID()}.l1`);
   createSoftL1Key(l1);

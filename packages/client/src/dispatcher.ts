@@ -21,7 +21,10 @@ export interface DispatchOptions {
   maxFrameBytes: number;
   /** Requests sent and not yet answered, at most; more wait in the queue. */
   maxInflight: number;
-  /** Frames in flight at most: the Gateway refuses a connection's frames past 1024 pending ones with a frame-level error. */
+  /**
+   * Frames in flight at most: the Gateway refuses a connection's frames past 1024 pending ones with a frame-level
+   * error.
+   */
   maxInflightFrames: number;
   requestTimeoutMs: number;
 }

@@ -16,7 +16,9 @@ const unpackr = createUnpackr();
 export type Params = Record<string, unknown>;
 export type Reply = [id: unknown, status: unknown, result: unknown];
 
-/** One request, msgpack-encoded. Undefined params are left out: the Gateway groups only requests without a context key. */
+/**
+ * One request, msgpack-encoded. Undefined params are left out: the Gateway groups only requests without a context key.
+ */
 export function encodeRequest(id: number, op: string, params: Params): Buffer {
   const clean: Params = {};
   for (const [k, v] of Object.entries(params)) if (v !== undefined) clean[k] = v;

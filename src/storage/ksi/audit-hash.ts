@@ -140,7 +140,10 @@ export interface AuditVerifyOptions {
   macKey?: KeyHandle;
   /** The Core's Ed25519 public key (signed links). */
   publicKey?: Uint8Array;
-  /** Accept unkeyed links before the first keyed or signed one (a chain begun unkeyed). Default: true only when no key is given. */
+  /**
+   * Accept unkeyed links before the first keyed or signed one (a chain begun unkeyed). Default: true only when no key
+   * is given.
+   */
   allowUnkeyedPrefix?: boolean;
   /** The head last published (State.Manifest): the chain must reach it, with the same link. */
   head?: AuditHead;

@@ -114,7 +114,9 @@ export interface AuditRow extends AuditEntry {
   ts: number;
   /** The previous row's link ('' for the first). */
   prevHash: string;
-  /** This row's link over prevHash and its canonical content: keyed (m1:), signed (s1:) or unkeyed (see audit-hash.ts). */
+  /**
+   * This row's link over prevHash and its canonical content: keyed (m1:), signed (s1:) or unkeyed (see audit-hash.ts).
+   */
   hash: string;
 }
 
