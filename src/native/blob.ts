@@ -15,6 +15,15 @@ import { statusError } from './status.js';
 export { MAX_BATCH, MAX_CONTEXT_BYTES } from '../protocol/gateway-frame.js';
 export { BLOB_FIXED_BYTES, blobSize, L4_BYTES, openedBytes, type RecordLayout } from '../protocol/record-layout.js';
 
+/** The addon's batch open and rewrap: one status per blob, the L4s in `out`. */
+type BatchCall = (
+  tenant: Buffer,
+  blobs: Uint8Array[],
+  context: Uint8Array | null,
+  out: Uint8Array,
+  statuses: Uint8Array,
+) => number;
+
 interface BlobNative {
   blobCreate(
     scope: number,
@@ -26,23 +35,9 @@ interface BlobNative {
     blobAt?: number,
   ): number;
   blobOpen(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobOpenBatch(
-    this: void,
-    tenant: Buffer,
-    blobs: Uint8Array[],
-    context: Uint8Array | null,
-    out: Uint8Array,
-    statuses: Uint8Array,
-  ): number;
+  blobOpenBatch: BatchCall;
   blobRewrap(tenant: Buffer, blob: Uint8Array, context: Uint8Array | null, out: Uint8Array): number;
-  blobRewrapBatch(
-    this: void,
-    tenant: Buffer,
-    blobs: Uint8Array[],
-    context: Uint8Array | null,
-    out: Uint8Array,
-    statuses: Uint8Array,
-  ): number;
+  blobRewrapBatch: BatchCall;
   blobInfo(blob: Uint8Array): { tenant: string; service: string; version: number } | null;
   scopeLookup(tenant: Buffer, service: Buffer): number;
 }
@@ -130,14 +125,6 @@ function call<T>(fn: () => T): T {
     throw fromNative(err);
   }
 }
-
-type BatchCall = (
-  tenant: Buffer,
-  blobs: Uint8Array[],
-  context: Uint8Array | null,
-  out: Uint8Array,
-  statuses: Uint8Array,
-) => number;
 
 function batchInto(
   fn: BatchCall,
