@@ -8,7 +8,7 @@ import { errors } from '../errors.js';
 import type { GatewayConfig } from '../gateway/service.js';
 import { hardenProcess, loadPublicKey } from '../native/index.js';
 import { stopOnSignals } from './signals.js';
-import { refuseUnknownFields } from '../config/fields.js';
+import { hostField, refuseUnknownFields } from '../config/fields.js';
 
 const FIELDS = [
   'host',
@@ -25,13 +25,6 @@ const FIELDS = [
   'bulkThreshold',
   'bulkThreads',
 ];
-
-/** A string setting: absent gives the default; anything but a string is refused. */
-function text(v: unknown, name: string, fallback: string): string {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'string') throw errors.badRequest(`gateway config: ${name} must be a string`);
-  return v;
-}
 
 function positiveInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
@@ -62,8 +55,10 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
   const port = Number(env.KRYPTON_GATEWAY_PORT ?? raw.port ?? 7070);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw errors.badRequest('gateway config: port must be 0..65535');
-  const coreUrl = text(env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl, 'coreUrl', 'https://127.0.0.1:7443');
-  if (!coreUrl.startsWith('https://')) throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
+  const coreUrl = env.KRYPTON_GATEWAY_CORE_URL ?? raw.coreUrl ?? 'https://127.0.0.1:7443';
+  if (typeof coreUrl !== 'string' || !coreUrl.startsWith('https://')) {
+    throw errors.badRequest('gateway config: coreUrl must be an https:// URL');
+  }
   // The Gateway pins its Core twice, both mandatory (review M1): the SPIFFE ID
   // of its certificate, and the key that signs its leases.
   if (typeof raw.coreSpiffeId !== 'string' || !raw.coreSpiffeId.startsWith('spiffe://')) {
@@ -89,7 +84,7 @@ export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process
     throw errors.badRequest('gateway config: maxLeaseSkewSeconds must be an integer from 1 to 86400');
   }
   return {
-    host: text(raw.host, 'host', '127.0.0.1'),
+    host: hostField(raw.host, 'host', '127.0.0.1', fail),
     port,
     coreUrl,
     tls: { cert: path(tls.cert, 'tls.cert'), key: path(tls.key, 'tls.key'), ca: path(tls.ca, 'tls.ca') },

@@ -9,7 +9,7 @@ import { futureSkewMs, parseTrust, pathFrom, requireSenders, type TrustedPeer } 
 import { isMeshUrl } from '../mesh/open.js';
 import { isValidId } from '../native/ids.js';
 import { DEFAULT_MAX_HOT_VERSIONS, MAX_HOT_VERSIONS_LIMIT } from '../protocol/lease.js';
-import { refuseUnknownFields } from '../config/fields.js';
+import { hostField, refuseUnknownFields } from '../config/fields.js';
 import { parseHealthEndpoint, type HealthEndpoint } from '../http/health-listener.js';
 import { DEFAULT_SOVEREIGN_TTL_SECONDS } from './orbital/deadman.js';
 import { CORE_CONSUMES } from './orbital/node.js';
@@ -141,7 +141,7 @@ export function loadCoreConfig(file: string, env: NodeJS.ProcessEnv = process.en
   if (!Array.isArray(admins) || !admins.every((a) => typeof a === 'string' && a.startsWith('spiffe://')))
     fail('admins must be a list of spiffe:// IDs');
   const config: CoreConfig = {
-    host: (env.KRYPTON_CORE_HOST ?? raw.host ?? DEFAULTS.host) as string,
+    host: hostField(env.KRYPTON_CORE_HOST ?? raw.host, 'host', DEFAULTS.host, fail),
     port: int(env.KRYPTON_CORE_PORT ?? raw.port ?? DEFAULTS.port, 'port', 0, 65535),
     stateDir: path(raw.stateDir ?? '.', 'stateDir'),
     ksi: ksi as string,

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
+import { hostField, refuseUnknownFields } from '../config/fields.js';
 
 // node:http through require, not an ESM import: on Node 22 the ESM facade of
 // node:http reads every export, its lazy `WebSocket` among them, which loads
@@ -51,9 +52,8 @@ export function parseHealthEndpoint(
   if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
     fail('health must be an object {host, port}');
   const o = (raw ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'host' && k !== 'port') fail(`unknown field "health.${k}"`);
-  const host = o.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') fail('health.host must be a host name or address');
+  refuseUnknownFields(o, ['host', 'port'], 'health.', fail);
+  const host = hostField(o.host, 'health.host', '127.0.0.1', fail);
   const v = envPort ?? o.port;
   const port = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)

@@ -24,7 +24,7 @@ import { CONSUMER_NAME, type Mesh, type MeshHub, type Subscription } from './mes
 import { isMeshUrl, openMesh } from './open.js';
 import { Outbox } from './outbox.js';
 import { startRetention } from './retention.js';
-import { refuseUnknownFields } from '../config/fields.js';
+import { hostField, refuseUnknownFields } from '../config/fields.js';
 import {
   parseHealthEndpoint,
   PROBE_PATHS,
@@ -132,8 +132,9 @@ export function loadActorConfig(
 
   const id = envOf('ID') ?? o.id ?? name;
   if (typeof id !== 'string' || !CONSUMER_NAME.test(id)) throw configError(name, 'id must match [A-Za-z0-9._~-]{1,64}');
-  const host = envOf('HOST') ?? o.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw configError(name, 'host must be a host name or address');
+  const host = hostField(envOf('HOST') ?? o.host, 'host', '127.0.0.1', (m) => {
+    throw configError(name, m);
+  });
   const port = configInt(name, 'port', envOf('PORT') ?? o.port ?? defaults.port, 0, 65535);
   const store = storeUrl(name, envOf('STORE') ?? o.store ?? `sqlite:${name}.db`, path);
   const mesh = envOf('MESH') ?? o.mesh ?? DEFAULT_MESH;

@@ -104,3 +104,33 @@ describe('config files refuse fields no loader reads', () => {
     });
   });
 });
+
+describe('listen addresses have one rule (src/config/fields.ts hostField)', () => {
+  it('every loader refuses a host that is not a non-empty string, rather than listening on "[object Object]"', () => {
+    for (const host of [{ ip: '0.0.0.0' }, 7, '', ['127.0.0.1']]) {
+      expect(() => loadCoreConfig(write('hc.json', { ...core, host }))).toThrow(
+        'core config: host must be a host name or address',
+      );
+      expect(() => loadGatewayConfig(write('hg.json', { ...gateway, host }))).toThrow(
+        'gateway config: host must be a host name or address',
+      );
+      expect(() => loadRegistryConfig(write('hr.json', { host }))).toThrow(
+        'registry config: host must be a host name or address',
+      );
+      expect(() => loadCoreConfig(write('hh.json', { ...core, health: { host, port: 1 } }))).toThrow(
+        'health.host must be a host name or address',
+      );
+    }
+    expect(loadCoreConfig(write('hc.json', core)).host).toBe('127.0.0.1');
+    expect(loadCoreConfig(write('hc.json', core), { KRYPTON_CORE_HOST: '::1' }).host).toBe('::1');
+    expect(loadGatewayConfig(write('hg.json', { ...gateway, host: '0.0.0.0' })).host).toBe('0.0.0.0');
+  });
+
+  it('the Gateway refuses a coreUrl that is not an https:// string', () => {
+    for (const coreUrl of [{ href: 'https://core' }, 'http://core:7443', 443]) {
+      expect(() => loadGatewayConfig(write('gu.json', { ...gateway, coreUrl }))).toThrow(
+        'gateway config: coreUrl must be an https:// URL',
+      );
+    }
+  });
+});
