@@ -9,15 +9,7 @@ import { SigningKey } from '../../src/native/signing.js';
 import { initDevPki } from '../../src/pki/index.js';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, type EventType, type OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { roleOf } from '../mesh/keyring.js';
-
-export const ALL_TYPES: readonly EventType[] = [
-  'Tenant.Define',
-  'Key.Define',
-  'L1.Reference',
-  'Sovereign.Heartbeat',
-  'Key.Purge',
-  'L1.Revoke',
-];
+import { CORE_CONSUMES } from '../../src/core/orbital/node.js';
 
 export interface TempPki {
   dir: string;
@@ -91,7 +83,7 @@ export function actorConfig(name: 'registry' | 'cmk', t: TempPki, extra: Partial
 export async function collect(
   mesh: Mesh,
   consumer = 'core',
-  types: readonly EventType[] = ALL_TYPES,
+  types: readonly EventType[] = CORE_CONSUMES,
 ): Promise<OrbitalEvent[]> {
   const got: OrbitalEvent[] = [];
   await mesh.subscribe(consumer, types, async (e) => {

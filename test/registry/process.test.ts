@@ -9,7 +9,8 @@ import { CLI, spawnService, type Service } from '../../src/dev/spawn.js';
 import { AmqpMesh, DEFAULT_AMQP_URL } from '../../src/mesh/amqp.js';
 import type { OrbitalEvent } from '../../src/protocol/orbital-events.js';
 import { captureLogger, waitFor } from '../mesh/helpers.js';
-import { ALL_TYPES, pkiAuth, tempPki, type TempPki } from './fixtures.js';
+import { pkiAuth, tempPki, type TempPki } from './fixtures.js';
+import { CORE_CONSUMES } from '../../src/core/orbital/node.js';
 import { stringContaining } from '../helpers/matchers.js';
 
 /**
@@ -68,7 +69,7 @@ describe.skipIf(process.env['KRYPTON_SKIP_AMQP'] === '1')('registry and cmk proc
     coreKey = as;
     core = new AmqpMesh({ auth: as.auth, url: AMQP, namespace: NS, logger: captureLogger().logger });
     await core.start(5_000);
-    await core.subscribe('core', ALL_TYPES, async (e) => {
+    await core.subscribe('core', CORE_CONSUMES, async (e) => {
       got.push(e);
     });
     const reg = await spawnService(['registry', 'run', '--config', join(t.dir, 'registry.json')], 'registry.listening');
